@@ -1,0 +1,67 @@
+"""Dependencies shared by the routes, declared once as `Annotated` aliases."""
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from backend.broker.manager import BrokerManager
+from backend.errors import HiveError
+from backend.orchestrator.events import EventService
+from backend.orchestrator.instances import InstanceService
+from backend.services import Services
+from backend.strategies.library import StrategyLibrary
+
+_basic = HTTPBasic(auto_error=False, realm="hive")
+
+
+class Unauthorized(HiveError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, "unauthorized", detail)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def require_user(services: ServicesDep,
+                 credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
+    """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time."""
+    if credentials is None:
+        raise Unauthorized("credentials required (HTTP Basic: HIVE_USERNAME / HIVE_PASSWORD)")
+    settings = services.settings
+    user_ok = secrets.compare_digest(credentials.username.encode(), settings.username.encode())
+    password_ok = secrets.compare_digest(credentials.password.encode(), (settings.password_value() or "").encode())
+    if not (user_ok and password_ok):
+        raise Unauthorized("wrong username or password")
+    return credentials.username
+
+
+CurrentUser = Annotated[str, Depends(require_user)]
+
+
+def get_instances(services: ServicesDep) -> InstanceService:
+    return services.instances
+
+
+def get_broker(services: ServicesDep) -> BrokerManager:
+    return services.broker
+
+
+def get_library(services: ServicesDep) -> StrategyLibrary:
+    return services.library
+
+
+def get_events(services: ServicesDep) -> EventService:
+    return services.events
+
+
+EventsDep = Annotated[EventService, Depends(get_events)]
+InstancesDep = Annotated[InstanceService, Depends(get_instances)]
+BrokerDep = Annotated[BrokerManager, Depends(get_broker)]
+LibraryDep = Annotated[StrategyLibrary, Depends(get_library)]

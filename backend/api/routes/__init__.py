@@ -1,0 +1,17 @@
+"""All routers, aggregated in one place. Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
+from fastapi import APIRouter, Depends
+
+from backend.api.deps import require_user
+from backend.api.routes import auth, broker, docs, events, health, instances, strategies, webhooks
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(webhooks.public)  # checked by its secret, not HTTP Basic
+_protected = [Depends(require_user)]
+api_router.include_router(docs.router, dependencies=_protected)
+api_router.include_router(auth.router, dependencies=_protected)
+api_router.include_router(broker.router, dependencies=_protected)
+api_router.include_router(instances.router, dependencies=_protected)
+api_router.include_router(strategies.router, dependencies=_protected)
+api_router.include_router(events.router, dependencies=_protected)
+api_router.include_router(webhooks.router, dependencies=_protected)

@@ -1,0 +1,27 @@
+"""External events: publish to bots, list what was published and to whom; and the audit trail."""
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import CurrentUser, EventsDep
+from backend.api.schemas import AuditEntry, EventOut, EventPublish
+
+router = APIRouter(tags=["events"])
+
+
+@router.post("/events", response_model=EventOut, status_code=201)
+def publish_event(events: EventsDep, user: CurrentUser, request: EventPublish) -> EventOut:
+    """Publish `P/external/event/<name with . as />` to each target; the answer says per target if it was published."""
+    return events.publish(request, sender=f"user:{user}")
+
+
+@router.get("/events", response_model=list[EventOut])
+def list_events(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EventOut]:
+    """Newest first."""
+    return events.list(limit)
+
+
+@router.get("/audit", response_model=list[AuditEntry])
+def audit_log(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditEntry]:
+    """Webhook calls (accepted and refused) and other security-relevant actions, newest first."""
+    return events.audit_log(limit)

@@ -1,0 +1,97 @@
+"""Instances: list, create, inspect, start / stop / restart, delete; their logs, PnL, trades and history."""
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from backend.api.deps import InstancesDep
+from backend.api.schemas import (
+    CommandReply, CommandRequest, InstanceCreate, InstanceOut, LogLine, MarketEvent, Notification, PnlPoint,
+    StateChange, Trade,
+)
+
+router = APIRouter(prefix="/instances", tags=["instances"])
+
+
+@router.get("", response_model=list[InstanceOut])
+def list_instances(instances: InstancesDep) -> list[InstanceOut]:
+    return instances.list()
+
+
+@router.post("", response_model=InstanceOut, status_code=201)
+def create_instance(instances: InstancesDep, spec: InstanceCreate) -> InstanceOut:
+    return instances.create(spec)
+
+
+@router.get("/{name}", response_model=InstanceOut)
+def get_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    return instances.get(name)
+
+
+@router.delete("/{name}", status_code=204)
+def delete_instance(instances: InstancesDep, name: str) -> Response:
+    instances.delete(name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/start", response_model=InstanceOut)
+def start_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    return instances.start(name)
+
+
+@router.post("/{name}/stop", response_model=InstanceOut)
+def stop_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    return instances.stop(name)
+
+
+@router.post("/{name}/restart", response_model=InstanceOut)
+def restart_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    return instances.restart(name)
+
+
+@router.get("/{name}/logs", response_model=list[LogLine])
+def instance_logs(instances: InstancesDep, name: str, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+                  strategy: str | None = None) -> list[LogLine]:
+    """The newest `limit` lines, oldest first; only one strategy's lines when `strategy` is given."""
+    return instances.logs(name, limit, strategy)
+
+
+@router.get("/{name}/performance", response_model=list[PnlPoint])
+def instance_performance(instances: InstancesDep, name: str, since: float | None = None) -> list[PnlPoint]:
+    """Stored PnL points (at most one per strategy every few seconds), sorted by time."""
+    return instances.performance(name, since)
+
+
+@router.get("/{name}/trades", response_model=list[Trade])
+def instance_trades(instances: InstancesDep, name: str,
+                    limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[Trade]:
+    """Fills, newest first."""
+    return instances.trades(name, limit)
+
+
+@router.get("/{name}/history", response_model=list[StateChange])
+def instance_history(instances: InstancesDep, name: str) -> list[StateChange]:
+    """State changes with their reasons, newest first."""
+    return instances.history(name)
+
+
+@router.post("/{name}/commands/{command:path}", response_model=CommandReply,
+             responses={504: {"description": "the bot did not answer within the command's time limit"}})
+def instance_command(instances: InstancesDep, name: str, command: str,
+                     request: CommandRequest | None = None) -> dict:
+    """Send a PROTOCOL.md command (start, stop, config, import, status, history, balance/limit, balance/paper,
+    strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it."""
+    return instances.command(name, command, request or CommandRequest())
+
+
+@router.get("/{name}/notifications", response_model=list[Notification])
+def instance_notifications(instances: InstancesDep, name: str,
+                           limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[Notification]:
+    """The bot's P/notify messages, newest first."""
+    return instances.notifications(name, limit)
+
+
+@router.get("/{name}/events", response_model=list[MarketEvent])
+def instance_events(instances: InstancesDep, name: str,
+                    limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[MarketEvent]:
+    """The bot's P/events market events (orders created, filled, cancelled...), newest first."""
+    return instances.market_events(name, limit)

@@ -1,0 +1,59 @@
+"""One interface over the brokers the backend can use (embedded amqtt, external; Mosquitto and Docker later)."""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+
+from backend.errors import HiveError
+
+
+@dataclass(frozen=True)
+class Liveness:
+    alive: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    pid: int | None = None
+    uptime_s: float | None = None
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None
+
+
+class BrokerBackend(Protocol):
+    kind: str
+    host: str
+    port: int
+
+    def start(self) -> None:
+        """Bring the broker up (embedded) or check that it answers (external); raise HiveError if not."""
+
+    def stop(self) -> None: ...
+
+    def liveness(self) -> Liveness: ...
+
+    def usage(self) -> ProcessUsage:
+        """Process facts where the backend owns the process; empty otherwise."""
+
+    def record(self) -> dict:
+        """What the store keeps to find this broker again after a backend restart."""
+
+
+def answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_in_use_error(host: str, port: int) -> HiveError:
+    return HiveError(
+        409, "port_in_use",
+        f"port {port} on {host} is already in use by another process, so the embedded broker cannot listen there. "
+        f"Start it on another port (the Port field on the Broker page, or the setting HIVE_BROKER_PORT), or stop "
+        f"that process. If it is an MQTT broker, you can use it as an external broker instead "
+        f"(the 'Use the broker already at {host}:{port}' button, or POST /broker/external).",
+    )

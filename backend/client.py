@@ -1,0 +1,176 @@
+"""The thin client the dashboard uses: it knows the backend's URLs and auth, and nothing else.
+
+Every method returns the JSON the backend answered. Failures come as one of two exceptions, so a
+page can always say what happened: `BackendUnavailable` (nothing answered at the URL) and
+`BackendError` (the backend answered with an error; `.status`, `.message` and `.code` say which).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class BackendUnavailable(Exception):
+    """The backend did not answer at all (down, wrong URL, timed out)."""
+
+
+class BackendError(Exception):
+    """The backend answered with an error status; `message` is its `detail`, `code` a stable keyword."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+class HiveClient:
+    def __init__(self, base_url: str, username: str, password: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, auth=(username, password), timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise BackendUnavailable(f"the backend at {self.base_url} does not answer ({error.__class__.__name__})") from error
+        if response.is_error:
+            raise _error_from(response)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    # --- service ---------------------------------------------------------------------------------
+    def health(self) -> dict:
+        return self._request("GET", "/health")
+
+    def check_login(self) -> dict:
+        """Raises BackendError(401) when the credentials are wrong."""
+        return self._request("GET", "/auth/check")
+
+    # --- broker ----------------------------------------------------------------------------------
+    def broker_status(self) -> dict:
+        return self._request("GET", "/broker")
+
+    def start_broker(self, port: int | None = None) -> dict:
+        return self._request("POST", "/broker/start", json={"port": port})
+
+    def stop_broker(self) -> dict:
+        return self._request("POST", "/broker/stop")
+
+    def use_external_broker(self, host: str, port: int) -> dict:
+        return self._request("POST", "/broker/external", json={"host": host, "port": port})
+
+    # --- instances -------------------------------------------------------------------------------
+    def list_instances(self) -> list[dict]:
+        return self._request("GET", "/instances")
+
+    def create_instance(self, spec: dict) -> dict:
+        return self._request("POST", "/instances", json=spec)
+
+    def get_instance(self, name: str) -> dict:
+        return self._request("GET", f"/instances/{name}")
+
+    def delete_instance(self, name: str) -> None:
+        self._request("DELETE", f"/instances/{name}")
+
+    def start_instance(self, name: str) -> dict:
+        return self._request("POST", f"/instances/{name}/start")
+
+    def stop_instance(self, name: str) -> dict:
+        return self._request("POST", f"/instances/{name}/stop")
+
+    def restart_instance(self, name: str) -> dict:
+        return self._request("POST", f"/instances/{name}/restart")
+
+    def instance_logs(self, name: str, limit: int = 200, strategy: str | None = None) -> list[dict]:
+        params: dict[str, Any] = {"limit": limit}
+        if strategy:
+            params["strategy"] = strategy
+        return self._request("GET", f"/instances/{name}/logs", params=params)
+
+    def instance_performance(self, name: str, since: float | None = None) -> list[dict]:
+        params = {"since": since} if since is not None else {}
+        return self._request("GET", f"/instances/{name}/performance", params=params)
+
+    def instance_trades(self, name: str, limit: int = 100) -> list[dict]:
+        return self._request("GET", f"/instances/{name}/trades", params={"limit": limit})
+
+    def instance_history(self, name: str) -> list[dict]:
+        """State changes of the instance, newest first, each with its reason."""
+        return self._request("GET", f"/instances/{name}/history")
+
+    def command(self, name: str, command: str, data: dict | None = None, strategy: str | None = None,
+                timeout: float | None = None) -> dict:
+        """Send a PROTOCOL.md command (e.g. "status", "balance/paper") and return the bot's reply."""
+        body: dict[str, Any] = {"data": data or {}}
+        if strategy is not None:
+            body["strategy"] = strategy
+        if timeout is not None:
+            body["timeout"] = timeout
+        return self._request("POST", f"/instances/{name}/commands/{command}", json=body)
+
+    def instance_notifications(self, name: str, limit: int = 200) -> list[dict]:
+        return self._request("GET", f"/instances/{name}/notifications", params={"limit": limit})
+
+    def instance_events(self, name: str, limit: int = 200) -> list[dict]:
+        """The bot's market events (P/events), newest first."""
+        return self._request("GET", f"/instances/{name}/events", params={"limit": limit})
+
+    # --- external events, webhooks, audit --------------------------------------------------------
+    def publish_event(self, name: str, data: dict, targets: list[str] | str = "all") -> dict:
+        return self._request("POST", "/events", json={"name": name, "data": data, "targets": targets})
+
+    def list_events(self, limit: int = 100) -> list[dict]:
+        return self._request("GET", "/events", params={"limit": limit})
+
+    def list_webhooks(self) -> list[dict]:
+        return self._request("GET", "/webhooks")
+
+    def create_webhook(self, spec: dict) -> dict:
+        """The answer carries the secret, this once."""
+        return self._request("POST", "/webhooks", json=spec)
+
+    def delete_webhook(self, hook: str) -> None:
+        self._request("DELETE", f"/webhooks/{hook}")
+
+    def tradingview_ips(self) -> list[str]:
+        return self._request("GET", "/webhooks/tradingview-ips")
+
+    def audit_log(self, limit: int = 200) -> list[dict]:
+        return self._request("GET", "/audit", params={"limit": limit})
+
+    # --- strategies ------------------------------------------------------------------------------
+    def list_strategies(self) -> list[dict]:
+        return self._request("GET", "/strategies")
+
+    def get_strategy(self, name: str) -> dict:
+        return self._request("GET", f"/strategies/{name}")
+
+    def upload_strategy(self, filename: str, source: str) -> dict:
+        return self._request("POST", "/strategies", files={"file": (filename, source.encode(), "text/x-python")})
+
+    def save_strategy(self, name: str, source: str) -> dict:
+        """Store a new version of an uploaded strategy (the editor's Save)."""
+        return self._request("PUT", f"/strategies/{name}", json={"source": source})
+
+    def strategy_version(self, name: str, version: int) -> dict:
+        return self._request("GET", f"/strategies/{name}/versions/{version}")
+
+
+def _error_from(response: httpx.Response) -> BackendError:
+    try:
+        body = response.json()
+    except ValueError:
+        return BackendError(response.status_code, response.text or response.reason_phrase)
+    detail = body.get("detail") if isinstance(body, dict) else body
+    if isinstance(detail, list):  # FastAPI's request-validation errors
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg', '')}" for item in detail
+        )
+    code = body.get("code") if isinstance(body, dict) else None
+    return BackendError(response.status_code, str(detail), code)

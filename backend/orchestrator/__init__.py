@@ -1,0 +1,1 @@
+"""The fleet connection, the instance lifecycle and the supervisor that keeps both up to date."""

@@ -1,0 +1,237 @@
+"""External events (PROTOCOL.md, Phase II): published to bots, stored with sender and delivery; and the
+TradingView webhooks that turn an alert into such an event.
+
+An event `tv.signal.buy` for bot `b1` is published on `hbot/b1/external/event/tv/signal/buy` with
+`{"timestamp": <ms>, "sequence": <event id>, "type": "eevent", "data": {...}}`.
+A webhook call is checked (IP allowlist, secret, body, staleness, replay, rate) before anything is
+published; every refusal is written to the audit trail and nothing is forwarded.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from backend.api.schemas import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
+from backend.errors import HiveError, not_found
+from backend.orchestrator.fleet import Fleet
+from backend.store import AuditRow, EventRow, Store, WebhookRow
+
+log = logging.getLogger(__name__)
+
+PUBLISH_WAIT = 5.0      # s: how long a publish may take to reach the broker before it counts as failed
+REPLAY_WINDOW = 300.0   # s: the same body (or nonce) within this window is a replay
+WEBHOOK_PATH = "/webhooks/tradingview/{hook}"
+
+
+class EventService:
+    def __init__(self, store: Store, fleet: Fleet, known_names) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.known_names = known_names  # () -> every instance name (created here or heard)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hive-events")
+        self._lock = threading.Lock()
+        self._seen: dict[str, collections.OrderedDict[str, float]] = {}  # hook -> digest -> time
+        self._calls: dict[str, collections.deque[float]] = {}             # hook -> call times (last minute)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+    # --- events ----------------------------------------------------------------------------------
+    def publish(self, request: EventPublish, sender: str, wait: bool = True) -> EventOut:
+        targets = self.known_names() if request.targets == "all" else list(dict.fromkeys(request.targets))
+        if request.targets != "all":
+            unknown = sorted(set(targets) - set(self.known_names()))
+            if unknown:
+                raise HiveError(404, "not_found", f"unknown target instance(s): {', '.join(unknown)}")
+        with self.store.session() as session:
+            row = EventRow(ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
+                           deliveries={t: "pending" for t in targets})
+            session.add(row)
+            session.flush()
+            event_id = row.id
+        if wait:
+            self._deliver(event_id)
+        else:
+            self._pool.submit(self._deliver, event_id)
+        return self.get(event_id)
+
+    def _deliver(self, event_id: int) -> None:
+        with self.store.session() as session:
+            row = session.get(EventRow, event_id)
+            name, data, targets, ts = row.name, row.data, list(row.targets), row.ts
+        payload = json.dumps({"timestamp": int(ts * 1000), "sequence": event_id, "type": "eevent", "data": data})
+        path = name.replace(".", "/")
+        infos = {t: self.fleet.publish(f"{self.fleet.namespace}/{t}/external/event/{path}", payload, qos=1)
+                 for t in targets}
+        deliveries = {}
+        for target, info in infos.items():
+            if info is None:
+                deliveries[target] = "queued (the broker is unreachable; sent on reconnect)"
+                continue
+            try:
+                info.wait_for_publish(PUBLISH_WAIT)
+                deliveries[target] = "published" if info.is_published() else "failed: not acknowledged by the broker"
+            except (RuntimeError, ValueError) as error:
+                deliveries[target] = f"failed: {error}"
+        with self.store.session() as session:
+            session.get(EventRow, event_id).deliveries = deliveries
+
+    def get(self, event_id: int) -> EventOut:
+        with self.store.session() as session:
+            row = session.get(EventRow, event_id)
+            if row is None:
+                raise not_found("event", str(event_id))
+            return _event_out(row)
+
+    def list(self, limit: int) -> list[EventOut]:
+        with self.store.session() as session:
+            return [_event_out(r) for r in session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(limit))]
+
+    # --- webhooks --------------------------------------------------------------------------------
+    def create_webhook(self, spec: WebhookCreate) -> WebhookCreated:
+        hook = spec.hook or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
+        secret = secrets.token_urlsafe(24)
+        with self.store.session() as session:
+            if session.scalar(select(WebhookRow.id).where(WebhookRow.hook == hook)) is not None:
+                raise HiveError(409, "duplicate_name", f"a webhook named {hook!r} already exists")
+            row = WebhookRow(hook=hook, secret_hash=_hash(secret), event=spec.event, targets=spec.targets,
+                             allow_ips=spec.allow_ips, max_lag=spec.max_lag, rate_per_min=spec.rate_per_min,
+                             created_at=time.time())
+            session.add(row)
+            session.flush()
+            out = _webhook_out(row)
+        template = json.dumps({"secret": secret, "timestamp": "{{timenow}}", "ticker": "{{ticker}}",
+                               "action": "{{strategy.order.action}}", "price": "{{close}}"})
+        return WebhookCreated(**out.model_dump(), secret=secret, alert_template=template)
+
+    def webhooks(self) -> list[WebhookOut]:
+        with self.store.session() as session:
+            return [_webhook_out(r) for r in session.scalars(select(WebhookRow).order_by(WebhookRow.hook))]
+
+    def delete_webhook(self, hook: str) -> None:
+        with self.store.session() as session:
+            if session.execute(delete(WebhookRow).where(WebhookRow.hook == hook)).rowcount == 0:
+                raise not_found("webhook", hook)
+
+    def receive(self, hook: str, body: bytes, query_secret: str | None, client_ip: str) -> int:
+        """Check one TradingView call and publish its event in the background; returns the event id."""
+        actor = f"webhook:{hook} from {client_ip}"
+        with self.store.session() as session:
+            row = session.scalar(select(WebhookRow).where(WebhookRow.hook == hook))
+            spec = None if row is None else _webhook_out(row)
+            secret_hash = None if row is None else row.secret_hash
+        if spec is None:
+            self.audit(actor, "webhook", "refused", "unknown webhook")
+            raise HiveError(404, "not_found", f"no webhook named {hook!r}")
+        if spec.allow_ips and client_ip not in spec.allow_ips:
+            self.audit(actor, "webhook", "refused", "sender address not in the allowlist")
+            raise HiveError(403, "forbidden", f"the sender address {client_ip} is not allowed for this webhook")
+        data = _parse_body(body)
+        secret = query_secret if query_secret is not None else (data.pop("secret", None) if data is not None else None)
+        if data is not None:
+            data.pop("secret", None)
+        if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash):
+            self.audit(actor, "webhook", "unauthorized", "missing or wrong secret")
+            raise HiveError(401, "unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
+        if data is None:
+            self.audit(actor, "webhook", "invalid", "the body is neither a JSON object nor text")
+            raise HiveError(422, "validation_error", "the body must be a JSON object or plain text")
+        now = time.time()
+        if "timestamp" in data:
+            stamp = _epoch(data["timestamp"])
+            if stamp is None:
+                self.audit(actor, "webhook", "invalid", f"unreadable timestamp {data['timestamp']!r}")
+                raise HiveError(422, "validation_error", "timestamp: expected epoch seconds/ms or ISO 8601")
+            if now - stamp > spec.max_lag:
+                self.audit(actor, "webhook", "stale", f"timestamp {now - stamp:.0f} s old (max_lag {spec.max_lag:g} s)")
+                raise HiveError(422, "stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
+        digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
+        with self._lock:
+            seen = self._seen.setdefault(hook, collections.OrderedDict())
+            while seen and next(iter(seen.values())) < now - REPLAY_WINDOW:
+                seen.popitem(last=False)
+            replay = digest in seen
+            calls = self._calls.setdefault(hook, collections.deque())
+            while calls and calls[0] < now - 60:
+                calls.popleft()
+            limited = not replay and len(calls) >= spec.rate_per_min
+            if not replay and not limited:
+                seen[digest] = now
+                calls.append(now)
+        if replay:
+            self.audit(actor, "webhook", "replay", "the same alert was received within the replay window")
+            raise HiveError(409, "replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
+        if limited:
+            self.audit(actor, "webhook", "rate_limited", f"more than {spec.rate_per_min} calls per minute")
+            raise HiveError(429, "rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
+        event = self.publish(EventPublish(name=spec.event, data=data, targets=spec.targets), sender=f"webhook:{hook}",
+                             wait=False)
+        self.audit(actor, "webhook", "accepted", f"event {event.id} ({spec.event})")
+        return event.id
+
+    # --- audit -----------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, outcome: str, detail: str = "") -> None:
+        log.info("audit: %s %s %s %s", actor, action, outcome, detail)
+        with self.store.session() as session:
+            session.add(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome, detail=detail))
+
+    def audit_log(self, limit: int) -> list[AuditEntry]:
+        with self.store.session() as session:
+            rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail)
+                    for r in rows]
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _parse_body(body: bytes) -> dict[str, Any] | None:
+    """A JSON object as is; any other text as `{"message": text}` (TradingView sends text when the alert is not JSON)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if text.lstrip().startswith(("{", "[")):
+            return None  # meant as JSON, but broken
+        return {"message": text}
+    return value if isinstance(value, dict) else None
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, int | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+        number = float(value)
+        return number / 1000 if number > 1e11 else number
+    if isinstance(value, str):
+        from datetime import datetime
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _event_out(row: EventRow) -> EventOut:
+    return EventOut(id=row.id, ts=row.ts, name=row.name, data=row.data, sender=row.sender, targets=row.targets,
+                    deliveries=row.deliveries or {})
+
+
+def _webhook_out(row: WebhookRow) -> WebhookOut:
+    return WebhookOut(hook=row.hook, event=row.event, targets=row.targets, allow_ips=row.allow_ips,
+                      max_lag=row.max_lag, rate_per_min=row.rate_per_min, created_at=row.created_at,
+                      path=WEBHOOK_PATH.format(hook=row.hook))

@@ -1,0 +1,1 @@
+"""Where instances run: the `process` runtime (local subprocesses) now, `docker` later."""

@@ -1,0 +1,55 @@
+"""Writing an instance's folder: its config file (hive_core/config.py's format) and its strategy sources."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from backend.api.schemas import InstanceCreate
+from hive_core.config import (
+    InstanceConfig, MqttBridgeConfig, PaperAccountConfig, SimVenueConfig, StrategyEntry, dump_instance_config,
+)
+
+CONFIG_NAME = "config.yml"
+STRATEGY_DIR = "strategies"
+
+
+def reachable_host(host: str) -> str:
+    """Where a local bot connects to reach a broker bound to `host`."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, broker_port: int,
+                 namespace: str, heartbeat_interval: float) -> InstanceConfig:
+    paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
+    return InstanceConfig(
+        instance_id=spec.name,
+        strategies=[StrategyEntry(id=s.id, strategy=s.strategy, params=s.params, interval=s.interval)
+                    for s in spec.strategies],
+        venue=SimVenueConfig(trading_pairs=spec.trading_pairs),
+        paper=paper,
+        mqtt_bridge=MqttBridgeConfig(
+            mqtt_host=reachable_host(broker_host), mqtt_port=broker_port, mqtt_namespace=namespace,
+            mqtt_heartbeat_interval=heartbeat_interval,
+        ),
+        strategy_dirs=[instance_dir / STRATEGY_DIR],
+    )
+
+
+def write_instance_files(instance_dir: Path, config: InstanceConfig, sources: dict[str, str]) -> Path:
+    """Write config.yml and `strategies/<name>.py` for each uploaded strategy; return the config path."""
+    strategy_dir = instance_dir / STRATEGY_DIR
+    strategy_dir.mkdir(parents=True, exist_ok=True)
+    for old in strategy_dir.glob("*.py"):
+        if old.stem not in sources:
+            old.unlink()
+    for name, source in sources.items():
+        _write_atomic(strategy_dir / f"{name}.py", source)
+    config_path = instance_dir / CONFIG_NAME
+    _write_atomic(config_path, dump_instance_config(config))
+    return config_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

@@ -1,0 +1,227 @@
+"""The `process` runtime: each instance is a detached local subprocess running hive_core.
+
+    <data>/instances/<name>/config.yml    the instance config (written by the orchestrator)
+    <data>/instances/<name>/process.log   stdout + stderr of every run, each run after a marker line
+    <data>/instances/<name>/exit_code     how the last run ended, written by the launcher
+
+Processes are started in a session of their own (start_new_session), so they outlive the backend;
+after a backend restart they are found again by pid, create time and command line.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from backend.host import live_process
+from backend.runtimes.base import ProcessState, Resources
+
+LAUNCH_MODULE = "backend.runtimes.launch"
+RUN_MARKER = "=== hive: run of"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Settings and secrets of the backend that an instance has no business seeing.
+_PRIVATE_ENV = ("HIVE_PASSWORD", "HIVE_USERNAME", "DATABASE_URL")
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    paths = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def describe_exit(code: int | None, last_line: str) -> str:
+    if code is None:
+        words = "exited (exit code unknown)"
+    elif code < 0:
+        try:
+            words = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            words = f"killed by signal {-code}"
+    else:
+        words = f"exited with code {code}"
+    return f"{words}: {last_line}" if last_line else words
+
+
+def last_output_line(log_file: Path, max_bytes: int = 16_384) -> str:
+    """The last non-empty line the current run wrote (nothing from earlier runs)."""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines()]
+    for line in reversed(lines):
+        if line.startswith(RUN_MARKER):
+            return ""
+        if line:
+            return line[:500]
+    return ""
+
+
+class ProcessRuntime:
+    name = "process"
+
+    def __init__(self, core_argv: list[str]) -> None:
+        self.core_argv = core_argv
+        self._children: dict[int, subprocess.Popen] = {}  # launchers this backend started: reaped on poll
+        self._probes: dict[tuple[int, float], psutil.Process] = {}  # kept for cpu_percent deltas
+        self._lock = threading.Lock()
+
+    # --- start -----------------------------------------------------------------------------------
+    def start(self, name: str, instance_dir: Path, config_path: Path) -> dict[str, Any]:
+        exit_file = instance_dir / "exit_code"
+        exit_file.unlink(missing_ok=True)
+        log_file = instance_dir / "process.log"
+        argv = [sys.executable, "-m", LAUNCH_MODULE, str(exit_file), "--",
+                *self.core_argv, "run", "--config", str(config_path)]
+        with open(log_file, "ab") as log:
+            log.write(f"{RUN_MARKER} {name} at {datetime.now(UTC).isoformat(timespec='seconds')} ===\n".encode())
+            log.flush()
+            launcher = subprocess.Popen(
+                argv, cwd=instance_dir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env=child_env(),
+            )
+        with self._lock:
+            self._children[launcher.pid] = launcher
+        handle: dict[str, Any] = {
+            "launcher_pid": launcher.pid,
+            "launcher_create_time": _create_time(launcher.pid),
+            "pgid": launcher.pid,
+            "exit_file": str(exit_file),
+            "log_file": str(log_file),
+            "config_path": str(config_path),
+            "pid": None,
+            "create_time": None,
+        }
+        self._find_child(handle, timeout=3.0)
+        return handle
+
+    def _find_child(self, handle: dict[str, Any], timeout: float) -> None:
+        """Fill in the bot's own pid (the launcher's child), waiting a little for the fork."""
+        deadline = time.monotonic() + timeout
+        while True:
+            launcher = self._launcher(handle)
+            if launcher is not None:
+                try:
+                    children = launcher.children()
+                except psutil.Error:
+                    children = []
+                if children:
+                    handle["pid"] = children[0].pid
+                    handle["create_time"] = children[0].create_time()
+                    return
+            if launcher is None or time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
+
+    # --- finding processes -----------------------------------------------------------------------
+    def _launcher(self, handle: dict[str, Any]) -> psutil.Process | None:
+        return live_process(handle.get("launcher_pid"), handle.get("launcher_create_time"))
+
+    def _bot(self, handle: dict[str, Any]) -> psutil.Process | None:
+        return live_process(handle.get("pid"), handle.get("create_time"))
+
+    def adopt(self, handle: dict[str, Any]) -> bool:
+        launcher = self._launcher(handle)
+        if launcher is not None:
+            try:
+                cmdline = launcher.cmdline()
+            except psutil.Error:
+                return False
+            if LAUNCH_MODULE in cmdline and handle.get("config_path") in cmdline:
+                if handle.get("pid") is None:
+                    self._find_child(handle, timeout=0.5)
+                return True
+            return False
+        return self._bot(handle) is not None
+
+    def pid(self, handle: dict[str, Any]) -> int | None:
+        return handle.get("pid") or handle.get("launcher_pid")
+
+    def poll(self, handle: dict[str, Any]) -> ProcessState:
+        with self._lock:
+            popen = self._children.get(handle.get("launcher_pid"))
+        if popen is not None and popen.poll() is not None:  # reap our own child, so it is no zombie
+            with self._lock:
+                self._children.pop(popen.pid, None)
+        if self._launcher(handle) is not None or self._bot(handle) is not None:
+            if handle.get("pid") is None:
+                self._find_child(handle, timeout=0)
+            return ProcessState(alive=True)
+        code = _read_exit_code(Path(handle["exit_file"]))
+        last = last_output_line(Path(handle["log_file"]))
+        return ProcessState(alive=False, exit_code=code, detail=describe_exit(code, last))
+
+    # --- stopping --------------------------------------------------------------------------------
+    def terminate(self, handle: dict[str, Any]) -> None:
+        self._signal_group(handle, signal.SIGTERM)
+
+    def kill(self, handle: dict[str, Any]) -> None:
+        self._signal_group(handle, signal.SIGKILL)
+
+    def _signal_group(self, handle: dict[str, Any], signum: int) -> None:
+        if self._launcher(handle) is not None:
+            try:
+                os.killpg(handle["pgid"], signum)
+                return
+            except ProcessLookupError:
+                pass
+        bot = self._bot(handle)  # the launcher is gone but the bot lives on: signal it alone
+        if bot is not None:
+            try:
+                bot.send_signal(signum)
+            except psutil.Error:
+                pass
+
+    # --- resource use ----------------------------------------------------------------------------
+    def resources(self, handle: dict[str, Any]) -> Resources:
+        processes = [p for p in (self._launcher(handle), self._bot(handle)) if p is not None]
+        if not processes:
+            return Resources()
+        cpu, memory = 0.0, 0
+        for process in processes:
+            probe = self._probe(process)
+            try:
+                with probe.oneshot():
+                    cpu += probe.cpu_percent(interval=None)
+                    memory += probe.memory_info().rss
+            except psutil.Error:
+                continue
+        return Resources(cpu_percent=round(cpu, 1), memory_bytes=memory)
+
+    def _probe(self, process: psutil.Process) -> psutil.Process:
+        key = (process.pid, process.create_time())
+        with self._lock:
+            probe = self._probes.get(key)
+            if probe is None:
+                if len(self._probes) > 1000:
+                    self._probes.clear()
+                probe = self._probes[key] = process
+            return probe
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def _read_exit_code(exit_file: Path) -> int | None:
+    try:
+        return int(exit_file.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,49 @@
+"""The backend's parts, built once per app from the settings, started and closed together."""
+from __future__ import annotations
+
+import logging
+
+from backend.broker.manager import BrokerManager
+from backend.orchestrator.events import EventService
+from backend.orchestrator.fleet import Fleet
+from backend.orchestrator.instances import InstanceService
+from backend.orchestrator.supervisor import Supervisor
+from backend.runtimes.process import ProcessRuntime
+from backend.settings import Settings
+from backend.store import Store
+from backend.strategies.library import StrategyLibrary
+
+log = logging.getLogger(__name__)
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        settings = settings.model_copy(update={"data_dir": settings.data_dir.expanduser().resolve()})
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = settings
+        self.store = Store(settings.database())
+        self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
+        self.broker = BrokerManager(settings, self.store, self.fleet)
+        self.library = StrategyLibrary(self.store, settings.core_argv())
+        self.instances = InstanceService(
+            settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
+        )
+        self.events = EventService(self.store, self.fleet, self.instances.known_names)
+        self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
+
+    def start(self) -> None:
+        """Find the broker and the instances that outlived the last backend, connect, supervise."""
+        self.broker.adopt()
+        self.instances.adopt_all()
+        self.supervisor.start()
+        log.info("backend services up (data in %s)", self.settings.data_dir)
+
+    def close(self) -> None:
+        """Instances and the embedded broker keep running on purpose: they are detached."""
+        self.supervisor.stop()
+        self.events.close()
+        try:
+            self.instances.flush()
+        finally:
+            self.fleet.disconnect()
+            self.store.close()

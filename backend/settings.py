@@ -1,0 +1,116 @@
+"""Every backend setting in one class, read from the environment and `.env`, validated at start-up.
+
+Credentials are never given a fixed default: `ensure_credentials` generates a random password in
+development (and writes it to `.env` so that the dashboard and the next start find it), and refuses to
+start in production until the operator sets one.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HIVE_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True,
+    )
+
+    env: Literal["development", "production"] = "development"
+    username: str = "admin"
+    password: SecretStr | None = None
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; a SQLite file in the data dir when unset",
+    )
+
+    backend_host: str = "127.0.0.1"
+    backend_port: int = Field(8000, ge=1, le=65535)
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(1883, ge=1, le=65535)
+    broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
+    mqtt_namespace: str = "hbot"
+
+    heartbeat_interval: float = Field(10.0, gt=0, description="seconds between a bot's heartbeats (written into its config)")
+    heartbeat_timeout: float = Field(30.0, gt=0, description="a running bot without heartbeat for this long is in error")
+    start_timeout: float = Field(60.0, gt=0, description="a starting bot without heartbeat for this long is in error")
+    stop_grace: float = Field(10.0, gt=0, description="seconds between SIGTERM and SIGKILL when stopping")
+    supervisor_interval: float = Field(1.0, gt=0, le=10)
+
+    log_lines_per_instance: int = Field(5000, ge=100)
+    pnl_snapshot_interval: float = Field(5.0, ge=0, description="at most one stored PnL point per strategy this often")
+
+    core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
+
+    def database(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'hive.db').resolve()}"
+
+    def namespace(self) -> str:
+        return self.mqtt_namespace.rstrip("/.") or "hbot"
+
+    def core_argv(self) -> list[str]:
+        return shlex.split(self.core_command) if self.core_command else [sys.executable, "-m", "hive_core"]
+
+    def password_value(self) -> str | None:
+        return self.password.get_secret_value() if self.password else None
+
+
+class CredentialsError(RuntimeError):
+    """The backend cannot start without credentials (production without HIVE_PASSWORD)."""
+
+
+@dataclass(frozen=True)
+class GeneratedCredentials:
+    username: str
+    password: str
+    env_file: Path
+
+
+def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | None:
+    """Make sure HIVE_PASSWORD is set; return the generated credentials when it had to make them.
+
+    Development: a random password is appended to `env_file` (created with mode 0600) together with
+    HIVE_USERNAME when that is missing too. Production: raises CredentialsError instead.
+    """
+    env_file = Path(env_file)
+    settings = Settings(_env_file=env_file if env_file.exists() else None)
+    if settings.password_value():
+        return None
+    if settings.env == "production":
+        raise CredentialsError(
+            "HIVE_PASSWORD is not set. In production the backend does not make up a password: "
+            "set HIVE_PASSWORD (and HIVE_USERNAME) in the environment or in .env, then start again."
+        )
+    password = secrets.token_urlsafe(18)
+    existing = env_file.read_text() if env_file.exists() else ""
+    lines = []
+    if "HIVE_USERNAME" not in _keys(existing) and "HIVE_USERNAME" not in os.environ:
+        lines.append(f"HIVE_USERNAME={settings.username}")
+    lines.append(f"HIVE_PASSWORD={password}")
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as handle:
+        handle.write(prefix + "\n".join(lines) + "\n")
+    os.chmod(env_file, 0o600)
+    return GeneratedCredentials(settings.username, password, env_file)
+
+
+def _keys(env_text: str) -> set[str]:
+    keys = set()
+    for line in env_text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            keys.add(line.split("=", 1)[0].removeprefix("export ").strip())
+    return keys

@@ -1,0 +1,186 @@
+"""What the backend remembers across restarts. Times are epoch seconds (floats) throughout."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class InstanceRow(Base):
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    runtime: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, doc="the InstanceCreate body, plus the library versions in use")
+    config_path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state_since: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the bot's own process")
+    handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, doc="runtime handle: how to find it again")
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stop_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class StateChangeRow(Base):
+    __tablename__ = "state_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    ts: Mapped[float] = mapped_column(Float)
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class StrategyFileRow(Base):
+    __tablename__ = "strategy_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class StrategyVersionRow(Base):
+    __tablename__ = "strategy_versions"
+    __table_args__ = (UniqueConstraint("file_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("strategy_files.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+    params_schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PnlSnapshotRow(Base):
+    __tablename__ = "pnl_snapshots"
+    __table_args__ = (Index("ix_pnl_instance_ts", "instance_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    strategy: Mapped[str] = mapped_column(String(63))
+    ts: Mapped[float] = mapped_column(Float)
+    realized: Mapped[float] = mapped_column(Float)
+    unrealized: Mapped[float] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    volume: Mapped[float] = mapped_column(Float)
+
+
+class TradeRow(Base):
+    __tablename__ = "trades"
+    __table_args__ = (Index("ix_trades_instance_ts", "instance_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    ts: Mapped[float] = mapped_column(Float)
+    strategy: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    order_id: Mapped[str] = mapped_column(String(128))
+    trading_pair: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    price: Mapped[float] = mapped_column(Float)
+    amount: Mapped[float] = mapped_column(Float)
+    fee: Mapped[float] = mapped_column(Float)
+
+
+class LogRow(Base):
+    __tablename__ = "log_lines"
+    __table_args__ = (Index("ix_logs_instance_id", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    ts: Mapped[float] = mapped_column(Float)
+    level_no: Mapped[int] = mapped_column(Integer)
+    level_name: Mapped[str] = mapped_column(String(16))
+    logger_name: Mapped[str] = mapped_column(String(255))
+    msg: Mapped[str] = mapped_column(Text)
+    strategy: Mapped[str | None] = mapped_column(String(63), nullable=True, index=True)
+
+
+class BrokerRow(Base):
+    """The one broker the backend uses (a single row, id 1)."""
+
+    __tablename__ = "broker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    desired: Mapped[str] = mapped_column(String(16), doc="'running' after start, 'stopped' after stop")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    create_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class NotificationRow(Base):
+    """A bot's P/notify message; kept by instance name, so that bots the backend did not create have theirs too."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_instance_id", "instance", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(63))
+    ts: Mapped[float] = mapped_column(Float, doc="receive time")
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    msg: Mapped[str] = mapped_column(Text)
+
+
+class MarketEventRow(Base):
+    """A bot's P/events message (an internal market event: order created, filled, cancelled...)."""
+
+    __tablename__ = "market_events"
+    __table_args__ = (Index("ix_market_events_instance_id", "instance", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(63))
+    ts: Mapped[float] = mapped_column(Float, doc="receive time")
+    type: Mapped[str] = mapped_column(String(63))
+    data: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class EventRow(Base):
+    """An external event published to bots (POST /events or a webhook), with its delivery per target."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, doc="also the event's `sequence` on the wire")
+    ts: Mapped[float] = mapped_column(Float)
+    name: Mapped[str] = mapped_column(String(255))
+    data: Mapped[Any] = mapped_column(JSON)
+    sender: Mapped[str] = mapped_column(String(255), doc="the user, or webhook:<id>")
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    deliveries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, doc="target -> 'published' / 'failed: ...'")
+
+
+class WebhookRow(Base):
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hook: Mapped[str] = mapped_column(String(63), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128), doc="sha256 of the secret; the secret is shown once")
+    event: Mapped[str] = mapped_column(String(255))
+    targets: Mapped[Any] = mapped_column(JSON, doc="list of instance names, or 'all'")
+    allow_ips: Mapped[list[str]] = mapped_column(JSON, default=list, doc="empty: any sender")
+    max_lag: Mapped[float] = mapped_column(Float, default=60.0)
+    rate_per_min: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(63))
+    outcome: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,1 @@
+"""The strategy library: shipped examples and uploaded files with every version."""

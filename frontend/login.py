@@ -1,0 +1,31 @@
+"""The login gate: username and password, checked against the backend."""
+from __future__ import annotations
+
+import streamlit as st
+
+import CONFIG
+from backend.client import BackendError, BackendUnavailable
+from frontend import session
+from frontend.errors import show_error
+
+
+def login_page() -> None:
+    st.title(f"{CONFIG.PAGE_ICON} {CONFIG.PAGE_TITLE}")
+    st.caption(f"Operator console for fleets of trading bots · backend {CONFIG.BACKEND_URL}")
+    with st.form("login_form"):
+        username = st.text_input("Username", key="login_username")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if not submitted:
+        return
+    try:
+        session.log_in(username, password)
+    except BackendError as error:
+        if error.status == 401:
+            st.error("Wrong username or password", icon=":material/lock:")
+        else:
+            show_error(error, "log in")
+    except BackendUnavailable as error:
+        show_error(error, "log in")
+    else:
+        st.rerun()

@@ -1,0 +1,107 @@
+"""Tables the pages show: each builder turns the backend's JSON into a readable frame."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from frontend import format as fmt
+from frontend.badges import label_css, state_label
+
+
+STATE_COLUMNS = ("State", "From", "To")
+
+
+def show_table(frame: pd.DataFrame, empty: str, key: str | None = None, height: int | str = "auto") -> None:
+    """A read-only table; state columns are coloured like the badges."""
+    if frame.empty:
+        st.caption(empty)
+        return
+    states = [column for column in STATE_COLUMNS if column in frame.columns]
+    styled = frame.style.format(precision=4, na_rep="–").map(label_css, subset=states)
+    st.dataframe(styled, hide_index=True, key=key, height=height)
+
+
+def instances_frame(instances: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Name": item["name"],
+            "State": state_label(item["state"]),
+            "Reason": item.get("reason", ""),
+            "Heartbeat": fmt.age(item.get("last_heartbeat_age_s")),
+            "PnL": item.get("pnl", {}).get("total", 0.0),
+            "CPU": fmt.percent(item.get("cpu_percent")),
+            "Memory": fmt.size(item.get("memory_bytes")),
+            "Strategies": ", ".join(s["id"] for s in item.get("strategies", [])),
+        }
+        for item in instances
+    ]
+    return pd.DataFrame(rows)
+
+
+def strategy_pnl_frame(strategies: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Strategy id": item["id"],
+            "Strategy": item["strategy"] + (f" v{item['version']}" if item.get("version") else ""),
+            "Status": item.get("status") or "–",
+            "Realized": item.get("pnl", {}).get("realized", 0.0),
+            "Unrealized": item.get("pnl", {}).get("unrealized", 0.0),
+            "Total": item.get("pnl", {}).get("total", 0.0),
+            "Volume": item.get("pnl", {}).get("volume", 0.0),
+            "Error": item.get("error") or "",
+        }
+        for item in strategies
+    ]
+    return pd.DataFrame(rows)
+
+
+def trades_frame(trades: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Time": fmt.clock(item["ts"]),
+            "Strategy": item.get("strategy") or "–",
+            "Pair": item["trading_pair"],
+            "Side": item["side"],
+            "Price": item["price"],
+            "Amount": item["amount"],
+            "Fee": item["fee"],
+            "Order": item["order_id"],
+        }
+        for item in sorted(trades, key=lambda trade: trade["ts"], reverse=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def history_frame(changes: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Time": fmt.clock(item["ts"]),
+            "From": state_label(item["from_state"]) if item.get("from_state") else "–",
+            "To": state_label(item["to_state"]),
+            "Reason": item.get("reason", ""),
+        }
+        for item in sorted(changes, key=lambda change: change["ts"], reverse=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def strategies_frame(strategies: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Name": item["name"],
+            "Kind": "shipped" if item["kind"] == "builtin" else "uploaded",
+            "Version": f"v{item['version']}" if item.get("version") else "–",
+            "Description": " ".join(item.get("description", "").split("\n\n")[0].split()),  # first paragraph
+            "Updated": fmt.clock(item.get("updated_at")),
+        }
+        for item in strategies
+    ]
+    return pd.DataFrame(rows)
+
+
+def versions_frame(versions: list[dict]) -> pd.DataFrame:
+    rows = [
+        {"Version": item["version"], "Saved": fmt.clock(item["created_at"]), "Size": fmt.size(item["size"])}
+        for item in sorted(versions, key=lambda version: version["version"], reverse=True)
+    ]
+    return pd.DataFrame(rows)

@@ -1,0 +1,244 @@
+"""The instance config file: the one contract, besides the wire protocol, between backend and hive_core.
+
+One YAML file describes one instance: which strategies it hosts (several copies of one strategy may
+run side by side under different ids), the venue they trade on, and how the instance reaches the
+MQTT broker. Every model is frozen and rejects unknown fields, so a typo fails at start-up with the
+field's name instead of being silently ignored.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+def check_id(value: str) -> str:
+    """Ids become MQTT topic levels and folder names, so they are kept to a safe alphabet."""
+    if not _ID_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', starting with a letter or digit")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(check_id)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttBridgeConfig(Frozen):
+    """Hummingbot's `mqtt_bridge` section (PROTOCOL.md), same names and defaults."""
+
+    mqtt_host: str = "localhost"
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_username: str = ""
+    mqtt_password: str = ""
+    mqtt_namespace: str = "hbot"
+    mqtt_ssl: bool = False
+    mqtt_logger: bool = True
+    mqtt_notifier: bool = True
+    mqtt_commands: bool = True
+    mqtt_events: bool = True
+    mqtt_external_events: bool = True
+    mqtt_autostart: bool = True
+    # Hive extensions (Hummingbot's bots use fixed values for these).
+    mqtt_heartbeat_interval: float = Field(10.0, gt=0, description="seconds between P/hb messages")
+    mqtt_performance_interval: float = Field(1.0, gt=0, description="seconds between P/performance messages")
+
+    @field_validator("mqtt_namespace")
+    @classmethod
+    def _strip_namespace(cls, value: str) -> str:
+        """A trailing '/' or '.' in the configured namespace is dropped (PROTOCOL.md)."""
+        return value.rstrip("/.") or "hbot"
+
+
+class RateLimitRule(Frozen):
+    """One published venue limit, as exchanges list them: at most `limit` per `interval_s` seconds."""
+
+    limit_type: Literal["REQUEST_WEIGHT", "ORDERS"]
+    interval_s: float = Field(gt=0)
+    limit: int = Field(gt=0)
+
+
+def _default_rate_limits() -> list[RateLimitRule]:
+    """Binance spot's published limits (exchangeInfo.rateLimits)."""
+    return [
+        RateLimitRule(limit_type="REQUEST_WEIGHT", interval_s=60, limit=6000),
+        RateLimitRule(limit_type="ORDERS", interval_s=10, limit=100),
+        RateLimitRule(limit_type="ORDERS", interval_s=86_400, limit=200_000),
+    ]
+
+
+class SimVenueConfig(Frozen):
+    """The simulated exchange: built in (started inside the instance) unless `url` names a running one."""
+
+    kind: Literal["sim"] = "sim"
+    url: str | None = Field(None, description="ws://host:port of a running venue; None starts the built-in one")
+    rate_limits: list[RateLimitRule] = Field(default_factory=_default_rate_limits, min_length=1)
+    trading_pairs: list[str] = Field(default_factory=lambda: ["BTC-USDT"], min_length=1)
+    initial_prices: dict[str, float] = Field(default_factory=dict, description="mid price per pair; 100.0 when absent")
+    volatility: float = Field(0.0005, ge=0, description="per-step relative std-dev of the mid price random walk")
+    step_interval: float = Field(0.25, gt=0, description="seconds between simulated market steps")
+    fee_rate: float = Field(0.001, ge=0, lt=0.1)
+    seed: int | None = None
+    # Shape of the synthetic book and tape (hive_core additions; the defaults suit the demos).
+    book_levels: int = Field(10, ge=1, le=100, description="price levels per side")
+    book_spread_bps: float = Field(4.0, gt=0, description="best ask minus best bid, in basis points of mid")
+    book_depth_quote: float = Field(20_000.0, gt=0, description="average size of one book level, in quote")
+    trades_per_step: float = Field(1.0, ge=0, description="average number of public trades per step")
+
+
+class PaperAccountConfig(Frozen):
+    """Starting balances of the paper account that every strategy of the instance gets its own copy of."""
+
+    balances: dict[str, float] = Field(default_factory=lambda: {"USDT": 10_000.0, "BTC": 1.0})
+
+
+class StrategyQuota(Frozen):
+    """A strategy's share of the venue's order path."""
+
+    orders_per_second: float = Field(5.0, gt=0)
+    weight_per_minute: float = Field(1200.0, gt=0, description="request weight per minute")
+    weight: float = Field(1.0, gt=0, description="share in weighted fair queuing between strategies")
+
+
+class SchedulerConfig(Frozen):
+    policy: Literal["round_robin", "priority"] = "round_robin"
+    tick_budget_ms: float = Field(50.0, gt=0, description="time one on_tick may take before it counts as an overrun")
+    max_consecutive_failures: int = Field(5, ge=1, description="exceptions in a row before quarantine")
+    max_consecutive_overruns: int = Field(10, ge=1, description="budget overruns in a row before quarantine")
+
+
+class StrategyEntry(Frozen):
+    id: Identifier = Field(description="unique within the instance; reported as the controller id")
+    strategy: str = Field(description="strategy name: a shipped example or a file in strategy_dirs")
+    params: dict[str, Any] = Field(default_factory=dict)
+    interval: float = Field(1.0, gt=0, description="seconds between on_tick calls")
+    trading_pair: str | None = Field(None, description="defaults to the venue's first pair")
+    priority: int = Field(0, description="higher runs first under the priority policy and in the order queue")
+    quota: StrategyQuota = Field(default_factory=StrategyQuota)
+
+
+class InstanceConfig(Frozen):
+    instance_id: Identifier
+    strategies: list[StrategyEntry] = Field(min_length=1)
+    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)
+    paper: PaperAccountConfig = Field(default_factory=PaperAccountConfig)
+    mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)
+    strategy_dirs: list[Path] = Field(default_factory=list, description="searched before the shipped examples")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus text on 127.0.0.1:<port>")
+
+    @model_validator(mode="after")
+    def _unique_ids_and_known_pairs(self) -> InstanceConfig:
+        seen: set[str] = set()
+        for index, entry in enumerate(self.strategies):
+            if entry.id in seen:
+                raise ValueError(f"strategies.{index}.id: duplicate strategy id {entry.id!r}")
+            seen.add(entry.id)
+            if entry.trading_pair is not None and entry.trading_pair not in self.venue.trading_pairs:
+                raise ValueError(
+                    f"strategies.{index}.trading_pair: {entry.trading_pair!r} is not traded on the venue "
+                    f"(venue.trading_pairs: {self.venue.trading_pairs})"
+                )
+            self._check_quota_can_be_met(index, entry.quota)
+        return self
+
+    def _check_quota_can_be_met(self, index: int, quota: StrategyQuota) -> None:
+        """A quota above what the venue allows everyone together, in its shortest window, can never be met.
+
+        (Long windows such as a daily order cap bound the total, not the rate, so they are not compared.)
+        """
+        shortest: dict[str, RateLimitRule] = {}
+        for rule in self.venue.rate_limits:
+            if rule.limit_type not in shortest or rule.interval_s < shortest[rule.limit_type].interval_s:
+                shortest[rule.limit_type] = rule
+        for rule in shortest.values():
+            if rule.limit_type == "ORDERS" and quota.orders_per_second * rule.interval_s > rule.limit:
+                raise ValueError(
+                    f"strategies.{index}.quota.orders_per_second: {quota.orders_per_second:g}/s cannot be met; "
+                    f"the venue allows {rule.limit} orders per {rule.interval_s:g} s in all"
+                )
+            if rule.limit_type == "REQUEST_WEIGHT" and quota.weight_per_minute * rule.interval_s / 60 > rule.limit:
+                raise ValueError(
+                    f"strategies.{index}.quota.weight_per_minute: {quota.weight_per_minute:g} cannot be met; "
+                    f"the venue allows a weight of {rule.limit} per {rule.interval_s:g} s in all"
+                )
+
+    def pair_of(self, entry: StrategyEntry) -> str:
+        return entry.trading_pair or self.venue.trading_pairs[0]
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the field."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem, each naming the field path, e.g. 'strategies.0.interval: ...'."""
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{location}: {message}" if location else message)
+    return "; ".join(lines)
+
+
+def parse_instance_config(data: Any) -> InstanceConfig:
+    try:
+        return InstanceConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def load_instance_config(path: Path) -> InstanceConfig:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    defaults = client_mqtt_defaults(path.parent / CLIENT_CONFIG_NAME)
+    if defaults:
+        own = data.get("mqtt_bridge")
+        data = {**data, "mqtt_bridge": {**defaults, **(own if isinstance(own, dict) else {})}}
+    try:
+        return parse_instance_config(data)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+CLIENT_CONFIG_NAME = "conf_client.yml"
+
+
+def client_mqtt_defaults(path: Path) -> dict[str, Any]:
+    """The `mqtt_bridge` section of Hummingbot's conf_client.yml, when that file exists: the broker
+    settings shared with Hummingbot bots. Only the keys MqttBridgeConfig knows are taken (the file is
+    Hummingbot's and may hold more); null values are skipped. The instance config's own `mqtt_bridge`
+    overrides them key by key. A file that cannot be read or parsed is a ConfigError."""
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    section = data.get("mqtt_bridge") if isinstance(data, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: mqtt_bridge: expected a mapping")
+    known = MqttBridgeConfig.model_fields
+    return {key: value for key, value in section.items() if key in known and value is not None}
+
+
+def dump_instance_config(config: InstanceConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,404 @@
+"""The runtime's side of a network venue: market data through the multiplexer, orders through the WS API.
+
+One `VenueClient` per venue endpoint holds the instance's two connections (one `Multiplexer` for
+streams, one `VenueApi` for requests and the user data stream) and offers what the runtime and the
+strategies read, in the shape SimExchange has in-process:
+
+- market data: `mid_price(pair)`, `order_book(pair)` (an OrderBook of the top `depth_levels` of the
+  local book, rebuilt lazily after a change), `estimate_taker(...)`, `fee_rate`, `trading_pairs`;
+  `drain(callback)` hands `callback(book, trades)` every pair that changed since the last drain
+  (the runtime calls it from its venue slot, so strategies get at most one book per step).
+  Until a pair's book has synced once, reads fall back to `fallback` (the embedded engine) if given.
+- orders (used when the venue is remote, i.e. `venue.url` is set): `place_limit`, `place_market`,
+  `cancel`, `get_order`, `open_orders` write WS API requests at once (`VenueApi.write_nowait`) and
+  return; executionReports from the user data stream become `OrderUpdate`s for the listeners added
+  with `add_order_listener` (`execution_update()` does the translation, usable on its own). Reports
+  about orders this client did not place (other instances on the same venue) are ignored.
+- orders sent by an `OrderManager` (the runtime's single submission path): the manager's
+  `VenueApiTransport(client, on_send=client.track_request, on_answer=client.forget_refused)` writes
+  through `write_nowait` on this client's WS API connection; `track_request` registers each order
+  placed (so its executionReports become updates) and `forget_refused` drops one the venue refused
+  WITHOUT a REJECTED update (the manager reports refusals through the order handle). 429/418 are not
+  refusals: the manager sends the order again after its back-off (and `track_request` sees it again).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hive_core.market.multiplexer import Multiplexer
+from hive_core.market.types import Fill, Order, OrderBook, OrderStatus, OrderType, OrderUpdate, Side, Trade, UpdateKind
+from hive_core.market.venue_api import ApiResponse, NotConnected, VenueApi
+from hive_core.market.wire import fmt, stream_name, symbol_of
+
+logger = logging.getLogger("hive.venue.client")
+OrderListener = Callable[[OrderUpdate], None]
+MarketCallback = Callable[[OrderBook, list[Trade]], None]
+MAX_TRADES_KEPT = 1000
+MAX_DONE_ORDERS_KEPT = 10_000     # finished orders still answered by get_order (older ones are forgotten)
+
+VENUE_METRICS = {
+    "venue_messages": ("counter", "market-data messages received on the venue stream connection"),
+    "venue_reconnects": ("counter", "reconnects of the venue stream connection"),
+    "venue_gaps": ("counter", "depth sequence gaps detected"),
+    "venue_resyncs": ("counter", "order books rebuilt from a snapshot after a gap"),
+    "venue_callback_errors": ("counter", "market-data subscriber callbacks that raised"),
+    "venue_api_requests": ("counter", "requests sent on the venue WS API connection"),
+    "venue_api_reconnects": ("counter", "reconnects of the venue WS API connection"),
+    "venue_api_throttled": ("counter", "WS API answers 429 or 418"),
+    "venue_used_weight": ("gauge", "request weight used in the venue's current window, as it reported"),
+}
+
+
+class _PairFeed:
+    __slots__ = ("pair", "symbol", "changed", "book", "last_book", "trades", "subscriptions")
+
+    def __init__(self, pair: str) -> None:
+        self.pair = pair
+        self.symbol = symbol_of(pair)
+        self.changed = False
+        self.book: OrderBook | None = None      # cached view; None when it must be rebuilt
+        self.last_book: OrderBook | None = None # the last view built (served while resyncing or closed)
+        self.trades: list[Trade] = []
+        self.subscriptions: list = []
+
+
+class VenueClient:
+    """See the module docstring."""
+
+    name = "sim"
+
+    def __init__(self, trading_pairs: list[str], *, fee_rate: float, now: Callable[[], float],
+                 url: str | None = None, fallback: Any = None, depth_levels: int = 20) -> None:
+        self.url = url
+        self.fee_rate = fee_rate
+        self._now = now
+        self.fallback = fallback
+        self.depth_levels = depth_levels
+        self._feeds = {pair: _PairFeed(pair) for pair in trading_pairs}
+        self._by_symbol = {feed.symbol: feed for feed in self._feeds.values()}
+        self.api: VenueApi | None = None
+        self.mux: Multiplexer | None = None
+        self._order_listeners: list[OrderListener] = []
+        self._orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}
+        self._done: deque[str] = deque()
+        self.stats = {"reports": 0, "foreign_reports": 0, "order_requests": 0, "refused": 0}
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, url: str | None = None, *, user_data: bool = False, timeout: float = 5.0) -> bool:
+        """Connect both connections, subscribe every pair's depth and trades; True once all books synced."""
+        self.url = url or self.url
+        if self.url is None:
+            raise ValueError("VenueClient.start needs the venue URL")
+        self.api = VenueApi(self.url)
+        self.mux = Multiplexer(self.url, fetch_snapshot=self.api.depth_snapshot)
+        self.api.on_user_event(self._on_user_event)
+        await self.api.start()
+        await self.mux.start()
+        for feed in self._feeds.values():
+            feed.subscriptions = [self.mux.subscribe(stream_name(feed.pair, "depth@100ms"), self._on_depth),
+                                  self.mux.subscribe(stream_name(feed.pair, "trade"), self._on_trade)]
+        if user_data:
+            if await self.api.wait_connected(timeout):
+                response = await self.api.subscribe_user_data()
+                if not response.ok:
+                    logger.warning("user data subscription failed: %s %s", response.status, response.error_msg)
+        return await self.mux.wait_synced(self._by_symbol, timeout)
+
+    async def stop(self) -> None:
+        for feed in self._feeds.values():
+            for subscription in feed.subscriptions:
+                subscription.close()
+            feed.subscriptions = []
+        if self.mux is not None:
+            await self.mux.stop()
+        if self.api is not None:
+            await self.api.stop()
+
+    @property
+    def trading_pairs(self) -> list[str]:
+        return list(self._feeds)
+
+    def metrics(self) -> dict[str, float]:
+        """Connection counters for the instance metrics (prefixed `venue_`)."""
+        mux = self.mux.stats if self.mux is not None else {}
+        api = self.api.stats if self.api is not None else {}
+        return {"venue_messages": mux.get("messages", 0), "venue_reconnects": mux.get("reconnects", 0),
+                "venue_gaps": mux.get("gaps", 0), "venue_resyncs": mux.get("resyncs", 0),
+                "venue_callback_errors": mux.get("callback_errors", 0),
+                "venue_api_requests": api.get("requests", 0), "venue_api_reconnects": api.get("reconnects", 0),
+                "venue_api_throttled": api.get("throttled", 0) + api.get("banned", 0),
+                "venue_used_weight": (self.api.used_weight or 0) if self.api is not None else 0}
+
+
+    def synced(self, trading_pair: str) -> bool:
+        book = self.mux.book(self._feed(trading_pair).symbol) if self.mux is not None else None
+        return book is not None and book.synced
+
+    # ---- market data --------------------------------------------------------------------------
+
+    def _feed(self, trading_pair: str) -> _PairFeed:
+        try:
+            return self._feeds[trading_pair]
+        except KeyError:
+            raise KeyError(f"{trading_pair!r} is not traded on this venue ({list(self._feeds)})") from None
+
+    def _on_depth(self, _stream: str, data: dict) -> None:
+        feed = self._by_symbol.get(data.get("s", ""))
+        if feed is not None:
+            feed.changed = True
+            feed.book = None
+
+    def _on_trade(self, _stream: str, data: dict) -> None:
+        feed = self._by_symbol.get(data.get("s", ""))
+        if feed is None:
+            return
+        trades = feed.trades
+        if len(trades) >= MAX_TRADES_KEPT:
+            del trades[0]
+        trades.append(Trade(feed.pair, float(data["p"]), float(data["q"]), Side.SELL if data.get("m") else Side.BUY,
+                            data.get("T", 0) / 1000.0, f"{feed.pair}-t{data.get('t')}"))
+        feed.changed = True
+
+    def order_book(self, trading_pair: str) -> OrderBook:
+        feed = self._feed(trading_pair)
+        if feed.book is not None:
+            return feed.book
+        book = self.mux.book(feed.symbol) if self.mux is not None else None
+        if book is None or not book.synced:
+            # Not synced yet (the cached view, kept through resyncs, is gone only before the first sync).
+            if self.fallback is not None:
+                return self.fallback.order_book(trading_pair)
+            if feed.last_book is not None:
+                return feed.last_book
+            raise LookupError(f"no order book of {trading_pair} yet (venue {self.url})")
+        bids = tuple(book.bids(self.depth_levels))
+        asks = tuple(book.asks(self.depth_levels))
+        mid = (bids[0][0] + asks[0][0]) / 2 if bids and asks else math.nan
+        feed.book = feed.last_book = OrderBook(trading_pair, book.event_time, bids, asks, mid, book.last_update_id)
+        return feed.book
+
+    def mid_price(self, trading_pair: str) -> float:
+        feed = self._feed(trading_pair)
+        if feed.book is not None:
+            return feed.book.mid_price
+        return self.order_book(trading_pair).mid_price
+
+    def estimate_taker(self, trading_pair: str, side: Side, amount: float,
+                       limit: float | None = None) -> tuple[float, float]:
+        """(fillable amount, quote value) a taker order would get from the local book."""
+        book = self.order_book(trading_pair)
+        levels = book.asks if Side(side) is Side.BUY else book.bids
+        remaining, filled, quote = amount, 0.0, 0.0
+        for price, size in levels:
+            if remaining <= 0 or (limit is not None and (price > limit if side is Side.BUY else price < limit)):
+                break
+            take = min(size, remaining)
+            filled += take
+            quote += take * price
+            remaining -= take
+        return filled, quote
+
+    def drain(self, callback: MarketCallback) -> int:
+        """callback(book, trades) for every pair that changed since the last drain; returns how many."""
+        count = 0
+        for feed in self._feeds.values():
+            if not feed.changed:
+                continue
+            feed.changed = False
+            trades, feed.trades = feed.trades, []
+            try:
+                book = self.order_book(feed.pair)
+            except LookupError:
+                continue
+            callback(book, trades)
+            count += 1
+        return count
+
+    # ---- orders over the WS API ---------------------------------------------------------------
+
+    def add_order_listener(self, listener: OrderListener) -> None:
+        self._order_listeners.append(listener)
+
+    def place_limit(self, client_order_id: str, trading_pair: str, side: Side, amount: float, price: float) -> Order:
+        return self._place(client_order_id, trading_pair, Side(side), OrderType.LIMIT, amount, price)
+
+    def place_market(self, client_order_id: str, trading_pair: str, side: Side, amount: float) -> Order:
+        return self._place(client_order_id, trading_pair, Side(side), OrderType.MARKET, amount, None)
+
+    def _place(self, client_order_id: str, trading_pair: str, side: Side, order_type: OrderType, amount: float,
+               price: float | None) -> Order:
+        now = self._now()
+        order = Order(client_order_id, trading_pair, side, order_type, float(amount), price, now, updated_at=now)
+        params = {"symbol": symbol_of(trading_pair), "side": side.value, "type": order_type.value,
+                  "quantity": fmt(amount), "newClientOrderId": client_order_id}
+        if order_type is OrderType.LIMIT:
+            params.update(timeInForce="GTC", price=fmt(price))
+        self._orders[client_order_id] = order
+        self._send("order.place", params, client_order_id)
+        return order.copy()
+
+    def cancel(self, client_order_id: str) -> bool:
+        order = self._orders.get(client_order_id)
+        if order is None or order.status.is_done:
+            return False
+        return self._send("order.cancel", {"symbol": symbol_of(order.trading_pair),
+                                           "origClientOrderId": client_order_id}, None)
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        order = self._orders.get(client_order_id)
+        return order.copy() if order is not None else None
+
+    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]:
+        return [order.copy() for order in self._open.values()
+                if (trading_pair is None or order.trading_pair == trading_pair)
+                and (prefix is None or order.client_order_id.startswith(prefix))]
+
+    # ---- the order manager's path (VenueApiTransport over this client) --------------------------
+
+    def write_nowait(self, method: str, params: dict | None = None) -> asyncio.Future:
+        """Write one WS API request frame now on this client's API connection; raises NotConnected."""
+        if self.api is None:
+            raise NotConnected(f"venue {self.url}: not started")
+        return self.api.write_nowait(method, params)
+
+    def track_request(self, method: str, params: Mapping[str, Any]) -> None:
+        """`on_send` hook: remember an order the manager is placing, so its executionReports count."""
+        self.stats["order_requests"] += 1
+        if method != "order.place":
+            return
+        client_order_id = str(params.get("newClientOrderId", ""))
+        known = self._orders.get(client_order_id)
+        if known is not None and not known.status.is_done:
+            return                                   # sent again after a 429/418: same order
+        feed = self._by_symbol.get(str(params.get("symbol", "")))
+        if not client_order_id or feed is None:
+            return
+        now = self._now()
+        price = params.get("price")
+        self._orders[client_order_id] = Order(client_order_id, feed.pair, Side(params["side"]),
+                                              OrderType(params["type"]), float(params["quantity"]),
+                                              float(price) if price is not None else None, now, updated_at=now)
+
+    def forget_refused(self, method: str, params: Mapping[str, Any], answer: Any) -> None:
+        """`on_answer` hook: forget an order the venue refused, silently (the manager reports it).
+
+        429/418 are forgotten too but are no refusal: the manager sends the order again, and
+        `track_request` registers it again. Local 408/503 (no answer, connection lost) keep it: the
+        venue may have taken the order, and its reports are then still attributed.
+        """
+        if method != "order.place":
+            return
+        status = getattr(answer, "status", None)
+        if status is None and isinstance(answer, Mapping):
+            status = answer.get("status")
+        if status is None or status == 200 or getattr(answer, "local", False) or int(status) >= 500:
+            return
+        order = self._orders.get(str(params.get("newClientOrderId", "")))
+        if order is not None and not order.status.is_done and order.client_order_id not in self._open:
+            del self._orders[order.client_order_id]
+            if status not in (429, 418):
+                self.stats["refused"] += 1
+
+    def _send(self, method: str, params: dict, placing: str | None) -> bool:
+        self.stats["order_requests"] += 1
+        try:
+            future = self.api.write_nowait(method, params) if self.api is not None else None
+        except NotConnected:
+            future = None
+        if future is None:
+            if placing is not None:
+                self._refused(placing, "venue not connected")
+            return False
+        if placing is not None:
+            future.add_done_callback(lambda done: self._on_place_answer(placing, done))
+        return True
+
+    def _on_place_answer(self, client_order_id: str, future: asyncio.Future) -> None:
+        response: ApiResponse = future.result()
+        if not response.ok:
+            self._refused(client_order_id, f"{response.status} {response.error_msg or ''}".strip())
+
+    def _refused(self, client_order_id: str, reason: str) -> None:
+        order = self._orders.get(client_order_id)
+        if order is None or order.status.is_done:
+            return
+        self.stats["refused"] += 1
+        order.status = OrderStatus.REJECTED
+        order.updated_at = self._now()
+        self._open.pop(client_order_id, None)
+        self._emit(OrderUpdate(UpdateKind.REJECTED, order.copy(), order.updated_at, reason=reason))
+
+    def _emit(self, update: OrderUpdate) -> None:
+        for listener in self._order_listeners:
+            listener(update)
+
+    def _on_user_event(self, event: dict) -> None:
+        if event.get("e") != "executionReport":
+            return
+        order = self._orders.get(event.get("c", ""))
+        if order is None:
+            self.stats["foreign_reports"] += 1
+            return
+        self.stats["reports"] += 1
+        was_done = order.status.is_done
+        for update in execution_updates(order, event, self.fee_rate):
+            if update.order.status.is_done:
+                self._open.pop(order.client_order_id, None)
+            else:
+                self._open[order.client_order_id] = order
+            self._emit(update)
+        if order.status.is_done and not was_done:
+            self._forget_done(order.client_order_id)
+
+    def _forget_done(self, client_order_id: str) -> None:
+        """Keep the last MAX_DONE_ORDERS_KEPT finished orders for get_order; forget older ones."""
+        done = self._done
+        done.append(client_order_id)
+        while len(done) > MAX_DONE_ORDERS_KEPT:
+            old = done.popleft()
+            order = self._orders.get(old)
+            if order is not None and order.status.is_done:
+                del self._orders[old]
+
+
+_DONE = {"FILLED": OrderStatus.FILLED, "CANCELED": OrderStatus.CANCELLED, "EXPIRED": OrderStatus.CANCELLED,
+         "REJECTED": OrderStatus.REJECTED, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED, "NEW": OrderStatus.OPEN}
+
+
+def execution_updates(order: Order, event: dict, fee_rate: float) -> list[OrderUpdate]:
+    """Apply one executionReport to `order` (in place) and return the OrderUpdates it amounts to."""
+    execution = event.get("x")
+    status = _DONE.get(event.get("X", ""), order.status)
+    when = event.get("T", event.get("E", 0)) / 1000.0
+    order.updated_at = when
+    if execution == "NEW":
+        order.status = status
+        return [OrderUpdate(UpdateKind.CREATED, order.copy(), when)]
+    if execution == "TRADE":
+        amount, price, fee = float(event.get("l", 0)), float(event.get("L", 0)), float(event.get("n", 0) or 0)
+        order.filled_amount = float(event.get("z", order.filled_amount + amount))
+        order.filled_quote = float(event.get("Z", order.filled_quote + amount * price))
+        order.fee_quote += fee
+        order.status = status
+        fill = Fill(order.client_order_id, order.trading_pair, order.side, order.order_type, price, amount, fee,
+                    fee / (price * amount) if price * amount > 0 else fee_rate, when, bool(event.get("m")),
+                    f"sim-f{event.get('t')}")
+        updates = [OrderUpdate(UpdateKind.FILLED, order.copy(), when, fill)]
+        if status is OrderStatus.FILLED:
+            updates.append(OrderUpdate(UpdateKind.COMPLETED, order.copy(), when))
+        return updates
+    if execution in ("CANCELED", "EXPIRED"):
+        order.status = OrderStatus.CANCELLED
+        reason = "expired" if execution == "EXPIRED" else None
+        return [OrderUpdate(UpdateKind.CANCELLED, order.copy(), when, reason=reason)]
+    if execution == "REJECTED":
+        order.status = OrderStatus.REJECTED
+        return [OrderUpdate(UpdateKind.REJECTED, order.copy(), when, reason=event.get("r"))]
+    return []

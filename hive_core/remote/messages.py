@@ -1,0 +1,131 @@
+"""Payloads of the bot wire protocol (shared/PROTOCOL.md), built as plain dicts and JSON text.
+
+Only this module knows the field names on the wire; the bridge publishes what it builds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from hive_core.market.types import Order, OrderUpdate, Side, UpdateKind, split_pair
+
+COMMANDS = ("start", "stop", "config", "import", "import_strategy", "status", "history",
+            "balance/limit", "balance/paper",
+            # hive extensions: one strategy at a time
+            "strategy/add", "strategy/remove", "strategy/reload", "strategy/resume")
+
+
+def topic_prefix(namespace: str, instance_id: str) -> str:
+    return f"{namespace.rstrip('/.') or 'hbot'}/{instance_id}"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """NaN and infinities are not JSON: send null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+_ENCODE = json.JSONEncoder(default=_default, allow_nan=False, separators=(", ", ": ")).encode
+
+
+def to_json(payload: Any) -> str:
+    """JSON primitives only: Decimal -> float, tuple -> list, Enum -> value, unknown -> str, NaN/inf -> null.
+
+    The payload is encoded as it is first (C encoder, no copy); only when it holds a non-finite float
+    is it walked and cleaned, then encoded again.
+    """
+    try:
+        return _ENCODE(payload)
+    except ValueError:
+        return _ENCODE(_clean(payload))
+
+
+def heartbeat(now: float) -> dict:
+    return {"ts": int(now * 1_000_000)}
+
+
+def status_update(kind: str, msg: str, now: float) -> dict:
+    return {"timestamp": int(now * 1000), "type": kind, "msg": msg}
+
+
+def log_message(record: logging.LogRecord, text: str) -> dict:
+    return {"timestamp": record.created, "msg": text, "level_no": record.levelno,
+            "level_name": record.levelname, "logger_name": record.name}
+
+
+def notify_message(seq: int, msg: str, now: float) -> dict:
+    return {"seq": seq, "timestamp": int(now), "msg": msg}
+
+
+def event_message(kind: str, data: dict, timestamp: float) -> dict:
+    return {"timestamp": int(timestamp), "type": kind, "data": data}
+
+
+def reply_envelope(data: dict, now: float) -> dict:
+    return {"header": {"reply_to": "", "timestamp": int(now * 1000), "content_type": "json",
+                       "encoding": "utf8", "agent": "commlib"},
+            "data": data}
+
+
+def order_event(update: OrderUpdate, controller_id: str) -> tuple[str, dict] | None:
+    """The P/events message (type, data) for one order update, in Hummingbot's event names."""
+    order: Order = update.order
+    base, quote = split_pair(order.trading_pair)
+    buy = order.side is Side.BUY
+    common = {"timestamp": update.timestamp, "order_id": order.client_order_id}
+    if update.kind is UpdateKind.FILLED and update.fill is not None:
+        fill = update.fill
+        data = {**common, "trading_pair": order.trading_pair, "trade_type": fill.side.value,
+                "order_type": fill.order_type.value, "price": fill.price, "amount": fill.amount,
+                # The whole fee is in flat_fees (in quote), so percent is 0, as Hummingbot's
+                # AddedToCostTradeFee would say; fee_quote repeats the total for convenience.
+                "trade_fee": {"percent": 0.0, "percent_token": quote,
+                              "flat_fees": [{"token": quote, "amount": fill.fee_quote}]},
+                "fee_quote": fill.fee_quote, "fee_rate": fill.fee_rate, "is_maker": fill.is_maker,
+                "exchange_trade_id": fill.trade_id, "exchange_order_id": order.client_order_id,
+                "leverage": 1, "position": "NIL", "controller_id": controller_id}
+        return "OrderFilled", data
+    if update.kind is UpdateKind.CREATED:
+        data = {**common, "type": order.order_type.value, "trading_pair": order.trading_pair,
+                "amount": order.amount, "price": order.price, "creation_timestamp": order.created_at,
+                "exchange_order_id": order.client_order_id, "leverage": 1, "position": "NIL",
+                "controller_id": controller_id}
+        return ("BuyOrderCreated" if buy else "SellOrderCreated"), data
+    if update.kind is UpdateKind.COMPLETED:
+        data = {**common, "base_asset": base, "quote_asset": quote, "base_asset_amount": order.filled_amount,
+                "quote_asset_amount": order.filled_quote, "order_type": order.order_type.value,
+                "exchange_order_id": order.client_order_id, "controller_id": controller_id}
+        return ("BuyOrderCompleted" if buy else "SellOrderCompleted"), data
+    if update.kind is UpdateKind.CANCELLED:
+        data = {**common, "exchange_order_id": order.client_order_id, "controller_id": controller_id}
+        if update.reason:
+            data["reason"] = update.reason
+        return "OrderCancelled", data
+    if update.kind is UpdateKind.REJECTED:
+        data = {**common, "order_type": order.order_type.value, "error_message": update.reason or "",
+                "controller_id": controller_id}
+        return "OrderFailure", data
+    return None
+

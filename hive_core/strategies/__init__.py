@@ -1,0 +1,1 @@
+"""Shipped example strategies; each file defines one Strategy subclass (see hive_core.loader)."""

@@ -1,0 +1,58 @@
+"""HTTP Basic auth on everything but GET /health, and errors always as {detail, code}."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from backend.api.app import create_app
+from backend.client import BackendError, HiveClient
+from backend.settings import CredentialsError, Settings
+from tests.backend.conftest import PASSWORD, USERNAME
+
+
+def test_health_answers_without_credentials(hive_backend) -> None:
+    response = httpx.get(f"{hive_backend.url}/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/auth/check", "/broker", "/instances", "/strategies", "/instances/x/logs",
+                                  "/docs", "/openapi.json"])
+def test_every_other_route_needs_credentials(hive_backend, path: str) -> None:
+    response = httpx.get(f"{hive_backend.url}{path}")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthorized"
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+@pytest.mark.parametrize("username, password", [(USERNAME, "wrong"), ("someone", PASSWORD), ("", "")])
+def test_wrong_credentials_get_401(hive_backend, username: str, password: str) -> None:
+    client = HiveClient(hive_backend.url, username, password)
+    with pytest.raises(BackendError) as raised:
+        client.check_login()
+    assert (raised.value.status, raised.value.code) == (401, "unauthorized")
+    client.close()
+
+
+def test_right_credentials_pass(client) -> None:
+    assert client.check_login() == {"ok": True, "username": USERNAME}
+
+
+def test_api_docs_are_served_to_the_logged_in(hive_backend) -> None:
+    auth = (USERNAME, PASSWORD)
+    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=auth).json()
+    assert "/instances/{name}/history" in schema["paths"] and "/docs" not in schema["paths"]
+    assert "swagger" in httpx.get(f"{hive_backend.url}/docs", auth=auth).text.lower()
+
+
+def test_unknown_route_and_bad_body_errors_carry_a_code(hive_backend) -> None:
+    auth = (USERNAME, PASSWORD)
+    missing = httpx.get(f"{hive_backend.url}/nope", auth=auth)
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found", "code": "not_found"}
+    invalid = httpx.post(f"{hive_backend.url}/broker/external", json={"host": "x", "port": 0}, auth=auth)
+    assert invalid.status_code == 422 and invalid.json()["code"] == "validation_error"
+    assert "port" in invalid.json()["detail"]
+
+
+def test_app_refuses_to_be_built_without_a_password(tmp_path) -> None:
+    with pytest.raises(CredentialsError):
+        create_app(Settings(_env_file=None, data_dir=tmp_path, password=None))

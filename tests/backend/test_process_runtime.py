@@ -1,0 +1,101 @@
+"""The process runtime: detached launch, exit codes that survive the backend, stop, re-adoption."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+import pytest
+
+from backend.runtimes.process import ProcessRuntime, describe_exit, last_output_line
+from tests.backend.conftest import wait_until
+
+SCRIPT = textwrap.dedent("""
+    import signal, sys, time
+    mode = sys.argv[1]
+    if mode == "crash":
+        print("ValueError: boom", file=sys.stderr, flush=True)
+        sys.exit(3)
+    if mode == "term":
+        signal.signal(signal.SIGTERM, lambda *_: (print("graceful stop", flush=True), sys.exit(0)))
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("bot up", flush=True)
+    while True:
+        time.sleep(0.1)
+""")
+
+
+@pytest.fixture
+def instance_dir(tmp_path: Path) -> Path:
+    (tmp_path / "fake_bot.py").write_text(SCRIPT)
+    directory = tmp_path / "instances" / "bot"
+    directory.mkdir(parents=True)
+    yield directory
+    for process in psutil.process_iter(["cmdline"]):  # leftovers of this test only, by pid
+        if str(tmp_path) in " ".join(process.info["cmdline"] or []):
+            process.kill()
+
+
+def start(instance_dir: Path, mode: str) -> tuple[ProcessRuntime, dict]:
+    runtime = ProcessRuntime([sys.executable, str(instance_dir.parent.parent / "fake_bot.py"), mode])
+    handle = runtime.start("bot", instance_dir, instance_dir / "config.yml")
+    return runtime, handle
+
+
+def test_crash_exit_code_and_last_stderr_line_are_reported(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "crash")
+    state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
+    assert state.exit_code == 3
+    assert state.detail == "exited with code 3: ValueError: boom"
+    assert (instance_dir / "exit_code").read_text().strip() == "3"
+
+
+def test_exit_code_survives_a_backend_restart(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "crash")
+    wait_until(lambda: (instance_dir / "exit_code").exists(), 10)
+    fresh = ProcessRuntime(runtime.core_argv)  # a new backend: not the parent, knows only the handle
+    assert fresh.adopt(handle) is False
+    assert fresh.poll(handle).detail == "exited with code 3: ValueError: boom"
+
+
+def test_process_runs_detached_with_its_own_session_and_is_adopted_again(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "term")
+    wait_until(lambda: "bot up" in (instance_dir / "process.log").read_text(), 10)
+    assert handle["pid"] and handle["pid"] != handle["launcher_pid"]
+    assert os.getsid(handle["launcher_pid"]) == handle["launcher_pid"] != os.getsid(0)
+    fresh = ProcessRuntime(runtime.core_argv)
+    assert fresh.adopt(handle) is True and fresh.poll(handle).alive
+    wait_until(lambda: fresh.resources(handle).memory_bytes, 5)
+    fresh.terminate(handle)
+    state = wait_until(lambda: (s := fresh.poll(handle)) and not s.alive and s, 10)
+    assert state.exit_code == 0 and state.detail == "exited with code 0: graceful stop"
+
+
+def test_sigkill_of_the_bot_is_reported_as_killed(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "idle")
+    os.kill(handle["pid"], signal.SIGKILL)
+    state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
+    assert state.exit_code == -9 and state.detail.startswith("killed by SIGKILL")
+
+
+def test_stubborn_process_is_killed_with_its_whole_group(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "stubborn")
+    wait_until(lambda: "bot up" in (instance_dir / "process.log").read_text(), 10)
+    runtime.terminate(handle)
+    assert runtime.poll(handle).alive
+    runtime.kill(handle)
+    wait_until(lambda: not runtime.poll(handle).alive, 10)
+    assert not psutil.pid_exists(handle["pid"]) or psutil.Process(handle["pid"]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_last_line_comes_from_the_current_run_only(tmp_path: Path) -> None:
+    log = tmp_path / "process.log"
+    log.write_text("=== hive: run of bot at t1 ===\nold failure\n=== hive: run of bot at t2 ===\n")
+    assert last_output_line(log) == ""
+    assert describe_exit(0, "") == "exited with code 0"
+    assert describe_exit(None, "x") == "exited (exit code unknown): x"
+    assert describe_exit(-15, "") == "killed by SIGTERM"

@@ -1,0 +1,143 @@
+"""Remote control over the one fleet connection: discovery of any bot under the namespace, commands with
+request/reply and timeouts, notifications and market events stored, and a 50-bot fleet across a broker restart."""
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from backend.client import BackendError
+from tests.backend.conftest import PASSWORD, USERNAME, wait_until
+from tests.backend.sim_bots import SimBot
+
+
+@pytest.fixture
+def fleet_backend(hive_backend, mqtt_broker):
+    """The backend connected to the test's own broker (which the test may stop and start)."""
+    hive_backend.client.use_external_broker(mqtt_broker.host, mqtt_broker.port)
+    return hive_backend
+
+
+def _external(client, name):
+    return next((i for i in client.list_instances() if i["name"] == name), None)
+
+
+def test_a_raw_bot_is_discovered_commanded_and_its_reply_matched(fleet_backend, mqtt_broker, mqtt_probe) -> None:
+    client = fleet_backend.client
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "rawbot1")
+    try:
+        found = wait_until(lambda: _external(client, "rawbot1"), 10, message="raw bot listed")
+        assert found["runtime"] == "external"
+        wait_until(lambda: _external(client, "rawbot1")["state"] == "running", 10, message="running from heartbeats")
+        assert "heartbeat" in _external(client, "rawbot1")["reason"]
+
+        reply = client.command("rawbot1", "balance/paper", {"asset": "USDT", "amount": 1000}, strategy="mm1")
+        assert reply["status"] == 200 and reply["bot"] == "rawbot1" and reply["command"] == "balance/paper"
+        assert reply["echo"] == {"asset": "USDT", "amount": 1000, "strategy": "mm1"}
+
+        request = mqtt_probe.wait_for("hbot/rawbot1/balance/paper")[0].json()
+        header = request["header"]
+        assert set(header) >= {"reply_to", "timestamp", "msg_id", "node_id", "agent"}
+        assert header["reply_to"].endswith(header["msg_id"]) and isinstance(header["timestamp"], int)
+        assert request["data"] == {"asset": "USDT", "amount": 1000, "strategy": "mm1"}
+        assert client.command("rawbot1", "status")["command"] == "status"
+
+        assert client.instance_logs("rawbot1") == [] and client.instance_history("rawbot1") == []
+        with pytest.raises(BackendError) as caught:
+            client.stop_instance("rawbot1")
+        assert caught.value.status == 409 and caught.value.code == "external_instance"
+    finally:
+        bot.close()
+
+
+def test_a_silent_bot_times_out_with_504_naming_bot_command_and_time(fleet_backend, mqtt_broker) -> None:
+    client = fleet_backend.client
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "mutebot", mute=True)
+    try:
+        wait_until(lambda: _external(client, "mutebot"), 10, message="mute bot listed")
+        started = time.monotonic()
+        with pytest.raises(BackendError) as caught:
+            client.command("mutebot", "status", timeout=1.0)
+        assert 0.9 < time.monotonic() - started < 5
+        assert caught.value.status == 504 and caught.value.code == "command_timeout"
+        assert "mutebot" in caught.value.message and "status" in caught.value.message and "1 s" in caught.value.message
+    finally:
+        bot.close()
+
+
+def test_unknown_bot_and_unknown_command_are_404(fleet_backend) -> None:
+    client = fleet_backend.client
+    with pytest.raises(BackendError) as caught:
+        client.command("nobody", "status")
+    assert caught.value.status == 404
+    with pytest.raises(BackendError) as caught:
+        client.command("nobody", "selfdestruct")
+    assert caught.value.status == 404
+
+
+def test_notifications_and_market_events_are_stored_per_bot(fleet_backend, mqtt_broker, mqtt_probe) -> None:
+    client = fleet_backend.client
+    mqtt_probe.publish("hbot/noisy/notify", {"seq": 7, "timestamp": int(time.time() * 1000), "msg": "hello operator"})
+    mqtt_probe.publish("hbot/noisy/events", {"timestamp": int(time.time()), "type": "OrderCancelled",
+                                             "data": {"order_id": "o1"}})
+    wait_until(lambda: client.instance_notifications("noisy"), 10, message="notification stored")
+    assert client.instance_notifications("noisy")[0] | {"ts": 0} == {"ts": 0, "seq": 7, "msg": "hello operator"}
+    events = wait_until(lambda: client.instance_events("noisy"), 10, message="market event stored")
+    assert events[0]["type"] == "OrderCancelled" and events[0]["data"] == {"order_id": "o1"}
+
+
+def test_broker_down_reads_right_for_an_external_bot(fleet_backend, mqtt_broker) -> None:
+    client = fleet_backend.client
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "lonely")
+    try:
+        wait_until(lambda: (_external(client, "lonely") or {}).get("state") == "running", 10, message="running")
+        mqtt_broker.stop()
+        found = wait_until(lambda: "unreachable" in _external(client, "lonely")["reason"] and
+                           _external(client, "lonely"), 15, message="broker down shown")
+        assert found["state"] == "error" and str(mqtt_broker.port) in found["reason"]
+    finally:
+        bot.close()
+
+
+def test_fifty_bots_across_a_broker_restart_lose_no_command(fleet_backend, mqtt_broker) -> None:
+    client = fleet_backend.client
+    names = [f"sim{i:02d}" for i in range(50)]
+    with ThreadPoolExecutor(16) as pool:
+        bots = list(pool.map(lambda n: SimBot(mqtt_broker.host, mqtt_broker.port, n), names))
+    http = httpx.Client(base_url=fleet_backend.url, auth=(USERNAME, PASSWORD), timeout=60)
+    try:
+        def listed() -> bool:
+            running = {i["name"] for i in client.list_instances() if i["state"] == "running"}
+            return set(names) <= running
+        wait_until(listed, 40, message="all 50 bots running in GET /instances")
+
+        def command(name: str) -> tuple[str, dict]:
+            nonce = uuid.uuid4().hex
+            response = http.post(f"/instances/{name}/commands/config",
+                                 json={"data": {"params": [["nonce", nonce]]}, "timeout": 40})
+            return nonce, response.json() | {"http": response.status_code}
+
+        with ThreadPoolExecutor(50) as pool:
+            for nonce, reply in pool.map(command, names):
+                assert reply["http"] == 200 and reply["echo"]["params"] == [["nonce", nonce]], reply
+
+        mqtt_broker.stop()
+        with ThreadPoolExecutor(50) as pool:
+            futures = {name: pool.submit(command, name) for name in names}  # sent while the broker is down
+            time.sleep(1.5)
+            mqtt_broker.start()
+            results = {name: future.result(timeout=60) for name, future in futures.items()}
+            bots_by_name = {b.name: b for b in bots}
+            failed = {n: (bots_by_name[n]._client.is_connected(), [c for c, _r in bots_by_name[n].requests])
+                      for n, (_nonce, r) in results.items() if r["http"] != 200}
+            assert not failed, failed
+            for name, (nonce, reply) in results.items():
+                assert reply["bot"] == name and reply["echo"]["params"] == [["nonce", nonce]]
+        wait_until(listed, 60, message="all 50 bots running again after the broker restart")
+    finally:
+        http.close()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda b: b.close(), bots))

@@ -1,0 +1,82 @@
+"""Settings and credentials: never a fixed default password."""
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from backend.settings import CredentialsError, Settings, ensure_credentials
+
+HIVE_VARS = ("HIVE_ENV", "HIVE_USERNAME", "HIVE_PASSWORD", "DATABASE_URL", "HIVE_DATA_DIR")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in HIVE_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_development_without_password_generates_one_into_a_private_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    generated = ensure_credentials(env_file)
+    assert generated is not None and len(generated.password) >= 16
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    text = env_file.read_text()
+    assert f"HIVE_PASSWORD={generated.password}" in text and "HIVE_USERNAME=admin" in text
+    settings = Settings(_env_file=env_file)
+    assert settings.password_value() == generated.password and settings.username == "admin"
+
+
+def test_generated_passwords_differ_between_installations(tmp_path: Path) -> None:
+    first = ensure_credentials(tmp_path / "a.env")
+    second = ensure_credentials(tmp_path / "b.env")
+    assert first.password != second.password
+
+
+def test_second_start_finds_the_password_and_generates_nothing(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    ensure_credentials(env_file)
+    before = env_file.read_text()
+    assert ensure_credentials(env_file) is None
+    assert env_file.read_text() == before
+
+
+def test_existing_env_file_is_appended_to_and_its_username_kept(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("HIVE_USERNAME=operator\nHIVE_BROKER_PORT=1999")  # no trailing newline
+    generated = ensure_credentials(env_file)
+    assert generated.username == "operator"
+    lines = env_file.read_text().splitlines()
+    assert lines[:2] == ["HIVE_USERNAME=operator", "HIVE_BROKER_PORT=1999"]
+    assert lines.count("HIVE_USERNAME=operator") == 1 and lines[2].startswith("HIVE_PASSWORD=")
+    assert Settings(_env_file=env_file).broker_port == 1999
+
+
+def test_production_without_password_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIVE_ENV", "production")
+    env_file = tmp_path / ".env"
+    with pytest.raises(CredentialsError, match="HIVE_PASSWORD"):
+        ensure_credentials(env_file)
+    assert not env_file.exists()
+
+
+def test_production_with_password_from_environment_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HIVE_ENV", "production")
+    monkeypatch.setenv("HIVE_PASSWORD", "from-the-environment")
+    assert ensure_credentials(tmp_path / ".env") is None
+
+
+def test_defaults_and_database_url_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert (settings.backend_host, settings.backend_port) == ("127.0.0.1", 8000)
+    assert (settings.broker_host, settings.broker_port) == ("127.0.0.1", 1883)
+    assert (settings.heartbeat_interval, settings.heartbeat_timeout, settings.start_timeout) == (10, 30, 60)
+    assert settings.database() == f"sqlite:///{(tmp_path / 'hive.db').resolve()}"
+    assert settings.password is None
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/hive")
+    assert Settings(_env_file=None).database() == "postgresql://db/hive"
+
+
+def test_namespace_drops_trailing_separator() -> None:
+    assert Settings(_env_file=None, mqtt_namespace="fleet/").namespace() == "fleet"

@@ -1,0 +1,223 @@
+"""How an instance's state is derived from its process, its MQTT messages and the broker, rule by rule.
+
+The runtime is a scripted stand-in and messages are fed to the real Fleet directly, with chosen
+receive times, so each rule is checked without waiting for real clocks.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.api.schemas import InstanceCreate
+from backend.orchestrator.fleet import Fleet
+from backend.orchestrator.instances import InstanceService
+from backend.orchestrator.lifecycle import State, record_creation
+from backend.runtimes.base import ProcessState, Resources
+from backend.store import InstanceRow, Store
+from backend.strategies.library import StrategyLibrary
+from tests.backend.conftest import make_settings
+
+
+class ScriptedRuntime:
+    name = "process"
+
+    def __init__(self) -> None:
+        self.alive = True
+        self.exit_code: int | None = None
+        self.detail = ""
+        self.signals: list[str] = []
+        self.adoptable = True
+
+    def start(self, name, instance_dir, config_path) -> dict:
+        return {"pid": 4242, "config_path": str(config_path)}
+
+    def adopt(self, handle) -> bool:
+        return self.adoptable and self.alive
+
+    def poll(self, handle) -> ProcessState:
+        return ProcessState(self.alive, self.exit_code, self.detail)
+
+    def terminate(self, handle) -> None:
+        self.signals.append("TERM")
+
+    def kill(self, handle) -> None:
+        self.signals.append("KILL")
+
+    def resources(self, handle) -> Resources:
+        return Resources(2.5, 1234)
+
+    def pid(self, handle):
+        return handle.get("pid")
+
+    def exit(self, code: int, detail: str) -> None:
+        self.alive, self.exit_code, self.detail = False, code, detail
+
+
+class RunningBroker:
+    def is_running(self) -> bool:
+        return True
+
+    def address(self) -> tuple[str, int]:
+        return "127.0.0.1", 1883
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    settings = make_settings(tmp_path, heartbeat_timeout=30.0, start_timeout=60.0, stop_grace=10.0)
+    store = Store(settings.database())
+    fleet = Fleet()
+    fleet._connected.set()  # a connected fleet; the broker-down test clears it
+    runtime = ScriptedRuntime()
+    service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
+                              StrategyLibrary(store, settings.core_argv()))
+    service.started_at = 0.0
+    with store.session() as session:
+        spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False)
+        row = InstanceRow(name="bot", runtime="process", spec={"create": spec.model_dump(mode="json"), "versions": {}},
+                          config_path="", state="created", state_since=0.0, created_at=0.0)
+        session.add(row)
+        record_creation(session, row, "created by operator")
+    yield service, fleet, runtime
+    store.close()
+
+
+def started(service: InstanceService) -> float:
+    assert service.start("bot").state == "starting"
+    with service.store.session() as session:
+        return service._row(session, "bot").started_at
+
+
+def hear(fleet: Fleet, kind: str, at: float, msg: str | None = None) -> None:
+    payload = {"ts": int(at * 1e6)} if kind == "hb" else {"timestamp": int(at * 1000), "type": "availability", "msg": msg}
+    fleet.handle(f"hbot/bot/{kind}", json.dumps(payload).encode(), at)
+
+
+def state_of(service: InstanceService) -> tuple[str, str]:
+    with service.store.session() as session:
+        row = service._row(session, "bot")
+        return row.state, row.reason
+
+
+def test_starting_becomes_running_on_online_but_not_on_a_heartbeat_from_before_the_start(world) -> None:
+    service, fleet, _runtime = world
+    hear(fleet, "hb", time.time() - 100)  # the previous run's last heartbeat
+    t0 = started(service)
+    assert service.evaluate("bot", now=t0 + 1) == State.STARTING
+    hear(fleet, "status_updates", t0 + 2, "online")
+    assert service.evaluate("bot", now=t0 + 2.5) == State.RUNNING
+
+
+def test_starting_process_exit_is_an_error_with_the_exit_in_words(world) -> None:
+    service, _fleet, runtime = world
+    t0 = started(service)
+    runtime.exit(2, "exited with code 2: config error: strategies.0.params.x: bad")
+    assert service.evaluate("bot", now=t0 + 1) == State.ERROR
+    assert state_of(service)[1] == "exited with code 2: config error: strategies.0.params.x: bad"
+
+
+def test_starting_without_heartbeat_times_out(world) -> None:
+    service, _fleet, _runtime = world
+    t0 = started(service)
+    assert service.evaluate("bot", now=t0 + 59) == State.STARTING
+    assert service.evaluate("bot", now=t0 + 61) == State.ERROR
+    assert state_of(service)[1] == "no heartbeat within 60 s of start"
+
+
+def test_running_silence_is_an_error_and_heartbeats_again_bring_it_back(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    assert service.evaluate("bot", now=t0 + 1.5) == State.RUNNING
+    assert service.evaluate("bot", now=t0 + 30) == State.RUNNING
+    assert service.evaluate("bot", now=t0 + 35) == State.ERROR
+    assert state_of(service)[1] == "no heartbeat for 34 s"
+    hear(fleet, "hb", t0 + 40)
+    assert service.evaluate("bot", now=t0 + 40.5) == State.RUNNING
+    assert service.history("bot")[0].reason.startswith("heartbeats again")
+
+
+def test_offline_with_a_living_process_is_a_lost_connection(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    hear(fleet, "status_updates", t0 + 5, "offline")
+    assert service.evaluate("bot", now=t0 + 5.5) == State.RUNNING  # the process may be exiting: wait a moment
+    assert service.evaluate("bot", now=t0 + 7) == State.ERROR
+    assert state_of(service)[1] == "went offline (connection lost, last will)"
+
+
+def test_offline_because_the_process_died_is_reported_as_its_exit(world) -> None:
+    service, fleet, runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    hear(fleet, "status_updates", t0 + 5, "offline")
+    runtime.exit(-9, "killed by SIGKILL")
+    assert service.evaluate("bot", now=t0 + 5.2) == State.ERROR
+    assert state_of(service)[1] == "killed by SIGKILL"
+
+
+def test_error_from_silence_takes_the_exit_reason_when_the_process_ends_later(world) -> None:
+    service, fleet, runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    service.evaluate("bot", now=t0 + 40)
+    runtime.exit(1, "exited with code 1: MemoryError")
+    assert service.evaluate("bot", now=t0 + 41) == State.ERROR
+    assert state_of(service)[1] == "exited with code 1: MemoryError"
+
+
+def test_broker_down_puts_a_running_instance_in_error_saying_so(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    fleet._connected.clear()
+    fleet.disconnected_since = t0 + 2
+    assert service.evaluate("bot", now=t0 + 3) == State.RUNNING  # a short reconnect is not an outage
+    assert service.evaluate("bot", now=t0 + 4.5) == State.ERROR
+    assert state_of(service)[1].startswith("broker is down")
+
+
+def test_stop_that_is_ignored_ends_with_sigkill_after_the_grace_period(world) -> None:
+    service, fleet, runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    assert service.stop("bot", wait=0).state == "stopping" and runtime.signals == ["TERM"]
+    with service.store.session() as session:
+        asked = service._row(session, "bot").stop_requested_at
+    assert service.evaluate("bot", now=asked + 5) == State.STOPPING and runtime.signals == ["TERM"]
+    service.evaluate("bot", now=asked + 11)
+    assert runtime.signals == ["TERM", "KILL"]
+    runtime.exit(-9, "killed by SIGKILL")
+    assert service.evaluate("bot", now=asked + 12) == State.STOPPED
+    assert state_of(service)[1] == "stopped by operator (killed after 10 s without stopping)"
+
+
+def test_backend_restart_records_what_happened_while_it_was_down(world) -> None:
+    service, fleet, runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    runtime.exit(1, "exited with code 1: boom")
+    service.adopt_all()
+    state, reason = state_of(service)
+    assert state == "error" and reason == "exited with code 1: boom (while the backend was down)"
+
+
+def test_adopted_instance_is_given_a_heartbeat_timeout_from_the_backend_start(world) -> None:
+    service, _fleet, _runtime = world
+    t0 = started(service)
+    with service.store.session() as session:
+        row = service._row(session, "bot")
+        row.state = "running"  # as a previous backend left it
+    service.started_at = t0 + 100  # this backend started much later and has heard nothing yet
+    service.adopt_all()
+    assert service.evaluate("bot", now=t0 + 120) == State.RUNNING
+    assert service.evaluate("bot", now=t0 + 131) == State.ERROR

@@ -1,0 +1,61 @@
+"""The store: SQLite in WAL mode, bulk writes from the fleet, log lines capped per instance."""
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from backend.store import InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
+
+
+def _store(tmp_path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'sub' / 'hive.db'}")
+
+
+def _add(store: Store, name: str) -> int:
+    with store.session() as session:
+        row = InstanceRow(name=name, runtime="process", spec={}, config_path="", state="created", state_since=0,
+                          created_at=0)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def test_sqlite_file_is_created_in_wal_mode(tmp_path) -> None:
+    store = _store(tmp_path)
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert (tmp_path / "sub" / "hive.db").exists()
+    store.close()
+
+
+def test_batch_stores_rows_of_known_instances_and_drops_unknown_ones(tmp_path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    store.write_batch(
+        [LogEntry("a", 1.0, 20, "INFO", "hive.strategy.s1", "hello", "s1"),
+         LogEntry("stranger", 1.0, 20, "INFO", "x", "from a bot we do not manage", None)],
+        [TradeEntry("a", 2.0, "s1", "o1", "BTC-USDT", "BUY", 100.0, 0.1, 0.01)],
+        [PnlEntry("a", "s1", 3.0, 1.0, 2.0, 3.0, 4.0)], log_cap=100,
+    )
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(LogRow)) == 1
+        assert session.scalar(select(TradeRow.order_id)) == "o1"
+        assert session.scalar(select(PnlSnapshotRow.total)) == 3.0
+    store.close()
+
+
+def test_log_lines_are_capped_per_instance_keeping_the_newest(tmp_path) -> None:
+    store = _store(tmp_path)
+    _add(store, "a")
+    _add(store, "b")
+    for batch in range(3):
+        store.write_batch([LogEntry("a", float(i), 20, "INFO", "l", f"a{batch * 100 + i}", None) for i in range(100)],
+                          [], [], log_cap=150)
+    store.write_batch([LogEntry("b", 0.0, 20, "INFO", "l", "b0", None)], [], [], log_cap=150)
+    with store.session() as session:
+        messages = list(session.scalars(select(LogRow.msg).join(InstanceRow).where(InstanceRow.name == "a")
+                                        .order_by(LogRow.id)))
+        assert len(messages) == 150 and messages[0] == "a150" and messages[-1] == "a299"
+        assert session.scalar(select(func.count()).select_from(LogRow).join(InstanceRow)
+                              .where(InstanceRow.name == "b")) == 1
+    store.close()

@@ -1,0 +1,83 @@
+"""Fixtures shared by every test kind: free ports, a real embedded MQTT broker, raw MQTT probes."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mqtt_probe import MqttProbe
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+
+
+class EmbeddedBroker:
+    """The project's own embedded broker (amqtt) in a subprocess on a free port."""
+
+    def __init__(self, sys_interval: int = 2) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.sys_interval = sys_interval
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend.broker.amqtt_server", "--host", self.host,
+             "--port", str(self.port), "--sys-interval", str(self.sys_interval)],
+            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.host, self.port)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def mqtt_broker() -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def mqtt_probe(mqtt_broker: EmbeddedBroker) -> Iterator[MqttProbe]:
+    """A raw paho-mqtt client subscribed to everything on the test broker."""
+    probe = MqttProbe(mqtt_broker.host, mqtt_broker.port)
+    probe.subscribe("#")
+    yield probe
+    probe.close()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,44 @@
+"""Helpers for the AppTest suite: start the dashboard, log in, rerun until the page shows something."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO_ROOT
+
+MAIN = REPO_ROOT / "main.py"
+RUN_TIMEOUT_S = 30.0
+
+
+def new_app() -> AppTest:
+    return AppTest.from_file(MAIN, default_timeout=RUN_TIMEOUT_S)
+
+
+def log_in(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button[0].click().run()  # the form's "Log in"
+
+
+def rerun_until(at: AppTest, check: Callable[[AppTest], bool], timeout: float = 60.0, every: float = 0.5) -> AppTest:
+    """Rerun the page (as its live fragments would) until `check` holds; fail with what was shown."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        if check(at):
+            return at
+        if time.monotonic() > deadline:
+            shown = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+            raise AssertionError(f"condition not met within {timeout} s; the page showed: {shown}")
+        time.sleep(every)
+
+
+def badges(at: AppTest) -> list[str]:
+    """Labels of the state badges on the page (st.badge renders as `:colour-badge[Label]`)."""
+    return [m.value.split("[", 1)[1].rstrip("]") for m in at.markdown if "-badge[" in m.value]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]

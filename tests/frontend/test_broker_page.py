@@ -1,0 +1,74 @@
+"""Broker page: start/stop the embedded broker, and the port-in-use way out."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import EmbeddedBroker, free_port
+from tests.frontend.backend_process import BackendProcess
+from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
+
+
+def _metric(at, label: str) -> str:
+    return next(metric.value for metric in at.metric if metric.label == label)
+
+
+def test_start_broker_shows_running_with_its_address_then_stop_shows_stopped(app, backend):
+    assert badges(app) == ["Stopped"]
+
+    app.button(key="broker_start").click().run()
+    rerun_until(app, lambda at: badges(at) == ["Running"], timeout=30)
+
+    assert not errors(app)
+    assert _metric(app, "Address") == f"127.0.0.1:{backend.broker_port}"
+    assert app.button(key="broker_start").disabled
+    assert {"Connected clients", "Messages", "Uptime", "CPU", "Memory"} <= {metric.label for metric in app.metric}
+
+    app.button(key="broker_stop").click().run()
+    rerun_until(app, lambda at: badges(at) == ["Stopped"], timeout=30)
+    assert not errors(app)
+
+
+def test_port_in_use_names_the_setting_and_offers_the_broker_already_there(tmp_path: Path, dashboard_url):
+    squatter = EmbeddedBroker()  # a real MQTT broker on the port the backend is configured to use
+    squatter.start()
+    server = BackendProcess(tmp_path / "data", broker_port=squatter.port)
+    try:
+        server.start()
+        dashboard_url(server.url)
+        at = log_in(new_app().run(), server.username, server.password)
+
+        at.button(key="broker_start").click().run()
+        [message] = errors(at)
+        assert "HIVE_BROKER_PORT" in message
+        offer = at.button(key="broker_use_external")
+        assert offer.label == f"Use the broker already at 127.0.0.1:{squatter.port}"
+
+        offer.click().run()
+        rerun_until(at, lambda page: badges(page) == ["Running"], timeout=30)
+        assert not errors(at)
+        assert any("external" in caption.value for caption in at.caption)
+    finally:
+        server.stop()
+        squatter.stop()
+
+
+def test_port_field_starts_the_embedded_broker_on_another_port(tmp_path: Path, dashboard_url):
+    squatter = EmbeddedBroker()  # the configured port is taken
+    squatter.start()
+    server = BackendProcess(tmp_path / "data", broker_port=squatter.port)
+    try:
+        server.start()
+        dashboard_url(server.url)
+        at = log_in(new_app().run(), server.username, server.password)
+        other_port = free_port()
+
+        at.number_input(key="broker_port").set_value(other_port).run()
+        at.button(key="broker_start").click().run()
+        rerun_until(at, lambda page: badges(page) == ["Running"], timeout=30)
+
+        assert not errors(at)
+        assert _metric(at, "Address") == f"127.0.0.1:{other_port}"
+        assert any("embedded" in caption.value for caption in at.caption)
+    finally:
+        server.stop()
+        squatter.stop()

@@ -1,0 +1,118 @@
+"""Instances page: the create form built from strategy schemas, refusals, lifecycle controls, delete."""
+from __future__ import annotations
+
+import pytest
+
+from backend.client import HiveClient
+from tests.frontend.helpers import badges, errors, rerun_until
+
+PAGE = "pages/instances/app.py"
+
+
+def _open(app):
+    return app.switch_page(PAGE).run()
+
+
+def _labels(at) -> set[str]:
+    widgets = [*at.text_input, *at.number_input, *at.checkbox, *at.selectbox, *at.toggle]
+    return {widget.label for widget in widgets}
+
+
+def _client(backend) -> HiveClient:
+    return HiveClient(backend.url, backend.username, backend.password)
+
+
+@pytest.fixture
+def client(backend):
+    """A client of the test backend with its broker running (instances need it even to be created)."""
+    hive = _client(backend)
+    hive.start_broker()
+    yield hive
+    hive.close()
+
+
+def _fill(at, name: str, start: bool) -> None:
+    at.text_input(key="instances_create_name").input(name)
+    at.selectbox(key="instances_create_strategy_0").select("market_maker")
+    at.checkbox(key="instances_create_start").set_value(start)
+    at.run()
+
+
+def test_create_form_builds_one_input_per_param_of_the_chosen_strategy(app, backend):
+    at = _open(app)
+    at.selectbox(key="instances_create_strategy_0").select("market_maker").run()
+
+    schema = _client(backend).get_strategy("market_maker")["params_schema"]
+    expected = {prop.get("title") or name for name, prop in schema["properties"].items()}
+    assert expected, "market_maker declares no params"
+    assert expected <= _labels(at)
+    assert {"Name", "Runtime", "Trading pair", "Strategy id", "Tick interval (s)", "Start now"} <= _labels(at)
+
+
+def test_add_strategy_adds_a_second_entry_with_its_own_params(app):
+    at = _open(app)
+    at.button(key="instances_create_add").click().run()
+
+    assert at.selectbox(key="instances_create_strategy_1").value
+    assert at.text_input(key="instances_create_id_1").placeholder.endswith("-2")
+
+
+def test_refused_create_shows_the_backend_message_and_keeps_what_was_typed(app, client):
+    at = _open(app)
+    at.text_input(key="instances_create_pair").input("ETH-USDT").run()
+    _fill(at, "not a valid name!", start=False)
+
+    at.button(key="instances_create_submit").click().run()
+
+    [message] = errors(at)
+    assert "Could not create the instance" in message
+    assert "name" in message.lower()
+    assert at.text_input(key="instances_create_name").value == "not a valid name!"
+    assert at.text_input(key="instances_create_pair").value == "ETH-USDT"
+    assert at.selectbox(key="instances_create_strategy_0").value == "market_maker"
+
+
+def test_created_instance_is_listed_and_selected_and_delete_asks_first(app, client):
+    at = _open(app)
+    _fill(at, "bot1", start=False)
+
+    at.button(key="instances_create_submit").click().run()
+
+    assert not errors(at)
+    assert at.selectbox(key="instances_selected").value == "bot1"
+    assert badges(at) == ["Created"]
+    assert at.text_input(key="instances_create_name").value == ""  # cleared for the next one
+    assert "bot1" in list(at.dataframe[0].value["Name"])
+
+    at.button(key="instances_delete").click().run()
+    assert any("Delete **bot1**?" in warning.value for warning in at.warning)
+    at.button(key="instances_delete_cancel").click().run()
+    assert not at.warning
+
+    at.button(key="instances_delete").click().run()
+    at.button(key="instances_delete_confirm").click().run()
+    assert not errors(at)
+    assert any("No instances yet" in info.value for info in at.info)
+
+
+@pytest.mark.timeout(240)
+def test_running_instance_shows_detail_refuses_delete_and_stops_with_a_reason(app, client):
+    at = _open(app)
+    _fill(at, "runner", start=True)
+    at.button(key="instances_create_submit").click().run()
+    assert not errors(at)
+
+    rerun_until(at, lambda page: badges(page) == ["Running"], timeout=90)
+    rerun_until(at, lambda page: len(page.get("plotly_chart")) == 1, timeout=90)  # PnL arrived
+
+    at.button(key="instances_delete").click().run()
+    at.button(key="instances_delete_confirm").click().run()
+    [message] = errors(at)
+    assert "Could not delete runner" in message
+    assert client.get_instance("runner")["state"] == "running"
+
+    at.button(key="instances_stop").click().run()
+    rerun_until(at, lambda page: badges(page) == ["Stopped"], timeout=60)
+    assert any(caption.value.startswith("Reason: ") and len(caption.value) > 8 for caption in at.caption)
+    assert not errors(at)  # the stop cleared the failed delete
+    client.delete_instance("runner")

@@ -1,0 +1,166 @@
+"""The multiplexer: reference-counted subscriptions, fan-out, reconnect + resubscribe, gap -> resync."""
+from __future__ import annotations
+
+import asyncio
+
+from hive_core.market.backoff import Backoff
+from hive_core.market.multiplexer import Multiplexer
+from hive_core.market.venue_api import VenueApi
+
+from .conftest import run, started_server, until
+
+
+def wire_requests(server, method: str) -> list[list[str]]:
+    return [request["params"] for request in server.received if request["method"] == method]
+
+
+def test_two_subscribers_one_subscribe_and_unsubscribe_only_when_the_last_leaves():
+    async def scenario():
+        server = await started_server()
+        mux = Multiplexer(server.url)
+        await mux.start()
+        try:
+            assert await mux.wait_connected(5)
+            first = mux.subscribe("btcusdt@trade", lambda stream, data: None)
+            second = mux.subscribe("btcusdt@trade", lambda stream, data: None)
+            await until(lambda: server.subscriptions().get("btcusdt@trade") == 1, what="server-side subscription")
+            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@trade"]]
+            assert mux.refcount("btcusdt@trade") == 2
+
+            first.close()
+            first.close()                     # idempotent
+            await asyncio.sleep(0.2)
+            assert wire_requests(server, "UNSUBSCRIBE") == []
+            assert server.subscriptions().get("btcusdt@trade") == 1
+
+            second.close()
+            await until(lambda: wire_requests(server, "UNSUBSCRIBE") == [["btcusdt@trade"]], what="UNSUBSCRIBE")
+            await until(lambda: "btcusdt@trade" not in server.subscriptions(), what="server drops the stream")
+            assert mux.refcount("btcusdt@trade") == 0
+
+            late = mux.subscribe("btcusdt@trade", lambda stream, data: None)     # first again -> SUBSCRIBE again
+            await until(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, what="second SUBSCRIBE")
+            late.close()
+        finally:
+            await mux.stop()
+            await server.stop()
+    run(scenario())
+
+
+def test_subscriptions_made_in_one_loop_turn_go_out_as_one_message():
+    async def scenario():
+        server = await started_server()
+        mux = Multiplexer(server.url)
+        await mux.start()
+        try:
+            assert await mux.wait_connected(5)
+            for stream in ("btcusdt@trade", "ethusdt@trade", "btcusdt@bookTicker"):
+                for _ in range(3):
+                    mux.subscribe(stream, lambda stream, data: None)
+            await until(lambda: len(server.received) >= 1, what="SUBSCRIBE")
+            await asyncio.sleep(0.1)
+            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@bookTicker", "btcusdt@trade", "ethusdt@trade"]]
+        finally:
+            await mux.stop()
+            await server.stop()
+    run(scenario())
+
+
+def test_every_message_fans_out_to_100_subscribers_and_a_failing_one_hurts_nobody():
+    async def scenario():
+        server = await started_server()
+        mux = Multiplexer(server.url)
+        await mux.start()
+        counts = [0] * 100
+
+        def make(index: int):
+            def callback(stream: str, data: dict) -> None:
+                counts[index] += 1
+            return callback
+
+        def broken(stream: str, data: dict) -> None:
+            raise RuntimeError("subscriber bug")
+        try:
+            for index in range(100):
+                mux.subscribe("btcusdt@bookTicker", make(index))
+            mux.subscribe("btcusdt@bookTicker", broken)
+            await until(lambda: min(counts) >= 5, what="5 messages at every subscriber")
+            received = mux.stats["messages"]
+            assert len(wire_requests(server, "SUBSCRIBE")) == 1
+            assert server.stats["stream_connections"] == 1
+            assert max(counts) - min(counts) <= 1
+            assert mux.stats["callback_errors"] >= 5
+            assert received >= min(counts)
+        finally:
+            await mux.stop()
+            await server.stop()
+    run(scenario())
+
+
+def test_reconnects_after_a_drop_resubscribes_and_data_flows_again():
+    async def scenario():
+        server = await started_server()
+        api = VenueApi(server.url)
+        await api.start()
+        mux = Multiplexer(server.url, fetch_snapshot=api.depth_snapshot, backoff=Backoff(0.05, 0.5))
+        await mux.start()
+        seen: list[dict] = []
+        try:
+            mux.subscribe("btcusdt@depth@100ms", lambda stream, data: seen.append(data))
+            mux.subscribe("ethusdt@trade", lambda stream, data: None)
+            assert await mux.wait_synced(["BTCUSDT"], 5)
+            dropped = await server.drop_connections()
+            assert dropped >= 2                   # the stream and the API connection
+            await until(lambda: mux.stats["reconnects"] >= 1 and mux.connected, what="reconnect")
+            await until(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, what="resubscription")
+            assert sorted(wire_requests(server, "SUBSCRIBE")[1]) == ["btcusdt@depth@100ms", "ethusdt@trade"]
+            before = len(seen)
+            await until(lambda: mux.book("BTCUSDT").synced and len(seen) > before + 3, what="data after reconnect")
+            await until(lambda: _books_equal(mux, server), what="book equal to the venue's")
+            assert api.stats["reconnects"] >= 1
+        finally:
+            await mux.stop()
+            await api.stop()
+            await server.stop()
+    run(scenario())
+
+
+def _books_equal(mux: Multiplexer, server) -> bool:
+    book = mux.book("BTCUSDT")
+    snapshot = server.depth_snapshot("BTCUSDT", 100)
+    if not book.synced or book.last_update_id != snapshot["lastUpdateId"]:
+        return False
+    return (book.bids(100) == [(float(p), float(q)) for p, q in snapshot["bids"]]
+            and book.asks(100) == [(float(p), float(q)) for p, q in snapshot["asks"]])
+
+
+def test_a_sequence_gap_triggers_a_resync_and_the_book_is_right_afterwards():
+    async def scenario():
+        server = await started_server(autostep=False)
+        api = VenueApi(server.url)
+        await api.start()
+        mux = Multiplexer(server.url, fetch_snapshot=api.depth_snapshot)
+        await mux.start()
+        try:
+            mux.subscribe("btcusdt@depth", lambda stream, data: None)
+            await until(lambda: server.subscriptions().get("btcusdt@depth") == 1, what="subscription")
+            server.step()
+            assert await mux.wait_synced(["BTCUSDT"], 5)
+            for _ in range(3):
+                server.step()
+            await until(lambda: _books_equal(mux, server), what="book in step")
+            assert mux.stats["gaps"] == 0
+
+            server.inject_gap("BTC-USDT")
+            server.step()                         # withheld: the client misses real changes
+            server.step()                         # U jumps: gap
+            await until(lambda: mux.stats["gaps"] == 1, what="gap detected")
+            await until(lambda: mux.stats["resyncs"] == 1, what="resync")
+            server.step()
+            await until(lambda: _books_equal(mux, server), what="book equal to the venue's after the resync")
+            assert server.stats["withheld"] == 1
+        finally:
+            await mux.stop()
+            await api.stop()
+            await server.stop()
+    run(scenario())

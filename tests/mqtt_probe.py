@@ -1,0 +1,78 @@
+"""A raw MQTT client for tests: records what it receives and waits, bounded, for what it expects.
+
+It deliberately uses plain paho-mqtt and JSON, not the project's own bridge or fleet code, so that
+tests check the wire format itself.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.client import topic_matches_sub
+
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class MqttProbe:
+    def __init__(self, host: str, port: int, client_id: str | None = None) -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Condition()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
+        self._client.on_message = self._on_message
+        self._client.connect(host, port)
+        self._client.loop_start()
+
+    def _on_message(self, _client, _userdata, message) -> None:
+        with self._lock:
+            self.messages.append(Received(message.topic, message.payload, message.qos, message.retain, time.time()))
+            self._lock.notify_all()
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        result, _mid = self._client.subscribe(topic, qos)
+        assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe {topic} failed: {result}"
+        time.sleep(0.2)  # let the SUBACK arrive before the test publishes
+
+    def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
+        data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+        self._client.publish(topic, data, qos=qos).wait_for_publish(timeout=5)
+
+    def received(self, pattern: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if topic_matches_sub(pattern, m.topic)]
+
+    def wait_for(self, pattern: str, predicate: Callable[[Received], bool] = lambda _m: True,
+                 timeout: float = 15.0, count: int = 1) -> list[Received]:
+        """Return the first `count` messages on `pattern` that satisfy `predicate`, or fail after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                matches = [m for m in self.messages if topic_matches_sub(pattern, m.topic) and predicate(m)]
+                if len(matches) >= count:
+                    return matches[:count]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = sorted({m.topic for m in self.messages})[:20]
+                    raise AssertionError(f"{count} message(s) on {pattern} not seen within {timeout} s; topics seen: {seen}")
+                self._lock.wait(remaining)
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
