@@ -32,12 +32,12 @@ class Received:
 
 
 class MqttProbe:
-    def __init__(self, host: str, port: int, client_id: str | None = None) -> None:
+    def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Condition()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
         self._client.on_message = self._on_message
-        self._client.connect(host, port)
+        self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
 
     def _on_message(self, _client, _userdata, message) -> None:

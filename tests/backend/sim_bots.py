@@ -24,7 +24,9 @@ class SimBot(MqttProbe):
                  mute: bool = False) -> None:
         self.name, self.namespace, self.mute = name, namespace, mute
         self.requests: list[tuple[str, dict]] = []
-        super().__init__(host, port, client_id=f"hbot.{name}")
+        # paho waits one keepalive for a CONNACK; a CONNACK lost while the broker restarts must not stall the bot
+        # longer than the fleet's command timeouts, so the sim bots keep alive like hive_core's bridge (30 s) or less.
+        super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10)
         wait_connected(self)  # CONNACK before subscribing and publishing, even under load
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.on_connect = self._on_connect

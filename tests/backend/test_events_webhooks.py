@@ -81,9 +81,12 @@ def test_webhook_with_the_secret_in_body_or_query_becomes_an_event(fleet_backend
         assert answer.status_code == 202
         payload = mqtt_probe.wait_for("hbot/evb1/external/event/tv/alert", count=2)[1].json()
         assert payload["data"] == {"message": "sell BTCUSDT now"}
-        events = wait_until(lambda: [e for e in client.list_events() if e["sender"] == f"webhook:{hook['hook']}"
-                                     and e["deliveries"].get("evb1") == "published"], 5, message="stored")
-        assert len(events) == 2
+        def stored() -> list[dict]:
+            events = [e for e in client.list_events() if e["sender"] == f"webhook:{hook['hook']}"
+                      and e["deliveries"].get("evb1") == "published"]
+            return events if len(events) == 2 else []
+        events = wait_until(stored, 5, message="both alerts stored as published events")
+        assert sorted(e["data"].get("action", e["data"].get("message")) for e in events) == ["buy", "sell BTCUSDT now"]
         assert [a["outcome"] for a in client.audit_log()][:2] == ["accepted", "accepted"]
     finally:
         public.close()
