@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from backend.broker.manager import BrokerManager
+from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
@@ -29,6 +30,7 @@ class Services:
             settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
         )
         self.events = EventService(self.store, self.fleet, self.instances.known_names)
+        self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
     def start(self) -> None:

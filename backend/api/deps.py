@@ -9,6 +9,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
 from backend.errors import HiveError
+from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.instances import InstanceService
 from backend.services import Services
@@ -61,6 +62,11 @@ def get_events(services: ServicesDep) -> EventService:
     return services.events
 
 
+def get_hummingbot(services: ServicesDep) -> HummingbotApi:
+    return services.hummingbot
+
+
+HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]
 BrokerDep = Annotated[BrokerManager, Depends(get_broker)]

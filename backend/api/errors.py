@@ -6,6 +6,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.errors import HiveError
@@ -20,12 +21,21 @@ def _body(status: int, detail: str, code: str, headers: dict | None = None) -> J
     return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
 
 
-def describe_validation(error: RequestValidationError) -> str:
+def _describe(problems: list[dict], skip: int) -> str:
     parts = []
-    for problem in error.errors():
-        location = ".".join(str(p) for p in problem.get("loc", ())[1:])
+    for problem in problems:
+        location = ".".join(str(p) for p in problem.get("loc", ())[skip:])
         parts.append(f"{location}: {problem.get('msg', '')}" if location else str(problem.get("msg", "")))
     return "; ".join(parts) or "invalid request"
+
+
+def describe_validation(error: RequestValidationError) -> str:
+    """`field.sub: message; ...`, without the leading body/query/path of the location."""
+    return _describe(list(error.errors()), skip=1)
+
+
+def describe_pydantic(error: ValidationError) -> str:
+    return _describe(error.errors(), skip=0)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -57,6 +57,7 @@ class StrategySpec(Strict):
     strategy: str = Field(description="name in the strategy library")
     params: dict[str, Any] = Field(default_factory=dict)
     interval: float = Field(1.0, gt=0)
+    trading_pair: str | None = Field(None, description="one of the instance's trading_pairs; the first when absent")
 
 
 class InstanceCreate(Strict):

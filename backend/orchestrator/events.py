@@ -8,7 +8,6 @@ published; every refusal is written to the audit trail and nothing is forwarded.
 """
 from __future__ import annotations
 
-import collections
 import hashlib
 import hmac
 import json
@@ -19,12 +18,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from backend.api.schemas import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
 from backend.errors import HiveError, not_found
 from backend.orchestrator.fleet import Fleet
-from backend.store import AuditRow, EventRow, Store, WebhookRow
+from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +38,7 @@ class EventService:
         self.fleet = fleet
         self.known_names = known_names  # () -> every instance name (created here or heard)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hive-events")
-        self._lock = threading.Lock()
-        self._seen: dict[str, collections.OrderedDict[str, float]] = {}  # hook -> digest -> time
-        self._calls: dict[str, collections.deque[float]] = {}             # hook -> call times (last minute)
+        self._lock = threading.Lock()  # one webhook call at a time between its replay/rate check and its receipt
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -156,18 +153,16 @@ class EventService:
                 self.audit(actor, "webhook", "stale", f"timestamp {now - stamp:.0f} s old (max_lag {spec.max_lag:g} s)")
                 raise HiveError(422, "stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
         digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
-        with self._lock:
-            seen = self._seen.setdefault(hook, collections.OrderedDict())
-            while seen and next(iter(seen.values())) < now - REPLAY_WINDOW:
-                seen.popitem(last=False)
-            replay = digest in seen
-            calls = self._calls.setdefault(hook, collections.deque())
-            while calls and calls[0] < now - 60:
-                calls.popleft()
-            limited = not replay and len(calls) >= spec.rate_per_min
+        with self._lock, self.store.session() as session:
+            recent = WebhookReceiptRow.hook == hook
+            session.execute(delete(WebhookReceiptRow).where(recent, WebhookReceiptRow.ts < now - REPLAY_WINDOW))
+            replay = session.scalar(select(WebhookReceiptRow.id).where(
+                recent, WebhookReceiptRow.digest == digest[:255]).limit(1)) is not None
+            calls = session.scalar(select(func.count()).select_from(WebhookReceiptRow).where(
+                recent, WebhookReceiptRow.ts >= now - 60))
+            limited = not replay and calls >= spec.rate_per_min
             if not replay and not limited:
-                seen[digest] = now
-                calls.append(now)
+                session.add(WebhookReceiptRow(hook=hook, digest=digest[:255], ts=now))
         if replay:
             self.audit(actor, "webhook", "replay", "the same alert was received within the replay window")
             raise HiveError(409, "replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")

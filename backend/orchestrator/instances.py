@@ -29,6 +29,7 @@ from backend.broker.manager import BrokerManager
 from backend.errors import HiveError, not_found
 from backend.orchestrator.fleet import COMMAND_TIMEOUTS, BotView, Fleet
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
+from backend.orchestrator.runs import BotRuns, Deployment
 from backend.runtimes.base import ProcessState, Resources, Runtime
 from backend.runtimes.config_file import build_config, write_instance_files
 from backend.settings import Settings
@@ -283,7 +284,8 @@ class InstanceService:
     # =============================================================================================
     # creating and deleting
     # =============================================================================================
-    def create(self, spec: InstanceCreate) -> InstanceOut:
+    def create(self, spec: InstanceCreate, deployment: Deployment | None = None) -> InstanceOut:
+        """Create (and by default start) an instance; `deployment` is what its bot-runs record says of it."""
         if self._exists(spec.name):
             raise HiveError(409, "duplicate_name", f"an instance named {spec.name!r} already exists; choose another name")
         if not self.broker.is_running():
@@ -319,6 +321,7 @@ class InstanceService:
                     )
                     session.add(row)
                     record_creation(session, row, "created by operator")
+                    BotRuns.record(session, spec.name, deployment or _deployment_of(spec), row.created_at)
             except IntegrityError:
                 shutil.rmtree(instance_dir, ignore_errors=True)
                 raise HiveError(409, "duplicate_name", f"an instance named {spec.name!r} already exists") from None
@@ -359,7 +362,9 @@ class InstanceService:
         config_path = write_instance_files(instance_dir, config, {n: src for n, (_v, src) in uploaded.items()})
         return config_path, {n: version for n, (version, _src) in uploaded.items()}
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, archive: bool = False, final_status: dict[str, Any] | None = None) -> Path | None:
+        """Delete a stopped instance and its history; with `archive`, its folder is kept under <data>/archived
+        (returned). Its bot-runs record stays, with how it ended and `final_status`."""
         with self._lock:
             with self.store.session() as session:
                 row = self._row(session, name)
@@ -373,10 +378,29 @@ class InstanceService:
                     session.execute(delete(table).where(table.instance_id == row.id))
                 for table in (NotificationRow, MarketEventRow):
                     session.execute(delete(table).where(table.instance == name))
+                archived = self._archive(name) if archive else None
+                BotRuns.finish(session, row, time.time(), final_status, archived)
                 session.delete(row)
             shutil.rmtree(self.instances_dir / name, ignore_errors=True)
             self.fleet.forget(name)
             self._resources.pop(name, None)
+            return archived
+
+    def _archive(self, name: str) -> Path:
+        """Move the instance's folder (config, strategy sources, process log) to <data>/archived/<name>[-n]."""
+        archive_dir = self.settings.data_dir / "archived"
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        target = archive_dir / name
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = archive_dir / f"{name}-{suffix}"
+        source = self.instances_dir / name
+        if source.is_dir():
+            shutil.move(str(source), target)
+        else:
+            target.mkdir()
+        return target
 
     # =============================================================================================
     # operator actions
@@ -590,6 +614,13 @@ class InstanceService:
 
 def _allowed(state: State) -> frozenset[State]:
     return TRANSITIONS[state]
+
+
+def _deployment_of(spec: InstanceCreate) -> Deployment:
+    """The bot-runs record of an instance created through Hive's own API."""
+    names = list(dict.fromkeys(s.strategy for s in spec.strategies))
+    return Deployment(strategy_type="script" if len(spec.strategies) == 1 else "controller",
+                      strategy_name=",".join(names), deployment_config=spec.model_dump(mode="json"))
 
 
 def _spec(row: InstanceRow) -> InstanceCreate:

@@ -23,7 +23,8 @@ def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, bro
     paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
     return InstanceConfig(
         instance_id=spec.name,
-        strategies=[StrategyEntry(id=s.id, strategy=s.strategy, params=s.params, interval=s.interval)
+        strategies=[StrategyEntry(id=s.id, strategy=s.strategy, params=s.params, interval=s.interval,
+                                   trading_pair=s.trading_pair)
                     for s in spec.strategies],
         venue=SimVenueConfig(trading_pairs=spec.trading_pairs),
         paper=paper,

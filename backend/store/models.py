@@ -175,6 +175,18 @@ class WebhookRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class WebhookReceiptRow(Base):
+    """An accepted webhook call, kept for the replay window and the rate limit (so both survive a restart)."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (Index("ix_webhook_receipts_hook_ts", "hook", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hook: Mapped[str] = mapped_column(String(63))
+    digest: Mapped[str] = mapped_column(String(255), doc="the alert's nonce, or the sha256 of its body")
+    ts: Mapped[float] = mapped_column(Float)
+
+
 class AuditRow(Base):
     __tablename__ = "audit"
 
@@ -184,3 +196,38 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(63))
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScriptConfigRow(Base):
+    """A Hummingbot-style script config (`/scripts/configs/{name}`): `script_file_name` plus the script's params."""
+
+    __tablename__ = "script_configs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(127), unique=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class BotRunRow(Base):
+    """One deployment of an instance, kept after the instance is deleted (Hummingbot's bot runs)."""
+
+    __tablename__ = "bot_runs"
+    __table_args__ = (Index("ix_bot_runs_instance", "instance_name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_name: Mapped[str] = mapped_column(String(63))
+    deployed_at: Mapped[float] = mapped_column(Float)
+    stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True, doc="set when the instance is deleted")
+    strategy_type: Mapped[str] = mapped_column(String(16), doc="script (one strategy) or controller (several)")
+    strategy_name: Mapped[str] = mapped_column(String(255))
+    config_name: Mapped[str | None] = mapped_column(String(127), nullable=True)
+    account_name: Mapped[str] = mapped_column(String(63))
+    image_version: Mapped[str] = mapped_column(String(255))
+    deployment_status: Mapped[str] = mapped_column(String(16), doc="DEPLOYED, FAILED or ARCHIVED")
+    run_status: Mapped[str | None] = mapped_column(String(16), nullable=True,
+                                                   doc="final status once the instance is gone; derived until then")
+    deployment_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    final_status: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    archive_path: Mapped[str | None] = mapped_column(Text, nullable=True, doc="where its files were archived")

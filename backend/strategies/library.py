@@ -20,7 +20,7 @@ import hive_core
 from backend import hive_cli
 from backend.api.schemas import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
 from backend.errors import HiveError, not_found
-from backend.store import Store, StrategyFileRow, StrategyVersionRow
+from backend.store import InstanceRow, Store, StrategyFileRow, StrategyVersionRow
 from backend.strategies.validation import check_source, decode_source, invalid, name_from_filename
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,27 @@ class StrategyLibrary:
             except IntegrityError:  # someone saved the same number at the same moment: take the next
                 continue
         return self.get(name)
+
+    def put(self, name: str, source: str) -> StrategyDetail:
+        """Upload `name`, or store `source` as its next version when it exists (Hummingbot's POST /scripts/{name})."""
+        if name in self._uploaded_names():
+            return self.save(name, source)
+        return self.upload(f"{name}.py", source.encode("utf-8"))
+
+    def delete(self, name: str) -> None:
+        """Delete an uploaded strategy with all its versions; refused while an instance is configured with it."""
+        with self.store.session() as session:
+            file = session.scalar(select(StrategyFileRow).where(StrategyFileRow.name == name))
+            if file is None:
+                if name in self._shipped_names_or_empty():
+                    raise HiveError(409, "read_only", f"{name!r} is a shipped example and cannot be deleted")
+                raise not_found("strategy", name)
+            users = sorted(row.name for row in session.scalars(select(InstanceRow))
+                           if any(s.get("strategy") == name for s in row.spec["create"]["strategies"]))
+            if users:
+                raise HiveError(409, "in_use", f"strategy {name!r} is used by instance{'s' if len(users) > 1 else ''} "
+                                               f"{', '.join(users)}; delete {'them' if len(users) > 1 else 'it'} first")
+            session.delete(file)
 
     def _shipped_names_or_empty(self) -> set[str]:
         return {item["name"] for item in self._shipped_or_empty()}

@@ -121,6 +121,25 @@ def test_webhook_refusals_are_audited_and_never_forwarded(fleet_backend, two_bot
         public.close()
 
 
+def test_replay_and_rate_limit_survive_a_backend_restart(backend_factory, fleet_backend, two_bots) -> None:
+    hook = _hook(fleet_backend.client, rate_per_min=2)
+    alert = {"secret": hook["secret"], "action": "buy"}
+    first = httpx.post(f"{fleet_backend.url}{hook['path']}", json=alert, timeout=10)
+    assert first.status_code == 202
+    fleet_backend.stop()
+    restarted = backend_factory(settings=fleet_backend.settings)
+    wait_until(lambda: "evb1" in {i["name"] for i in restarted.client.list_instances()}, 10, message="evb1 heard again")
+    public = httpx.Client(base_url=restarted.url, timeout=10)
+    try:
+        again = public.post(hook["path"], json=alert)
+        assert again.status_code == 409 and again.json()["code"] == "replay"
+        assert public.post(hook["path"], json=alert | {"n": 2}).status_code == 202
+        limited = public.post(hook["path"], json=alert | {"n": 3})
+        assert limited.status_code == 429, "two calls per minute, counted across the restart"
+    finally:
+        public.close()
+
+
 def test_webhook_allowlist_and_management(fleet_backend, two_bots) -> None:
     client = fleet_backend.client
     assert client.tradingview_ips() == ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]

@@ -2,7 +2,10 @@
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user
-from backend.api.routes import auth, broker, docs, events, health, instances, strategies, webhooks
+from backend.api.routes import (
+    auth, broker, docs, events, health, hummingbot_bots, hummingbot_docker, hummingbot_scripts, instances, strategies,
+    webhooks,
+)
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -15,3 +18,6 @@ api_router.include_router(instances.router, dependencies=_protected)
 api_router.include_router(strategies.router, dependencies=_protected)
 api_router.include_router(events.router, dependencies=_protected)
 api_router.include_router(webhooks.router, dependencies=_protected)
+# the Hummingbot-API-compatible subset (backend/hummingbot_api)
+for _router in (hummingbot_docker.router, hummingbot_bots.router, hummingbot_scripts.router):
+    api_router.include_router(_router, dependencies=_protected)

@@ -1,0 +1,99 @@
+"""Controller performance: each strategy of each bot is a controller. The latest figures come from what the
+fleet last heard (or the last stored snapshot of a stopped instance); the history from the stored PnL
+snapshots, sampled to one point per controller per interval."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, cast, func, or_, select
+
+from backend.errors import HiveError
+from backend.orchestrator.fleet import Fleet
+from backend.store import InstanceRow, PnlSnapshotRow, Store
+
+INTERVALS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "12h": 43200, "1d": 86400}
+INTERVAL_PATTERN = "^(" + "|".join(INTERVALS) + ")$"
+
+
+class Performance:
+    def __init__(self, store: Store, fleet: Fleet) -> None:
+        self.store = store
+        self.fleet = fleet
+
+    def latest(self, bot_name: str | None = None) -> list[dict[str, Any]]:
+        snapshots: dict[tuple[str, str], dict[str, Any]] = {}
+        for name in self.fleet.known_bots():
+            view = self.fleet.bot(name)
+            if view is None or (bot_name and name != bot_name):
+                continue
+            for strategy_id, strategy in view.strategies.items():
+                snapshots[(name, strategy_id)] = {
+                    "bot_name": name, "controller_id": strategy_id, "timestamp": _iso(strategy.at),
+                    "status": (strategy.status or "running").upper(), "performance": strategy.performance}
+        newest = (select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy))
+        query = (select(PnlSnapshotRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+                 .where(PnlSnapshotRow.id.in_(newest)))
+        if bot_name:
+            query = query.where(InstanceRow.name == bot_name)
+        with self.store.session() as session:
+            for point, name in session.execute(query):
+                snapshots.setdefault((name, point.strategy), _stored(point, name) | {"status": "STOPPED"})
+        return [snapshots[key] for key in sorted(snapshots)]
+
+    def history(self, *, bot_name: str | None, controller_id: str | None, limit: int, cursor: str | None,
+                start_time: str | None, end_time: str | None, interval: str) -> tuple[list[dict], str | None, bool]:
+        """Oldest first; the cursor continues after the last row returned."""
+        seconds = INTERVALS[interval]
+        conditions = []
+        if bot_name:
+            conditions.append(InstanceRow.name == bot_name)
+        if controller_id:
+            conditions.append(PnlSnapshotRow.strategy == controller_id)
+        for value, compare in ((start_time, PnlSnapshotRow.ts.__ge__), (end_time, PnlSnapshotRow.ts.__le__)):
+            if value:
+                conditions.append(compare(_epoch(value)))
+        sampled = (select(func.max(PnlSnapshotRow.id))
+                   .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
+                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,
+                             cast(PnlSnapshotRow.ts / seconds, Integer)))
+        query = (select(PnlSnapshotRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+                 .where(PnlSnapshotRow.id.in_(sampled)))
+        if cursor:
+            after_ts, after_id = _cursor(cursor)
+            query = query.where(or_(PnlSnapshotRow.ts > after_ts,
+                                    and_(PnlSnapshotRow.ts == after_ts, PnlSnapshotRow.id > after_id)))
+        query = query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id).limit(limit + 1)
+        with self.store.session() as session:
+            rows = list(session.execute(query))
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = f"{rows[-1][0].ts!r}:{rows[-1][0].id}" if has_more else None
+        return [_stored(point, name) for point, name in rows], next_cursor, has_more
+
+
+def _stored(point: PnlSnapshotRow, name: str) -> dict[str, Any]:
+    return {"bot_name": name, "controller_id": point.strategy, "timestamp": _iso(point.ts),
+            "performance": {"realized_pnl_quote": point.realized, "unrealized_pnl_quote": point.unrealized,
+                            "global_pnl_quote": point.total, "volume_traded": point.volume}}
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _epoch(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise HiveError(400, "bad_request", f"Invalid datetime format: {error}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _cursor(text: str) -> tuple[float, int]:
+    try:
+        ts, row_id = text.rsplit(":", 1)
+        return float(ts), int(row_id)
+    except ValueError:
+        raise HiveError(400, "bad_request", f"cursor {text!r} is not one this API returned; "
+                                            "start again without a cursor") from None
