@@ -163,3 +163,11 @@ def running_broker(client: HiveClient) -> dict:
     status = client.start_broker()
     assert status["state"] == "running", status
     return status
+
+
+@pytest.fixture
+def real_backend(backend_factory) -> RunningBackend:
+    """A backend running the REAL hive_core, with its embedded broker started."""
+    backend = backend_factory(core_command=REAL_CORE, heartbeat_interval=1.0, heartbeat_timeout=5.0, start_timeout=30.0)
+    backend.client.start_broker()
+    return backend

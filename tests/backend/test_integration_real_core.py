@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import REAL_CORE, wait_until
+from tests.backend.conftest import wait_until
 
 TICKER = '''from pydantic import Field
 
@@ -32,13 +32,6 @@ class Ticker(Strategy):
 def wait_state(client, name: str, state: str, timeout: float = 30.0) -> dict:
     return wait_until(lambda: (i := client.get_instance(name))["state"] == state and i, timeout,
                       message=f"{name} {state}")
-
-
-@pytest.fixture
-def real_backend(backend_factory):
-    backend = backend_factory(core_command=REAL_CORE, heartbeat_interval=1.0, heartbeat_timeout=5.0, start_timeout=30.0)
-    backend.client.start_broker()
-    return backend
 
 
 def test_real_core_strategies_are_described_and_validated(real_backend) -> None:
