@@ -50,9 +50,10 @@ class Performance:
             conditions.append(InstanceRow.name == bot_name)
         if controller_id:
             conditions.append(PnlSnapshotRow.strategy == controller_id)
-        for value, compare in ((start_time, PnlSnapshotRow.ts.__ge__), (end_time, PnlSnapshotRow.ts.__le__)):
-            if value:
-                conditions.append(compare(_epoch(value)))
+        if start_time:
+            conditions.append(PnlSnapshotRow.ts >= _epoch(start_time))
+        if end_time:
+            conditions.append(PnlSnapshotRow.ts <= _epoch(end_time))
         sampled = (select(func.max(PnlSnapshotRow.id))
                    .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
                    .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import hive_core
 from backend.errors import HiveError
 from backend.store import BotRunRow, InstanceRow, Store
 
-HIVE_IMAGE = "hive/hive-core:" + __import__("hive_core").__version__
+HIVE_IMAGE = f"hive/hive-core:{hive_core.__version__}"
 RUN_STATUS = {"created": "CREATED", "starting": "RUNNING", "running": "RUNNING", "stopping": "STOPPED",
               "stopped": "STOPPED", "error": "ERROR"}
 
