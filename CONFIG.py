@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,12 +26,12 @@ class DashboardSettings(BaseSettings):
 
     backend_url: str = ""
     backend_host: str = "127.0.0.1"
-    backend_port: int = Field(8000, ge=1, le=65535)
-    refresh_seconds: float = Field(2.0, gt=0)
-    request_timeout: float = Field(10.0, gt=0)
-    log_lines: int = Field(200, ge=1)
-    trades_limit: int = Field(100, ge=1)
-    resource_samples: int = Field(60, ge=2)
+    backend_port: int = Field(default=8000, ge=1, le=65535)
+    refresh_seconds: float = Field(default=2.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0)
+    log_lines: int = Field(default=200, ge=1)
+    trades_limit: int = Field(default=100, ge=1)
+    resource_samples: int = Field(default=60, ge=2)
 
     def resolved_backend_url(self) -> str:
         if self.backend_url:
@@ -51,5 +52,5 @@ RESOURCE_SAMPLES: int = _settings.resource_samples
 
 PAGE_TITLE = "Hive"
 PAGE_ICON = ":material/hive:"
-LAYOUT = "wide"
+LAYOUT: Final = "wide"  # Final keeps the literal type st.set_page_config asks for
 START_HINT = "start it with `make run`"

@@ -1,8 +1,8 @@
 """PnL over time: realized (solid) and unrealized (dotted) per strategy, from `instance_performance`."""
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import plotly.colors
+import plotly.graph_objects as go
 import streamlit as st
 
 from frontend import format as fmt

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import TypeGuard
 
 
-def missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def present(value: float | None) -> TypeGuard[float]:
+    """A number to show: neither None nor NaN (pandas' empty cell)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def size(value: float | None) -> str:
-    if missing(value):
+    if not present(value):
         return "–"
     size = float(value)
     for unit in ("B", "KB", "MB", "GB"):
@@ -21,11 +23,11 @@ def size(value: float | None) -> str:
 
 
 def percent(value: float | None) -> str:
-    return "–" if missing(value) else f"{value:.1f} %"
+    return f"{value:.1f} %" if present(value) else "–"
 
 
 def duration(seconds: float | None) -> str:
-    if missing(seconds):
+    if not present(seconds):
         return "–"
     seconds = max(0.0, float(seconds))
     if seconds < 60:
@@ -40,24 +42,24 @@ def duration(seconds: float | None) -> str:
 
 
 def age(seconds: float | None) -> str:
-    return "never" if missing(seconds) else f"{duration(seconds)} ago"
+    return f"{duration(seconds)} ago" if present(seconds) else "never"
 
 
 def money(value: float | None) -> str:
-    return "–" if missing(value) else f"{value:+,.2f}"
+    return f"{value:+,.2f}" if present(value) else "–"
 
 
 def rate(value: float | None) -> str:
-    return "–" if missing(value) else f"{value:.1f}/s"
+    return f"{value:.1f}/s" if present(value) else "–"
 
 
 def count(value: int | None) -> str:
-    return "–" if missing(value) else str(value)
+    return str(value) if present(value) else "–"
 
 
 def clock(ts: float | None) -> str:
-    return "–" if missing(ts) else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if present(ts) else "–"
 
 
 def when(ts: float | None) -> datetime | None:
-    return None if missing(ts) else datetime.fromtimestamp(ts)
+    return datetime.fromtimestamp(ts) if present(ts) else None

@@ -79,7 +79,7 @@ def param_inputs(schema: dict, key_prefix: str, per_row: int = 3) -> dict[str, A
     properties = list((schema.get("properties") or {}).items())
     values: dict[str, Any] = {}
     for start in range(0, len(properties), per_row):
-        for column, (name, prop) in zip(st.columns(per_row), properties[start:start + per_row]):
+        for column, (name, prop) in zip(st.columns(per_row), properties[start:start + per_row], strict=False):
             with column:
                 value = _input(name, prop, key=f"{key_prefix}_{name}")
             if value is not None and value != "":

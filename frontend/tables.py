@@ -1,17 +1,18 @@
 """Tables the pages show: each builder turns the backend's JSON into a readable frame."""
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 import streamlit as st
 
 from frontend import format as fmt
 from frontend.badges import label_css, state_label
 
-
 STATE_COLUMNS = ("State", "From", "To")
 
 
-def show_table(frame: pd.DataFrame, empty: str, key: str | None = None, height: int | str = "auto") -> None:
+def show_table(frame: pd.DataFrame, empty: str, key: str | None = None, height: int | Literal["auto"] = "auto") -> None:
     """A read-only table; state columns are coloured like the badges."""
     if frame.empty:
         st.caption(empty)

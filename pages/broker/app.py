@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 import CONFIG
-from frontend import badges, errors, format as fmt, session
+from frontend import badges, errors, session
+from frontend import format as fmt
 from frontend.resources import resource_metrics
 from pages.broker import actions
 

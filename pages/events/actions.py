@@ -29,8 +29,9 @@ def publish(client: HiveClient, name: str, source: str, all_bots: bool, chosen: 
     event = errors.run_action(PREFIX, "publish the event", client.publish_event, name.strip(), data,
                               _targets(all_bots, chosen))
     if event is not None:
-        count = sum(1 for v in event["deliveries"].values() if v == "published")
-        st.session_state[f"{PREFIX}_notice"] = f"Event {event['name']} published to {count} of {len(event['targets'])} bot(s)"
+        published = sum(1 for v in event["deliveries"].values() if v == "published")
+        targets = len(event["targets"])
+        st.session_state[f"{PREFIX}_notice"] = f"Event {event['name']} published to {published} of {targets} bot(s)"
 
 
 def create_webhook(client: HiveClient, hook: str, event: str, all_bots: bool, chosen: list[str],

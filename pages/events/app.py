@@ -15,7 +15,7 @@ from pages.events import actions
 client = session.client()
 
 st.title("Events")
-st.caption("External events reach the strategies that listen for them (PROTOCOL.md: P/external/event/...). "
+st.caption("External events reach the strategies that listen for them (docs/protocol.md: P/external/event/...). "
            "Publish one here, or let a TradingView alert send it through a webhook.")
 errors.show_feedback(actions.PREFIX)
 

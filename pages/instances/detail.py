@@ -5,7 +5,8 @@ import streamlit as st
 
 import CONFIG
 from backend.client import HiveClient
-from frontend import badges, errors, format as fmt, tables
+from frontend import badges, errors, tables
+from frontend import format as fmt
 from frontend.charts import pnl_chart
 from frontend.logs import log_filters, log_view
 from frontend.resources import resource_metrics

@@ -4,7 +4,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_ace import st_ace
 
-from frontend import errors, format as fmt, session, tables
+from frontend import errors, session, tables
+from frontend import format as fmt
 
 PREFIX = "strategies"
 
