@@ -5,7 +5,7 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
-from backend.errors import HiveError
+from backend.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class BrokerBackend(Protocol):
     port: int
 
     def start(self) -> None:
-        """Bring the broker up (embedded) or check that it answers (external); raise HiveError if not."""
+        """Bring the broker up (embedded) or check that it answers (external); raise a HiveError if not."""
 
     def stop(self) -> None: ...
 
@@ -49,9 +49,8 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def port_in_use_error(host: str, port: int) -> HiveError:
-    return HiveError(
-        409, "port_in_use",
+def port_in_use_error(host: str, port: int) -> Conflict:
+    return Conflict("port_in_use",
         f"port {port} on {host} is already in use by another process, so the embedded broker cannot listen there. "
         f"Start it on another port (the Port field on the Broker page, or the setting HIVE_BROKER_PORT), or stop "
         f"that process. If it is an MQTT broker, you can use it as an external broker instead "

@@ -14,7 +14,7 @@ from backend.api.schemas import BrokerStatus
 from backend.broker.base import BrokerBackend
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
-from backend.errors import HiveError
+from backend.errors import Conflict, HiveError
 from backend.orchestrator.fleet import Fleet
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
@@ -86,7 +86,7 @@ class BrokerManager:
             if current is not None and self._desired == "running" and current.liveness().alive:
                 if current.kind == "embedded" and current.port == port:
                     return self.status()
-                raise HiveError(409, "broker_running",
+                raise Conflict("broker_running",
                                 f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
             backend = EmbeddedBroker(self.settings.broker_host, port, self.settings.data_dir / "broker",
                                      self.settings.broker_sys_interval)
@@ -118,7 +118,7 @@ class BrokerManager:
             current = self._backend
             if current is not None and current.kind == "embedded" and self._desired == "running" \
                     and current.liveness().alive:
-                raise HiveError(409, "broker_running",
+                raise Conflict("broker_running",
                                 f"the embedded broker runs on {current.host}:{current.port}; stop it first, "
                                 "then connect to the external one")
             backend = ExternalBroker(host, port)

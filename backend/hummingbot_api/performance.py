@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, cast, func, or_, select
 
-from backend.errors import HiveError
+from backend.errors import BadRequest
 from backend.orchestrator.fleet import Fleet
 from backend.store import InstanceRow, PnlSnapshotRow, Store
 
@@ -87,7 +87,7 @@ def _epoch(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise HiveError(400, "bad_request", f"Invalid datetime format: {error}") from None
+        raise BadRequest("bad_request", f"Invalid datetime format: {error}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
@@ -96,5 +96,5 @@ def _cursor(text: str) -> tuple[float, int]:
         ts, row_id = text.rsplit(":", 1)
         return float(ts), int(row_id)
     except ValueError:
-        raise HiveError(400, "bad_request", f"cursor {text!r} is not one this API returned; "
+        raise BadRequest("bad_request", f"cursor {text!r} is not one this API returned; "
                                             "start again without a cursor") from None

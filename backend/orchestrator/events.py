@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from backend.api.schemas import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
-from backend.errors import HiveError, not_found
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
 from backend.orchestrator.fleet import Fleet
 from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow
 
@@ -49,7 +49,7 @@ class EventService:
         if request.targets != "all":
             unknown = sorted(set(targets) - set(self.known_names()))
             if unknown:
-                raise HiveError(404, "not_found", f"unknown target instance(s): {', '.join(unknown)}")
+                raise NotFound("not_found", f"unknown target instance(s): {', '.join(unknown)}")
         with self.store.session() as session:
             row = EventRow(ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
                            deliveries={t: "pending" for t in targets})
@@ -100,7 +100,7 @@ class EventService:
         secret = secrets.token_urlsafe(24)
         with self.store.session() as session:
             if session.scalar(select(WebhookRow.id).where(WebhookRow.hook == hook)) is not None:
-                raise HiveError(409, "duplicate_name", f"a webhook named {hook!r} already exists")
+                raise Conflict("duplicate_name", f"a webhook named {hook!r} already exists")
             row = WebhookRow(hook=hook, secret_hash=_hash(secret), event=spec.event, targets=spec.targets,
                              allow_ips=spec.allow_ips, max_lag=spec.max_lag, rate_per_min=spec.rate_per_min,
                              created_at=time.time())
@@ -129,29 +129,29 @@ class EventService:
             secret_hash = None if row is None else row.secret_hash
         if spec is None:
             self.audit(actor, "webhook", "refused", "unknown webhook")
-            raise HiveError(404, "not_found", f"no webhook named {hook!r}")
+            raise NotFound("not_found", f"no webhook named {hook!r}")
         if spec.allow_ips and client_ip not in spec.allow_ips:
             self.audit(actor, "webhook", "refused", "sender address not in the allowlist")
-            raise HiveError(403, "forbidden", f"the sender address {client_ip} is not allowed for this webhook")
+            raise Forbidden("forbidden", f"the sender address {client_ip} is not allowed for this webhook")
         data = _parse_body(body)
         secret = query_secret if query_secret is not None else (data.pop("secret", None) if data is not None else None)
         if data is not None:
             data.pop("secret", None)
         if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash):
             self.audit(actor, "webhook", "unauthorized", "missing or wrong secret")
-            raise HiveError(401, "unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
+            raise Unauthorized("unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
         if data is None:
             self.audit(actor, "webhook", "invalid", "the body is neither a JSON object nor text")
-            raise HiveError(422, "validation_error", "the body must be a JSON object or plain text")
+            raise InvalidInput("validation_error", "the body must be a JSON object or plain text")
         now = time.time()
         if "timestamp" in data:
             stamp = _epoch(data["timestamp"])
             if stamp is None:
                 self.audit(actor, "webhook", "invalid", f"unreadable timestamp {data['timestamp']!r}")
-                raise HiveError(422, "validation_error", "timestamp: expected epoch seconds/ms or ISO 8601")
+                raise InvalidInput("validation_error", "timestamp: expected epoch seconds/ms or ISO 8601")
             if now - stamp > spec.max_lag:
                 self.audit(actor, "webhook", "stale", f"timestamp {now - stamp:.0f} s old (max_lag {spec.max_lag:g} s)")
-                raise HiveError(422, "stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
+                raise InvalidInput("stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
         digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
         with self._lock, self.store.session() as session:
             recent = WebhookReceiptRow.hook == hook
@@ -165,10 +165,10 @@ class EventService:
                 session.add(WebhookReceiptRow(hook=hook, digest=digest[:255], ts=now))
         if replay:
             self.audit(actor, "webhook", "replay", "the same alert was received within the replay window")
-            raise HiveError(409, "replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
+            raise Conflict("replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
         if limited:
             self.audit(actor, "webhook", "rate_limited", f"more than {spec.rate_per_min} calls per minute")
-            raise HiveError(429, "rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
+            raise RateLimited("rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
         event = self.publish(EventPublish(name=spec.event, data=data, targets=spec.targets), sender=f"webhook:{hook}",
                              wait=False)
         self.audit(actor, "webhook", "accepted", f"event {event.id} ({spec.event})")

@@ -22,7 +22,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from backend.errors import HiveError
+from backend.errors import TimedOut
 from backend.store import LogEntry, PnlEntry, TradeEntry
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class Fleet:
     def request(self, bot: str, command: str, data: dict, timeout: float | None = None) -> dict:
         """Send `P/<command>` with the RPC envelope and wait for the bot's reply on our own reply topic.
 
-        Raises HiveError 504 when no reply arrives in time. A request survives a broker reconnect: while
+        Raises TimedOut when no reply arrives in time. A request survives a broker reconnect: while
         disconnected it is held and sent on reconnect; one sent before a reconnect and still unanswered is
         sent again (same msg_id) every RESEND_INTERVAL, since the bot may not have been subscribed then;
         so is one sent within RECONNECT_SETTLE after a reconnect (the bots reconnect too). Only the first
@@ -321,7 +321,7 @@ class Fleet:
             while not arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     where = "" if self.connected else " (the backend is not connected to the broker)"
-                    raise HiveError(504, "command_timeout",
+                    raise TimedOut("command_timeout",
                                     f"bot {bot!r} did not answer the {command!r} command within {timeout:g} s{where}")
                 if self.connected and (self._generation != generation or settling):
                     self.publish(topic, payload, qos=1)

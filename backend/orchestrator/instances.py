@@ -22,11 +22,20 @@ from sqlalchemy.orm import Session
 
 from backend import hive_cli
 from backend.api.schemas import (
-    CommandRequest, InstanceCreate, InstanceOut, LogLine, MarketEvent, Notification, PnlPoint, PnlSummary,
-    StateChange, StrategyStatus, Trade,
+    CommandRequest,
+    InstanceCreate,
+    InstanceOut,
+    LogLine,
+    MarketEvent,
+    Notification,
+    PnlPoint,
+    PnlSummary,
+    StateChange,
+    StrategyStatus,
+    Trade,
 )
 from backend.broker.manager import BrokerManager
-from backend.errors import HiveError, not_found
+from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
 from backend.orchestrator.fleet import COMMAND_TIMEOUTS, BotView, Fleet
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
 from backend.orchestrator.runs import BotRuns, Deployment
@@ -34,7 +43,14 @@ from backend.runtimes.base import ProcessState, Resources, Runtime
 from backend.runtimes.config_file import build_config, write_instance_files
 from backend.settings import Settings
 from backend.store import (
-    InstanceRow, LogRow, MarketEventRow, NotificationRow, PnlSnapshotRow, StateChangeRow, Store, TradeRow,
+    InstanceRow,
+    LogRow,
+    MarketEventRow,
+    NotificationRow,
+    PnlSnapshotRow,
+    StateChangeRow,
+    Store,
+    TradeRow,
 )
 from backend.strategies.library import StrategyLibrary
 
@@ -132,7 +148,7 @@ class InstanceService:
         row = session.scalar(select(InstanceRow).where(InstanceRow.name == name))
         if row is None:
             if self.fleet.bot(name) is not None:
-                raise HiveError(409, "external_instance",
+                raise Conflict("external_instance",
                                 f"{name!r} is an external bot (heard on the broker, not created by this backend), so "
                                 f"its process cannot be started, stopped or deleted from here; send it commands "
                                 f"instead (POST /instances/{name}/commands/start or .../stop)")
@@ -252,7 +268,7 @@ class InstanceService:
     def command(self, name: str, command: str, request: CommandRequest) -> dict:
         """Send one command to the bot over MQTT and return its reply (`status`, `msg`, fields)."""
         if command not in COMMAND_TIMEOUTS:
-            raise HiveError(404, "unknown_command",
+            raise NotFound("unknown_command",
                             f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
         self.get(name)  # 404 when neither created here nor heard on the broker
         data = dict(request.data)
@@ -287,27 +303,27 @@ class InstanceService:
     def create(self, spec: InstanceCreate, deployment: Deployment | None = None) -> InstanceOut:
         """Create (and by default start) an instance; `deployment` is what its bot-runs record says of it."""
         if self._exists(spec.name):
-            raise HiveError(409, "duplicate_name", f"an instance named {spec.name!r} already exists; choose another name")
+            raise Conflict("duplicate_name", f"an instance named {spec.name!r} already exists; choose another name")
         if not self.broker.is_running():
-            raise HiveError(409, "broker_not_running",
+            raise Conflict("broker_not_running",
                             "the MQTT broker is not running, so the instance could not report. "
                             "Start the broker on the Broker page first")
         ids = [s.id for s in spec.strategies]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise HiveError(422, "duplicate_strategy_id",
+            raise InvalidInput("duplicate_strategy_id",
                             f"strategy ids must be unique within an instance; repeated: {', '.join(duplicates)}")
         available = self.library.names()
         unknown = sorted({s.strategy for s in spec.strategies} - set(available))
         if unknown:
-            raise HiveError(422, "unknown_strategy",
+            raise InvalidInput("unknown_strategy",
                             f"unknown strateg{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}; "
                             f"available: {', '.join(available) or 'none'}")
         self._check(spec)
         instance_dir = self.instances_dir / spec.name
         with self._lock:
             if self._exists(spec.name):
-                raise HiveError(409, "duplicate_name", f"an instance named {spec.name!r} already exists")
+                raise Conflict("duplicate_name", f"an instance named {spec.name!r} already exists")
             if instance_dir.exists():  # left over from an instance whose row is gone: not anyone's
                 shutil.rmtree(instance_dir, ignore_errors=True)
             try:
@@ -324,7 +340,7 @@ class InstanceService:
                     BotRuns.record(session, spec.name, deployment or _deployment_of(spec), row.created_at)
             except IntegrityError:
                 shutil.rmtree(instance_dir, ignore_errors=True)
-                raise HiveError(409, "duplicate_name", f"an instance named {spec.name!r} already exists") from None
+                raise Conflict("duplicate_name", f"an instance named {spec.name!r} already exists") from None
             except BaseException:
                 shutil.rmtree(instance_dir, ignore_errors=True)
                 raise
@@ -348,11 +364,11 @@ class InstanceService:
             try:
                 result = hive_cli.check_config(self.settings.core_argv(), config_path)
             except hive_cli.CoreError as error:
-                raise HiveError(503, "core_unavailable", f"hive_core cannot check the config: {error}") from None
+                raise Unavailable("core_unavailable", f"hive_core cannot check the config: {error}") from None
             if not result.ok:
                 message = result.message.replace(f"{config_path}: ", "").replace(str(config_path), "config")
                 message = message.replace(f"{directory}/", "").removeprefix("config error: ")
-                raise HiveError(422, "invalid_config", f"the instance config is not valid: {message}")
+                raise InvalidInput("invalid_config", f"the instance config is not valid: {message}")
 
     def _write_files(self, spec: InstanceCreate, instance_dir: Path) -> tuple[Path, dict[str, int]]:
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
@@ -370,9 +386,9 @@ class InstanceService:
                 row = self._row(session, name)
                 state = State(row.state)
                 if state in ACTIVE:
-                    raise HiveError(409, "instance_running", f"instance {name!r} is {state.value}; stop it first")
+                    raise Conflict("instance_running", f"instance {name!r} is {state.value}; stop it first")
                 if row.handle and "exited" not in row.handle and self._runtime(row).poll(row.handle).alive:
-                    raise HiveError(409, "instance_running",
+                    raise Conflict("instance_running",
                                     f"the process of instance {name!r} (pid {row.pid}) is still alive; stop it first")
                 for table in (LogRow, TradeRow, PnlSnapshotRow, StateChangeRow):
                     session.execute(delete(table).where(table.instance_id == row.id))
@@ -412,15 +428,15 @@ class InstanceService:
                 current = State(row.state)
                 if current == State.ERROR and row.handle and "exited" not in row.handle \
                         and self._runtime(row).poll(row.handle).alive:
-                    raise HiveError(409, "invalid_transition",
+                    raise Conflict("invalid_transition",
                                     f"the process of instance {name!r} (pid {row.pid}) is still alive; "
                                     "stop or restart it instead")
                 if State.STARTING not in _allowed(current):
-                    raise HiveError(409, "invalid_transition",
+                    raise Conflict("invalid_transition",
                                     f"instance {name!r} is {current.value}; it cannot be started now"
                                     + (" (stop it first, or restart it)" if current in ACTIVE else ""))
                 if not self.broker.is_running():
-                    raise HiveError(409, "broker_not_running",
+                    raise Conflict("broker_not_running",
                                     "the MQTT broker is not running; start the broker on the Broker page first")
                 spec = _spec(row)
                 instance_dir = self.instances_dir / name

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from backend.errors import HiveError
+from backend.errors import Conflict
 from backend.store import InstanceRow, StateChangeRow
 
 
@@ -47,10 +47,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 ACTIVE = frozenset({State.STARTING, State.RUNNING, State.STOPPING})
 
 
-class TransitionError(HiveError):
+class TransitionError(Conflict):
     def __init__(self, name: str, current: State, target: State, hint: str = "") -> None:
         detail = f"instance {name!r} is {current.value}; it cannot go to {target.value}"
-        super().__init__(409, "invalid_transition", detail + (f" ({hint})" if hint else ""))
+        super().__init__("invalid_transition", detail + (f" ({hint})" if hint else ""))
         self.current = current
         self.target = target
 

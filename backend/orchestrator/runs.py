@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import hive_core
-from backend.errors import HiveError
+from backend.errors import NotFound
 from backend.store import BotRunRow, InstanceRow, Store
 
 HIVE_IMAGE = f"hive/hive-core:{hive_core.__version__}"
@@ -87,7 +87,7 @@ class BotRuns:
         with self.store.session() as session:
             run = session.get(BotRunRow, run_id)
             if run is None:
-                raise HiveError(404, "not_found", f"Bot run {run_id} not found")
+                raise NotFound("not_found", f"Bot run {run_id} not found")
             return self._out(run, self._live_states(session), include_final_status=True)
 
     def delete(self, run_id: int) -> tuple[str, bool]:
@@ -95,7 +95,7 @@ class BotRuns:
         with self.store.session() as session:
             run = session.get(BotRunRow, run_id)
             if run is None:
-                raise HiveError(404, "not_found", f"Bot run {run_id} not found")
+                raise NotFound("not_found", f"Bot run {run_id} not found")
             name, archive = run.instance_name, run.archive_path
             session.delete(run)
         if archive and Path(archive).is_dir():

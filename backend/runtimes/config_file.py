@@ -6,7 +6,12 @@ from pathlib import Path
 
 from backend.api.schemas import InstanceCreate
 from hive_core.config import (
-    InstanceConfig, MqttBridgeConfig, PaperAccountConfig, SimVenueConfig, StrategyEntry, dump_instance_config,
+    InstanceConfig,
+    MqttBridgeConfig,
+    PaperAccountConfig,
+    SimVenueConfig,
+    StrategyEntry,
+    dump_instance_config,
 )
 
 CONFIG_NAME = "config.yml"

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from backend.errors import HiveError
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.store import ScriptConfigRow, Store
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,126}$")
@@ -25,7 +25,7 @@ def config_name(name: str) -> str:
     """`my_conf.yml` and `my_conf` name the same config."""
     name = name.removesuffix(".yml")
     if not _NAME_RE.match(name):
-        raise HiveError(422, "invalid_name", f"{name!r} is not a valid config name: use letters, digits, '_', '-' "
+        raise InvalidInput("invalid_name", f"{name!r} is not a valid config name: use letters, digits, '_', '-' "
                                              "or '.', starting with a letter or digit, at most 127 characters")
     return name
 
@@ -57,7 +57,7 @@ class ScriptConfigs:
         with self.store.session() as session:
             row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
             if row is None:
-                raise HiveError(404, "not_found", f"Configuration '{name}' not found")
+                raise NotFound("not_found", f"Configuration '{name}' not found")
             return dict(row.content)
 
     def save(self, name: str, content: dict[str, Any]) -> str:
@@ -73,12 +73,12 @@ class ScriptConfigs:
                 return name
             except IntegrityError:
                 continue
-        raise HiveError(409, "conflict", f"configuration {name!r} is being saved by someone else; try again")
+        raise Conflict("conflict", f"configuration {name!r} is being saved by someone else; try again")
 
     def delete(self, name: str) -> None:
         name = config_name(name)
         with self.store.session() as session:
             row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
             if row is None:
-                raise HiveError(404, "not_found", f"Configuration '{name}' not found")
+                raise NotFound("not_found", f"Configuration '{name}' not found")
             session.delete(row)

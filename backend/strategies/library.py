@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 import hive_core
 from backend import hive_cli
 from backend.api.schemas import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
-from backend.errors import HiveError, not_found
+from backend.errors import Conflict, HiveError, NotFound, Unavailable, not_found
 from backend.store import InstanceRow, Store, StrategyFileRow, StrategyVersionRow
 from backend.strategies.validation import check_source, decode_source, invalid, name_from_filename
 
@@ -42,7 +42,7 @@ class StrategyLibrary:
                 try:
                     self._shipped = hive_cli.describe(self.core_argv)
                 except hive_cli.CoreError as error:
-                    raise HiveError(503, "core_unavailable",
+                    raise Unavailable("core_unavailable",
                                     f"hive_core cannot describe its strategies: {error}") from None
             return self._shipped
 
@@ -103,7 +103,7 @@ class StrategyLibrary:
             if row is None:
                 if session.scalar(select(StrategyFileRow.id).where(StrategyFileRow.name == name)) is None:
                     raise not_found("strategy", name)
-                raise HiveError(404, "not_found", f"strategy {name!r} has no version {version}")
+                raise NotFound("not_found", f"strategy {name!r} has no version {version}")
             return StrategyVersionDetail(name=name, source=row.source, description=row.description,
                                          params_schema=row.params_schema, **_version_out(row).model_dump())
 
@@ -129,10 +129,10 @@ class StrategyLibrary:
         name = name_from_filename(filename)
         source = decode_source(data)
         if name in self.shipped_names():
-            raise HiveError(409, "name_taken",
+            raise Conflict("name_taken",
                             f"{name!r} is the name of a shipped example strategy; rename your file")
         if name in self._uploaded_names():
-            raise HiveError(409, "duplicate_name",
+            raise Conflict("duplicate_name",
                             f"a strategy named {name!r} is already uploaded; save a new version of it instead")
         description = self._validate(name, source)
         now = time.time()
@@ -143,7 +143,7 @@ class StrategyLibrary:
                 session.flush()
                 session.add(_version_row(file.id, 1, source, now, description))
         except IntegrityError:
-            raise HiveError(409, "duplicate_name", f"a strategy named {name!r} is already uploaded") from None
+            raise Conflict("duplicate_name", f"a strategy named {name!r} is already uploaded") from None
         return self.get(name)
 
     def save(self, name: str, source: str) -> StrategyDetail:
@@ -153,7 +153,7 @@ class StrategyLibrary:
             file_id = file.id if file is not None else None
         if file_id is None:
             if name in self._shipped_names_or_empty():
-                raise HiveError(409, "read_only",
+                raise Conflict("read_only",
                                 f"{name!r} is a shipped example and cannot be changed; upload a copy under another name")
             raise not_found("strategy", name)
         description = self._validate(name, source)
@@ -184,12 +184,12 @@ class StrategyLibrary:
             file = session.scalar(select(StrategyFileRow).where(StrategyFileRow.name == name))
             if file is None:
                 if name in self._shipped_names_or_empty():
-                    raise HiveError(409, "read_only", f"{name!r} is a shipped example and cannot be deleted")
+                    raise Conflict("read_only", f"{name!r} is a shipped example and cannot be deleted")
                 raise not_found("strategy", name)
             users = sorted(row.name for row in session.scalars(select(InstanceRow))
                            if any(s.get("strategy") == name for s in row.spec["create"]["strategies"]))
             if users:
-                raise HiveError(409, "in_use", f"strategy {name!r} is used by instance{'s' if len(users) > 1 else ''} "
+                raise Conflict("in_use", f"strategy {name!r} is used by instance{'s' if len(users) > 1 else ''} "
                                                f"{', '.join(users)}; delete {'them' if len(users) > 1 else 'it'} first")
             session.delete(file)
 

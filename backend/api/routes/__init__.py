@@ -3,7 +3,16 @@ from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user
 from backend.api.routes import (
-    auth, broker, docs, events, health, hummingbot_bots, hummingbot_docker, hummingbot_scripts, instances, strategies,
+    auth,
+    broker,
+    docs,
+    events,
+    health,
+    hummingbot_bots,
+    hummingbot_docker,
+    hummingbot_scripts,
+    instances,
+    strategies,
     webhooks,
 )
 

@@ -5,8 +5,16 @@ from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import InstancesDep
 from backend.api.schemas import (
-    CommandReply, CommandRequest, InstanceCreate, InstanceOut, LogLine, MarketEvent, Notification, PnlPoint,
-    StateChange, Trade,
+    CommandReply,
+    CommandRequest,
+    InstanceCreate,
+    InstanceOut,
+    LogLine,
+    MarketEvent,
+    Notification,
+    PnlPoint,
+    StateChange,
+    Trade,
 )
 
 router = APIRouter(prefix="/instances", tags=["instances"])
