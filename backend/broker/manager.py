@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from backend.api.schemas import BrokerStatus
+from backend.domain.broker import BrokerStatus
 from backend.broker.base import BrokerBackend
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backend.api.schemas import InstanceCreate, StrategySpec
+from backend.domain.instances import InstanceCreate, StrategySpec
 from backend.errors import InvalidInput
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.runs import Deployment

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from backend.api.schemas import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
+from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
 from backend.orchestrator.fleet import Fleet
 from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import hive_cli
-from backend.api.schemas import (
-    CommandRequest,
+from backend.broker.manager import BrokerManager
+from backend.domain.instances import (
     InstanceCreate,
     InstanceOut,
     LogLine,
@@ -34,7 +34,6 @@ from backend.api.schemas import (
     StrategyStatus,
     Trade,
 )
-from backend.broker.manager import BrokerManager
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
 from backend.orchestrator.fleet import COMMAND_TIMEOUTS, BotView, Fleet
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
@@ -265,16 +264,17 @@ class InstanceService:
     # =============================================================================================
     # remote control (PROTOCOL.md request/reply), notifications and market events
     # =============================================================================================
-    def command(self, name: str, command: str, request: CommandRequest) -> dict:
+    def command(self, name: str, command: str, data: dict[str, Any], strategy: str | None = None,
+                timeout: float | None = None) -> dict:
         """Send one command to the bot over MQTT and return its reply (`status`, `msg`, fields)."""
         if command not in COMMAND_TIMEOUTS:
             raise NotFound("unknown_command",
                             f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
         self.get(name)  # 404 when neither created here nor heard on the broker
-        data = dict(request.data)
-        if request.strategy is not None:
-            data["strategy"] = request.strategy
-        return self.fleet.request(name, command, data, request.timeout)
+        data = dict(data)
+        if strategy is not None:
+            data["strategy"] = strategy
+        return self.fleet.request(name, command, data, timeout)
 
     def notifications(self, name: str, limit: int) -> list[Notification]:
         self.get(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backend.api.schemas import InstanceCreate
+from backend.domain.instances import InstanceCreate
 from hive_core.config import (
     InstanceConfig,
     MqttBridgeConfig,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 import hive_core
 from backend import hive_cli
-from backend.api.schemas import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
+from backend.domain.strategies import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
 from backend.errors import Conflict, HiveError, NotFound, Unavailable, not_found
 from backend.store import InstanceRow, Store, StrategyFileRow, StrategyVersionRow
 from backend.strategies.validation import check_source, decode_source, invalid, name_from_filename

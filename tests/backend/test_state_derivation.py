@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.api.schemas import InstanceCreate
+from backend.domain.instances import InstanceCreate
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import State, record_creation

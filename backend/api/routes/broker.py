@@ -2,7 +2,8 @@
 from fastapi import APIRouter, Body
 
 from backend.api.deps import BrokerDep
-from backend.api.schemas import BrokerStartRequest, BrokerStatus, ExternalBrokerRequest
+from backend.api.schemas import BrokerStartRequest, ExternalBrokerRequest
+from backend.domain.broker import BrokerStatus
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 

@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, EventsDep
-from backend.api.schemas import AuditEntry, EventOut, EventPublish
+from backend.domain.events import AuditEntry, EventOut, EventPublish
 
 router = APIRouter(tags=["events"])
 

@@ -4,9 +4,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import InstancesDep
-from backend.api.schemas import (
-    CommandReply,
-    CommandRequest,
+from backend.api.schemas import CommandReply, CommandRequest
+from backend.domain.instances import (
     InstanceCreate,
     InstanceOut,
     LogLine,
@@ -88,7 +87,8 @@ def instance_command(instances: InstancesDep, name: str, command: str,
                      request: CommandRequest | None = None) -> dict:
     """Send a PROTOCOL.md command (start, stop, config, import, status, history, balance/limit, balance/paper,
     strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it."""
-    return instances.command(name, command, request or CommandRequest())
+    request = request or CommandRequest()
+    return instances.command(name, command, request.data, request.strategy, request.timeout)
 
 
 @router.get("/{name}/notifications", response_model=list[Notification])

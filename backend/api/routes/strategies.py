@@ -2,7 +2,8 @@
 from fastapi import APIRouter, UploadFile
 
 from backend.api.deps import LibraryDep
-from backend.api.schemas import StrategyDetail, StrategyOut, StrategySave, StrategyVersionDetail
+from backend.api.schemas import StrategySave
+from backend.domain.strategies import StrategyDetail, StrategyOut, StrategyVersionDetail
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
