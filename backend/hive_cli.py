@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.runtimes.process import child_env
+from backend.host import child_env
 
 CHECK_TIMEOUT = 60.0
 DESCRIBE_TIMEOUT = 60.0

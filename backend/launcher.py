@@ -10,14 +10,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
-from backend.host import port_in_use
+from backend.host import REPO_ROOT, port_in_use
 from backend.settings import CredentialsError, Settings, ensure_credentials
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_HOST = os.environ.get("HIVE_DASHBOARD_HOST", "127.0.0.1")
 DASHBOARD_PORT = int(os.environ.get("HIVE_DASHBOARD_PORT", "8501"))
 STARTUP_TIMEOUT_S = 60.0

@@ -16,8 +16,7 @@ import psutil
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
 from backend.errors import OperationFailed
-from backend.host import live_process, port_in_use
-from backend.runtimes.process import REPO_ROOT, child_env, last_output_line
+from backend.host import REPO_ROOT, child_env, last_output_line, live_process, port_in_use
 
 SERVER_MODULE = "backend.broker.amqtt_server"
 START_TIMEOUT = 20.0
