@@ -24,12 +24,12 @@ class Services:
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
-        self.broker = BrokerManager(settings, self.store, self.fleet)
+        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
         self.library = StrategyLibrary(self.store, settings.core_argv())
         self.instances = InstanceService(
             settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
         )
-        self.events = EventService(self.store, self.fleet, self.instances.known_names)
+        self.events = EventService(self.store, self.fleet.connection, self.instances.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
@@ -47,5 +47,5 @@ class Services:
         try:
             self.instances.flush()
         finally:
-            self.fleet.disconnect()
+            self.fleet.connection.disconnect()
             self.store.close()

@@ -8,6 +8,19 @@ from typing import Protocol
 from backend.errors import Conflict
 
 
+@dataclass
+class BrokerStats:
+    """The broker's own statistics, as last heard on its `$SYS/broker/...` topics."""
+
+    clients_connected: int | None = None
+    messages_received: int | None = None
+    messages_sent: int | None = None
+    uptime_s: float | None = None
+    messages_per_s: float | None = None
+    updated_at: float | None = None
+    _previous: tuple[float, int] | None = None
+
+
 @dataclass(frozen=True)
 class Liveness:
     alive: bool

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
-from backend.domain.broker import BrokerStatus
-from backend.broker.base import BrokerBackend
+from backend.broker.base import BrokerBackend, BrokerStats
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
+from backend.domain.broker import BrokerStatus
 from backend.errors import Conflict, HiveError
-from backend.orchestrator.fleet import Fleet
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
 
@@ -23,11 +24,26 @@ log = logging.getLogger(__name__)
 FLEET_CONNECT_WAIT = 5.0
 
 
+class FleetLink(Protocol):
+    """What the broker manager needs of the fleet's MQTT connection: point it at the broker in use."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def connect(self, host: str, port: int, force: bool = False) -> None: ...
+
+    def disconnect(self) -> None: ...
+
+    def wait_connected(self, timeout: float) -> bool: ...
+
+
 class BrokerManager:
-    def __init__(self, settings: Settings, store: Store, fleet: Fleet) -> None:
+    def __init__(self, settings: Settings, store: Store, fleet: FleetLink, stats: Callable[[], BrokerStats]) -> None:
+        """`fleet` is the fleet's connection, `stats` gives the broker's $SYS statistics as the fleet heard them."""
         self.settings = settings
         self.store = store
         self.fleet = fleet
+        self._stats = stats
         self._lock = threading.RLock()
         self._backend: BrokerBackend | None = None
         self._desired = "stopped"
@@ -144,7 +160,7 @@ class BrokerManager:
     # --- status ----------------------------------------------------------------------------------
     def status(self) -> BrokerStatus:
         backend = self._backend
-        stats = self.fleet.broker_stats()
+        stats = self._stats()
         connected = self.fleet.connected
         if backend is None:
             return BrokerStatus(kind="embedded", state="stopped", host=self.settings.broker_host,

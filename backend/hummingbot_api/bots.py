@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.errors import HiveError
-from backend.orchestrator.fleet import COMMAND_TIMEOUTS, Fleet
+from backend.orchestrator.connection import COMMAND_TIMEOUTS
+from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import ACTIVE, State
 from backend.orchestrator.runs import HIVE_IMAGE
@@ -89,7 +90,7 @@ class Bots:
             return {"success": False, "message": f"Bot {name} not found"}
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
         try:
-            reply = self.fleet.request(name, command, data, timeout)
+            reply = self.fleet.connection.request(name, command, data, timeout)
         except HiveError as error:
             if error.code != "command_timeout":
                 raise
@@ -125,7 +126,7 @@ class Bots:
                           final_status: dict[str, Any]) -> None:
         try:
             try:
-                self.fleet.request(name, "stop", {"skip_order_cancellation": skip_order_cancellation,
+                self.fleet.connection.request(name, "stop", {"skip_order_cancellation": skip_order_cancellation,
                                                   "async_backend": False})
             except HiveError as error:
                 log.warning("stop-and-archive %s: the stop command was not answered (%s); stopping the process",

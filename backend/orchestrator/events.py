@@ -15,6 +15,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy import delete, func, select
 
 from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
-from backend.orchestrator.fleet import Fleet
+from backend.orchestrator.connection import FleetConnection
 from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,9 @@ WEBHOOK_PATH = "/webhooks/tradingview/{hook}"
 
 
 class EventService:
-    def __init__(self, store: Store, fleet: Fleet, known_names) -> None:
+    def __init__(self, store: Store, connection: FleetConnection, known_names: Callable[[], list[str]]) -> None:
         self.store = store
-        self.fleet = fleet
+        self.connection = connection
         self.known_names = known_names  # () -> every instance name (created here or heard)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hive-events")
         self._lock = threading.Lock()  # one webhook call at a time between its replay/rate check and its receipt
@@ -68,7 +69,7 @@ class EventService:
             name, data, targets, ts = row.name, row.data, list(row.targets), row.ts
         payload = json.dumps({"timestamp": int(ts * 1000), "sequence": event_id, "type": "eevent", "data": data})
         path = name.replace(".", "/")
-        infos = {t: self.fleet.publish(f"{self.fleet.namespace}/{t}/external/event/{path}", payload, qos=1)
+        infos = {t: self.connection.publish(f"{self.connection.namespace}/{t}/external/event/{path}", payload, qos=1)
                  for t in targets}
         deliveries = {}
         for target, info in infos.items():

@@ -35,7 +35,8 @@ from backend.domain.instances import (
     Trade,
 )
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
-from backend.orchestrator.fleet import COMMAND_TIMEOUTS, BotView, Fleet
+from backend.orchestrator.connection import COMMAND_TIMEOUTS
+from backend.orchestrator.fleet import BotView, Fleet
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
 from backend.orchestrator.runs import BotRuns, Deployment
 from backend.runtimes.base import ProcessState, Resources, Runtime
@@ -130,7 +131,7 @@ class InstanceService:
 
     def _external_state(self, view: BotView, now: float) -> tuple[str, str]:
         alive_at = view.last_alive
-        broker_down = not self.fleet.connected and now - (self.fleet.disconnected_since or now) >= BROKER_DOWN_GRACE
+        broker_down = not self.fleet.connection.connected and now - (self.fleet.connection.disconnected_since or now) >= BROKER_DOWN_GRACE
         if broker_down:
             return "error", (f"external bot; {self._broker_words()} is unreachable, so nothing can be heard "
                              f"(last seen {now - (view.last_seen or now):.0f} s ago)")
@@ -274,7 +275,7 @@ class InstanceService:
         data = dict(data)
         if strategy is not None:
             data["strategy"] = strategy
-        return self.fleet.request(name, command, data, timeout)
+        return self.fleet.connection.request(name, command, data, timeout)
 
     def notifications(self, name: str, limit: int) -> list[Notification]:
         self.get(name)
@@ -575,7 +576,7 @@ class InstanceService:
             offline_at = view.last_offline if view else None
             started_at = row.started_at or 0.0
             heard = alive_at is not None and alive_at >= started_at
-            broker_down = not self.fleet.connected and now - (self.fleet.disconnected_since or now) >= BROKER_DOWN_GRACE
+            broker_down = not self.fleet.connection.connected and now - (self.fleet.connection.disconnected_since or now) >= BROKER_DOWN_GRACE
 
             if state == State.STARTING:
                 if not process.alive:

@@ -69,7 +69,7 @@ def world(tmp_path: Path):
     settings = make_settings(tmp_path, heartbeat_timeout=30.0, start_timeout=60.0, stop_grace=10.0)
     store = Store(settings.database())
     fleet = Fleet()
-    fleet._connected.set()  # a connected fleet; the broker-down test clears it
+    fleet.connection._connected.set()  # a connected fleet; the broker-down test clears it
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
                               StrategyLibrary(store, settings.core_argv()))
@@ -177,8 +177,8 @@ def test_broker_down_puts_a_running_instance_in_error_saying_so(world) -> None:
     t0 = started(service)
     hear(fleet, "hb", t0 + 1)
     service.evaluate("bot", now=t0 + 1)
-    fleet._connected.clear()
-    fleet.disconnected_since = t0 + 2
+    fleet.connection._connected.clear()
+    fleet.connection.disconnected_since = t0 + 2
     assert service.evaluate("bot", now=t0 + 3) == State.RUNNING  # a short reconnect is not an outage
     assert service.evaluate("bot", now=t0 + 4.5) == State.ERROR
     assert state_of(service)[1].startswith("broker is down")
