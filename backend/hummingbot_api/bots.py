@@ -7,15 +7,15 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from backend.errors import HiveError
 from backend.orchestrator.connection import COMMAND_TIMEOUTS
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import ACTIVE, State
 from backend.orchestrator.runs import HIVE_IMAGE
-from backend.store import InstanceRow, LogRow, Store
+from backend.store import LogRow, Store
+from backend.store.repositories.instances import InstanceRepository
+from backend.store.repositories.telemetry import TelemetryRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class Bots:
     def _rows(self) -> dict[str, tuple[str, float]]:
         """Instances created here: name -> (state, created_at)."""
         with self.store.session() as session:
-            return {row.name: (row.state, row.created_at) for row in session.scalars(select(InstanceRow))}
+            return {row.name: (row.state, row.created_at) for row in InstanceRepository(session).all()}
 
     def active(self) -> dict[str, str]:
         """Active bots -> source: 'docker' for instances whose process runs here (a container, in Hummingbot's
@@ -75,12 +75,12 @@ class Bots:
 
     def _logs(self, name: str) -> tuple[list[dict], list[dict]]:
         with self.store.session() as session:
-            instance_id = session.scalar(select(InstanceRow.id).where(InstanceRow.name == name))
-            if instance_id is None:
+            row = InstanceRepository(session).get(name)
+            if row is None:
                 return [], []  # an external bot: its log lines are not stored
-            query = select(LogRow).where(LogRow.instance_id == instance_id).order_by(LogRow.id.desc())
-            general = list(session.scalars(query.limit(LOG_LINES)))
-            errors = list(session.scalars(query.where(LogRow.level_no >= logging.ERROR).limit(LOG_LINES)))
+            telemetry = TelemetryRepository(session)
+            general = telemetry.newest_logs(row.id, LOG_LINES)
+            errors = telemetry.newest_logs(row.id, LOG_LINES, min_level=logging.ERROR)
             return [_log_out(line) for line in reversed(general)], [_log_out(line) for line in reversed(errors)]
 
     # --- commands --------------------------------------------------------------------------------

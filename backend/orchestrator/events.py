@@ -19,12 +19,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import delete, func, select
-
 from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
 from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
 from backend.orchestrator.connection import FleetConnection
-from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow
+from backend.store import AuditRow, EventRow, Store, WebhookRow
+from backend.store.repositories.events import EventRepository
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,9 @@ class EventService:
             if unknown:
                 raise NotFound("not_found", f"unknown target instance(s): {', '.join(unknown)}")
         with self.store.session() as session:
-            row = EventRow(ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
-                           deliveries={t: "pending" for t in targets})
-            session.add(row)
-            session.flush()
-            event_id = row.id
+            event_id = EventRepository(session).add_event(EventRow(
+                ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
+                deliveries={t: "pending" for t in targets}))
         if wait:
             self._deliver(event_id)
         else:
@@ -65,7 +62,9 @@ class EventService:
 
     def _deliver(self, event_id: int) -> None:
         with self.store.session() as session:
-            row = session.get(EventRow, event_id)
+            row = EventRepository(session).event(event_id)
+            if row is None:
+                return  # deleted meanwhile
             name, data, targets, ts = row.name, row.data, list(row.targets), row.ts
         payload = json.dumps({"timestamp": int(ts * 1000), "sequence": event_id, "type": "eevent", "data": data})
         path = name.replace(".", "/")
@@ -82,31 +81,33 @@ class EventService:
             except (RuntimeError, ValueError) as error:
                 deliveries[target] = f"failed: {error}"
         with self.store.session() as session:
-            session.get(EventRow, event_id).deliveries = deliveries
+            stored = EventRepository(session).event(event_id)
+            if stored is not None:
+                stored.deliveries = deliveries
 
     def get(self, event_id: int) -> EventOut:
         with self.store.session() as session:
-            row = session.get(EventRow, event_id)
+            row = EventRepository(session).event(event_id)
             if row is None:
                 raise not_found("event", str(event_id))
             return _event_out(row)
 
     def list(self, limit: int) -> list[EventOut]:
         with self.store.session() as session:
-            return [_event_out(r) for r in session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(limit))]
+            return [_event_out(r) for r in EventRepository(session).newest_events(limit)]
 
     # --- webhooks --------------------------------------------------------------------------------
     def create_webhook(self, spec: WebhookCreate) -> WebhookCreated:
         hook = spec.hook or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
         secret = secrets.token_urlsafe(24)
         with self.store.session() as session:
-            if session.scalar(select(WebhookRow.id).where(WebhookRow.hook == hook)) is not None:
+            repository = EventRepository(session)
+            if repository.webhook_exists(hook):
                 raise Conflict("duplicate_name", f"a webhook named {hook!r} already exists")
             row = WebhookRow(hook=hook, secret_hash=_hash(secret), event=spec.event, targets=spec.targets,
                              allow_ips=spec.allow_ips, max_lag=spec.max_lag, rate_per_min=spec.rate_per_min,
                              created_at=time.time())
-            session.add(row)
-            session.flush()
+            repository.add_webhook(row)
             out = _webhook_out(row)
         template = json.dumps({"secret": secret, "timestamp": "{{timenow}}", "ticker": "{{ticker}}",
                                "action": "{{strategy.order.action}}", "price": "{{close}}"})
@@ -114,18 +115,18 @@ class EventService:
 
     def webhooks(self) -> list[WebhookOut]:
         with self.store.session() as session:
-            return [_webhook_out(r) for r in session.scalars(select(WebhookRow).order_by(WebhookRow.hook))]
+            return [_webhook_out(r) for r in EventRepository(session).webhooks()]
 
     def delete_webhook(self, hook: str) -> None:
         with self.store.session() as session:
-            if session.execute(delete(WebhookRow).where(WebhookRow.hook == hook)).rowcount == 0:
+            if not EventRepository(session).delete_webhook(hook):
                 raise not_found("webhook", hook)
 
     def receive(self, hook: str, body: bytes, query_secret: str | None, client_ip: str) -> int:
         """Check one TradingView call and publish its event in the background; returns the event id."""
         actor = f"webhook:{hook} from {client_ip}"
         with self.store.session() as session:
-            row = session.scalar(select(WebhookRow).where(WebhookRow.hook == hook))
+            row = EventRepository(session).webhook(hook)
             spec = None if row is None else _webhook_out(row)
             secret_hash = None if row is None else row.secret_hash
         if spec is None:
@@ -155,15 +156,12 @@ class EventService:
                 raise InvalidInput("stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
         digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
         with self._lock, self.store.session() as session:
-            recent = WebhookReceiptRow.hook == hook
-            session.execute(delete(WebhookReceiptRow).where(recent, WebhookReceiptRow.ts < now - REPLAY_WINDOW))
-            replay = session.scalar(select(WebhookReceiptRow.id).where(
-                recent, WebhookReceiptRow.digest == digest[:255]).limit(1)) is not None
-            calls = session.scalar(select(func.count()).select_from(WebhookReceiptRow).where(
-                recent, WebhookReceiptRow.ts >= now - 60))
-            limited = not replay and calls >= spec.rate_per_min
+            receipts = EventRepository(session)
+            receipts.forget_receipts_before(hook, now - REPLAY_WINDOW)
+            replay = receipts.receipt_exists(hook, digest[:255])
+            limited = not replay and receipts.receipts_since(hook, now - 60) >= spec.rate_per_min
             if not replay and not limited:
-                session.add(WebhookReceiptRow(hook=hook, digest=digest[:255], ts=now))
+                receipts.add_receipt(hook, digest[:255], now)
         if replay:
             self.audit(actor, "webhook", "replay", "the same alert was received within the replay window")
             raise Conflict("replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
@@ -179,11 +177,12 @@ class EventService:
     def audit(self, actor: str, action: str, outcome: str, detail: str = "") -> None:
         log.info("audit: %s %s %s %s", actor, action, outcome, detail)
         with self.store.session() as session:
-            session.add(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome, detail=detail))
+            EventRepository(session).add_audit(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome,
+                                                        detail=detail))
 
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self.store.session() as session:
-            rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            rows = EventRepository(session).newest_audit(limit)
             return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail)
                     for r in rows]
 

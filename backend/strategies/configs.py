@@ -10,11 +10,11 @@ import re
 import time
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.store import ScriptConfigRow, Store
+from backend.store import Store
+from backend.store.repositories.script_configs import ScriptConfigRepository
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,126}$")
 NOT_PARAMS = frozenset({"script_file_name", "controller_name", "controller_type", "id", "markets", "candles_config",
@@ -46,7 +46,7 @@ class ScriptConfigs:
 
     def list(self) -> list[dict[str, Any]]:
         with self.store.session() as session:
-            rows = list(session.scalars(select(ScriptConfigRow).order_by(ScriptConfigRow.name)))
+            rows = ScriptConfigRepository(session).all()
             return [{"config_name": row.name, "script_file_name": row.content.get("script_file_name", "unknown"),
                      "controllers_config": row.content.get("controllers_config", []),
                      "candles_config": row.content.get("candles_config", []),
@@ -55,7 +55,7 @@ class ScriptConfigs:
     def get(self, name: str) -> dict[str, Any]:
         name = config_name(name)
         with self.store.session() as session:
-            row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
+            row = ScriptConfigRepository(session).get(name)
             if row is None:
                 raise NotFound("not_found", f"Configuration '{name}' not found")
             return dict(row.content)
@@ -65,11 +65,7 @@ class ScriptConfigs:
         for _attempt in range(2):  # a concurrent first save of the same name: the second one updates
             try:
                 with self.store.session() as session:
-                    row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
-                    if row is None:
-                        session.add(ScriptConfigRow(name=name, content=content, updated_at=time.time()))
-                    else:
-                        row.content, row.updated_at = content, time.time()
+                    ScriptConfigRepository(session).put(name, content, time.time())
                 return name
             except IntegrityError:
                 continue
@@ -78,7 +74,8 @@ class ScriptConfigs:
     def delete(self, name: str) -> None:
         name = config_name(name)
         with self.store.session() as session:
-            row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
+            configs = ScriptConfigRepository(session)
+            row = configs.get(name)
             if row is None:
                 raise NotFound("not_found", f"Configuration '{name}' not found")
-            session.delete(row)
+            configs.delete(row)
