@@ -29,7 +29,7 @@ class Services:
         self.instances = InstanceService(
             settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
         )
-        self.events = EventService(self.store, self.fleet.connection, self.instances.known_names)
+        self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
@@ -45,7 +45,7 @@ class Services:
         self.supervisor.stop()
         self.events.close()
         try:
-            self.instances.flush()
+            self.instances.recorder.flush()
         finally:
             self.fleet.connection.disconnect()
             self.store.close()

@@ -12,6 +12,7 @@ from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.instances import InstanceService
+from backend.orchestrator.queries import InstanceQueries
 from backend.services import Services
 from backend.strategies.library import StrategyLibrary
 
@@ -45,6 +46,10 @@ def get_instances(services: ServicesDep) -> InstanceService:
     return services.instances
 
 
+def get_instance_queries(services: ServicesDep) -> InstanceQueries:
+    return services.instances.queries
+
+
 def get_broker(services: ServicesDep) -> BrokerManager:
     return services.broker
 
@@ -64,5 +69,6 @@ def get_hummingbot(services: ServicesDep) -> HummingbotApi:
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]
+InstanceQueriesDep = Annotated[InstanceQueries, Depends(get_instance_queries)]
 BrokerDep = Annotated[BrokerManager, Depends(get_broker)]
 LibraryDep = Annotated[StrategyLibrary, Depends(get_library)]

@@ -141,7 +141,7 @@ class Bots:
 
     def remove(self, name: str, archive: bool, final_status: dict[str, Any] | None = None) -> None:
         """Stop the instance if it runs (Docker removes with force), then delete it, archiving its folder."""
-        if self.instances.get(name).state in {s.value for s in ACTIVE} | {State.ERROR.value}:
+        if self.instances.queries.get(name).state in {s.value for s in ACTIVE} | {State.ERROR.value}:
             self.instances.stop(name, wait=self.instances.settings.stop_grace + 5)
         self.instances.delete(name, archive=archive, final_status=final_status or self.status(name))
 

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ class Fleet:
         self.namespace = namespace
         self.pnl_interval = pnl_interval
         self.connection = FleetConnection(namespace, self.handle, retargeted=self._reset_stats)
+        self.listening_since = time.time()  # nothing could be heard before: silence from then is no bot's fault
         self._lock = threading.Lock()
         self._bots: dict[str, BotView] = {}
         self._stats = BrokerStats()

@@ -73,7 +73,7 @@ def world(tmp_path: Path):
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
                               StrategyLibrary(store, settings.core_argv()))
-    service.started_at = 0.0
+    fleet.listening_since = 0.0
     with store.session() as session:
         spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False)
         row = InstanceRow(name="bot", runtime="process", spec={"create": spec.model_dump(mode="json"), "versions": {}},
@@ -136,7 +136,7 @@ def test_running_silence_is_an_error_and_heartbeats_again_bring_it_back(world) -
     assert state_of(service)[1] == "no heartbeat for 34 s"
     hear(fleet, "hb", t0 + 40)
     assert service.evaluate("bot", now=t0 + 40.5) == State.RUNNING
-    assert service.history("bot")[0].reason.startswith("heartbeats again")
+    assert service.queries.history("bot")[0].reason.startswith("heartbeats again")
 
 
 def test_offline_with_a_living_process_is_a_lost_connection(world) -> None:
@@ -217,7 +217,7 @@ def test_adopted_instance_is_given_a_heartbeat_timeout_from_the_backend_start(wo
     with service.store.session() as session:
         row = service._row(session, "bot")
         row.state = "running"  # as a previous backend left it
-    service.started_at = t0 + 100  # this backend started much later and has heard nothing yet
+    service.fleet.listening_since = t0 + 100  # this backend started much later and has heard nothing yet
     service.adopt_all()
     assert service.evaluate("bot", now=t0 + 120) == State.RUNNING
     assert service.evaluate("bot", now=t0 + 131) == State.ERROR
