@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ def check_config(core_argv: list[str], config_path: Path) -> CheckResult:
     return CheckResult(False, message_of(completed))
 
 
-def describe(core_argv: list[str], strategy_dirs: list[Path] = (), file: Path | None = None) -> list[dict[str, Any]]:
+def describe(core_argv: list[str], strategy_dirs: Sequence[Path] = (),
+             file: Path | None = None) -> list[dict[str, Any]]:
     argv = [*core_argv, "describe"]
     for directory in strategy_dirs:
         argv += ["--strategy-dir", str(directory)]

@@ -79,7 +79,7 @@ def main() -> None:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         stopped = next(child for child in children if child.poll() is not None)
-        raise SystemExit(f"{stopped.args[2]} exited with code {stopped.returncode}; stopping the rest")
+        raise SystemExit(f"{_module(stopped)} exited with code {stopped.returncode}; stopping the rest")
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
@@ -91,6 +91,12 @@ def main() -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+
+def _module(child: subprocess.Popen[bytes]) -> str:
+    """What `python -m <module> ...` runs: backend, or streamlit."""
+    return str(child.args[2]) if isinstance(child.args, list) else str(child.args)
 
 
 if __name__ == "__main__":

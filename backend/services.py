@@ -9,6 +9,7 @@ from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.supervisor import Supervisor
+from backend.runtimes.base import Runtime
 from backend.runtimes.process import ProcessRuntime
 from backend.settings import Settings
 from backend.store import Store
@@ -26,9 +27,8 @@ class Services:
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
         self.library = StrategyLibrary(self.store, settings.core_argv())
-        self.instances = InstanceService(
-            settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
-        )
+        runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
+        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)

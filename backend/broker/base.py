@@ -45,6 +45,9 @@ class BrokerBackend(Protocol):
 
     def stop(self) -> None: ...
 
+    def adopt(self) -> bool:
+        """After a backend restart: is the broker the store remembers still there (and ours)?"""
+
     def liveness(self) -> Liveness: ...
 
     def usage(self) -> ProcessUsage:

@@ -59,15 +59,15 @@ class EmbeddedBroker:
             if self._popen.poll() is not None:
                 line = last_output_line(self.log_file)
                 raise OperationFailed("broker_failed",
-                                f"the embedded broker exited at start with code {self._popen.returncode}"
-                                + (f": {line}" if line else f" (see {self.log_file})"))
+                                      f"the embedded broker exited at start with code {self._popen.returncode}"
+                                      + (f": {line}" if line else f" (see {self.log_file})"))
             if answers(self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1", self.port, 0.5):
                 return
             time.sleep(0.1)
         self.stop()
         raise OperationFailed("broker_failed",
-                        f"the embedded broker did not listen on {self.host}:{self.port} within {START_TIMEOUT:.0f} s "
-                        f"(see {self.log_file})")
+                              f"the embedded broker did not listen on {self.host}:{self.port} "
+                              f"within {START_TIMEOUT:.0f} s (see {self.log_file})")
 
     def stop(self) -> None:
         process = self._process()

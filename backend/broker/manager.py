@@ -103,7 +103,7 @@ class BrokerManager:
                 if current.kind == "embedded" and current.port == port:
                     return self.status()
                 raise Conflict("broker_running",
-                                f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
+                               f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
             backend = EmbeddedBroker(self.settings.broker_host, port, self.settings.data_dir / "broker",
                                      self.settings.broker_sys_interval)
             self._starting = True
@@ -135,8 +135,8 @@ class BrokerManager:
             if current is not None and current.kind == "embedded" and self._desired == "running" \
                     and current.liveness().alive:
                 raise Conflict("broker_running",
-                                f"the embedded broker runs on {current.host}:{current.port}; stop it first, "
-                                "then connect to the external one")
+                               f"the embedded broker runs on {current.host}:{current.port}; stop it first, "
+                               "then connect to the external one")
             backend = ExternalBroker(host, port)
             backend.start()
             self._set(backend, "running", "external broker chosen by operator")

@@ -131,9 +131,9 @@ class FleetConnection:
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             if message.topic.startswith(self.reply_prefix + "/"):
-                self._handle_reply(message.topic.removeprefix(self.reply_prefix + "/"), message.payload)
+                self._handle_reply(message.topic.removeprefix(self.reply_prefix + "/"), bytes(message.payload))
             else:
-                self._listener(message.topic, message.payload, time.time())
+                self._listener(message.topic, bytes(message.payload), time.time())
         except Exception:  # a malformed message must never take the connection down
             log.exception("cannot handle a message on %s", message.topic)
 

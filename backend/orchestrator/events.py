@@ -92,7 +92,7 @@ class EventService:
                 raise not_found("event", str(event_id))
             return _event_out(row)
 
-    def list(self, limit: int) -> list[EventOut]:
+    def newest(self, limit: int) -> list[EventOut]:
         with self.store.session() as session:
             return [_event_out(r) for r in EventRepository(session).newest_events(limit)]
 
@@ -139,7 +139,7 @@ class EventService:
         secret = query_secret if query_secret is not None else (data.pop("secret", None) if data is not None else None)
         if data is not None:
             data.pop("secret", None)
-        if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash):
+        if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash or ""):
             self.audit(actor, "webhook", "unauthorized", "missing or wrong secret")
             raise Unauthorized("unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
         if data is None:
@@ -192,7 +192,9 @@ def _hash(secret: str) -> str:
 
 
 def _parse_body(body: bytes) -> dict[str, Any] | None:
-    """A JSON object as is; any other text as `{"message": text}` (TradingView sends text when the alert is not JSON)."""
+    """A JSON object as is; any other text as `{"message": text}`.
+
+    TradingView sends text when the alert is not JSON."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

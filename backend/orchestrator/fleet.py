@@ -120,10 +120,11 @@ class Fleet:
         for strategy_id, entry in data.items():
             if not isinstance(entry, dict):
                 continue
-            performance = entry.get("performance") if isinstance(entry.get("performance"), dict) else {}
+            reported, custom_info = entry.get("performance"), entry.get("custom_info")
+            performance: dict[str, Any] = reported if isinstance(reported, dict) else {}
             strategy = view.strategies.setdefault(str(strategy_id), StrategyView())
             strategy.performance = performance
-            strategy.custom_info = entry.get("custom_info") if isinstance(entry.get("custom_info"), dict) else {}
+            strategy.custom_info = custom_info if isinstance(custom_info, dict) else {}
             strategy.status = entry.get("status")
             strategy.error = entry.get("error")
             strategy.at = now

@@ -139,7 +139,8 @@ class InstanceService:
         config_path, versions = self.files.write(spec, self.files.folder(spec.name), self.broker.address())
         with self.store.session() as session:
             row = InstanceRow(
-                name=spec.name, runtime=spec.runtime, spec={"create": spec.model_dump(mode="json"), "versions": versions},
+                name=spec.name, runtime=spec.runtime,
+                spec={"create": spec.model_dump(mode="json"), "versions": versions},
                 config_path=str(config_path), state=State.CREATED.value, reason="", state_since=time.time(),
                 created_at=time.time(),
             )
@@ -309,10 +310,11 @@ class InstanceService:
                         row.pid = runtime.pid(locator)
                     self._resources[name] = runtime.resources(locator)
             connection = self.fleet.connection
+            down = broker_down(connection.connected, connection.disconnected_since, now)
             outcome = derive_state(Facts(
                 state=state, reason=row.reason, state_since=row.state_since, started_at=row.started_at or 0.0,
                 stop_requested_at=row.stop_requested_at, killed=handle.killed, pid=row.pid, process=process,
-                view=self.fleet.bot(name), broker_down=broker_down(connection.connected, connection.disconnected_since, now),
+                view=self.fleet.bot(name), broker_down=down,
                 listening_since=self.fleet.listening_since, broker=self.queries.broker_words(),
             ), Thresholds.of(self.settings), now)
             if outcome.kill:

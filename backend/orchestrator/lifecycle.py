@@ -63,7 +63,8 @@ def record_creation(session: Session, row: InstanceRow, reason: str, now: float 
     now = time.time() if now is None else now
     row.state, row.reason, row.state_since = State.CREATED.value, reason, now
     session.flush()
-    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=None, to_state=State.CREATED.value, reason=reason))
+    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=None, to_state=State.CREATED.value,
+                               reason=reason))
 
 
 def transition(session: Session, row: InstanceRow, target: State, reason: str, now: float | None = None,
@@ -74,4 +75,5 @@ def transition(session: Session, row: InstanceRow, target: State, reason: str, n
         raise TransitionError(row.name, current, target, hint)
     now = time.time() if now is None else now
     row.state, row.reason, row.state_since = target.value, reason, now
-    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=current.value, to_state=target.value, reason=reason))
+    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=current.value, to_state=target.value,
+                               reason=reason))

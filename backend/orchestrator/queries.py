@@ -54,7 +54,7 @@ class InstanceQueries:
         return f"the broker at {host}:{port}"
 
     # --- instances -------------------------------------------------------------------------------
-    def list(self) -> list[InstanceOut]:
+    def all(self) -> list[InstanceOut]:
         """The instances the backend created, and every other bot heard under the namespace (runtime external)."""
         with self.store.session() as session:
             rows = InstanceRepository(session).all()

@@ -122,7 +122,7 @@ class ProcessRuntime:
 
     def poll(self, handle: dict[str, Any]) -> ProcessState:
         with self._lock:
-            popen = self._children.get(handle.get("launcher_pid"))
+            popen = self._children.get(handle.get("launcher_pid") or 0)
         if popen is not None and popen.poll() is not None:  # reap our own child, so it is no zombie
             with self._lock:
                 self._children.pop(popen.pid, None)

@@ -44,7 +44,7 @@ class StrategyLibrary:
                     self._shipped = hive_cli.describe(self.core_argv)
                 except hive_cli.CoreError as error:
                     raise Unavailable("core_unavailable",
-                                    f"hive_core cannot describe its strategies: {error}") from None
+                                      f"hive_core cannot describe its strategies: {error}") from None
             return self._shipped
 
     def shipped_names(self) -> set[str]:
@@ -58,7 +58,7 @@ class StrategyLibrary:
             return []
 
     # --- reading ---------------------------------------------------------------------------------
-    def list(self) -> list[StrategyOut]:
+    def entries(self) -> list[StrategyOut]:
         out = [StrategyOut(name=item["name"], kind="builtin", description=item.get("description") or "",
                            params_schema=item.get("params_schema") or {}) for item in self._shipped_or_empty()]
         with self.store.session() as session:
@@ -118,10 +118,10 @@ class StrategyLibrary:
         source = decode_source(data)
         if name in self.shipped_names():
             raise Conflict("name_taken",
-                            f"{name!r} is the name of a shipped example strategy; rename your file")
+                           f"{name!r} is the name of a shipped example strategy; rename your file")
         if name in self._uploaded_names():
             raise Conflict("duplicate_name",
-                            f"a strategy named {name!r} is already uploaded; save a new version of it instead")
+                           f"a strategy named {name!r} is already uploaded; save a new version of it instead")
         description = self._validate(name, source)
         now = time.time()
         try:
@@ -140,8 +140,8 @@ class StrategyLibrary:
             file_id = file.id if file is not None else None
         if file_id is None:
             if name in self._shipped_names_or_empty():
-                raise Conflict("read_only",
-                                f"{name!r} is a shipped example and cannot be changed; upload a copy under another name")
+                raise Conflict("read_only", f"{name!r} is a shipped example and cannot be changed; "
+                                            "upload a copy under another name")
             raise not_found("strategy", name)
         description = self._validate(name, source)
         for _attempt in range(3):

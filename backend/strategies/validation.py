@@ -26,8 +26,8 @@ def name_from_filename(filename: str) -> str:
         raise invalid(f"{path.name or filename!r} is not a Python file: upload a .py file")
     if not _NAME_RE.match(path.stem):
         raise InvalidInput("invalid_name",
-                        f"{path.stem!r} cannot be a strategy name: use 1-63 letters, digits or '_', "
-                        "starting with a letter, and rename the file")
+                           f"{path.stem!r} cannot be a strategy name: use 1-63 letters, digits or '_', "
+                           "starting with a letter, and rename the file")
     return path.stem
 
 
@@ -72,7 +72,8 @@ def _strategy_classes(tree: ast.Module) -> list[str]:
             if node.name in found:
                 continue
             for base in node.bases:
-                base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+                base_name = (base.id if isinstance(base, ast.Name)
+                             else base.attr if isinstance(base, ast.Attribute) else None)
                 if base_name in bases_named or base_name in found:
                     found.append(node.name)
                     changed = True

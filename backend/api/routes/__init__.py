@@ -1,4 +1,6 @@
-"""All routers, aggregated in one place. Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
+"""All routers, aggregated in one place.
+
+Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user

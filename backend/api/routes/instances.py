@@ -21,7 +21,7 @@ router = APIRouter(prefix="/instances", tags=["instances"])
 
 @router.get("", response_model=list[InstanceOut])
 def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
-    return instances.list()
+    return instances.all()
 
 
 @router.post("", response_model=InstanceOut, status_code=201)

@@ -10,7 +10,7 @@ router = APIRouter(prefix="/strategies", tags=["strategies"])
 
 @router.get("", response_model=list[StrategyOut])
 def list_strategies(library: LibraryDep) -> list[StrategyOut]:
-    return library.list()
+    return library.entries()
 
 
 @router.post("", response_model=StrategyDetail, status_code=201)

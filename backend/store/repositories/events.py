@@ -39,7 +39,11 @@ class EventRepository:
 
     def delete_webhook(self, hook: str) -> bool:
         """False when there was no such webhook."""
-        return self.session.execute(delete(WebhookRow).where(WebhookRow.hook == hook)).rowcount > 0
+        row = self.webhook(hook)
+        if row is None:
+            return False
+        self.session.delete(row)
+        return True
 
     # --- receipts (replay and rate checks) -------------------------------------------------------
     def forget_receipts_before(self, hook: str, ts: float) -> None:
