@@ -19,6 +19,7 @@ from backend.domain.broker import BrokerStatus
 from backend.errors import Conflict, HiveError
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
+from backend.store.repositories.broker import BrokerRepository
 
 log = logging.getLogger(__name__)
 FLEET_CONNECT_WAIT = 5.0
@@ -54,7 +55,7 @@ class BrokerManager:
     def adopt(self) -> None:
         """On backend start: find the broker the store remembers and reconnect the fleet to it."""
         with self._lock, self.store.session() as session:
-            row = session.get(BrokerRow, 1)
+            row = BrokerRepository(session).get()
             if row is None:
                 return
             backend = self._backend_from(row)
@@ -148,10 +149,7 @@ class BrokerManager:
         self._backend, self._desired, self._reason = backend, desired, reason
         record = backend.record()
         with self.store.session() as session:
-            row = session.get(BrokerRow, 1)
-            if row is None:
-                row = BrokerRow(id=1)
-                session.add(row)
+            row = BrokerRepository(session).get_or_add()
             row.kind, row.host, row.port = record["kind"], record["host"], record["port"]
             row.pid, row.create_time = record["pid"], record["create_time"]
             row.desired, row.reason = desired, reason

@@ -51,6 +51,11 @@ class InstanceRepository:
             self.session.execute(delete(by_name).where(by_name.instance == row.name))
         self.session.delete(row)
 
+    def add_state_change(self, instance_id: int, ts: float, from_state: str | None, to_state: str,
+                         reason: str) -> None:
+        self.session.add(StateChangeRow(instance_id=instance_id, ts=ts, from_state=from_state, to_state=to_state,
+                                        reason=reason))
+
     def state_changes(self, instance_id: int) -> list[StateChangeRow]:
         """Newest first."""
         return list(self.session.scalars(select(StateChangeRow).where(StateChangeRow.instance_id == instance_id)
