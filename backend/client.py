@@ -37,7 +37,8 @@ class HiveClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise BackendUnavailable(f"the backend at {self.base_url} does not answer ({error.__class__.__name__})") from error
+            raise BackendUnavailable(
+                f"the backend at {self.base_url} does not answer ({error.__class__.__name__})") from error
         if response.is_error:
             raise _error_from(response)
         if response.status_code == 204 or not response.content:

@@ -1,16 +1,60 @@
-"""The one exception the backend's services raise for the operator: status, stable code, and words."""
+"""The exceptions the backend's services raise for the operator: what kind of refusal, a stable code, and words.
+
+They carry no HTTP status: the API layer (backend/api/errors.py) maps each kind to one. `code` is a stable
+keyword the dashboard branches on (`port_in_use`, `broker_not_running`...), `detail` says what happened and
+what to do.
+"""
 from __future__ import annotations
 
 
 class HiveError(Exception):
-    """Turned by the API into `{"detail": detail, "code": code}` with `status`."""
+    """Base of every refusal or failure meant for the operator."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
-        self.status = status
         self.code = code
         self.detail = detail
 
 
-def not_found(kind: str, name: str) -> HiveError:
-    return HiveError(404, "not_found", f"no {kind} named {name!r}")
+class BadRequest(HiveError):
+    """The request cannot be read at all (a malformed date, a cursor this backend never gave out)."""
+
+
+class InvalidInput(HiveError):
+    """The request is readable but its values are refused."""
+
+
+class Unauthorized(HiveError):
+    """Missing or wrong credentials."""
+
+
+class Forbidden(HiveError):
+    """Known credentials, but not allowed from here."""
+
+
+class NotFound(HiveError):
+    """The thing named does not exist."""
+
+
+class Conflict(HiveError):
+    """Not possible in the current state (already exists, still running, in use...)."""
+
+
+class RateLimited(HiveError):
+    """Too many calls in too little time."""
+
+
+class OperationFailed(HiveError):
+    """The backend tried and failed (e.g. the embedded broker did not come up)."""
+
+
+class Unavailable(HiveError):
+    """Something the backend depends on (hive_core's CLI) cannot be used right now."""
+
+
+class TimedOut(HiveError):
+    """A bot did not answer in time."""
+
+
+def not_found(kind: str, name: str) -> NotFound:
+    return NotFound("not_found", f"no {kind} named {name!r}")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backend.runtimes.process import child_env
+from backend.host import child_env
 
 CHECK_TIMEOUT = 60.0
 DESCRIBE_TIMEOUT = 60.0
@@ -53,7 +54,8 @@ def check_config(core_argv: list[str], config_path: Path) -> CheckResult:
     return CheckResult(False, message_of(completed))
 
 
-def describe(core_argv: list[str], strategy_dirs: list[Path] = (), file: Path | None = None) -> list[dict[str, Any]]:
+def describe(core_argv: list[str], strategy_dirs: Sequence[Path] = (),
+             file: Path | None = None) -> list[dict[str, Any]]:
     argv = [*core_argv, "describe"]
     for directory in strategy_dirs:
         argv += ["--strategy-dir", str(directory)]

@@ -1,9 +1,44 @@
-"""Facts about this machine that several parts of the backend ask: is a port taken, is a process still ours."""
+"""This machine as several parts of the backend see it: where the repository is, the environment of the
+processes it starts, their output, whether a port is taken or a process is still ours."""
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 
 import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUN_MARKER = "=== hive: run of"  # written into a log file before each run's output
+# Settings and secrets of the backend that the processes it starts have no business seeing.
+_PRIVATE_ENV = ("HIVE_PASSWORD", "HIVE_USERNAME", "DATABASE_URL")
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    paths = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def last_output_line(log_file: Path, max_bytes: int = 16_384) -> str:
+    """The last non-empty line the current run wrote (nothing from earlier runs)."""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - max_bytes))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines()]
+    for line in reversed(lines):
+        if line.startswith(RUN_MARKER):
+            return ""
+        if line:
+            return line[:500]
+    return ""
 
 
 def port_in_use(host: str, port: int) -> bool:

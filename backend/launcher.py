@@ -10,14 +10,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
-from backend.host import port_in_use
+from backend.host import REPO_ROOT, port_in_use
 from backend.settings import CredentialsError, Settings, ensure_credentials
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD_HOST = os.environ.get("HIVE_DASHBOARD_HOST", "127.0.0.1")
 DASHBOARD_PORT = int(os.environ.get("HIVE_DASHBOARD_PORT", "8501"))
 STARTUP_TIMEOUT_S = 60.0
@@ -81,7 +79,7 @@ def main() -> None:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         stopped = next(child for child in children if child.poll() is not None)
-        raise SystemExit(f"{stopped.args[2]} exited with code {stopped.returncode}; stopping the rest")
+        raise SystemExit(f"{_module(stopped)} exited with code {stopped.returncode}; stopping the rest")
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
@@ -93,6 +91,12 @@ def main() -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+
+
+
+def _module(child: subprocess.Popen[bytes]) -> str:
+    """What `python -m <module> ...` runs: backend, or streamlit."""
+    return str(child.args[2]) if isinstance(child.args, list) else str(child.args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.supervisor import Supervisor
+from backend.runtimes.base import Runtime
 from backend.runtimes.process import ProcessRuntime
 from backend.settings import Settings
 from backend.store import Store
@@ -24,12 +25,11 @@ class Services:
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
-        self.broker = BrokerManager(settings, self.store, self.fleet)
+        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
         self.library = StrategyLibrary(self.store, settings.core_argv())
-        self.instances = InstanceService(
-            settings, self.store, self.fleet, self.broker, {"process": ProcessRuntime(settings.core_argv())}, self.library,
-        )
-        self.events = EventService(self.store, self.fleet, self.instances.known_names)
+        runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
+        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library)
+        self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
@@ -45,7 +45,7 @@ class Services:
         self.supervisor.stop()
         self.events.close()
         try:
-            self.instances.flush()
+            self.instances.recorder.flush()
         finally:
-            self.fleet.disconnect()
+            self.fleet.connection.disconnect()
             self.store.close()

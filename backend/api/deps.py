@@ -8,19 +8,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
-from backend.errors import HiveError
+from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.instances import InstanceService
+from backend.orchestrator.queries import InstanceQueries
 from backend.services import Services
 from backend.strategies.library import StrategyLibrary
 
 _basic = HTTPBasic(auto_error=False, realm="hive")
-
-
-class Unauthorized(HiveError):
-    def __init__(self, detail: str) -> None:
-        super().__init__(401, "unauthorized", detail)
 
 
 def get_services(request: Request) -> Services:
@@ -34,12 +30,12 @@ def require_user(services: ServicesDep,
                  credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
     """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time."""
     if credentials is None:
-        raise Unauthorized("credentials required (HTTP Basic: HIVE_USERNAME / HIVE_PASSWORD)")
+        raise Unauthorized("unauthorized", "credentials required (HTTP Basic: HIVE_USERNAME / HIVE_PASSWORD)")
     settings = services.settings
     user_ok = secrets.compare_digest(credentials.username.encode(), settings.username.encode())
     password_ok = secrets.compare_digest(credentials.password.encode(), (settings.password_value() or "").encode())
     if not (user_ok and password_ok):
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized("unauthorized", "wrong username or password")
     return credentials.username
 
 
@@ -48,6 +44,10 @@ CurrentUser = Annotated[str, Depends(require_user)]
 
 def get_instances(services: ServicesDep) -> InstanceService:
     return services.instances
+
+
+def get_instance_queries(services: ServicesDep) -> InstanceQueries:
+    return services.instances.queries
 
 
 def get_broker(services: ServicesDep) -> BrokerManager:
@@ -69,5 +69,6 @@ def get_hummingbot(services: ServicesDep) -> HummingbotApi:
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]
+InstanceQueriesDep = Annotated[InstanceQueries, Depends(get_instance_queries)]
 BrokerDep = Annotated[BrokerManager, Depends(get_broker)]
 LibraryDep = Annotated[StrategyLibrary, Depends(get_library)]

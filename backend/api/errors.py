@@ -1,4 +1,4 @@
-"""Every error leaves the API as `{"detail": "<words>", "code": "<keyword>"}`."""
+"""Every error leaves the API as `{"detail": "<words>", "code": "<keyword>"}`; this is where statuses are chosen."""
 from __future__ import annotations
 
 import logging
@@ -6,47 +6,57 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.errors import HiveError
+from backend.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HiveError,
+    InvalidInput,
+    NotFound,
+    OperationFailed,
+    RateLimited,
+    TimedOut,
+    Unauthorized,
+    Unavailable,
+)
+from hive_core.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 422: "validation_error"}
+STATUS_OF: dict[type[HiveError], int] = {
+    BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, InvalidInput: 422,
+    RateLimited: 429, OperationFailed: 500, Unavailable: 503, TimedOut: 504,
+}
 
 
-def _body(status: int, detail: str, code: str, headers: dict | None = None) -> JSONResponse:
+def status_of(error: HiveError) -> int:
+    """The HTTP status of a service's exception: that of its nearest listed class, 500 for any other."""
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 500
+
+
+def _body(status: int, detail: str, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
-
-
-def _describe(problems: list[dict], skip: int) -> str:
-    parts = []
-    for problem in problems:
-        location = ".".join(str(p) for p in problem.get("loc", ())[skip:])
-        parts.append(f"{location}: {problem.get('msg', '')}" if location else str(problem.get("msg", "")))
-    return "; ".join(parts) or "invalid request"
-
-
-def describe_validation(error: RequestValidationError) -> str:
-    """`field.sub: message; ...`, without the leading body/query/path of the location."""
-    return _describe(list(error.errors()), skip=1)
-
-
-def describe_pydantic(error: ValidationError) -> str:
-    return _describe(error.errors(), skip=0)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HiveError)
     async def _hive_error(_request: Request, error: HiveError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Basic realm="hive"'} if error.status == 401 else None
-        return _body(error.status, error.detail, error.code, headers)
+        status = status_of(error)
+        headers = {"WWW-Authenticate": 'Basic realm="hive"'} if status == 401 else None
+        return _body(status, error.detail, error.code, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return _body(422, describe_validation(error), "validation_error")
+        # `skip=1` drops the body/query/path FastAPI puts first in every location
+        return _body(422, describe_validation_error(error.errors(), skip=1) if error.errors() else "invalid request",
+                     "validation_error")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:

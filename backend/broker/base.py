@@ -5,7 +5,20 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
-from backend.errors import HiveError
+from backend.errors import Conflict
+
+
+@dataclass
+class BrokerStats:
+    """The broker's own statistics, as last heard on its `$SYS/broker/...` topics."""
+
+    clients_connected: int | None = None
+    messages_received: int | None = None
+    messages_sent: int | None = None
+    uptime_s: float | None = None
+    messages_per_s: float | None = None
+    updated_at: float | None = None
+    _previous: tuple[float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -28,9 +41,12 @@ class BrokerBackend(Protocol):
     port: int
 
     def start(self) -> None:
-        """Bring the broker up (embedded) or check that it answers (external); raise HiveError if not."""
+        """Bring the broker up (embedded) or check that it answers (external); raise a HiveError if not."""
 
     def stop(self) -> None: ...
+
+    def adopt(self) -> bool:
+        """After a backend restart: is the broker the store remembers still there (and ours)?"""
 
     def liveness(self) -> Liveness: ...
 
@@ -49,9 +65,8 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def port_in_use_error(host: str, port: int) -> HiveError:
-    return HiveError(
-        409, "port_in_use",
+def port_in_use_error(host: str, port: int) -> Conflict:
+    return Conflict("port_in_use",
         f"port {port} on {host} is already in use by another process, so the embedded broker cannot listen there. "
         f"Start it on another port (the Port field on the Broker page, or the setting HIVE_BROKER_PORT), or stop "
         f"that process. If it is an MQTT broker, you can use it as an external broker instead "

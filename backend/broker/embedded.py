@@ -15,9 +15,8 @@ from pathlib import Path
 import psutil
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
-from backend.host import live_process, port_in_use
-from backend.errors import HiveError
-from backend.runtimes.process import REPO_ROOT, child_env, last_output_line
+from backend.errors import OperationFailed
+from backend.host import REPO_ROOT, child_env, last_output_line, live_process, port_in_use
 
 SERVER_MODULE = "backend.broker.amqtt_server"
 START_TIMEOUT = 20.0
@@ -59,16 +58,16 @@ class EmbeddedBroker:
         while time.monotonic() < deadline:
             if self._popen.poll() is not None:
                 line = last_output_line(self.log_file)
-                raise HiveError(500, "broker_failed",
-                                f"the embedded broker exited at start with code {self._popen.returncode}"
-                                + (f": {line}" if line else f" (see {self.log_file})"))
+                raise OperationFailed("broker_failed",
+                                      f"the embedded broker exited at start with code {self._popen.returncode}"
+                                      + (f": {line}" if line else f" (see {self.log_file})"))
             if answers(self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1", self.port, 0.5):
                 return
             time.sleep(0.1)
         self.stop()
-        raise HiveError(500, "broker_failed",
-                        f"the embedded broker did not listen on {self.host}:{self.port} within {START_TIMEOUT:.0f} s "
-                        f"(see {self.log_file})")
+        raise OperationFailed("broker_failed",
+                              f"the embedded broker did not listen on {self.host}:{self.port} "
+                              f"within {START_TIMEOUT:.0f} s (see {self.log_file})")
 
     def stop(self) -> None:
         process = self._process()

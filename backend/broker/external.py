@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from backend.broker.base import Liveness, ProcessUsage, answers
-from backend.errors import HiveError
+from backend.errors import Conflict
 
 CONNECT_TIMEOUT = 3.0
 
@@ -17,8 +17,7 @@ class ExternalBroker:
 
     def start(self) -> None:
         if not answers(self.host, self.port, CONNECT_TIMEOUT):
-            raise HiveError(
-                409, "broker_unreachable",
+            raise Conflict("broker_unreachable",
                 f"nothing answers on {self.host}:{self.port} within {CONNECT_TIMEOUT:.0f} s; "
                 "check that the broker runs and that host and port are right",
             )

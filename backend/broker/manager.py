@@ -9,25 +9,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
-from backend.api.schemas import BrokerStatus
-from backend.broker.base import BrokerBackend
+from backend.broker.base import BrokerBackend, BrokerStats
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
-from backend.errors import HiveError
-from backend.orchestrator.fleet import Fleet
+from backend.domain.broker import BrokerStatus
+from backend.errors import Conflict, HiveError
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
+from backend.store.repositories.broker import BrokerRepository
 
 log = logging.getLogger(__name__)
 FLEET_CONNECT_WAIT = 5.0
 
 
+class FleetLink(Protocol):
+    """What the broker manager needs of the fleet's MQTT connection: point it at the broker in use."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def connect(self, host: str, port: int, force: bool = False) -> None: ...
+
+    def disconnect(self) -> None: ...
+
+    def wait_connected(self, timeout: float) -> bool: ...
+
+
 class BrokerManager:
-    def __init__(self, settings: Settings, store: Store, fleet: Fleet) -> None:
+    def __init__(self, settings: Settings, store: Store, fleet: FleetLink, stats: Callable[[], BrokerStats]) -> None:
+        """`fleet` is the fleet's connection, `stats` gives the broker's $SYS statistics as the fleet heard them."""
         self.settings = settings
         self.store = store
         self.fleet = fleet
+        self._stats = stats
         self._lock = threading.RLock()
         self._backend: BrokerBackend | None = None
         self._desired = "stopped"
@@ -38,7 +55,7 @@ class BrokerManager:
     def adopt(self) -> None:
         """On backend start: find the broker the store remembers and reconnect the fleet to it."""
         with self._lock, self.store.session() as session:
-            row = session.get(BrokerRow, 1)
+            row = BrokerRepository(session).get()
             if row is None:
                 return
             backend = self._backend_from(row)
@@ -86,8 +103,8 @@ class BrokerManager:
             if current is not None and self._desired == "running" and current.liveness().alive:
                 if current.kind == "embedded" and current.port == port:
                     return self.status()
-                raise HiveError(409, "broker_running",
-                                f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
+                raise Conflict("broker_running",
+                               f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
             backend = EmbeddedBroker(self.settings.broker_host, port, self.settings.data_dir / "broker",
                                      self.settings.broker_sys_interval)
             self._starting = True
@@ -118,9 +135,9 @@ class BrokerManager:
             current = self._backend
             if current is not None and current.kind == "embedded" and self._desired == "running" \
                     and current.liveness().alive:
-                raise HiveError(409, "broker_running",
-                                f"the embedded broker runs on {current.host}:{current.port}; stop it first, "
-                                "then connect to the external one")
+                raise Conflict("broker_running",
+                               f"the embedded broker runs on {current.host}:{current.port}; stop it first, "
+                               "then connect to the external one")
             backend = ExternalBroker(host, port)
             backend.start()
             self._set(backend, "running", "external broker chosen by operator")
@@ -132,10 +149,7 @@ class BrokerManager:
         self._backend, self._desired, self._reason = backend, desired, reason
         record = backend.record()
         with self.store.session() as session:
-            row = session.get(BrokerRow, 1)
-            if row is None:
-                row = BrokerRow(id=1)
-                session.add(row)
+            row = BrokerRepository(session).get_or_add()
             row.kind, row.host, row.port = record["kind"], record["host"], record["port"]
             row.pid, row.create_time = record["pid"], record["create_time"]
             row.desired, row.reason = desired, reason
@@ -144,7 +158,7 @@ class BrokerManager:
     # --- status ----------------------------------------------------------------------------------
     def status(self) -> BrokerStatus:
         backend = self._backend
-        stats = self.fleet.broker_stats()
+        stats = self._stats()
         connected = self.fleet.connected
         if backend is None:
             return BrokerStatus(kind="embedded", state="stopped", host=self.settings.broker_host,

@@ -7,14 +7,15 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from backend.errors import HiveError
-from backend.orchestrator.fleet import COMMAND_TIMEOUTS, Fleet
+from backend.orchestrator.connection import COMMAND_TIMEOUTS
+from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import ACTIVE, State
 from backend.orchestrator.runs import HIVE_IMAGE
-from backend.store import InstanceRow, LogRow, Store
+from backend.store import LogRow, Store
+from backend.store.repositories.instances import InstanceRepository
+from backend.store.repositories.telemetry import TelemetryRepository
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Bots:
     def _rows(self) -> dict[str, tuple[str, float]]:
         """Instances created here: name -> (state, created_at)."""
         with self.store.session() as session:
-            return {row.name: (row.state, row.created_at) for row in session.scalars(select(InstanceRow))}
+            return {row.name: (row.state, row.created_at) for row in InstanceRepository(session).all()}
 
     def active(self) -> dict[str, str]:
         """Active bots -> source: 'docker' for instances whose process runs here (a container, in Hummingbot's
@@ -74,12 +75,12 @@ class Bots:
 
     def _logs(self, name: str) -> tuple[list[dict], list[dict]]:
         with self.store.session() as session:
-            instance_id = session.scalar(select(InstanceRow.id).where(InstanceRow.name == name))
-            if instance_id is None:
+            row = InstanceRepository(session).get(name)
+            if row is None:
                 return [], []  # an external bot: its log lines are not stored
-            query = select(LogRow).where(LogRow.instance_id == instance_id).order_by(LogRow.id.desc())
-            general = list(session.scalars(query.limit(LOG_LINES)))
-            errors = list(session.scalars(query.where(LogRow.level_no >= logging.ERROR).limit(LOG_LINES)))
+            telemetry = TelemetryRepository(session)
+            general = telemetry.newest_logs(row.id, LOG_LINES)
+            errors = telemetry.newest_logs(row.id, LOG_LINES, min_level=logging.ERROR)
             return [_log_out(line) for line in reversed(general)], [_log_out(line) for line in reversed(errors)]
 
     # --- commands --------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ class Bots:
             return {"success": False, "message": f"Bot {name} not found"}
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
         try:
-            reply = self.fleet.request(name, command, data, timeout)
+            reply = self.fleet.connection.request(name, command, data, timeout)
         except HiveError as error:
             if error.code != "command_timeout":
                 raise
@@ -125,7 +126,7 @@ class Bots:
                           final_status: dict[str, Any]) -> None:
         try:
             try:
-                self.fleet.request(name, "stop", {"skip_order_cancellation": skip_order_cancellation,
+                self.fleet.connection.request(name, "stop", {"skip_order_cancellation": skip_order_cancellation,
                                                   "async_backend": False})
             except HiveError as error:
                 log.warning("stop-and-archive %s: the stop command was not answered (%s); stopping the process",
@@ -140,7 +141,7 @@ class Bots:
 
     def remove(self, name: str, archive: bool, final_status: dict[str, Any] | None = None) -> None:
         """Stop the instance if it runs (Docker removes with force), then delete it, archiving its folder."""
-        if self.instances.get(name).state in {s.value for s in ACTIVE} | {State.ERROR.value}:
+        if self.instances.queries.get(name).state in {s.value for s in ACTIVE} | {State.ERROR.value}:
             self.instances.stop(name, wait=self.instances.settings.stop_grace + 5)
         self.instances.delete(name, archive=archive, final_status=final_status or self.status(name))
 

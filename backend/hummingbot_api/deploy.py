@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backend.api.errors import describe_pydantic
-from backend.api.schemas import InstanceCreate, StrategySpec
-from backend.errors import HiveError
+from backend.domain.instances import InstanceCreate, StrategySpec
+from backend.errors import InvalidInput
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.runs import Deployment
 from backend.strategies.configs import ScriptConfigs, config_name, params_of, strategy_of
+from hive_core.validation import describe_validation_error
 
 
 class _Body(BaseModel):
@@ -50,7 +50,7 @@ class Deployer:
             return self._controllers(body, config["controllers_config"], config_name(body.script_config or ""))
         script = (body.script or "").removesuffix(".py") or strategy_of(config)
         if not script:
-            raise HiveError(422, "validation_error", "script: name the strategy to run (script), or a script config "
+            raise InvalidInput("validation_error", "script: name the strategy to run (script), or a script config "
                                                      "whose script_file_name names it (script_config)")
         unique = _unique(body.instance_name)
         strategy_id = _strategy_id(config_name(body.script_config) if body.script_config else script)
@@ -63,7 +63,7 @@ class Deployer:
     def controllers(self, body: V2ControllerDeployment) -> dict[str, Any]:
         for field in ("max_global_drawdown_quote", "max_controller_drawdown_quote"):
             if getattr(body, field) is not None:
-                raise HiveError(422, "unsupported", f"{field}: drawdown limits are not enforced by hive_core, so the "
+                raise InvalidInput("unsupported", f"{field}: drawdown limits are not enforced by hive_core, so the "
                                                     "deployment is refused rather than run unprotected; leave it out")
         return self._controllers(body, body.controllers_config, None)
 
@@ -74,7 +74,7 @@ class Deployer:
             config = self.configs.get(name)
             strategy = strategy_of(config)
             if not strategy:
-                raise HiveError(422, "validation_error", f"controllers_config: config {name!r} names no strategy "
+                raise InvalidInput("validation_error", f"controllers_config: config {name!r} names no strategy "
                                                          "(set script_file_name or controller_name in it)")
             entries.append((_strategy_id(str(config.get("id") or config_name(name))), strategy, config))
         generated = from_config or unique
@@ -114,4 +114,4 @@ def _spec(name: str, entries: list[tuple[str, str, dict[str, Any]]]) -> Instance
                                      trading_pair=config.get("trading_pair") or None)
                         for strategy_id, strategy, config in entries])
     except ValidationError as error:
-        raise HiveError(422, "validation_error", describe_pydantic(error)) from None
+        raise InvalidInput("validation_error", describe_validation_error(error)) from None

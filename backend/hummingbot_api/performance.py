@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, or_, select
-
-from backend.errors import HiveError
+from backend.errors import BadRequest
 from backend.orchestrator.fleet import Fleet
-from backend.store import InstanceRow, PnlSnapshotRow, Store
+from backend.store import PnlSnapshotRow, Store
+from backend.store.repositories.telemetry import TelemetryRepository
 
 INTERVALS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "12h": 43200, "1d": 86400}
 INTERVAL_PATTERN = "^(" + "|".join(INTERVALS) + ")$"
@@ -31,42 +30,21 @@ class Performance:
                 snapshots[(name, strategy_id)] = {
                     "bot_name": name, "controller_id": strategy_id, "timestamp": _iso(strategy.at),
                     "status": (strategy.status or "running").upper(), "performance": strategy.performance}
-        newest = (select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy))
-        query = (select(PnlSnapshotRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
-                 .where(PnlSnapshotRow.id.in_(newest)))
-        if bot_name:
-            query = query.where(InstanceRow.name == bot_name)
         with self.store.session() as session:
-            for point, name in session.execute(query):
+            for point, name in TelemetryRepository(session).latest_pnl_per_strategy(bot_name or None):
                 snapshots.setdefault((name, point.strategy), _stored(point, name) | {"status": "STOPPED"})
         return [snapshots[key] for key in sorted(snapshots)]
 
     def history(self, *, bot_name: str | None, controller_id: str | None, limit: int, cursor: str | None,
                 start_time: str | None, end_time: str | None, interval: str) -> tuple[list[dict], str | None, bool]:
         """Oldest first; the cursor continues after the last row returned."""
-        seconds = INTERVALS[interval]
-        conditions = []
-        if bot_name:
-            conditions.append(InstanceRow.name == bot_name)
-        if controller_id:
-            conditions.append(PnlSnapshotRow.strategy == controller_id)
-        if start_time:
-            conditions.append(PnlSnapshotRow.ts >= _epoch(start_time))
-        if end_time:
-            conditions.append(PnlSnapshotRow.ts <= _epoch(end_time))
-        sampled = (select(func.max(PnlSnapshotRow.id))
-                   .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
-                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,
-                             cast(PnlSnapshotRow.ts / seconds, Integer)))
-        query = (select(PnlSnapshotRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
-                 .where(PnlSnapshotRow.id.in_(sampled)))
-        if cursor:
-            after_ts, after_id = _cursor(cursor)
-            query = query.where(or_(PnlSnapshotRow.ts > after_ts,
-                                    and_(PnlSnapshotRow.ts == after_ts, PnlSnapshotRow.id > after_id)))
-        query = query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id).limit(limit + 1)
+        start = _epoch(start_time) if start_time else None
+        end = _epoch(end_time) if end_time else None
+        after = _cursor(cursor) if cursor else None
         with self.store.session() as session:
-            rows = list(session.execute(query))
+            rows = TelemetryRepository(session).sampled_pnl(
+                bot_name=bot_name or None, strategy=controller_id or None, start=start, end=end,
+                bucket_seconds=INTERVALS[interval], after=after, limit=limit + 1)
         has_more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = f"{rows[-1][0].ts!r}:{rows[-1][0].id}" if has_more else None
@@ -87,7 +65,7 @@ def _epoch(text: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise HiveError(400, "bad_request", f"Invalid datetime format: {error}") from None
+        raise BadRequest("bad_request", f"Invalid datetime format: {error}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
@@ -96,5 +74,5 @@ def _cursor(text: str) -> tuple[float, int]:
         ts, row_id = text.rsplit(":", 1)
         return float(ts), int(row_id)
     except ValueError:
-        raise HiveError(400, "bad_request", f"cursor {text!r} is not one this API returned; "
+        raise BadRequest("bad_request", f"cursor {text!r} is not one this API returned; "
                                             "start again without a cursor") from None

@@ -15,15 +15,15 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import delete, func, select
-
-from backend.api.schemas import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
-from backend.errors import HiveError, not_found
-from backend.orchestrator.fleet import Fleet
-from backend.store import AuditRow, EventRow, Store, WebhookReceiptRow, WebhookRow
+from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
+from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
+from backend.orchestrator.connection import FleetConnection
+from backend.store import AuditRow, EventRow, Store, WebhookRow
+from backend.store.repositories.events import EventRepository
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ WEBHOOK_PATH = "/webhooks/tradingview/{hook}"
 
 
 class EventService:
-    def __init__(self, store: Store, fleet: Fleet, known_names) -> None:
+    def __init__(self, store: Store, connection: FleetConnection, known_names: Callable[[], list[str]]) -> None:
         self.store = store
-        self.fleet = fleet
+        self.connection = connection
         self.known_names = known_names  # () -> every instance name (created here or heard)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hive-events")
         self._lock = threading.Lock()  # one webhook call at a time between its replay/rate check and its receipt
@@ -49,13 +49,11 @@ class EventService:
         if request.targets != "all":
             unknown = sorted(set(targets) - set(self.known_names()))
             if unknown:
-                raise HiveError(404, "not_found", f"unknown target instance(s): {', '.join(unknown)}")
+                raise NotFound("not_found", f"unknown target instance(s): {', '.join(unknown)}")
         with self.store.session() as session:
-            row = EventRow(ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
-                           deliveries={t: "pending" for t in targets})
-            session.add(row)
-            session.flush()
-            event_id = row.id
+            event_id = EventRepository(session).add_event(EventRow(
+                ts=time.time(), name=request.name, data=request.data, sender=sender, targets=targets,
+                deliveries={t: "pending" for t in targets}))
         if wait:
             self._deliver(event_id)
         else:
@@ -64,11 +62,13 @@ class EventService:
 
     def _deliver(self, event_id: int) -> None:
         with self.store.session() as session:
-            row = session.get(EventRow, event_id)
+            row = EventRepository(session).event(event_id)
+            if row is None:
+                return  # deleted meanwhile
             name, data, targets, ts = row.name, row.data, list(row.targets), row.ts
         payload = json.dumps({"timestamp": int(ts * 1000), "sequence": event_id, "type": "eevent", "data": data})
         path = name.replace(".", "/")
-        infos = {t: self.fleet.publish(f"{self.fleet.namespace}/{t}/external/event/{path}", payload, qos=1)
+        infos = {t: self.connection.publish(f"{self.connection.namespace}/{t}/external/event/{path}", payload, qos=1)
                  for t in targets}
         deliveries = {}
         for target, info in infos.items():
@@ -81,31 +81,33 @@ class EventService:
             except (RuntimeError, ValueError) as error:
                 deliveries[target] = f"failed: {error}"
         with self.store.session() as session:
-            session.get(EventRow, event_id).deliveries = deliveries
+            stored = EventRepository(session).event(event_id)
+            if stored is not None:
+                stored.deliveries = deliveries
 
     def get(self, event_id: int) -> EventOut:
         with self.store.session() as session:
-            row = session.get(EventRow, event_id)
+            row = EventRepository(session).event(event_id)
             if row is None:
                 raise not_found("event", str(event_id))
             return _event_out(row)
 
-    def list(self, limit: int) -> list[EventOut]:
+    def newest(self, limit: int) -> list[EventOut]:
         with self.store.session() as session:
-            return [_event_out(r) for r in session.scalars(select(EventRow).order_by(EventRow.id.desc()).limit(limit))]
+            return [_event_out(r) for r in EventRepository(session).newest_events(limit)]
 
     # --- webhooks --------------------------------------------------------------------------------
     def create_webhook(self, spec: WebhookCreate) -> WebhookCreated:
         hook = spec.hook or secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")
         secret = secrets.token_urlsafe(24)
         with self.store.session() as session:
-            if session.scalar(select(WebhookRow.id).where(WebhookRow.hook == hook)) is not None:
-                raise HiveError(409, "duplicate_name", f"a webhook named {hook!r} already exists")
+            repository = EventRepository(session)
+            if repository.webhook_exists(hook):
+                raise Conflict("duplicate_name", f"a webhook named {hook!r} already exists")
             row = WebhookRow(hook=hook, secret_hash=_hash(secret), event=spec.event, targets=spec.targets,
                              allow_ips=spec.allow_ips, max_lag=spec.max_lag, rate_per_min=spec.rate_per_min,
                              created_at=time.time())
-            session.add(row)
-            session.flush()
+            repository.add_webhook(row)
             out = _webhook_out(row)
         template = json.dumps({"secret": secret, "timestamp": "{{timenow}}", "ticker": "{{ticker}}",
                                "action": "{{strategy.order.action}}", "price": "{{close}}"})
@@ -113,62 +115,59 @@ class EventService:
 
     def webhooks(self) -> list[WebhookOut]:
         with self.store.session() as session:
-            return [_webhook_out(r) for r in session.scalars(select(WebhookRow).order_by(WebhookRow.hook))]
+            return [_webhook_out(r) for r in EventRepository(session).webhooks()]
 
     def delete_webhook(self, hook: str) -> None:
         with self.store.session() as session:
-            if session.execute(delete(WebhookRow).where(WebhookRow.hook == hook)).rowcount == 0:
+            if not EventRepository(session).delete_webhook(hook):
                 raise not_found("webhook", hook)
 
     def receive(self, hook: str, body: bytes, query_secret: str | None, client_ip: str) -> int:
         """Check one TradingView call and publish its event in the background; returns the event id."""
         actor = f"webhook:{hook} from {client_ip}"
         with self.store.session() as session:
-            row = session.scalar(select(WebhookRow).where(WebhookRow.hook == hook))
+            row = EventRepository(session).webhook(hook)
             spec = None if row is None else _webhook_out(row)
             secret_hash = None if row is None else row.secret_hash
         if spec is None:
             self.audit(actor, "webhook", "refused", "unknown webhook")
-            raise HiveError(404, "not_found", f"no webhook named {hook!r}")
+            raise NotFound("not_found", f"no webhook named {hook!r}")
         if spec.allow_ips and client_ip not in spec.allow_ips:
             self.audit(actor, "webhook", "refused", "sender address not in the allowlist")
-            raise HiveError(403, "forbidden", f"the sender address {client_ip} is not allowed for this webhook")
+            raise Forbidden("forbidden", f"the sender address {client_ip} is not allowed for this webhook")
         data = _parse_body(body)
         secret = query_secret if query_secret is not None else (data.pop("secret", None) if data is not None else None)
         if data is not None:
             data.pop("secret", None)
-        if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash):
+        if not isinstance(secret, str) or not hmac.compare_digest(_hash(secret), secret_hash or ""):
             self.audit(actor, "webhook", "unauthorized", "missing or wrong secret")
-            raise HiveError(401, "unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
+            raise Unauthorized("unauthorized", "missing or wrong webhook secret (body field `secret` or ?secret=)")
         if data is None:
             self.audit(actor, "webhook", "invalid", "the body is neither a JSON object nor text")
-            raise HiveError(422, "validation_error", "the body must be a JSON object or plain text")
+            raise InvalidInput("validation_error", "the body must be a JSON object or plain text")
         now = time.time()
         if "timestamp" in data:
             stamp = _epoch(data["timestamp"])
             if stamp is None:
                 self.audit(actor, "webhook", "invalid", f"unreadable timestamp {data['timestamp']!r}")
-                raise HiveError(422, "validation_error", "timestamp: expected epoch seconds/ms or ISO 8601")
+                raise InvalidInput("validation_error", "timestamp: expected epoch seconds/ms or ISO 8601")
             if now - stamp > spec.max_lag:
                 self.audit(actor, "webhook", "stale", f"timestamp {now - stamp:.0f} s old (max_lag {spec.max_lag:g} s)")
-                raise HiveError(422, "stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
+                raise InvalidInput("stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
         digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
         with self._lock, self.store.session() as session:
-            recent = WebhookReceiptRow.hook == hook
-            session.execute(delete(WebhookReceiptRow).where(recent, WebhookReceiptRow.ts < now - REPLAY_WINDOW))
-            replay = session.scalar(select(WebhookReceiptRow.id).where(
-                recent, WebhookReceiptRow.digest == digest[:255]).limit(1)) is not None
-            calls = session.scalar(select(func.count()).select_from(WebhookReceiptRow).where(
-                recent, WebhookReceiptRow.ts >= now - 60))
-            limited = not replay and calls >= spec.rate_per_min
+            receipts = EventRepository(session)
+            receipts.forget_receipts_before(hook, now - REPLAY_WINDOW)
+            replay = receipts.receipt_exists(hook, digest[:255])
+            limited = not replay and receipts.receipts_since(hook, now - 60) >= spec.rate_per_min
             if not replay and not limited:
-                session.add(WebhookReceiptRow(hook=hook, digest=digest[:255], ts=now))
+                receipts.add_receipt(hook, digest[:255], now)
         if replay:
             self.audit(actor, "webhook", "replay", "the same alert was received within the replay window")
-            raise HiveError(409, "replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
+            raise Conflict("replay", f"the same alert was already received within {REPLAY_WINDOW:g} s")
         if limited:
             self.audit(actor, "webhook", "rate_limited", f"more than {spec.rate_per_min} calls per minute")
-            raise HiveError(429, "rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
+            raise RateLimited("rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
         event = self.publish(EventPublish(name=spec.event, data=data, targets=spec.targets), sender=f"webhook:{hook}",
                              wait=False)
         self.audit(actor, "webhook", "accepted", f"event {event.id} ({spec.event})")
@@ -178,11 +177,12 @@ class EventService:
     def audit(self, actor: str, action: str, outcome: str, detail: str = "") -> None:
         log.info("audit: %s %s %s %s", actor, action, outcome, detail)
         with self.store.session() as session:
-            session.add(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome, detail=detail))
+            EventRepository(session).add_audit(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome,
+                                                        detail=detail))
 
     def audit_log(self, limit: int) -> list[AuditEntry]:
         with self.store.session() as session:
-            rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            rows = EventRepository(session).newest_audit(limit)
             return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail)
                     for r in rows]
 
@@ -192,7 +192,9 @@ def _hash(secret: str) -> str:
 
 
 def _parse_body(body: bytes) -> dict[str, Any] | None:
-    """A JSON object as is; any other text as `{"message": text}` (TradingView sends text when the alert is not JSON)."""
+    """A JSON object as is; any other text as `{"message": text}`.
+
+    TradingView sends text when the alert is not JSON."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

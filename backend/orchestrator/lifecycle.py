@@ -21,8 +21,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from backend.errors import HiveError
-from backend.store import InstanceRow, StateChangeRow
+from backend.errors import Conflict
+from backend.store import InstanceRow
+from backend.store.repositories.instances import InstanceRepository
 
 
 class State(StrEnum):
@@ -47,10 +48,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 ACTIVE = frozenset({State.STARTING, State.RUNNING, State.STOPPING})
 
 
-class TransitionError(HiveError):
+class TransitionError(Conflict):
     def __init__(self, name: str, current: State, target: State, hint: str = "") -> None:
         detail = f"instance {name!r} is {current.value}; it cannot go to {target.value}"
-        super().__init__(409, "invalid_transition", detail + (f" ({hint})" if hint else ""))
+        super().__init__("invalid_transition", detail + (f" ({hint})" if hint else ""))
         self.current = current
         self.target = target
 
@@ -62,8 +63,8 @@ def can_transition(current: State | str, target: State | str) -> bool:
 def record_creation(session: Session, row: InstanceRow, reason: str, now: float | None = None) -> None:
     now = time.time() if now is None else now
     row.state, row.reason, row.state_since = State.CREATED.value, reason, now
-    session.flush()
-    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=None, to_state=State.CREATED.value, reason=reason))
+    session.flush()  # gives the row its id
+    InstanceRepository(session).add_state_change(row.id, now, None, State.CREATED.value, reason)
 
 
 def transition(session: Session, row: InstanceRow, target: State, reason: str, now: float | None = None,
@@ -74,4 +75,4 @@ def transition(session: Session, row: InstanceRow, target: State, reason: str, n
         raise TransitionError(row.name, current, target, hint)
     now = time.time() if now is None else now
     row.state, row.reason, row.state_since = target.value, reason, now
-    session.add(StateChangeRow(instance_id=row.id, ts=now, from_state=current.value, to_state=target.value, reason=reason))
+    InstanceRepository(session).add_state_change(row.id, now, current.value, target.value, reason)

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import hive_core
-from backend.errors import HiveError
+from backend.errors import NotFound
 from backend.store import BotRunRow, InstanceRow, Store
+from backend.store.repositories.runs import BotRunRepository
 
 HIVE_IMAGE = f"hive/hive-core:{hive_core.__version__}"
 RUN_STATUS = {"created": "CREATED", "starting": "RUNNING", "running": "RUNNING", "stopping": "STOPPED",
@@ -42,7 +42,7 @@ class BotRuns:
 
     @staticmethod
     def record(session: Session, instance_name: str, deployment: Deployment, now: float) -> None:
-        session.add(BotRunRow(
+        BotRunRepository(session).add(BotRunRow(
             instance_name=instance_name, deployed_at=now, strategy_type=deployment.strategy_type,
             strategy_name=deployment.strategy_name, config_name=deployment.config_name,
             account_name=deployment.account_name, image_version=deployment.image_version,
@@ -53,8 +53,7 @@ class BotRuns:
     def finish(session: Session, row: InstanceRow, now: float, final_status: dict[str, Any] | None,
                archive_path: Path | None) -> None:
         """The instance `row` is being deleted: freeze its latest run as it ends."""
-        run = session.scalar(select(BotRunRow).where(BotRunRow.instance_name == row.name)
-                             .order_by(BotRunRow.id.desc()).limit(1))
+        run = BotRunRepository(session).latest_of(row.name)
         if run is None:
             return
         run.run_status = RUN_STATUS.get(row.state, "STOPPED")
@@ -70,34 +69,32 @@ class BotRuns:
              strategy_type: str | None = None, strategy_name: str | None = None, run_status: str | None = None,
              deployment_status: str | None = None, limit: int = 100, offset: int = 0,
              include_final_status: bool = False) -> list[dict[str, Any]]:
-        query = select(BotRunRow).order_by(BotRunRow.deployed_at.desc(), BotRunRow.id.desc())
-        for column, value in ((BotRunRow.instance_name, bot_name), (BotRunRow.account_name, account_name),
-                              (BotRunRow.strategy_type, strategy_type), (BotRunRow.strategy_name, strategy_name),
-                              (BotRunRow.deployment_status, deployment_status)):
-            if value is not None:
-                query = query.where(column == value)
+        filters = {column: value for column, value in (
+            ("instance_name", bot_name), ("account_name", account_name), ("strategy_type", strategy_type),
+            ("strategy_name", strategy_name), ("deployment_status", deployment_status)) if value is not None}
         with self.store.session() as session:
             live = self._live_states(session)
-            runs = [self._out(run, live, include_final_status) for run in session.scalars(query)]
+            runs = [self._out(run, live, include_final_status) for run in BotRunRepository(session).matching(filters)]
         if run_status is not None:
             runs = [run for run in runs if run["run_status"] == run_status.upper()]
         return runs[offset:offset + limit]
 
     def get(self, run_id: int) -> dict[str, Any]:
         with self.store.session() as session:
-            run = session.get(BotRunRow, run_id)
+            run = BotRunRepository(session).get(run_id)
             if run is None:
-                raise HiveError(404, "not_found", f"Bot run {run_id} not found")
+                raise NotFound("not_found", f"Bot run {run_id} not found")
             return self._out(run, self._live_states(session), include_final_status=True)
 
     def delete(self, run_id: int) -> tuple[str, bool]:
         """Delete the record and its archived files; returns (bot name, whether an archive was deleted)."""
         with self.store.session() as session:
-            run = session.get(BotRunRow, run_id)
+            runs = BotRunRepository(session)
+            run = runs.get(run_id)
             if run is None:
-                raise HiveError(404, "not_found", f"Bot run {run_id} not found")
+                raise NotFound("not_found", f"Bot run {run_id} not found")
             name, archive = run.instance_name, run.archive_path
-            session.delete(run)
+            runs.delete(run)
         if archive and Path(archive).is_dir():
             shutil.rmtree(archive, ignore_errors=True)
             return name, True
@@ -106,11 +103,10 @@ class BotRuns:
     @staticmethod
     def _live_states(session: Session) -> dict[str, tuple[str, float, str, int]]:
         """name -> (state, state_since, reason, id of the instance's latest run) for instances that exist."""
-        latest: dict[str, int] = {}
-        for run_id, name in session.execute(select(BotRunRow.id, BotRunRow.instance_name).order_by(BotRunRow.id)):
-            latest[name] = run_id
+        runs = BotRunRepository(session)
+        latest = runs.latest_run_ids()
         return {row.name: (row.state, row.state_since, row.reason, latest.get(row.name, -1))
-                for row in session.scalars(select(InstanceRow))}
+                for row in runs.instances()}
 
     @staticmethod
     def _out(run: BotRunRow, live: dict[str, tuple[str, float, str, int]], include_final_status: bool) -> dict:

@@ -4,9 +4,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from backend.api.schemas import InstanceCreate
+from backend.domain.instances import InstanceCreate
 from hive_core.config import (
-    InstanceConfig, MqttBridgeConfig, PaperAccountConfig, SimVenueConfig, StrategyEntry, dump_instance_config,
+    InstanceConfig,
+    MqttBridgeConfig,
+    PaperAccountConfig,
+    SimVenueConfig,
+    StrategyEntry,
+    dump_instance_config,
 )
 
 CONFIG_NAME = "config.yml"

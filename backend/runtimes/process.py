@@ -21,22 +21,10 @@ from typing import Any
 
 import psutil
 
-from backend.host import live_process
+from backend.host import RUN_MARKER, child_env, last_output_line, live_process
 from backend.runtimes.base import ProcessState, Resources
 
 LAUNCH_MODULE = "backend.runtimes.launch"
-RUN_MARKER = "=== hive: run of"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# Settings and secrets of the backend that an instance has no business seeing.
-_PRIVATE_ENV = ("HIVE_PASSWORD", "HIVE_USERNAME", "DATABASE_URL")
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
-    paths = [str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def describe_exit(code: int | None, last_line: str) -> str:
@@ -50,25 +38,6 @@ def describe_exit(code: int | None, last_line: str) -> str:
     else:
         words = f"exited with code {code}"
     return f"{words}: {last_line}" if last_line else words
-
-
-def last_output_line(log_file: Path, max_bytes: int = 16_384) -> str:
-    """The last non-empty line the current run wrote (nothing from earlier runs)."""
-    try:
-        with open(log_file, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            tail = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-    lines = [line.strip() for line in tail.splitlines()]
-    for line in reversed(lines):
-        if line.startswith(RUN_MARKER):
-            return ""
-        if line:
-            return line[:500]
-    return ""
 
 
 class ProcessRuntime:
@@ -153,7 +122,7 @@ class ProcessRuntime:
 
     def poll(self, handle: dict[str, Any]) -> ProcessState:
         with self._lock:
-            popen = self._children.get(handle.get("launcher_pid"))
+            popen = self._children.get(handle.get("launcher_pid") or 0)
         if popen is not None and popen.poll() is not None:  # reap our own child, so it is no zombie
             with self._lock:
                 self._children.pop(popen.pid, None)

@@ -1,8 +1,22 @@
 """Persistence: SQLAlchemy models and the Store (engine + sessions + bulk writes)."""
 from backend.store.db import LogEntry, PnlEntry, Store, TradeEntry
 from backend.store.models import (
-    AuditRow, Base, BotRunRow, BrokerRow, EventRow, InstanceRow, LogRow, MarketEventRow, NotificationRow,
-    PnlSnapshotRow, ScriptConfigRow, StateChangeRow, StrategyFileRow, StrategyVersionRow, TradeRow, WebhookReceiptRow,
+    AuditRow,
+    Base,
+    BotRunRow,
+    BrokerRow,
+    EventRow,
+    InstanceRow,
+    LogRow,
+    MarketEventRow,
+    NotificationRow,
+    PnlSnapshotRow,
+    ScriptConfigRow,
+    StateChangeRow,
+    StrategyFileRow,
+    StrategyVersionRow,
+    TradeRow,
+    WebhookReceiptRow,
     WebhookRow,
 )
 

@@ -80,7 +80,8 @@ class Store:
             return
         names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
         with self.session() as session:
-            ids = dict(session.execute(select(InstanceRow.name, InstanceRow.id).where(InstanceRow.name.in_(names))).all())
+            ids = dict(session.execute(select(InstanceRow.name, InstanceRow.id)
+                                       .where(InstanceRow.name.in_(names))).all())
             session.add_all(
                 LogRow(instance_id=ids[e.instance], ts=e.ts, level_no=e.level_no, level_name=e.level_name,
                        logger_name=e.logger_name, msg=e.msg, strategy=e.strategy)

@@ -24,7 +24,8 @@ class InstanceRow(Base):
     state_since: Mapped[float] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True, doc="the bot's own process")
-    handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, doc="runtime handle: how to find it again")
+    handle: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True,
+                                                          doc="runtime handle: how to find it again")
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     stop_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 

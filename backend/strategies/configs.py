@@ -10,11 +10,11 @@ import re
 import time
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from backend.errors import HiveError
-from backend.store import ScriptConfigRow, Store
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.store import Store
+from backend.store.repositories.script_configs import ScriptConfigRepository
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,126}$")
 NOT_PARAMS = frozenset({"script_file_name", "controller_name", "controller_type", "id", "markets", "candles_config",
@@ -25,7 +25,7 @@ def config_name(name: str) -> str:
     """`my_conf.yml` and `my_conf` name the same config."""
     name = name.removesuffix(".yml")
     if not _NAME_RE.match(name):
-        raise HiveError(422, "invalid_name", f"{name!r} is not a valid config name: use letters, digits, '_', '-' "
+        raise InvalidInput("invalid_name", f"{name!r} is not a valid config name: use letters, digits, '_', '-' "
                                              "or '.', starting with a letter or digit, at most 127 characters")
     return name
 
@@ -46,7 +46,7 @@ class ScriptConfigs:
 
     def list(self) -> list[dict[str, Any]]:
         with self.store.session() as session:
-            rows = list(session.scalars(select(ScriptConfigRow).order_by(ScriptConfigRow.name)))
+            rows = ScriptConfigRepository(session).all()
             return [{"config_name": row.name, "script_file_name": row.content.get("script_file_name", "unknown"),
                      "controllers_config": row.content.get("controllers_config", []),
                      "candles_config": row.content.get("candles_config", []),
@@ -55,9 +55,9 @@ class ScriptConfigs:
     def get(self, name: str) -> dict[str, Any]:
         name = config_name(name)
         with self.store.session() as session:
-            row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
+            row = ScriptConfigRepository(session).get(name)
             if row is None:
-                raise HiveError(404, "not_found", f"Configuration '{name}' not found")
+                raise NotFound("not_found", f"Configuration '{name}' not found")
             return dict(row.content)
 
     def save(self, name: str, content: dict[str, Any]) -> str:
@@ -65,20 +65,17 @@ class ScriptConfigs:
         for _attempt in range(2):  # a concurrent first save of the same name: the second one updates
             try:
                 with self.store.session() as session:
-                    row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
-                    if row is None:
-                        session.add(ScriptConfigRow(name=name, content=content, updated_at=time.time()))
-                    else:
-                        row.content, row.updated_at = content, time.time()
+                    ScriptConfigRepository(session).put(name, content, time.time())
                 return name
             except IntegrityError:
                 continue
-        raise HiveError(409, "conflict", f"configuration {name!r} is being saved by someone else; try again")
+        raise Conflict("conflict", f"configuration {name!r} is being saved by someone else; try again")
 
     def delete(self, name: str) -> None:
         name = config_name(name)
         with self.store.session() as session:
-            row = session.scalar(select(ScriptConfigRow).where(ScriptConfigRow.name == name))
+            configs = ScriptConfigRepository(session)
+            row = configs.get(name)
             if row is None:
-                raise HiveError(404, "not_found", f"Configuration '{name}' not found")
-            session.delete(row)
+                raise NotFound("not_found", f"Configuration '{name}' not found")
+            configs.delete(row)

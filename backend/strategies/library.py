@@ -13,14 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 import hive_core
 from backend import hive_cli
-from backend.api.schemas import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
-from backend.errors import HiveError, not_found
-from backend.store import InstanceRow, Store, StrategyFileRow, StrategyVersionRow
+from backend.domain.strategies import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
+from backend.errors import Conflict, HiveError, NotFound, Unavailable, not_found
+from backend.store import Store, StrategyVersionRow
+from backend.store.repositories.instances import InstanceRepository
+from backend.store.repositories.strategies import StrategyRepository
 from backend.strategies.validation import check_source, decode_source, invalid, name_from_filename
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ class StrategyLibrary:
                 try:
                     self._shipped = hive_cli.describe(self.core_argv)
                 except hive_cli.CoreError as error:
-                    raise HiveError(503, "core_unavailable",
-                                    f"hive_core cannot describe its strategies: {error}") from None
+                    raise Unavailable("core_unavailable",
+                                      f"hive_core cannot describe its strategies: {error}") from None
             return self._shipped
 
     def shipped_names(self) -> set[str]:
@@ -57,11 +58,11 @@ class StrategyLibrary:
             return []
 
     # --- reading ---------------------------------------------------------------------------------
-    def list(self) -> list[StrategyOut]:
+    def entries(self) -> list[StrategyOut]:
         out = [StrategyOut(name=item["name"], kind="builtin", description=item.get("description") or "",
                            params_schema=item.get("params_schema") or {}) for item in self._shipped_or_empty()]
         with self.store.session() as session:
-            for file, latest in self._latest_rows(session):
+            for file, latest in StrategyRepository(session).latest():
                 out.append(StrategyOut(name=file.name, kind="uploaded", version=latest.version,
                                        description=latest.description, params_schema=latest.params_schema,
                                        updated_at=latest.created_at))
@@ -72,15 +73,14 @@ class StrategyLibrary:
 
     def _uploaded_names(self) -> list[str]:
         with self.store.session() as session:
-            return list(session.scalars(select(StrategyFileRow.name)))
+            return StrategyRepository(session).names()
 
     def get(self, name: str) -> StrategyDetail:
         with self.store.session() as session:
-            file = session.scalar(select(StrategyFileRow).where(StrategyFileRow.name == name))
+            strategies = StrategyRepository(session)
+            file = strategies.file(name)
             if file is not None:
-                versions = list(session.scalars(
-                    select(StrategyVersionRow).where(StrategyVersionRow.file_id == file.id)
-                    .order_by(StrategyVersionRow.version)))
+                versions = strategies.versions(file.id)
                 latest = versions[-1]
                 return StrategyDetail(
                     name=name, kind="uploaded", version=latest.version, description=latest.description,
@@ -97,13 +97,12 @@ class StrategyLibrary:
 
     def version(self, name: str, version: int) -> StrategyVersionDetail:
         with self.store.session() as session:
-            row = session.scalar(
-                select(StrategyVersionRow).join(StrategyFileRow)
-                .where(StrategyFileRow.name == name, StrategyVersionRow.version == version))
+            strategies = StrategyRepository(session)
+            row = strategies.version(name, version)
             if row is None:
-                if session.scalar(select(StrategyFileRow.id).where(StrategyFileRow.name == name)) is None:
+                if strategies.file(name) is None:
                     raise not_found("strategy", name)
-                raise HiveError(404, "not_found", f"strategy {name!r} has no version {version}")
+                raise NotFound("not_found", f"strategy {name!r} has no version {version}")
             return StrategyVersionDetail(name=name, source=row.source, description=row.description,
                                          params_schema=row.params_schema, **_version_out(row).model_dump())
 
@@ -111,62 +110,49 @@ class StrategyLibrary:
         """For the uploaded strategies among `names`: their latest (version, source)."""
         with self.store.session() as session:
             return {file.name: (latest.version, latest.source)
-                    for file, latest in self._latest_rows(session) if file.name in names}
-
-    @staticmethod
-    def _latest_rows(session) -> list[tuple[StrategyFileRow, StrategyVersionRow]]:
-        newest = (select(StrategyVersionRow.file_id, func.max(StrategyVersionRow.version).label("version"))
-                  .group_by(StrategyVersionRow.file_id).subquery())
-        query = (select(StrategyFileRow, StrategyVersionRow)
-                 .join(StrategyVersionRow, StrategyVersionRow.file_id == StrategyFileRow.id)
-                 .join(newest, (newest.c.file_id == StrategyVersionRow.file_id)
-                       & (newest.c.version == StrategyVersionRow.version))
-                 .order_by(StrategyFileRow.name))
-        return [(file, version) for file, version in session.execute(query).all()]
+                    for file, latest in StrategyRepository(session).latest() if file.name in names}
 
     # --- writing ---------------------------------------------------------------------------------
     def upload(self, filename: str, data: bytes) -> StrategyDetail:
         name = name_from_filename(filename)
         source = decode_source(data)
         if name in self.shipped_names():
-            raise HiveError(409, "name_taken",
-                            f"{name!r} is the name of a shipped example strategy; rename your file")
+            raise Conflict("name_taken",
+                           f"{name!r} is the name of a shipped example strategy; rename your file")
         if name in self._uploaded_names():
-            raise HiveError(409, "duplicate_name",
-                            f"a strategy named {name!r} is already uploaded; save a new version of it instead")
+            raise Conflict("duplicate_name",
+                           f"a strategy named {name!r} is already uploaded; save a new version of it instead")
         description = self._validate(name, source)
         now = time.time()
         try:
             with self.store.session() as session:
-                file = StrategyFileRow(name=name, created_at=now)
-                session.add(file)
-                session.flush()
-                session.add(_version_row(file.id, 1, source, now, description))
+                strategies = StrategyRepository(session)
+                file_id = strategies.add_file(name, now)
+                strategies.add_version(_version_row(file_id, 1, source, now, description))
         except IntegrityError:
-            raise HiveError(409, "duplicate_name", f"a strategy named {name!r} is already uploaded") from None
+            raise Conflict("duplicate_name", f"a strategy named {name!r} is already uploaded") from None
         return self.get(name)
 
     def save(self, name: str, source: str) -> StrategyDetail:
         """Store `source` as the next version of the uploaded strategy `name` (same checks as an upload)."""
         with self.store.session() as session:
-            file = session.scalar(select(StrategyFileRow).where(StrategyFileRow.name == name))
+            file = StrategyRepository(session).file(name)
             file_id = file.id if file is not None else None
         if file_id is None:
             if name in self._shipped_names_or_empty():
-                raise HiveError(409, "read_only",
-                                f"{name!r} is a shipped example and cannot be changed; upload a copy under another name")
+                raise Conflict("read_only", f"{name!r} is a shipped example and cannot be changed; "
+                                            "upload a copy under another name")
             raise not_found("strategy", name)
         description = self._validate(name, source)
         for _attempt in range(3):
             try:
                 with self.store.session() as session:
-                    latest = session.scalar(
-                        select(StrategyVersionRow).where(StrategyVersionRow.file_id == file_id)
-                        .order_by(StrategyVersionRow.version.desc()).limit(1))
+                    strategies = StrategyRepository(session)
+                    latest = strategies.latest_version(file_id)
                     if latest is not None and latest.source == source:
                         break  # nothing changed: no new version
                     number = (latest.version if latest else 0) + 1
-                    session.add(_version_row(file_id, number, source, time.time(), description))
+                    strategies.add_version(_version_row(file_id, number, source, time.time(), description))
                 break
             except IntegrityError:  # someone saved the same number at the same moment: take the next
                 continue
@@ -181,17 +167,18 @@ class StrategyLibrary:
     def delete(self, name: str) -> None:
         """Delete an uploaded strategy with all its versions; refused while an instance is configured with it."""
         with self.store.session() as session:
-            file = session.scalar(select(StrategyFileRow).where(StrategyFileRow.name == name))
+            strategies = StrategyRepository(session)
+            file = strategies.file(name)
             if file is None:
                 if name in self._shipped_names_or_empty():
-                    raise HiveError(409, "read_only", f"{name!r} is a shipped example and cannot be deleted")
+                    raise Conflict("read_only", f"{name!r} is a shipped example and cannot be deleted")
                 raise not_found("strategy", name)
-            users = sorted(row.name for row in session.scalars(select(InstanceRow))
+            users = sorted(row.name for row in InstanceRepository(session).all()
                            if any(s.get("strategy") == name for s in row.spec["create"]["strategies"]))
             if users:
-                raise HiveError(409, "in_use", f"strategy {name!r} is used by instance{'s' if len(users) > 1 else ''} "
+                raise Conflict("in_use", f"strategy {name!r} is used by instance{'s' if len(users) > 1 else ''} "
                                                f"{', '.join(users)}; delete {'them' if len(users) > 1 else 'it'} first")
-            session.delete(file)
+            strategies.delete_file(file)
 
     def _shipped_names_or_empty(self) -> set[str]:
         return {item["name"] for item in self._shipped_or_empty()}

@@ -5,7 +5,8 @@ import ast
 import re
 from pathlib import PurePath
 
-from backend.errors import HiveError
+from backend.errors import InvalidInput
+
 MAX_SOURCE_BYTES = 512 * 1024
 BASE_CLASS = "Strategy"
 # A strategy name is also a module name for hive_core's loader: a letter, then letters, digits or '_'.
@@ -14,8 +15,8 @@ NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 
 
-def invalid(message: str) -> HiveError:
-    return HiveError(422, "invalid_strategy", message)
+def invalid(message: str) -> InvalidInput:
+    return InvalidInput("invalid_strategy", message)
 
 
 def name_from_filename(filename: str) -> str:
@@ -24,9 +25,9 @@ def name_from_filename(filename: str) -> str:
     if path.suffix != ".py":
         raise invalid(f"{path.name or filename!r} is not a Python file: upload a .py file")
     if not _NAME_RE.match(path.stem):
-        raise HiveError(422, "invalid_name",
-                        f"{path.stem!r} cannot be a strategy name: use 1-63 letters, digits or '_', "
-                        "starting with a letter, and rename the file")
+        raise InvalidInput("invalid_name",
+                           f"{path.stem!r} cannot be a strategy name: use 1-63 letters, digits or '_', "
+                           "starting with a letter, and rename the file")
     return path.stem
 
 
@@ -71,7 +72,8 @@ def _strategy_classes(tree: ast.Module) -> list[str]:
             if node.name in found:
                 continue
             for base in node.bases:
-                base_name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+                base_name = (base.id if isinstance(base, ast.Name)
+                             else base.attr if isinstance(base, ast.Attribute) else None)
                 if base_name in bases_named or base_name in found:
                     found.append(node.name)
                     changed = True

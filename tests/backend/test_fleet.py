@@ -82,13 +82,13 @@ def test_sys_topics_of_amqtt_and_mosquitto_give_broker_stats_and_message_rate() 
 
 def test_fleet_connection_hears_a_bot_and_the_broker_through_a_real_broker(mqtt_broker, mqtt_probe) -> None:
     fleet = Fleet()
-    fleet.connect(mqtt_broker.host, mqtt_broker.port)
+    fleet.connection.connect(mqtt_broker.host, mqtt_broker.port)
     try:
-        assert fleet.wait_connected(10)
+        assert fleet.connection.wait_connected(10)
         time.sleep(0.3)  # SUBACK
         mqtt_probe.publish("hbot/raw1/hb", {"ts": int(time.time() * 1e6)}, qos=0)
         wait_until(lambda: fleet.bot("raw1") and fleet.bot("raw1").last_heartbeat, 5, message="heartbeat heard")
         wait_until(lambda: fleet.broker_stats().clients_connected, 10, message="$SYS statistics heard")
     finally:
-        fleet.disconnect()
-    assert not fleet.connected
+        fleet.connection.disconnect()
+    assert not fleet.connection.connected

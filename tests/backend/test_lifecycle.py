@@ -4,7 +4,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from backend.orchestrator.lifecycle import TRANSITIONS, State, TransitionError, can_transition, record_creation, transition
+from backend.api.errors import status_of
+from backend.orchestrator.lifecycle import (
+    TRANSITIONS,
+    State,
+    TransitionError,
+    can_transition,
+    record_creation,
+    transition,
+)
 from backend.store import InstanceRow, StateChangeRow, Store
 
 ALLOWED = {
@@ -72,7 +80,7 @@ def test_refused_transition_raises_409_and_changes_nothing(store: Store) -> None
     with pytest.raises(TransitionError) as raised:
         with store.session() as session:
             transition(session, session.get(InstanceRow, instance_id), State.RUNNING, "impossible")
-    assert raised.value.status == 409 and raised.value.code == "invalid_transition"
+    assert status_of(raised.value) == 409 and raised.value.code == "invalid_transition"
     assert "created" in raised.value.detail and "running" in raised.value.detail
     with store.session() as session:
         assert session.get(InstanceRow, instance_id).state == "created"

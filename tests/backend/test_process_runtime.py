@@ -10,7 +10,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from backend.runtimes.process import ProcessRuntime, describe_exit, last_output_line
+from backend.host import last_output_line
+from backend.runtimes.process import ProcessRuntime, describe_exit
 from tests.backend.conftest import wait_until
 
 SCRIPT = textwrap.dedent("""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.api.schemas import InstanceCreate
+from backend.domain.instances import InstanceCreate
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import State, record_creation
@@ -69,11 +69,11 @@ def world(tmp_path: Path):
     settings = make_settings(tmp_path, heartbeat_timeout=30.0, start_timeout=60.0, stop_grace=10.0)
     store = Store(settings.database())
     fleet = Fleet()
-    fleet._connected.set()  # a connected fleet; the broker-down test clears it
+    fleet.connection._connected.set()  # a connected fleet; the broker-down test clears it
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
                               StrategyLibrary(store, settings.core_argv()))
-    service.started_at = 0.0
+    fleet.listening_since = 0.0
     with store.session() as session:
         spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False)
         row = InstanceRow(name="bot", runtime="process", spec={"create": spec.model_dump(mode="json"), "versions": {}},
@@ -136,7 +136,7 @@ def test_running_silence_is_an_error_and_heartbeats_again_bring_it_back(world) -
     assert state_of(service)[1] == "no heartbeat for 34 s"
     hear(fleet, "hb", t0 + 40)
     assert service.evaluate("bot", now=t0 + 40.5) == State.RUNNING
-    assert service.history("bot")[0].reason.startswith("heartbeats again")
+    assert service.queries.history("bot")[0].reason.startswith("heartbeats again")
 
 
 def test_offline_with_a_living_process_is_a_lost_connection(world) -> None:
@@ -177,8 +177,8 @@ def test_broker_down_puts_a_running_instance_in_error_saying_so(world) -> None:
     t0 = started(service)
     hear(fleet, "hb", t0 + 1)
     service.evaluate("bot", now=t0 + 1)
-    fleet._connected.clear()
-    fleet.disconnected_since = t0 + 2
+    fleet.connection._connected.clear()
+    fleet.connection.disconnected_since = t0 + 2
     assert service.evaluate("bot", now=t0 + 3) == State.RUNNING  # a short reconnect is not an outage
     assert service.evaluate("bot", now=t0 + 4.5) == State.ERROR
     assert state_of(service)[1].startswith("broker is down")
@@ -217,7 +217,7 @@ def test_adopted_instance_is_given_a_heartbeat_timeout_from_the_backend_start(wo
     with service.store.session() as session:
         row = service._row(session, "bot")
         row.state = "running"  # as a previous backend left it
-    service.started_at = t0 + 100  # this backend started much later and has heard nothing yet
+    service.fleet.listening_since = t0 + 100  # this backend started much later and has heard nothing yet
     service.adopt_all()
     assert service.evaluate("bot", now=t0 + 120) == State.RUNNING
     assert service.evaluate("bot", now=t0 + 131) == State.ERROR

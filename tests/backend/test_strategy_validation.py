@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.api.errors import status_of
 from backend.errors import HiveError
 from backend.strategies.validation import check_source, decode_source, name_from_filename
 
@@ -22,7 +23,7 @@ def test_strategy_deriving_through_an_alias_or_a_module_attribute_passes() -> No
 def test_syntax_error_is_refused_with_its_line() -> None:
     with pytest.raises(HiveError) as raised:
         check_source("x = 1\n\ndef broken(:\n    pass\n", "bad.py")
-    assert raised.value.status == 422 and raised.value.code == "invalid_strategy"
+    assert status_of(raised.value) == 422 and raised.value.code == "invalid_strategy"
     assert raised.value.detail.startswith("SyntaxError at line 3: ")
 
 
@@ -42,7 +43,7 @@ def test_name_is_the_file_stem(filename: str, expected: str) -> None:
 def test_bad_file_names_are_refused(filename: str, code: str) -> None:
     with pytest.raises(HiveError) as raised:
         name_from_filename(filename)
-    assert (raised.value.status, raised.value.code) == (422, code)
+    assert (status_of(raised.value), raised.value.code) == (422, code)
 
 
 def test_non_utf8_bytes_are_refused() -> None:

@@ -1,9 +1,20 @@
-"""All routers, aggregated in one place. Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
+"""All routers, aggregated in one place.
+
+Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user
 from backend.api.routes import (
-    auth, broker, docs, events, health, hummingbot_bots, hummingbot_docker, hummingbot_scripts, instances, strategies,
+    auth,
+    broker,
+    docs,
+    events,
+    health,
+    hummingbot_bots,
+    hummingbot_docker,
+    hummingbot_scripts,
+    instances,
+    strategies,
     webhooks,
 )
 

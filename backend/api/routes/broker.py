@@ -1,8 +1,11 @@
 """The broker: status, start (embedded), stop, or use an external one."""
+from typing import Annotated
+
 from fastapi import APIRouter, Body
 
 from backend.api.deps import BrokerDep
-from backend.api.schemas import BrokerStartRequest, BrokerStatus, ExternalBrokerRequest
+from backend.api.schemas import BrokerStartRequest, ExternalBrokerRequest
+from backend.domain.broker import BrokerStatus
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 
@@ -13,7 +16,7 @@ def status(broker: BrokerDep) -> BrokerStatus:
 
 
 @router.post("/start", response_model=BrokerStatus)
-def start(broker: BrokerDep, body: BrokerStartRequest | None = Body(None)) -> BrokerStatus:
+def start(broker: BrokerDep, body: Annotated[BrokerStartRequest | None, Body()] = None) -> BrokerStatus:
     return broker.start(body.port if body else None)
 
 

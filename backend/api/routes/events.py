@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, EventsDep
-from backend.api.schemas import AuditEntry, EventOut, EventPublish
+from backend.domain.events import AuditEntry, EventOut, EventPublish
 
 router = APIRouter(tags=["events"])
 
@@ -18,7 +18,7 @@ def publish_event(events: EventsDep, user: CurrentUser, request: EventPublish) -
 @router.get("/events", response_model=list[EventOut])
 def list_events(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EventOut]:
     """Newest first."""
-    return events.list(limit)
+    return events.newest(limit)
 
 
 @router.get("/audit", response_model=list[AuditEntry])

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from backend.api.deps import HummingbotDep
-from backend.errors import HiveError
+from backend.errors import BadRequest, NotFound
 from backend.hummingbot_api.deploy import V2ControllerDeployment, V2ScriptDeployment
 from backend.hummingbot_api.performance import INTERVAL_PATTERN
 
@@ -95,7 +95,7 @@ def stop_bot(hb: HummingbotDep, action: StopBotAction) -> dict[str, Any]:
 def stop_and_archive_bot(hb: HummingbotDep, bot_name: str, skip_order_cancellation: bool = True,
                          archive_locally: bool = True, s3_bucket: str | None = None) -> dict[str, Any]:
     if s3_bucket:
-        raise HiveError(400, "unsupported", "s3_bucket: Hive archives locally only; leave s3_bucket out")
+        raise BadRequest("unsupported", "s3_bucket: Hive archives locally only; leave s3_bucket out")
     return hb.bots.stop_and_archive(bot_name, skip_order_cancellation, archive_locally)
 
 
@@ -112,7 +112,7 @@ def deploy_v2_controllers(hb: HummingbotDep, deployment: V2ControllerDeployment)
 @router.get("/{bot_name}/status")
 def get_bot_status(hb: HummingbotDep, bot_name: str) -> dict[str, Any]:
     if bot_name not in hb.bots.active() and hb.bots.fleet.bot(bot_name) is None:
-        raise HiveError(404, "not_found", "Bot not found")
+        raise NotFound("not_found", "Bot not found")
     return {"status": "success", "data": hb.bots.status(bot_name)}
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import HummingbotDep
-from backend.errors import HiveError
+from backend.errors import BadRequest
 
 router = APIRouter(prefix="/docker", tags=["hummingbot api: docker"])
 
@@ -62,7 +62,7 @@ def remove_container(hb: HummingbotDep, container_name: str, archive_locally: bo
                      s3_bucket: str | None = None) -> dict[str, Any]:
     """Stop (if needed) and delete the instance; with archive_locally its folder is kept under <data>/archived."""
     if s3_bucket:
-        raise HiveError(400, "unsupported", "s3_bucket: Hive archives locally only; leave s3_bucket out")
+        raise BadRequest("unsupported", "s3_bucket: Hive archives locally only; leave s3_bucket out")
     hb.bots.remove(container_name, archive=archive_locally)
     return {"success": True, "message": f"Container {container_name} removed successfully."}
 

@@ -3,18 +3,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import InstancesDep
-from backend.api.schemas import (
-    CommandReply, CommandRequest, InstanceCreate, InstanceOut, LogLine, MarketEvent, Notification, PnlPoint,
-    StateChange, Trade,
+from backend.api.deps import InstanceQueriesDep, InstancesDep
+from backend.api.schemas import CommandReply, CommandRequest
+from backend.domain.instances import (
+    InstanceCreate,
+    InstanceOut,
+    LogLine,
+    MarketEvent,
+    Notification,
+    PnlPoint,
+    StateChange,
+    Trade,
 )
 
 router = APIRouter(prefix="/instances", tags=["instances"])
 
 
 @router.get("", response_model=list[InstanceOut])
-def list_instances(instances: InstancesDep) -> list[InstanceOut]:
-    return instances.list()
+def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
+    return instances.all()
 
 
 @router.post("", response_model=InstanceOut, status_code=201)
@@ -23,7 +30,7 @@ def create_instance(instances: InstancesDep, spec: InstanceCreate) -> InstanceOu
 
 
 @router.get("/{name}", response_model=InstanceOut)
-def get_instance(instances: InstancesDep, name: str) -> InstanceOut:
+def get_instance(instances: InstanceQueriesDep, name: str) -> InstanceOut:
     return instances.get(name)
 
 
@@ -49,27 +56,27 @@ def restart_instance(instances: InstancesDep, name: str) -> InstanceOut:
 
 
 @router.get("/{name}/logs", response_model=list[LogLine])
-def instance_logs(instances: InstancesDep, name: str, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+def instance_logs(instances: InstanceQueriesDep, name: str, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
                   strategy: str | None = None) -> list[LogLine]:
     """The newest `limit` lines, oldest first; only one strategy's lines when `strategy` is given."""
     return instances.logs(name, limit, strategy)
 
 
 @router.get("/{name}/performance", response_model=list[PnlPoint])
-def instance_performance(instances: InstancesDep, name: str, since: float | None = None) -> list[PnlPoint]:
+def instance_performance(instances: InstanceQueriesDep, name: str, since: float | None = None) -> list[PnlPoint]:
     """Stored PnL points (at most one per strategy every few seconds), sorted by time."""
     return instances.performance(name, since)
 
 
 @router.get("/{name}/trades", response_model=list[Trade])
-def instance_trades(instances: InstancesDep, name: str,
+def instance_trades(instances: InstanceQueriesDep, name: str,
                     limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[Trade]:
     """Fills, newest first."""
     return instances.trades(name, limit)
 
 
 @router.get("/{name}/history", response_model=list[StateChange])
-def instance_history(instances: InstancesDep, name: str) -> list[StateChange]:
+def instance_history(instances: InstanceQueriesDep, name: str) -> list[StateChange]:
     """State changes with their reasons, newest first."""
     return instances.history(name)
 
@@ -80,18 +87,19 @@ def instance_command(instances: InstancesDep, name: str, command: str,
                      request: CommandRequest | None = None) -> dict:
     """Send a PROTOCOL.md command (start, stop, config, import, status, history, balance/limit, balance/paper,
     strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it."""
-    return instances.command(name, command, request or CommandRequest())
+    request = request or CommandRequest()
+    return instances.command(name, command, request.data, request.strategy, request.timeout)
 
 
 @router.get("/{name}/notifications", response_model=list[Notification])
-def instance_notifications(instances: InstancesDep, name: str,
+def instance_notifications(instances: InstanceQueriesDep, name: str,
                            limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[Notification]:
     """The bot's P/notify messages, newest first."""
     return instances.notifications(name, limit)
 
 
 @router.get("/{name}/events", response_model=list[MarketEvent])
-def instance_events(instances: InstancesDep, name: str,
+def instance_events(instances: InstanceQueriesDep, name: str,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[MarketEvent]:
     """The bot's P/events market events (orders created, filled, cancelled...), newest first."""
     return instances.market_events(name, limit)

@@ -2,14 +2,15 @@
 from fastapi import APIRouter, UploadFile
 
 from backend.api.deps import LibraryDep
-from backend.api.schemas import StrategyDetail, StrategyOut, StrategySave, StrategyVersionDetail
+from backend.api.schemas import StrategySave
+from backend.domain.strategies import StrategyDetail, StrategyOut, StrategyVersionDetail
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
 
 
 @router.get("", response_model=list[StrategyOut])
 def list_strategies(library: LibraryDep) -> list[StrategyOut]:
-    return library.list()
+    return library.entries()
 
 
 @router.post("", response_model=StrategyDetail, status_code=201)

@@ -2,7 +2,8 @@
 from fastapi import APIRouter, Request, Response
 
 from backend.api.deps import EventsDep
-from backend.api.schemas import TRADINGVIEW_IPS, WebhookAccepted, WebhookCreate, WebhookCreated, WebhookOut
+from backend.api.schemas import WebhookAccepted
+from backend.domain.events import TRADINGVIEW_IPS, WebhookCreate, WebhookCreated, WebhookOut
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 public = APIRouter(prefix="/webhooks", tags=["webhooks"])

@@ -1,0 +1,205 @@
+"""The backend's one MQTT connection to the whole fleet: connect, subscribe, reconnect, publish, request/reply.
+
+It knows topics, not bots: every message other than a reply to one of its own requests goes to the
+listener it was given (the fleet's views, backend/orchestrator/fleet.py). Publishes made while the broker
+is unreachable are held and sent on reconnect; requests wait for their reply on a topic of their own.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from backend.errors import TimedOut
+
+log = logging.getLogger(__name__)
+
+BOT_TOPICS = ("hb", "status_updates", "log", "notify", "events", "performance")
+# controller -> bot request/reply commands (PROTOCOL.md), with the time each may take to answer (s)
+COMMAND_TIMEOUTS = {"start": 30.0, "stop": 30.0, "config": 10.0, "import": 10.0, "import_strategy": 10.0,
+                    "status": 10.0, "history": 30.0, "balance/limit": 10.0, "balance/paper": 10.0,
+                    "strategy/add": 30.0, "strategy/remove": 30.0, "strategy/reload": 30.0, "strategy/resume": 10.0}
+RESEND_INTERVAL = 2.0  # s: a request unanswered across a reconnect is sent again this often (same msg_id)
+RECONNECT_SETTLE = 15.0  # s: after a (re)connect, bots may still be resubscribing: requests sent then are resent too
+MAX_OUTBOX = 10_000  # publishes held while the broker is unreachable; beyond it the oldest are dropped
+_ids = itertools.count()
+
+Listener = Callable[[str, bytes, float], None]  # (topic, payload, receive time)
+
+
+class FleetConnection:
+    def __init__(self, namespace: str, listener: Listener, retargeted: Callable[[], None] = lambda: None) -> None:
+        """`listener` gets every message but replies; `retargeted` is called when `connect` points at a broker."""
+        self.namespace = namespace
+        self._listener = listener
+        self._retargeted = retargeted
+        self._lock = threading.Lock()
+        self._client: mqtt.Client | None = None
+        self.node_id = f"hive-backend-{uuid.uuid4().hex[:12]}"
+        self.reply_prefix = f"hive/rpc/{self.node_id}"
+        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._outbox: collections.deque[tuple[str, str | bytes, int]] = collections.deque(maxlen=MAX_OUTBOX)
+        self._generation = 0  # counts (re)connections
+        self._connected_at = 0.0  # monotonic time of the last (re)connection
+        self._target: tuple[str, int] | None = None
+        self._connected = threading.Event()
+        self.disconnected_since: float | None = None
+        self.last_error: str = ""
+
+    # --- connection ------------------------------------------------------------------------------
+    @property
+    def target(self) -> tuple[str, int] | None:
+        return self._target
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def connect(self, host: str, port: int, force: bool = False) -> None:
+        """(Re)point the connection at a broker; paho keeps retrying with back-off in its own thread.
+
+        `force` starts a fresh connection even to the same address (a broker that was just started
+        should not wait for the back-off of the previous attempts)."""
+        if self._target == (host, port) and self._client is not None and not force:
+            return
+        self.disconnect()
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"hive-backend.{socket.gethostname()}.{os.getpid()}.{next(_ids)}",
+            clean_session=True,
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self._target = (host, port)
+        self._client = client
+        self.disconnected_since = time.time()
+        self._retargeted()
+        client.connect_async(host, port, keepalive=15)
+        client.loop_start()
+
+    def disconnect(self) -> None:
+        client, self._client, self._target = self._client, None, None
+        self._connected.clear()
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+        self.disconnected_since = time.time()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                    _properties: Any) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"the broker refused the connection: {reason_code}"
+            return
+        topics = [(f"{self.namespace}/+/{name}", 0) for name in BOT_TOPICS] + [("$SYS/broker/#", 0),
+                                                                                (f"{self.reply_prefix}/#", 1)]
+        client.subscribe(topics)
+        self.last_error = ""
+        self.disconnected_since = None
+        with self._lock:
+            self._generation += 1
+            self._connected_at = time.monotonic()
+            self._connected.set()
+            held = list(self._outbox)
+            self._outbox.clear()
+        for topic, payload, qos in held:  # sent in order, after the subscriptions (replies are heard)
+            client.publish(topic, payload, qos=qos)
+        log.info("fleet connection up at %s", self._target)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                       _properties: Any) -> None:
+        if self._connected.is_set():
+            log.warning("fleet connection lost (%s)", reason_code)
+        self._connected.clear()
+        self.disconnected_since = self.disconnected_since or time.time()
+        self.last_error = f"connection lost ({reason_code})"
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            if message.topic.startswith(self.reply_prefix + "/"):
+                self._handle_reply(message.topic.removeprefix(self.reply_prefix + "/"), bytes(message.payload))
+            else:
+                self._listener(message.topic, bytes(message.payload), time.time())
+        except Exception:  # a malformed message must never take the connection down
+            log.exception("cannot handle a message on %s", message.topic)
+
+    # --- publishing and request/reply -----------------------------------------------------------
+    def publish(self, topic: str, payload: dict[str, Any] | str | bytes, qos: int = 1) -> mqtt.MQTTMessageInfo | None:
+        """Publish now, or hold it (bounded) while the broker is unreachable and send it on reconnect.
+
+        Returns paho's message info when sent now (`wait_for_publish` tells it reached the broker), None when held."""
+        data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
+        with self._lock:
+            client = self._client
+            if client is None or not self._connected.is_set():
+                self._outbox.append((topic, data, qos))
+                return None
+        return client.publish(topic, data, qos=qos)
+
+    def request(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Send `P/<command>` with the RPC envelope and wait for the bot's reply on our own reply topic.
+
+        Raises TimedOut when no reply arrives in time. A request survives a broker reconnect: while
+        disconnected it is held and sent on reconnect; one sent before a reconnect and still unanswered is
+        sent again (same msg_id) every RESEND_INTERVAL, since the bot may not have been subscribed then;
+        so is one sent within RECONNECT_SETTLE after a reconnect (the bots reconnect too). Only the first
+        reply counts; in steady state a request is sent exactly once."""
+        timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
+        msg_id = uuid.uuid4().hex
+        reply_to = f"{self.reply_prefix}/{msg_id}"
+        envelope = {"header": {"reply_to": reply_to, "timestamp": int(time.time() * 1000), "msg_id": msg_id,
+                               "node_id": self.node_id, "agent": "hive-backend", "properties": {}},
+                    "data": data}
+        arrived = threading.Event()
+        box: list[dict[str, Any]] = []
+        with self._lock:
+            self._waiting[msg_id] = (arrived, box)
+        topic, payload = f"{self.namespace}/{bot}/{command}", json.dumps(envelope)
+        deadline = time.monotonic() + timeout
+        try:
+            generation = self._generation
+            settling = self._reconnected_recently()
+            self.publish(topic, payload, qos=1)
+            while not arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    where = "" if self.connected else " (the backend is not connected to the broker)"
+                    raise TimedOut("command_timeout",
+                                   f"bot {bot!r} did not answer the {command!r} command within {timeout:g} s{where}")
+                if self.connected and (self._generation != generation or settling):
+                    self.publish(topic, payload, qos=1)
+            return box[0]
+        finally:
+            with self._lock:
+                self._waiting.pop(msg_id, None)
+
+    def _reconnected_recently(self) -> bool:
+        """A reconnect (not the first connection) happened less than RECONNECT_SETTLE ago, or none is up now."""
+        if not self.connected:
+            return True
+        return self._generation > 1 and time.monotonic() - self._connected_at < RECONNECT_SETTLE
+
+    def _handle_reply(self, msg_id: str, payload: bytes) -> None:
+        try:
+            reply = json.loads(payload)
+        except ValueError:
+            return
+        data = reply.get("data") if isinstance(reply, dict) else None
+        with self._lock:
+            waiting = self._waiting.get(msg_id)
+        if waiting is not None and not waiting[0].is_set():
+            waiting[1].append(data if isinstance(data, dict) else {"status": 500, "msg": "malformed reply"})
+            waiting[0].set()

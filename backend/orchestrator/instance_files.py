@@ -1,0 +1,69 @@
+"""An instance's folder: its config and strategy sources written, checked by hive_core, archived or removed.
+
+    <data>/instances/<name>/    the live folder (config.yml, strategy sources, process.log)
+    <data>/archived/<name>[-n]  where a deleted instance's folder is kept when asked
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from backend import hive_cli
+from backend.domain.instances import InstanceCreate
+from backend.errors import InvalidInput, Unavailable
+from backend.runtimes.config_file import build_config, write_instance_files
+from backend.strategies.library import StrategyLibrary
+
+
+class InstanceFiles:
+    def __init__(self, data_dir: Path, library: StrategyLibrary, core_argv: list[str], namespace: str,
+                 heartbeat_interval: float) -> None:
+        self.instances_dir = data_dir / "instances"
+        self.archive_dir = data_dir / "archived"
+        self.library = library
+        self.core_argv = core_argv
+        self.namespace = namespace
+        self.heartbeat_interval = heartbeat_interval
+
+    def folder(self, name: str) -> Path:
+        return self.instances_dir / name
+
+    def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int]) -> tuple[Path, dict[str, int]]:
+        """Write the config and the uploaded strategies' latest sources; returns the config path and their versions."""
+        uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
+        host, port = broker
+        config = build_config(spec, folder, host, port, self.namespace, self.heartbeat_interval)
+        config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
+        return config_path, {n: version for n, (version, _src) in uploaded.items()}
+
+    def check(self, spec: InstanceCreate, broker: tuple[str, int]) -> None:
+        """Let hive_core validate the strategies' params on a throw-away copy of the config."""
+        with tempfile.TemporaryDirectory(prefix="hive-check-") as directory:
+            config_path, _versions = self.write(spec, Path(directory), broker)
+            try:
+                result = hive_cli.check_config(self.core_argv, config_path)
+            except hive_cli.CoreError as error:
+                raise Unavailable("core_unavailable", f"hive_core cannot check the config: {error}") from None
+            if not result.ok:
+                message = result.message.replace(f"{config_path}: ", "").replace(str(config_path), "config")
+                message = message.replace(f"{directory}/", "").removeprefix("config error: ")
+                raise InvalidInput("invalid_config", f"the instance config is not valid: {message}")
+
+    def remove(self, name: str) -> None:
+        shutil.rmtree(self.folder(name), ignore_errors=True)
+
+    def archive(self, name: str) -> Path:
+        """Move the instance's folder (config, strategy sources, process log) to <data>/archived/<name>[-n]."""
+        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        target = self.archive_dir / name
+        suffix = 1
+        while target.exists():
+            suffix += 1
+            target = self.archive_dir / f"{name}-{suffix}"
+        source = self.folder(name)
+        if source.is_dir():
+            shutil.move(str(source), target)
+        else:
+            target.mkdir()
+        return target

@@ -1,0 +1,216 @@
+"""Reading instances: the list, one instance, and what is stored of it (logs, trades, PnL, history, messages).
+
+Instances created here are read from the store, with what the fleet hears laid over them; every other bot
+heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from backend.domain.instances import (
+    InstanceCreate,
+    InstanceOut,
+    LogLine,
+    MarketEvent,
+    Notification,
+    PnlPoint,
+    PnlSummary,
+    StateChange,
+    StrategyStatus,
+    Trade,
+)
+from backend.errors import not_found
+from backend.orchestrator.fleet import BotView, Fleet, StrategyView
+from backend.orchestrator.handle import ProcessHandle
+from backend.orchestrator.lifecycle import State
+from backend.orchestrator.recorder import FleetRecorder
+from backend.orchestrator.state import broker_down, external_state, reason_now
+from backend.runtimes.base import Resources
+from backend.store import InstanceRow, Store
+from backend.store.repositories.instances import InstanceRepository
+from backend.store.repositories.telemetry import TelemetryRepository
+
+
+class BrokerAddress(Protocol):
+    def address(self) -> tuple[str, int]: ...
+
+
+class InstanceQueries:
+    def __init__(self, store: Store, fleet: Fleet, recorder: FleetRecorder, broker: BrokerAddress,
+                 heartbeat_timeout: float, resources: dict[str, Resources]) -> None:
+        """`resources` is the latest resource use per live instance, kept up to date by the instance service."""
+        self.store = store
+        self.fleet = fleet
+        self.recorder = recorder
+        self.broker = broker
+        self.heartbeat_timeout = heartbeat_timeout
+        self.resources = resources
+
+    def broker_words(self) -> str:
+        host, port = self.broker.address()
+        return f"the broker at {host}:{port}"
+
+    # --- instances -------------------------------------------------------------------------------
+    def all(self) -> list[InstanceOut]:
+        """The instances the backend created, and every other bot heard under the namespace (runtime external)."""
+        with self.store.session() as session:
+            rows = InstanceRepository(session).all()
+            out = [self.out(session, row) for row in rows]
+        ours = {row.name for row in rows}
+        now = time.time()
+        for name in self.fleet.known_bots():
+            if name not in ours:
+                view = self.fleet.bot(name)
+                if view is not None:
+                    out.append(self._external_out(name, view, now))
+        return sorted(out, key=lambda instance: instance.name)
+
+    def get(self, name: str) -> InstanceOut:
+        with self.store.session() as session:
+            row = InstanceRepository(session).get(name)
+            if row is not None:
+                return self.out(session, row)
+        view = self.fleet.bot(name)
+        if view is None:
+            raise not_found("instance", name)
+        return self._external_out(name, view, time.time())
+
+    def known_names(self) -> list[str]:
+        with self.store.session() as session:
+            ours = set(InstanceRepository(session).names())
+        return sorted(ours | set(self.fleet.known_bots()))
+
+    def out(self, session: Session, row: InstanceRow) -> InstanceOut:
+        """One stored instance as the API shows it, read within `session`."""
+        now = time.time()
+        spec = InstanceCreate.model_validate(row.spec["create"])
+        versions = row.spec.get("versions", {})
+        view = self.fleet.bot(row.name)
+        state = State(row.state)
+        strategies = []
+        for entry in spec.strategies:
+            reported = view.strategies.get(entry.id) if view else None
+            if reported is not None:
+                pnl = _reported_pnl(reported)
+            else:
+                pnl = self._stored_pnl(session, row.id, entry.id)
+            strategies.append(StrategyStatus(
+                id=entry.id, strategy=entry.strategy, version=versions.get(entry.strategy), params=entry.params,
+                interval=entry.interval,
+                status=reported.status if reported is not None and state in (State.RUNNING, State.STARTING) else None,
+                error=reported.error if reported is not None else None, pnl=pnl,
+            ))
+        handle = ProcessHandle.from_json(row.handle)
+        live = handle is not None and handle.live
+        resources = self.resources.get(row.name, Resources()) if live else Resources()
+        heartbeat_age = now - view.last_heartbeat if view and view.last_heartbeat else None
+        return InstanceOut(
+            name=row.name, runtime=row.runtime, state=state.value,
+            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.listening_since),
+            state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
+            last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
+            cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes, pnl=_total(strategies),
+            strategies=strategies,
+        )
+
+    def _external_out(self, name: str, view: BotView, now: float) -> InstanceOut:
+        connection = self.fleet.connection
+        state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
+                                       self.broker_words(), self.heartbeat_timeout)
+        strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
+                                     status=reported.status, error=reported.error, pnl=_reported_pnl(reported))
+                      for strategy_id, reported in sorted(view.strategies.items())]
+        heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
+        first = view.first_seen or view.last_seen or now
+        return InstanceOut(
+            name=name, runtime="external", state=state.value, reason=reason,
+            state_since=max(t for t in (view.last_alive, view.last_offline, first) if t is not None),
+            created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
+            pnl=_total(strategies), strategies=strategies,
+        )
+
+    @staticmethod
+    def _stored_pnl(session: Session, instance_id: int, strategy: str) -> PnlSummary:
+        snapshot = TelemetryRepository(session).latest_pnl(instance_id, strategy)
+        if snapshot is None:
+            return PnlSummary()
+        return PnlSummary(realized=snapshot.realized, unrealized=snapshot.unrealized, total=snapshot.total,
+                          volume=snapshot.volume)
+
+    def _stored(self, session: Session, name: str) -> InstanceRow | None:
+        """The row of an instance created here; None for an external bot (nothing stored by row); 404 otherwise."""
+        row = InstanceRepository(session).get(name)
+        if row is None and self.fleet.bot(name) is None:
+            raise not_found("instance", name)
+        return row
+
+    # --- what is stored of an instance -----------------------------------------------------------
+    def logs(self, name: str, limit: int, strategy: str | None) -> list[LogLine]:
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            if row is None:
+                return []
+            lines = TelemetryRepository(session).newest_logs(row.id, limit, strategy)
+        return [LogLine(timestamp=line.ts, level_name=line.level_name, logger_name=line.logger_name, msg=line.msg,
+                        strategy=line.strategy) for line in reversed(lines)]
+
+    def performance(self, name: str, since: float | None) -> list[PnlPoint]:
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            if row is None:
+                return []
+            return [PnlPoint(ts=p.ts, strategy=p.strategy, realized=p.realized, unrealized=p.unrealized, total=p.total,
+                             volume=p.volume) for p in TelemetryRepository(session).pnl_points(row.id, since)]
+
+    def trades(self, name: str, limit: int) -> list[Trade]:
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            if row is None:
+                return []
+            return [Trade.model_validate(t, from_attributes=True)
+                    for t in TelemetryRepository(session).newest_trades(row.id, limit)]
+
+    def history(self, name: str) -> list[StateChange]:
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            if row is None:
+                return []
+            return [StateChange.model_validate(c, from_attributes=True)
+                    for c in InstanceRepository(session).state_changes(row.id)]
+
+    def notifications(self, name: str, limit: int) -> list[Notification]:
+        self.get(name)
+        self.recorder.flush()
+        with self.store.session() as session:
+            rows = TelemetryRepository(session).newest_notifications(name, limit)
+            return [Notification(ts=r.ts, seq=r.seq, msg=r.msg) for r in rows]
+
+    def market_events(self, name: str, limit: int) -> list[MarketEvent]:
+        self.get(name)
+        self.recorder.flush()
+        with self.store.session() as session:
+            rows = TelemetryRepository(session).newest_market_events(name, limit)
+            return [MarketEvent(ts=r.ts, type=r.type, data=r.data) for r in rows]
+
+
+def _reported_pnl(reported: StrategyView) -> PnlSummary:
+    perf = reported.performance
+    return PnlSummary(realized=_num(perf.get("realized_pnl_quote")), unrealized=_num(perf.get("unrealized_pnl_quote")),
+                      total=_num(perf.get("global_pnl_quote")), volume=_num(perf.get("volume_traded")))
+
+
+def _total(strategies: list[StrategyStatus]) -> PnlSummary:
+    return PnlSummary(
+        realized=sum(s.pnl.realized for s in strategies), unrealized=sum(s.pnl.unrealized for s in strategies),
+        total=sum(s.pnl.total for s in strategies), volume=sum(s.pnl.volume for s in strategies),
+    )
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

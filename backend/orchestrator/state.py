@@ -1,0 +1,146 @@
+"""How an instance's state is derived, as pure functions: no clock, no database, no process table.
+
+State is never "a process exists". It is derived from three facts:
+- what the runtime says about the process (alive, or exited with a code and a last output line);
+- what the fleet connection heard from the bot over MQTT (heartbeats, online/offline);
+- whether the fleet connection itself is up (when the broker is down, nothing can be heard).
+The instance service gathers the facts on each supervisor tick and right after operator actions, and
+applies the outcome through the transition table (lifecycle.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.orchestrator.fleet import BotView
+from backend.orchestrator.lifecycle import State
+from backend.runtimes.base import ProcessState
+from backend.settings import Settings
+
+SILENT = "no heartbeat for"
+OFFLINE_GRACE = 1.5      # s: an 'offline' is blamed on the connection only if the process does not exit meanwhile
+BROKER_DOWN_GRACE = 2.0  # s: a fleet reconnect shorter than this does not put running bots in error
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    start_timeout: float
+    heartbeat_timeout: float
+    stop_grace: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> Thresholds:
+        return cls(settings.start_timeout, settings.heartbeat_timeout, settings.stop_grace)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is known of one instance at one moment."""
+
+    state: State                    # as stored
+    reason: str                     # as stored
+    state_since: float
+    started_at: float               # when its process was started (0 when unknown)
+    stop_requested_at: float | None
+    killed: bool                    # SIGKILL already sent
+    pid: int | None
+    process: ProcessState
+    view: BotView | None            # what the fleet heard of it
+    broker_down: bool
+    listening_since: float          # when the fleet began listening: silence before is not the bot's fault
+    broker: str                     # the broker in words, "the broker at host:port"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State    # the same as the facts' when no transition is due
+    reason: str     # the new reason (also when only the words change)
+    kill: bool = False  # SIGKILL the process now
+
+
+def broker_down(connected: bool, disconnected_since: float | None, now: float) -> bool:
+    return not connected and now - (disconnected_since or now) >= BROKER_DOWN_GRACE
+
+
+def derive_state(facts: Facts, limits: Thresholds, now: float) -> Outcome:
+    """Apply the one set of rules that derives the state from process, heartbeats and broker."""
+    state, process, view = facts.state, facts.process, facts.view
+    alive_at = view.last_alive if view else None
+    offline_at = view.last_offline if view else None
+    started_at = facts.started_at
+    if state == State.STARTING:
+        if not process.alive:
+            return Outcome(State.ERROR, process.detail)
+        if alive_at is not None and alive_at >= started_at:
+            return Outcome(State.RUNNING, alive_words(view, now) or "heartbeat received")
+        if now - started_at > limits.start_timeout:
+            words = f"no heartbeat within {limits.start_timeout:.0f} s of start"
+            return Outcome(State.ERROR, words + ("; the broker is down" if facts.broker_down else ""))
+    elif state == State.RUNNING:
+        reference = max(alive_at or 0.0, started_at, facts.listening_since)
+        if not process.alive:
+            return Outcome(State.ERROR, process.detail)
+        if facts.broker_down:
+            return Outcome(State.ERROR, f"broker is down: the backend cannot reach {facts.broker}, "
+                                        "so no heartbeat can arrive")
+        if offline_at is not None and offline_at > (alive_at or 0.0) and now - offline_at >= OFFLINE_GRACE:
+            return Outcome(State.ERROR, "went offline (connection lost, last will)")
+        if now - reference > limits.heartbeat_timeout:
+            return Outcome(State.ERROR, f"{SILENT} {now - reference:.0f} s")
+    elif state == State.STOPPING:
+        waited = now - (facts.stop_requested_at or now)
+        if not process.alive:
+            words = "stopped by operator" + (
+                f" (killed after {limits.stop_grace:.0f} s without stopping)" if facts.killed
+                else "" if process.exit_code in (0, None) else f" ({process.detail.split(':')[0]})")
+            return Outcome(State.STOPPED, words)
+        if not facts.killed and waited > limits.stop_grace:
+            return Outcome(state, facts.reason, kill=True)
+        if facts.killed and waited > limits.stop_grace + 10:
+            return Outcome(State.ERROR, f"could not stop: pid {facts.pid} survives SIGKILL")
+    elif state == State.ERROR:
+        if process.alive and alive_at is not None and alive_at > facts.state_since and not facts.broker_down \
+                and (offline_at is None or alive_at > offline_at):
+            return Outcome(State.RUNNING, "heartbeats again: " + (alive_words(view, now) or ""))
+        if not process.alive and not facts.reason.startswith(process.detail):
+            return Outcome(state, process.detail)  # the exit explains more than the silence before it
+    return Outcome(state, facts.reason)
+
+
+def reason_now(state: State, reason: str, started_at: float | None, view: BotView | None, now: float,
+               listening_since: float) -> str:
+    """The stored reason, or for the states that change by the second, the reason as of now."""
+    if state == State.RUNNING:
+        return alive_words(view, now) or "running; no heartbeat heard yet since the backend started"
+    if state == State.ERROR and reason.startswith(SILENT):
+        alive_at = view.last_alive if view else None
+        return f"{SILENT} {now - max(alive_at or 0.0, listening_since, started_at or 0.0):.0f} s"
+    return reason
+
+
+def external_state(view: BotView, now: float, broker_is_down: bool, broker: str,
+                   heartbeat_timeout: float) -> tuple[State, str]:
+    """A bot the backend did not create: its state comes from what was heard, and nothing else."""
+    alive_at = view.last_alive
+    if broker_is_down:
+        return State.ERROR, (f"external bot; {broker} is unreachable, so nothing can be heard "
+                             f"(last seen {now - (view.last_seen or now):.0f} s ago)")
+    if view.last_offline is not None and view.last_offline > (alive_at or 0.0):
+        return State.STOPPED, f"external bot; went offline {now - view.last_offline:.0f} s ago"
+    if alive_at is None:
+        heard_lately = now - (view.last_seen or 0.0) < heartbeat_timeout
+        return State.RUNNING if heard_lately else State.ERROR, (
+            f"external bot; messages heard (last {now - (view.last_seen or now):.0f} s ago) but no heartbeat yet")
+    if now - alive_at > heartbeat_timeout:
+        return State.ERROR, f"external bot; {SILENT} {now - alive_at:.0f} s"
+    return State.RUNNING, "external bot; " + (alive_words(view, now) or "alive")
+
+
+def alive_words(view: BotView | None, now: float) -> str:
+    if view is None:
+        return ""
+    if view.last_heartbeat is not None and (view.last_online is None or view.last_heartbeat >= view.last_online):
+        return f"heartbeat received {max(0.0, now - view.last_heartbeat):.0f} s ago"
+    if view.last_online is not None:
+        words = f"came online {max(0.0, now - view.last_online):.0f} s ago"
+        return words + ("; no heartbeat yet" if view.last_heartbeat is None else "; heartbeat due")
+    return ""

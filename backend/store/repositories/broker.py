@@ -1,0 +1,23 @@
+"""The one broker the backend uses: which, where, and whether the operator wants it running."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from backend.store.models import BrokerRow
+
+_ONLY = 1  # there is one broker at a time: one row
+
+
+class BrokerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self) -> BrokerRow | None:
+        return self.session.get(BrokerRow, _ONLY)
+
+    def get_or_add(self) -> BrokerRow:
+        row = self.get()
+        if row is None:
+            row = BrokerRow(id=_ONLY)
+            self.session.add(row)
+        return row

@@ -1,0 +1,95 @@
+"""What the bots reported and the backend stored: log lines, trades, PnL snapshots, notifications, market events."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Integer, and_, cast, func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.store.models import InstanceRow, LogRow, MarketEventRow, NotificationRow, PnlSnapshotRow, TradeRow
+
+
+class TelemetryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # --- log lines -------------------------------------------------------------------------------
+    def newest_logs(self, instance_id: int, limit: int, strategy: str | None = None,
+                    min_level: int | None = None) -> list[LogRow]:
+        """The newest `limit` lines, newest first; only one strategy's or from a level up when asked."""
+        query = select(LogRow).where(LogRow.instance_id == instance_id)
+        if strategy:
+            query = query.where(LogRow.strategy == strategy)
+        if min_level is not None:
+            query = query.where(LogRow.level_no >= min_level)
+        return list(self.session.scalars(query.order_by(LogRow.id.desc()).limit(limit)))
+
+    # --- trades and PnL --------------------------------------------------------------------------
+    def newest_trades(self, instance_id: int, limit: int) -> list[TradeRow]:
+        return list(self.session.scalars(select(TradeRow).where(TradeRow.instance_id == instance_id)
+                                         .order_by(TradeRow.ts.desc(), TradeRow.id.desc()).limit(limit)))
+
+    def pnl_points(self, instance_id: int, since: float | None) -> list[PnlSnapshotRow]:
+        """Oldest first; only those after `since` when given."""
+        query = select(PnlSnapshotRow).where(PnlSnapshotRow.instance_id == instance_id)
+        if since is not None:
+            query = query.where(PnlSnapshotRow.ts > since)
+        return list(self.session.scalars(query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id)))
+
+    def latest_pnl(self, instance_id: int, strategy: str) -> PnlSnapshotRow | None:
+        return self.session.scalar(
+            select(PnlSnapshotRow).where(PnlSnapshotRow.instance_id == instance_id, PnlSnapshotRow.strategy == strategy)
+            .order_by(PnlSnapshotRow.ts.desc()).limit(1))
+
+    def latest_pnl_per_strategy(self, bot_name: str | None) -> list[tuple[PnlSnapshotRow, str]]:
+        """The newest snapshot of every (instance, strategy), with the instance's name."""
+        newest = select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy)
+        query = (select(PnlSnapshotRow, InstanceRow.name)
+                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+                 .where(PnlSnapshotRow.id.in_(newest)))
+        if bot_name:
+            query = query.where(InstanceRow.name == bot_name)
+        return [(point, name) for point, name in self.session.execute(query)]
+
+    def sampled_pnl(self, *, bot_name: str | None, strategy: str | None, start: float | None, end: float | None,
+                    bucket_seconds: int, after: tuple[float, int] | None,
+                    limit: int) -> list[tuple[PnlSnapshotRow, str]]:
+        """The newest snapshot per (instance, strategy, time bucket), oldest first, after the (ts, id) `after`."""
+        conditions: list[Any] = []
+        if bot_name:
+            conditions.append(InstanceRow.name == bot_name)
+        if strategy:
+            conditions.append(PnlSnapshotRow.strategy == strategy)
+        if start is not None:
+            conditions.append(PnlSnapshotRow.ts >= start)
+        if end is not None:
+            conditions.append(PnlSnapshotRow.ts <= end)
+        sampled = (select(func.max(PnlSnapshotRow.id))
+                   .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
+                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,
+                             cast(PnlSnapshotRow.ts / bucket_seconds, Integer)))
+        query = (select(PnlSnapshotRow, InstanceRow.name)
+                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+                 .where(PnlSnapshotRow.id.in_(sampled)))
+        if after is not None:
+            after_ts, after_id = after
+            query = query.where(or_(PnlSnapshotRow.ts > after_ts,
+                                    and_(PnlSnapshotRow.ts == after_ts, PnlSnapshotRow.id > after_id)))
+        query = query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id).limit(limit)
+        return [(point, name) for point, name in self.session.execute(query)]
+
+    # --- notifications and market events (kept by bot name: external bots have them too) ---------
+    def add_notifications(self, rows: Iterable[NotificationRow]) -> None:
+        self.session.add_all(rows)
+
+    def add_market_events(self, rows: Iterable[MarketEventRow]) -> None:
+        self.session.add_all(rows)
+
+    def newest_notifications(self, instance: str, limit: int) -> list[NotificationRow]:
+        return list(self.session.scalars(select(NotificationRow).where(NotificationRow.instance == instance)
+                                         .order_by(NotificationRow.id.desc()).limit(limit)))
+
+    def newest_market_events(self, instance: str, limit: int) -> list[MarketEventRow]:
+        return list(self.session.scalars(select(MarketEventRow).where(MarketEventRow.instance == instance)
+                                         .order_by(MarketEventRow.id.desc()).limit(limit)))
