@@ -83,7 +83,7 @@ def _infrastructure(workdir: Path) -> Iterator[tuple[int, int]]:
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
         subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(broker_config)], **quiet),
-        subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+        subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                           "--port", str(venue_port), "--pairs", "BTC-USDT"], **quiet),
     ]
     try:

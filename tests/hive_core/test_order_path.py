@@ -1,7 +1,7 @@
 """The runtime's single order path: the configured OrderManager over the venue's WS API socket.
 
 Realtime on the built-in venue (real sockets on 127.0.0.1), realtime against a standalone
-`python -m hive_core.market.sim_server` subprocess (sockets counted with psutil), virtual time with
+`python -m hive_core.sim.server` subprocess (sockets counted with psutil), virtual time with
 VirtualTimers, and P/metrics read raw from the real broker.
 """
 from __future__ import annotations
@@ -181,7 +181,7 @@ def test_virtual_time_fires_the_order_managers_timers_with_the_clock():
 @pytest.fixture
 def venue_process():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                                 "--port", str(port), "--pairs", "BTC-USDT", "--seed", "7", "--step-interval", "0.05"],
                                cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -212,7 +212,7 @@ def test_standalone_module_serves_until_terminated(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                                 "--port", str(port), "--pairs", "BTC-USDT,ETH-USDT", "--seed", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -4,7 +4,8 @@ One `SimExchange` per venue config, with one `SimMarket` per trading pair. Its o
 in-process and synchronous (a call returns once the venue has accepted, filled or rejected the
 order); every change is also reported to the listener as an `OrderUpdate`, which is how fills
 reach the paper accounts and the strategies. `step()` advances every pair by one simulated
-interval; the runtime calls it every `step_interval` seconds of its clock.
+interval; the runtime calls it every `step_interval` seconds of its clock. In virtual time it is
+the runtime's `Venue` (hive_core/market/venue.py); in realtime `SimServer` serves it over the network.
 
 Fees are charged in the quote asset at `fee_rate` of the filled notional, for makers and takers.
 """
@@ -15,7 +16,6 @@ import random
 from collections.abc import Callable
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_market import SimMarket
 from hive_core.market.types import (
     Fill,
     Order,
@@ -24,26 +24,22 @@ from hive_core.market.types import (
     OrderType,
     OrderUpdate,
     Side,
-    Trade,
     UpdateKind,
 )
+from hive_core.market.venue import MarketListener, OrderListener
+from hive_core.sim.market import SimMarket
 
 DEFAULT_PRICE = 100.0
-OrderListener = Callable[[OrderUpdate], None]
-MarketListener = Callable[[OrderBook, list[Trade]], None]
 
 
 class SimExchange:
     """A simulated venue: order books, public trades, and an order API with matching and fees."""
-
-    name = "sim"
 
     def __init__(self, config: SimVenueConfig, time_source: Callable[[], float]) -> None:
         self.config = config
         self.fee_rate = config.fee_rate
         self._now = time_source
         seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**63)
-        self.seed = seed
         self.markets: dict[str, SimMarket] = {
             pair: SimMarket(pair, config.initial_prices.get(pair, DEFAULT_PRICE),
                             volatility=config.volatility, spread_bps=config.book_spread_bps,
@@ -56,7 +52,6 @@ class SimExchange:
         self._order_listeners: list[OrderListener] = []
         self._market_listeners: list[MarketListener] = []
         self._fill_seq = 0
-        self.steps = 0
 
     # ---- listeners ----------------------------------------------------------------------------
 
@@ -92,7 +87,6 @@ class SimExchange:
     def step(self) -> None:
         """Advance every pair one step: new mid, new book, public trades, resting orders matched."""
         now = self._now()
-        self.steps += 1
         for pair, market in self.markets.items():
             trades = market.step(now)
             resting = self._resting[pair]
@@ -160,18 +154,6 @@ class SimExchange:
         """(fillable amount, quote value) a taker order would get from the current book."""
         slices = self._market(trading_pair).sweep(side, amount, limit=limit)
         return sum(size for _p, size in slices), sum(p * size for p, size in slices)
-
-    # ---- async façade (the order manager of a later issue awaits venue calls) -----------------
-
-    async def aplace_limit(self, client_order_id: str, trading_pair: str, side: Side, amount: float,
-                           price: float) -> Order:
-        return self.place_limit(client_order_id, trading_pair, side, amount, price)
-
-    async def aplace_market(self, client_order_id: str, trading_pair: str, side: Side, amount: float) -> Order:
-        return self.place_market(client_order_id, trading_pair, side, amount)
-
-    async def acancel(self, client_order_id: str) -> bool:
-        return self.cancel(client_order_id)
 
     # ---- internals ----------------------------------------------------------------------------
 

@@ -16,11 +16,11 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from hive_core.market.sim_exchange import SimExchange
-from hive_core.market.sim_market import tick_size_for
 from hive_core.market.types import Order, OrderStatus, OrderType, OrderUpdate, Side, UpdateKind, split_pair
 from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import fmt, symbol_of
+from hive_core.sim.exchange import SimExchange
+from hive_core.sim.market import tick_size_for
 
 ORDER_METHODS = frozenset({"order.place"})
 _STATUS = {OrderStatus.OPEN: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED", OrderStatus.FILLED: "FILLED",

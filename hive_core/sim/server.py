@@ -1,6 +1,6 @@
 """The simulated venue as a network server, in Binance spot's public format.
 
-    python -m hive_core.market.sim_server --host 127.0.0.1 --port 9400 --pairs BTC-USDT,ETH-USDT --seed 7
+    python -m hive_core.sim.server --host 127.0.0.1 --port 9400 --pairs BTC-USDT,ETH-USDT --seed 7
 
 or embedded: `server = SimServer(config); await server.start(); ... await server.stop()` (port 0 picks a
 free port; `server.url` is then `ws://127.0.0.1:<port>`). It wraps the matching engine (SimExchange,
@@ -13,7 +13,7 @@ one SimMarket per pair), steps it every `step_interval` seconds and serves two W
   `depthUpdate {"e","E","s","U","u","b","a"}` (levels `[price, qty]` as strings, qty "0" removes),
   `trade {"e","E","s","t","p","q","T","m","M"}`, bookTicker `{"u","s","b","B","a","A"}`.
   Every step of a pair's market is one depth update with contiguous ids: `U` = previous `u` + 1.
-- `/ws-api/v3`: the WS API (sim_api.py): depth, exchangeInfo, order.place/cancel/status,
+- `/ws-api/v3`: the WS API (api.py): depth, exchangeInfo, order.place/cancel/status,
   openOrders.status, userDataStream.subscribe (then `{"subscriptionId", "event": executionReport}`
   pushes on the same connection), ping, time; rate limits enforced per client IP (venue_limits.py).
 
@@ -42,8 +42,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from hive_core.config import RateLimitRule, SimVenueConfig
-from hive_core.market.sim_api import SimApi
-from hive_core.market.sim_exchange import SimExchange
 from hive_core.market.types import OrderBook, OrderUpdate, Side, Trade
 from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import (
@@ -58,6 +56,8 @@ from hive_core.market.wire import (
     symbol_of,
     write_now,
 )
+from hive_core.sim.api import SimApi
+from hive_core.sim.exchange import SimExchange
 
 logger = logging.getLogger("hive.venue.server")
 STREAM_KINDS = (DEPTH, TRADE, BOOK_TICKER)
