@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from hive_core.market.types import Order, OrderStatus, OrderType, OrderUpdate, Side, UpdateKind, split_pair
-from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import fmt, symbol_of
 from hive_core.sim.exchange import SimExchange
+from hive_core.sim.limits import VenueLimits
 from hive_core.sim.market import tick_size_for
 
 ORDER_METHODS = frozenset({"order.place"})

@@ -15,7 +15,7 @@ one SimMarket per pair), steps it every `step_interval` seconds and serves two W
   Every step of a pair's market is one depth update with contiguous ids: `U` = previous `u` + 1.
 - `/ws-api/v3`: the WS API (api.py): depth, exchangeInfo, order.place/cancel/status,
   openOrders.status, userDataStream.subscribe (then `{"subscriptionId", "event": executionReport}`
-  pushes on the same connection), ping, time; rate limits enforced per client IP (venue_limits.py).
+  pushes on the same connection), ping, time; rate limits enforced per client IP (limits.py).
 
 Test hooks: `drop_connections()` aborts every client connection (a network drop), `inject_gap(pair)`
 withholds the next depth update of a pair (clients see a sequence gap), `step()` steps the market
@@ -43,7 +43,6 @@ from websockets.protocol import State
 
 from hive_core.config import RateLimitRule, SimVenueConfig
 from hive_core.market.types import OrderBook, OrderUpdate, Side, Trade
-from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import (
     API_PATH,
     BOOK_TICKER,
@@ -58,6 +57,7 @@ from hive_core.market.wire import (
 )
 from hive_core.sim.api import SimApi
 from hive_core.sim.exchange import SimExchange
+from hive_core.sim.limits import VenueLimits
 
 logger = logging.getLogger("hive.venue.server")
 STREAM_KINDS = (DEPTH, TRADE, BOOK_TICKER)
