@@ -40,7 +40,6 @@ class LocalBook:
     symbol = cython.declare(str, visibility="readonly")
     last_update_id = cython.declare(cython.longlong, visibility="readonly")
     synced = cython.declare(cython.bint, visibility="readonly")
-    updates_applied = cython.declare(cython.longlong, visibility="readonly")
     event_time = cython.declare(cython.double, visibility="public")
 
     _bids: dict
@@ -58,7 +57,6 @@ class LocalBook:
         self._buffer = []
         self.last_update_id = -1
         self.synced = False
-        self.updates_applied = 0
         self.event_time = 0.0
 
     # ---- loading --------------------------------------------------------------------------------
@@ -129,7 +127,6 @@ class LocalBook:
         for level in asks:
             self._set(False, float(level[0]), float(level[1]))
         self.last_update_id = last_id
-        self.updates_applied += 1
         return APPLIED
 
     @cython.cfunc

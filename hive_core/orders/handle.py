@@ -56,7 +56,6 @@ class OrderHandle:
         self._report_dicts: dict[str, tuple] = {}  # open order id -> (order, filled, status, report dict)
         self.fills: deque[Fill] = deque(maxlen=MAX_FILL_HISTORY)
         self.rejections = 0
-        self.orders_placed = 0
 
     # ---- placing ------------------------------------------------------------------------------
 
@@ -107,13 +106,11 @@ class OrderHandle:
         order_id = request.client_order_id
         self._pending[order_id] = Order(order_id, self.trading_pair, side, order_type, amount, price, now,
                                         updated_at=now)
-        self.orders_placed += 1
         try:
             self.manager.submit(self.strategy_id, request)
         except Exception:
             self._pending.pop(order_id, None)
             self._account.release(order_id)
-            self.orders_placed -= 1
             raise
 
     def _reserve(self, order_id: str, side: Side, order_type: OrderType, amount: float, price: float | None,

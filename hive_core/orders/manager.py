@@ -15,8 +15,9 @@ sending (the dispatcher, `_pump`):
    share starts at the current virtual time and goes ahead of a flood's backlog.
 4. The chosen request goes only when the venue's global limits (one token bucket per published
    RateLimitRule, split as in `rate_limit.window_split` so that no venue window, sliding or fixed,
-   sees more than the limit, and kept `headroom` (5%) below it for network jitter) allow it; otherwise nothing goes and ONE timer is
-   armed for the earliest moment something can (the venue limit, a quota, or the end of a pause).
+   sees more than the limit, and kept `headroom` (5%) below it for network jitter) allow it;
+   otherwise nothing goes and ONE timer is armed for the earliest moment something can (the venue
+   limit, a quota, or the end of a pause).
 
 Cancels go ahead of the same strategy's new orders and cost their own weight (not an order).
 A queued order that is cancelled before it is sent is withdrawn and never reaches the venue.
@@ -300,13 +301,6 @@ class OrderManager:
         lane = self._lanes.get(strategy_id)
         return lane.live if lane is not None else 0
 
-    def is_queued(self, client_order_id: str) -> bool:
-        return client_order_id in self._queued_places
-
-    @staticmethod
-    def owner_of(client_order_id: str) -> str:
-        return owner_of(client_order_id)
-
     # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
@@ -449,7 +443,6 @@ class OrderManager:
 
     def _send(self, lane: _Lane, request: OrderRequest, now: float) -> None:
         request.attempts += 1
-        request.sent_at = now
         self._weight_sent += request.weight
         self._orders_sent += request.orders
         request.weight_mark = self._weight_sent
