@@ -21,6 +21,7 @@ compiled by setup.py where a compiler exists, the same file runs as Python where
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from typing import Any
 
 import cython
 
@@ -121,7 +122,7 @@ class LocalBook:
             self.synced = False
             self._buffer = [(first_id, last_id, bids, asks)]
             return GAP
-        level: object
+        level: Any
         for level in bids:
             self._set(True, float(level[0]), float(level[1]))
         for level in asks:

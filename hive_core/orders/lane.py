@@ -48,13 +48,14 @@ class Lane:
         self.delays = Histogram(DELAY_WINDOW)
         self.delay_cache = (-1, 0.0, 0.0)      # (samples, p50 ms, p99 ms) for fields()
 
-    def head(self) -> OrderRequest | None:
+    def head(self) -> OrderRequest:
+        """The request that goes next (cancels first); only asked of a lane with requests queued."""
         for queue in (self.cancels, self.orders):
             while queue and queue[0].withdrawn:
                 queue.popleft()
             if queue:
                 return queue[0]
-        return None
+        raise LookupError(f"strategy {self.id}: no request queued")
 
     def pop_head(self) -> OrderRequest:
         request = self.cancels.popleft() if self.cancels else self.orders.popleft()

@@ -340,7 +340,7 @@ class OrderManager:
                         lane.start_tag = self._virtual_time
                 tag = lane.start_tag + head.weight / lane.weight
                 # Equal tags: the shorter queue first, so a sparse strategy is not kept behind a flood.
-                if tag < best_tag or (tag == best_tag and lane.live < best.live):
+                if tag < best_tag or (best is not None and tag == best_tag and lane.live < best.live):
                     best, best_tag = lane, tag
             if best is not None:
                 return best, 0.0

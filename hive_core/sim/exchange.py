@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import cast
 
 from hive_core.config import SimVenueConfig
 from hive_core.market.types import (
@@ -93,7 +94,7 @@ class SimExchange:
             for order, amount in market.match_resting(resting, trades):
                 if order.status.is_done or amount <= 0:
                     continue
-                self._fill(order, order.price, amount, is_maker=True)
+                self._fill(order, cast(float, order.price), amount, is_maker=True)   # resting: a limit order
             if resting:
                 self._resting[pair] = [order for order in resting if not order.status.is_done]
             for listener in self._market_listeners:
@@ -160,8 +161,8 @@ class SimExchange:
     def _new_order(self, client_order_id: str, trading_pair: str, side: Side, order_type: OrderType,
                    amount: float, price: float | None) -> Order:
         now = self._now()
-        order = Order(client_order_id, trading_pair, Side(side), order_type, float(amount),
-                      None if price is None else float(price), now, updated_at=now)
+        limit = None if price is None else float(price)
+        order = Order(client_order_id, trading_pair, Side(side), order_type, float(amount), limit, now, updated_at=now)
         problem = None
         if client_order_id in self._orders:
             problem = f"duplicate client order id {client_order_id!r}"
@@ -169,7 +170,7 @@ class SimExchange:
             problem = f"{trading_pair!r} is not traded on this venue"
         elif not (math.isfinite(order.amount) and order.amount > 0):
             problem = f"amount must be a positive number, got {amount!r}"
-        elif price is not None and not (math.isfinite(order.price) and order.price > 0):
+        elif limit is not None and not (math.isfinite(limit) and limit > 0):
             problem = f"price must be a positive number, got {price!r}"
         if problem is not None:
             order.status = OrderStatus.REJECTED

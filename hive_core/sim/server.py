@@ -113,7 +113,7 @@ class SimServer:
     async def start(self) -> None:
         self._server = await serve(self._handle, self.host, self.port, max_size=2**20, ping_interval=20,
                                    ping_timeout=20, compression=None)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
         if self.autostep:
             self._stepper = asyncio.create_task(self._step_loop(), name="sim-venue-step")
         logger.info("simulated venue listening on %s (%s)", self.url, ", ".join(self._by_pair))
@@ -402,7 +402,7 @@ def _trade_number(trade_id: str) -> int:
 
 def _rule(text: str) -> RateLimitRule:
     kind, seconds, limit = text.split(":")
-    return RateLimitRule(limit_type=kind.upper(), interval_s=float(seconds), limit=int(limit))
+    return RateLimitRule.model_validate({"limit_type": kind.upper(), "interval_s": float(seconds), "limit": int(limit)})
 
 
 def main(argv: list[str] | None = None) -> int:
