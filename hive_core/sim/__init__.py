@@ -1,1 +1,1 @@
-"""The simulated venue: a matching engine (exchange, market) and its Binance-style network server (server, api)."""
+"""The simulated venue: a matching engine (exchange, market) and its Binance-style network server (server, api, limits)."""

@@ -247,8 +247,8 @@ def test_p_metrics_carries_the_instance_block_once_and_strategy_entries_do_not(m
     assert instance["strategies"] == 2 and instance["running"] == 2 and instance["orders_http_418"] == 0
     assert {"lag_p99_ms", "uptime_s", "orders_sent", "orders_http_429", "orders_paused_s",
             "venue_api_requests"} <= set(instance)
-    [performance] = mqtt_probe.wait_for(f"{prefix}/performance", lambda m: m.json()["taker"]["performance"]["fills"] > 0,
-                                        timeout=20)
+    [performance] = mqtt_probe.wait_for(f"{prefix}/performance",
+                                        lambda m: m.json()["taker"]["performance"]["fills"] > 0, timeout=20)
     for entry in performance.json().values():
         assert "instance" not in entry["custom_info"]
         assert {"orders_sent", "order_queue_delay_p99_ms", "orders_throttled_s"} <= set(entry["custom_info"])

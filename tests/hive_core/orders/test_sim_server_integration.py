@@ -67,7 +67,6 @@ def test_orders_over_the_ws_api_are_paced_under_the_venue_limits_with_no_429_or_
                 for name in ("alpha", "beta", "gamma"):
                     manager.submit(name, _resting_buy(name, seq, replies))
             assert await _until(lambda: len(replies) == 60, 20.0), manager.metrics()
-            new_reports = [event for event in events if event.get("e") == "executionReport" and event["x"] == "NEW"]
             assert await _until(lambda: len([e for e in events if e.get("x") == "NEW"]) == 60, 5.0)
             return manager.metrics(), replies, [e for e in events if e.get("x") == "NEW"], dict(server.limits.stats)
         finally:
