@@ -17,12 +17,9 @@ MarketListener = Callable[[OrderBook, list[Trade]], None]
 
 
 class Venue(Protocol):
-    """Market data of the venue's pairs, and the orders it reports on."""
+    """Market data of the venue's pairs, its fee rate, and the orders it reports on."""
 
     fee_rate: float
-
-    @property
-    def trading_pairs(self) -> list[str]: ...
 
     def mid_price(self, trading_pair: str) -> float:
         """The mid of the pair's book; LookupError while a network venue has no book yet."""
@@ -39,6 +36,6 @@ class Venue(Protocol):
         """Call `listener` with every update of an order placed on this venue."""
         ...
 
-    def get_order(self, client_order_id: str) -> Order | None: ...
-
-    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]: ...
+    def get_order(self, client_order_id: str) -> Order | None:
+        """The order as the venue last reported it; None when unknown."""
+        ...

@@ -226,10 +226,9 @@ class VenueClient:
         order = self._orders.get(client_order_id)
         return order.copy() if order is not None else None
 
-    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]:
+    def open_orders(self, trading_pair: str | None = None) -> list[Order]:
         return [order.copy() for order in self._open.values()
-                if (trading_pair is None or order.trading_pair == trading_pair)
-                and (prefix is None or order.client_order_id.startswith(prefix))]
+                if trading_pair is None or order.trading_pair == trading_pair]
 
     # ---- the order manager's path (VenueApiTransport over this client) --------------------------
 

@@ -145,10 +145,9 @@ class SimExchange:
         order = self._orders.get(client_order_id)
         return order.copy() if order is not None else None
 
-    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]:
+    def open_orders(self, trading_pair: str | None = None) -> list[Order]:
         pairs = [trading_pair] if trading_pair is not None else list(self._resting)
-        return [order.copy() for pair in pairs for order in self._resting.get(pair, ())
-                if prefix is None or order.client_order_id.startswith(prefix)]
+        return [order.copy() for pair in pairs for order in self._resting.get(pair, ())]
 
     def estimate_taker(self, trading_pair: str, side: Side, amount: float,
                        limit: float | None = None) -> tuple[float, float]:
