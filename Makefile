@@ -31,7 +31,7 @@ test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m hive_core.bench
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf build *.egg-info hive_core/*.so hive_core/*.c hive_core/orders/*.so hive_core/orders/*.c \

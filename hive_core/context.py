@@ -15,9 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hive_core.market.sim_exchange import SimExchange
 from hive_core.market.types import ExternalEvent, OrderBook
-from hive_core.market.venue_client import VenueClient
+from hive_core.market.venue import Venue
 from hive_core.orders.handle import OrderHandle
 from hive_core.orders.paper import PaperAccount
 from hive_core.scheduler import Job
@@ -27,10 +26,10 @@ class MarketView:
     """Read-only market data of the venue; pair defaults to the strategy's own.
 
     `venue` is the in-process SimExchange (virtual time) or the VenueClient whose local books are
-    kept from the venue's streams (realtime); both offer mid_price, order_book and fee_rate.
+    kept from the venue's streams (realtime).
     """
 
-    def __init__(self, venue: SimExchange | VenueClient, trading_pair: str) -> None:
+    def __init__(self, venue: Venue, trading_pair: str) -> None:
         self._venue = venue
         self.trading_pair = trading_pair
 

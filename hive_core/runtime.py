@@ -42,15 +42,15 @@ from hive_core.clock import Clock
 from hive_core.config import InstanceConfig, StrategyEntry
 from hive_core.context import EventQueue, EventsAPI, MarketView, StrategyContext, TopicMessage
 from hive_core.loader import ResolvedStrategy, StrategyLoader, StrategyLoadError
-from hive_core.market.sim_exchange import SimExchange
-from hive_core.market.sim_server import SimServer
-from hive_core.market.venue_client import VENUE_METRICS, VenueClient
 from hive_core.market.types import ExternalEvent, OrderBook, OrderUpdate, Trade
-from hive_core.orders.handle import OrderHandle, owner_of
+from hive_core.market.venue import Venue
+from hive_core.market.venue_client import VENUE_METRICS, VenueClient
+from hive_core.orders.handle import OrderHandle
 from hive_core.orders.manager import ORDER_METRICS, OrderManager
+from hive_core.orders.paper import PaperAccount
+from hive_core.orders.requests import owner_of
 from hive_core.orders.timers import LoopTimers, VirtualTimers
 from hive_core.orders.transport import InProcessTransport, VenueApiTransport
-from hive_core.orders.paper import PaperAccount
 from hive_core.remote import messages
 from hive_core.remote.bridge import BRIDGE_METRICS, MqttBridge
 from hive_core.remote.commands import (
@@ -71,6 +71,8 @@ from hive_core.remote.commands import (
     ok,
 )
 from hive_core.scheduler import ERROR, INF, RUNNING, STOPPED, Job, Scheduler
+from hive_core.sim.exchange import SimExchange
+from hive_core.sim.server import SimServer
 from hive_core.strategy import Strategy, overrides
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -138,10 +140,10 @@ class Runtime:
         # reached through one VenueClient: one stream connection + one WS API connection for all
         # strategies; orders go over that WS API connection in both cases.
         self.exchange = SimExchange(config.venue, self.clock.now)   # the engine (embedded or virtual)
-        self.venue: SimExchange | VenueClient = self.exchange
+        self.venue: Venue = self.exchange
         self.sim_server: SimServer | None = None
         self.venue_client: VenueClient | None = None
-        self.market_data: SimExchange | VenueClient = self.venue
+        self.market_data: Venue = self.venue
         if realtime:
             embedded = config.venue.url is None
             client = VenueClient(config.venue.trading_pairs, fee_rate=config.venue.fee_rate, now=self.clock.now,
@@ -374,7 +376,7 @@ class Runtime:
 
     def _step_venue(self, _now: float) -> None:
         if self.venue_client is None:
-            self.venue.step()                                 # virtual time: step the engine here
+            self.exchange.step()                              # virtual time: step the engine here
         else:
             self.venue_client.drain(self._on_market)          # books/trades received since the last step
 

@@ -21,6 +21,7 @@ compiled by setup.py where a compiler exists, the same file runs as Python where
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from typing import Any
 
 import cython
 
@@ -40,7 +41,6 @@ class LocalBook:
     symbol = cython.declare(str, visibility="readonly")
     last_update_id = cython.declare(cython.longlong, visibility="readonly")
     synced = cython.declare(cython.bint, visibility="readonly")
-    updates_applied = cython.declare(cython.longlong, visibility="readonly")
     event_time = cython.declare(cython.double, visibility="public")
 
     _bids: dict
@@ -58,7 +58,6 @@ class LocalBook:
         self._buffer = []
         self.last_update_id = -1
         self.synced = False
-        self.updates_applied = 0
         self.event_time = 0.0
 
     # ---- loading --------------------------------------------------------------------------------
@@ -123,13 +122,12 @@ class LocalBook:
             self.synced = False
             self._buffer = [(first_id, last_id, bids, asks)]
             return GAP
-        level: object
+        level: Any
         for level in bids:
             self._set(True, float(level[0]), float(level[1]))
         for level in asks:
             self._set(False, float(level[0]), float(level[1]))
         self.last_update_id = last_id
-        self.updates_applied += 1
         return APPLIED
 
     @cython.cfunc

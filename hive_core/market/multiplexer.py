@@ -268,15 +268,15 @@ class Multiplexer(ReconnectingWebSocket):
         if symbol in self._syncing or self.fetch_snapshot is None:
             return
         self._syncing.add(symbol)
-        task = asyncio.get_running_loop().create_task(self._sync(symbol), name=f"resync-{symbol}")
+        task = asyncio.get_running_loop().create_task(self._sync(symbol, self.fetch_snapshot), name=f"resync-{symbol}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _sync(self, symbol: str) -> None:
+    async def _sync(self, symbol: str, fetch_snapshot: SnapshotFetcher) -> None:
         """Snapshot + buffered diffs -> a synced book (retried while the snapshot does not line up)."""
         try:
             for attempt in range(SNAPSHOT_ATTEMPTS):
-                snapshot = await self.fetch_snapshot(symbol, self.snapshot_limit)
+                snapshot = await fetch_snapshot(symbol, self.snapshot_limit)
                 book = self._books.get(symbol)
                 if book is None:
                     return                          # unsubscribed meanwhile

@@ -4,18 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+# The enums stay (str, Enum) rather than StrEnum (ruff UP042): StrEnum would change what str() and
+# format() of a member give (the value instead of "Side.BUY"), and with it log lines and messages.
 
-class Side(str, Enum):
+
+class Side(str, Enum):  # noqa: UP042
     BUY = "BUY"
     SELL = "SELL"
 
 
-class OrderType(str, Enum):
+class OrderType(str, Enum):  # noqa: UP042
     LIMIT = "LIMIT"
     MARKET = "MARKET"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(str, Enum):  # noqa: UP042
     OPEN = "open"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -56,20 +59,10 @@ class Order:
     def remaining(self) -> float:
         return max(self.amount - self.filled_amount, 0.0)
 
-    @property
-    def average_price(self) -> float | None:
-        return self.filled_quote / self.filled_amount if self.filled_amount > 0 else None
-
     def copy(self) -> Order:
         return Order(self.client_order_id, self.trading_pair, self.side, self.order_type, self.amount,
                      self.price, self.created_at, self.status, self.filled_amount, self.filled_quote,
                      self.fee_quote, self.updated_at)
-
-    def to_dict(self) -> dict:
-        return {"order_id": self.client_order_id, "trading_pair": self.trading_pair,
-                "side": self.side.value, "order_type": self.order_type.value, "amount": self.amount,
-                "price": self.price, "filled_amount": self.filled_amount, "status": self.status.value,
-                "created_at": self.created_at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +79,8 @@ class Fill:
     is_maker: bool
     trade_id: str
 
-    @property
-    def quote_amount(self) -> float:
-        return self.price * self.amount
 
-
-class UpdateKind(str, Enum):
+class UpdateKind(str, Enum):  # noqa: UP042
     CREATED = "created"
     FILLED = "filled"          # a (partial) fill; `fill` is set
     COMPLETED = "completed"    # the last fill made the order fully filled

@@ -230,7 +230,9 @@ class VenueApi(ReconnectingWebSocket):
                     logger.exception("user data callback failed")
             return
         request_id = message.get("id")
-        entry = self._pending.get(request_id) if isinstance(request_id, int) else None
+        if not isinstance(request_id, int):
+            return
+        entry = self._pending.get(request_id)
         if entry is None:
             return
         self.stats["responses"] += 1

@@ -1,25 +1,24 @@
 """The runtime's side of a network venue: market data through the multiplexer, orders through the WS API.
 
 One `VenueClient` per venue endpoint holds the instance's two connections (one `Multiplexer` for
-streams, one `VenueApi` for requests and the user data stream) and offers what the runtime and the
-strategies read, in the shape SimExchange has in-process:
+streams, one `VenueApi` for requests and the user data stream). It is the realtime `Venue`
+(hive_core/market/venue.py):
 
 - market data: `mid_price(pair)`, `order_book(pair)` (an OrderBook of the top `depth_levels` of the
   local book, rebuilt lazily after a change), `estimate_taker(...)`, `fee_rate`, `trading_pairs`;
   `drain(callback)` hands `callback(book, trades)` every pair that changed since the last drain
   (the runtime calls it from its venue slot, so strategies get at most one book per step).
   Until a pair's book has synced once, reads fall back to `fallback` (the embedded engine) if given.
-- orders (used when the venue is remote, i.e. `venue.url` is set): `place_limit`, `place_market`,
-  `cancel`, `get_order`, `open_orders` write WS API requests at once (`VenueApi.write_nowait`) and
-  return; executionReports from the user data stream become `OrderUpdate`s for the listeners added
-  with `add_order_listener` (`execution_update()` does the translation, usable on its own). Reports
-  about orders this client did not place (other instances on the same venue) are ignored.
-- orders sent by an `OrderManager` (the runtime's single submission path): the manager's
+- orders: the `OrderManager` is the only way an order reaches the venue. Its
   `VenueApiTransport(client, on_send=client.track_request, on_answer=client.forget_refused)` writes
   through `write_nowait` on this client's WS API connection; `track_request` registers each order
   placed (so its executionReports become updates) and `forget_refused` drops one the venue refused
   WITHOUT a REJECTED update (the manager reports refusals through the order handle). 429/418 are not
   refusals: the manager sends the order again after its back-off (and `track_request` sees it again).
+- order updates: executionReports from the user data stream become `OrderUpdate`s for the listeners
+  added with `add_order_listener` (`execution_updates()` does the translation); `get_order` and
+  `open_orders` answer from them. Reports about orders this client did not place (other instances on
+  the same venue) are ignored.
 """
 from __future__ import annotations
 
@@ -32,12 +31,11 @@ from typing import Any
 
 from hive_core.market.multiplexer import Multiplexer
 from hive_core.market.types import Fill, Order, OrderBook, OrderStatus, OrderType, OrderUpdate, Side, Trade, UpdateKind
-from hive_core.market.venue_api import ApiResponse, NotConnected, VenueApi
-from hive_core.market.wire import fmt, stream_name, symbol_of
+from hive_core.market.venue import MarketListener, OrderListener, Venue
+from hive_core.market.venue_api import NotConnected, VenueApi
+from hive_core.market.wire import stream_name, symbol_of
 
 logger = logging.getLogger("hive.venue.client")
-OrderListener = Callable[[OrderUpdate], None]
-MarketCallback = Callable[[OrderBook, list[Trade]], None]
 MAX_TRADES_KEPT = 1000
 MAX_DONE_ORDERS_KEPT = 10_000     # finished orders still answered by get_order (older ones are forgotten)
 
@@ -70,10 +68,8 @@ class _PairFeed:
 class VenueClient:
     """See the module docstring."""
 
-    name = "sim"
-
     def __init__(self, trading_pairs: list[str], *, fee_rate: float, now: Callable[[], float],
-                 url: str | None = None, fallback: Any = None, depth_levels: int = 20) -> None:
+                 url: str | None = None, fallback: Venue | None = None, depth_levels: int = 20) -> None:
         self.url = url
         self.fee_rate = fee_rate
         self._now = now
@@ -205,7 +201,7 @@ class VenueClient:
             remaining -= take
         return filled, quote
 
-    def drain(self, callback: MarketCallback) -> int:
+    def drain(self, callback: MarketListener) -> int:
         """callback(book, trades) for every pair that changed since the last drain; returns how many."""
         count = 0
         for feed in self._feeds.values():
@@ -221,44 +217,18 @@ class VenueClient:
             count += 1
         return count
 
-    # ---- orders over the WS API ---------------------------------------------------------------
+    # ---- order updates (from the user data stream) ---------------------------------------------
 
     def add_order_listener(self, listener: OrderListener) -> None:
         self._order_listeners.append(listener)
-
-    def place_limit(self, client_order_id: str, trading_pair: str, side: Side, amount: float, price: float) -> Order:
-        return self._place(client_order_id, trading_pair, Side(side), OrderType.LIMIT, amount, price)
-
-    def place_market(self, client_order_id: str, trading_pair: str, side: Side, amount: float) -> Order:
-        return self._place(client_order_id, trading_pair, Side(side), OrderType.MARKET, amount, None)
-
-    def _place(self, client_order_id: str, trading_pair: str, side: Side, order_type: OrderType, amount: float,
-               price: float | None) -> Order:
-        now = self._now()
-        order = Order(client_order_id, trading_pair, side, order_type, float(amount), price, now, updated_at=now)
-        params = {"symbol": symbol_of(trading_pair), "side": side.value, "type": order_type.value,
-                  "quantity": fmt(amount), "newClientOrderId": client_order_id}
-        if order_type is OrderType.LIMIT:
-            params.update(timeInForce="GTC", price=fmt(price))
-        self._orders[client_order_id] = order
-        self._send("order.place", params, client_order_id)
-        return order.copy()
-
-    def cancel(self, client_order_id: str) -> bool:
-        order = self._orders.get(client_order_id)
-        if order is None or order.status.is_done:
-            return False
-        return self._send("order.cancel", {"symbol": symbol_of(order.trading_pair),
-                                           "origClientOrderId": client_order_id}, None)
 
     def get_order(self, client_order_id: str) -> Order | None:
         order = self._orders.get(client_order_id)
         return order.copy() if order is not None else None
 
-    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]:
+    def open_orders(self, trading_pair: str | None = None) -> list[Order]:
         return [order.copy() for order in self._open.values()
-                if (trading_pair is None or order.trading_pair == trading_pair)
-                and (prefix is None or order.client_order_id.startswith(prefix))]
+                if trading_pair is None or order.trading_pair == trading_pair]
 
     # ---- the order manager's path (VenueApiTransport over this client) --------------------------
 
@@ -305,35 +275,6 @@ class VenueClient:
             del self._orders[order.client_order_id]
             if status not in (429, 418):
                 self.stats["refused"] += 1
-
-    def _send(self, method: str, params: dict, placing: str | None) -> bool:
-        self.stats["order_requests"] += 1
-        try:
-            future = self.api.write_nowait(method, params) if self.api is not None else None
-        except NotConnected:
-            future = None
-        if future is None:
-            if placing is not None:
-                self._refused(placing, "venue not connected")
-            return False
-        if placing is not None:
-            future.add_done_callback(lambda done: self._on_place_answer(placing, done))
-        return True
-
-    def _on_place_answer(self, client_order_id: str, future: asyncio.Future) -> None:
-        response: ApiResponse = future.result()
-        if not response.ok:
-            self._refused(client_order_id, f"{response.status} {response.error_msg or ''}".strip())
-
-    def _refused(self, client_order_id: str, reason: str) -> None:
-        order = self._orders.get(client_order_id)
-        if order is None or order.status.is_done:
-            return
-        self.stats["refused"] += 1
-        order.status = OrderStatus.REJECTED
-        order.updated_at = self._now()
-        self._open.pop(client_order_id, None)
-        self._emit(OrderUpdate(UpdateKind.REJECTED, order.copy(), order.updated_at, reason=reason))
 
     def _emit(self, update: OrderUpdate) -> None:
         for listener in self._order_listeners:

@@ -12,45 +12,33 @@ else queued). What happens to the order later arrives as `OrderUpdate`s (Strateg
 from the venue (created, filled, cancelled), or made here when the venue refused the request or
 when a queued order was cancelled before it was sent.
 
-Without a `manager` argument the handle uses one in-process manager per SimExchange with no
-limits (today's behaviour: every request goes at once); the runtime passes its configured
-manager instead (see hive_core/orders/README.md).
+The handle is given the venue's manager (the runtime's configured one, see hive_core/orders/README.md)
+and reads the `Venue` for fees, taker estimates and the orders it reports on.
 """
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
 
 from hive_core.market.types import Fill, Order, OrderStatus, OrderType, OrderUpdate, Side, UpdateKind
+from hive_core.market.venue import Venue
 from hive_core.orders import requests
 from hive_core.orders.manager import OrderManager
 from hive_core.orders.paper import InsufficientBalance, PaperAccount
-from hive_core.orders.requests import InvalidOrder, OrderRequest, owner_of
-from hive_core.orders.transport import InProcessTransport, VenueReply
-
-__all__ = ["InvalidOrder", "OrderHandle", "owner_of", "in_process_manager"]
+from hive_core.orders.requests import OrderRequest
+from hive_core.orders.transport import VenueReply
 
 MAX_FILL_HISTORY = 2000
-_IN_PROCESS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def in_process_manager(venue) -> OrderManager:
-    """The limit-free manager shared by the handles of one in-process venue (until the runtime wires its own)."""
-    manager = _IN_PROCESS.get(venue)
-    if manager is None:
-        manager = _IN_PROCESS[venue] = OrderManager(InProcessTransport(venue), name=getattr(venue, "name", "sim"))
-    return manager
 
 
 class OrderHandle:
     """The order API a strategy sees through `ctx.orders`."""
 
-    def __init__(self, strategy_id: str, trading_pair: str, venue, account: PaperAccount,
+    def __init__(self, strategy_id: str, trading_pair: str, venue: Venue, account: PaperAccount,
                  emit: Callable[[OrderUpdate], None], now: Callable[[], float], logger: logging.Logger, *,
-                 manager: OrderManager | None = None) -> None:
+                 manager: OrderManager) -> None:
         self.strategy_id = strategy_id
         self.trading_pair = trading_pair
         self._venue = venue
@@ -58,7 +46,7 @@ class OrderHandle:
         self._emit = emit
         self._now = now
         self._logger = logger
-        self.manager = manager if manager is not None else in_process_manager(venue)
+        self.manager = manager
         if strategy_id not in self.manager.strategies:
             self.manager.add_strategy(strategy_id)
         self._seq = 0
@@ -68,7 +56,6 @@ class OrderHandle:
         self._report_dicts: dict[str, tuple] = {}  # open order id -> (order, filled, status, report dict)
         self.fills: deque[Fill] = deque(maxlen=MAX_FILL_HISTORY)
         self.rejections = 0
-        self.orders_placed = 0
 
     # ---- placing ------------------------------------------------------------------------------
 
@@ -119,13 +106,11 @@ class OrderHandle:
         order_id = request.client_order_id
         self._pending[order_id] = Order(order_id, self.trading_pair, side, order_type, amount, price, now,
                                         updated_at=now)
-        self.orders_placed += 1
         try:
             self.manager.submit(self.strategy_id, request)
         except Exception:
             self._pending.pop(order_id, None)
             self._account.release(order_id)
-            self.orders_placed -= 1
             raise
 
     def _reserve(self, order_id: str, side: Side, order_type: OrderType, amount: float, price: float | None,
@@ -222,7 +207,7 @@ class OrderHandle:
     def get_order(self, order_id: str) -> Order | None:
         if not order_id.startswith(self.strategy_id + "-"):
             return None
-        order = self._venue.get_order(order_id) if hasattr(self._venue, "get_order") else None
+        order = self._venue.get_order(order_id)
         if order is None and order_id in self._pending:
             order = self._pending[order_id].copy()
         return order

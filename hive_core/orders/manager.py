@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: queueing, fair dispatch, pacing and answers of one venue share one state (one class).
 """The order manager: one submission path per venue, shared fairly by the strategies of an instance.
 
 `submit(strategy_id, request)` never blocks: the request joins its strategy's queue and, when
@@ -15,8 +16,9 @@ sending (the dispatcher, `_pump`):
    share starts at the current virtual time and goes ahead of a flood's backlog.
 4. The chosen request goes only when the venue's global limits (one token bucket per published
    RateLimitRule, split as in `rate_limit.window_split` so that no venue window, sliding or fixed,
-   sees more than the limit, and kept `headroom` (5%) below it for network jitter) allow it; otherwise nothing goes and ONE timer is
-   armed for the earliest moment something can (the venue limit, a quota, or the end of a pause).
+   sees more than the limit, and kept `headroom` (5%) below it for network jitter) allow it;
+   otherwise nothing goes and ONE timer is armed for the earliest moment something can (the venue
+   limit, a quota, or the end of a pause).
 
 Cancels go ahead of the same strategy's new orders and cost their own weight (not an order).
 A queued order that is cancelled before it is sent is withdrawn and never reaches the venue.
@@ -42,11 +44,11 @@ from functools import partial
 from typing import Any
 
 from hive_core.config import RateLimitRule, SimVenueConfig, StrategyEntry, StrategyQuota
+from hive_core.orders.lane import Lane
 from hive_core.orders.rate_limit import ORDERS, WEIGHT, LimiterSet, TokenBucket, quota_bucket, window_split
 from hive_core.orders.requests import InvalidOrder, OrderRequest, owner_of
 from hive_core.orders.timers import LoopTimers, Timers
 from hive_core.orders.transport import OrderTransport, VenueReply, parse_reply
-from hive_core.scheduler import Histogram
 
 INF = float("inf")
 SAMPLES = 8192          # recent write latencies kept for the percentiles (one deque per manager)
@@ -68,7 +70,6 @@ ORDER_METRICS: dict[str, tuple[str, str]] = {
     "orders_paused": ("gauge", "1 while the order path is paused by back-off"),
     "orders_limit_scale": ("gauge", "fraction of the venue's limits in use (below 1 after a 418)"),
 }
-DELAY_WINDOW = 256      # per strategy: queue delays in a log-bucketed histogram ("recent" = last 256-512)
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,6 @@ class BackoffPolicy:
     transport_error_pause: float = 0.25   # the transport could not write: pause, then try again
 
 
-def _delay_figures(histogram: Histogram) -> dict[str, float]:
-    """n (since start), p50/p99 (recent, ~9 % resolution) and max (exact) of queue delays, in ms."""
-    return {"n": histogram.count, "p50": histogram.percentile(0.5) * 1e3, "p99": histogram.percentile(0.99) * 1e3,
-            "max": histogram.max * 1e3}
-
-
 def percentiles(samples: Iterable[float], scale: float = 1.0) -> dict[str, float]:
     values = sorted(samples)
     if not values:
@@ -95,51 +90,6 @@ def percentiles(samples: Iterable[float], scale: float = 1.0) -> dict[str, float
     last = len(values) - 1
     return {"n": len(values), "p50": values[last * 50 // 100] * scale, "p99": values[last * 99 // 100] * scale,
             "max": values[-1] * scale}
-
-
-class _Lane:
-    """One strategy's queues, quota buckets, fair-queuing tags and metrics."""
-
-    __slots__ = ("id", "priority", "weight", "limits", "cancels", "orders", "live", "active", "start_tag",
-                 "last_finish", "ready_at", "blocked_since", "submitted", "sent", "acked", "rejected", "withdrawn",
-                 "retried", "throttled", "delays", "delay_cache")
-
-    def __init__(self, strategy_id: str, priority: int, weight: float, limits: LimiterSet) -> None:
-        self.id = strategy_id
-        self.priority = priority
-        self.weight = weight
-        self.limits = limits
-        self.cancels: deque[OrderRequest] = deque()
-        self.orders: deque[OrderRequest] = deque()
-        self.live = 0                # queued requests not withdrawn
-        self.active = False
-        self.start_tag = 0.0
-        self.last_finish = 0.0
-        self.ready_at = 0.0          # its quota lets the current head go at this time
-        self.blocked_since = -1.0
-        self.submitted = self.sent = self.acked = self.rejected = self.withdrawn = self.retried = 0
-        self.throttled = 0.0
-        # A few KB whatever the traffic (a deque of 8,192 floats was ~260 KB per busy strategy).
-        self.delays = Histogram(DELAY_WINDOW)
-        self.delay_cache = (-1, 0.0, 0.0)      # (samples, p50 ms, p99 ms) for strategy_figures()
-
-    def head(self) -> OrderRequest | None:
-        for queue in (self.cancels, self.orders):
-            while queue and queue[0].withdrawn:
-                queue.popleft()
-            if queue:
-                return queue[0]
-        return None
-
-    def pop_head(self) -> OrderRequest:
-        request = self.cancels.popleft() if self.cancels else self.orders.popleft()
-        self.live -= 1
-        return request
-
-    def end_block(self, now: float) -> None:
-        if self.blocked_since >= 0:
-            self.throttled += now - self.blocked_since
-            self.blocked_since = -1.0
 
 
 class _VenueRule:
@@ -176,8 +126,8 @@ class OrderManager:
             kind = ORDERS if rule.limit_type == "ORDERS" else WEIGHT
             bucket = self._venue.add(TokenBucket(rate, capacity, now), kind)
             self._rules.append(_VenueRule(rule.limit_type, rule.interval_s, rule.limit, bucket))
-        self._lanes: dict[str, _Lane] = {}
-        self._active: dict[int, list[_Lane]] = {}
+        self._lanes: dict[str, Lane] = {}
+        self._active: dict[int, list[Lane]] = {}
         self._priorities: list[int] = []          # descending
         self._queued_places: dict[str, OrderRequest] = {}
         self._running = True
@@ -223,7 +173,7 @@ class OrderManager:
             weight = quota.weight
         lane = self._lanes.get(strategy_id)
         if lane is None:
-            self._lanes[strategy_id] = _Lane(strategy_id, priority, weight, limits)
+            self._lanes[strategy_id] = Lane(strategy_id, priority, weight, limits)
             return
         was_active = lane.active
         if was_active:
@@ -300,13 +250,6 @@ class OrderManager:
         lane = self._lanes.get(strategy_id)
         return lane.live if lane is not None else 0
 
-    def is_queued(self, client_order_id: str) -> bool:
-        return client_order_id in self._queued_places
-
-    @staticmethod
-    def owner_of(client_order_id: str) -> str:
-        return owner_of(client_order_id)
-
     # ---- lifecycle ----------------------------------------------------------------------------
 
     @property
@@ -325,15 +268,7 @@ class OrderManager:
         """Empty every queue (requests are dropped unanswered), clear back-off state and metrics."""
         self._cancel_timer()
         for lane in self._lanes.values():
-            lane.cancels.clear()
-            lane.orders.clear()
-            lane.live = 0
-            lane.active = False
-            lane.start_tag = lane.last_finish = lane.ready_at = lane.throttled = 0.0
-            lane.blocked_since = -1.0
-            lane.submitted = lane.sent = lane.acked = lane.rejected = lane.withdrawn = lane.retried = 0
-            lane.delays.reset()
-            lane.delay_cache = (-1, 0.0, 0.0)
+            lane.reset()
         self._active.clear()
         self._priorities.clear()
         self._queued_places.clear()
@@ -345,7 +280,7 @@ class OrderManager:
 
     # ---- queues -------------------------------------------------------------------------------
 
-    def _enqueue(self, lane: _Lane, request: OrderRequest, front: bool) -> None:
+    def _enqueue(self, lane: Lane, request: OrderRequest, front: bool) -> None:
         if request.kind == "cancel":
             (lane.cancels.appendleft if front else lane.cancels.append)(request)
             lane.ready_at = 0.0            # the head may have changed
@@ -358,7 +293,7 @@ class OrderManager:
         if not lane.active:
             self._activate(lane)
 
-    def _activate(self, lane: _Lane) -> None:
+    def _activate(self, lane: Lane) -> None:
         lane.active = True
         lane.start_tag = max(self._virtual_time, lane.last_finish)
         group = self._active.get(lane.priority)
@@ -368,7 +303,7 @@ class OrderManager:
             self._priorities.sort(reverse=True)
         group.append(lane)
 
-    def _deactivate(self, lane: _Lane) -> None:
+    def _deactivate(self, lane: Lane) -> None:
         lane.active = False
         group = self._active[lane.priority]
         group.remove(lane)
@@ -378,11 +313,11 @@ class OrderManager:
 
     # ---- dispatching --------------------------------------------------------------------------
 
-    def _pick(self, now: float) -> tuple[_Lane | None, float]:
+    def _pick(self, now: float) -> tuple[Lane | None, float]:
         """The lane to serve now, or (None, earliest time a quota lets something go)."""
         earliest = INF
         for priority in self._priorities:
-            best: _Lane | None = None
+            best: Lane | None = None
             best_tag = INF
             for lane in self._active[priority]:
                 if lane.ready_at > now:
@@ -405,7 +340,7 @@ class OrderManager:
                         lane.start_tag = self._virtual_time
                 tag = lane.start_tag + head.weight / lane.weight
                 # Equal tags: the shorter queue first, so a sparse strategy is not kept behind a flood.
-                if tag < best_tag or (tag == best_tag and lane.live < best.live):
+                if tag < best_tag or (best is not None and tag == best_tag and lane.live < best.live):
                     best, best_tag = lane, tag
             if best is not None:
                 return best, 0.0
@@ -447,9 +382,8 @@ class OrderManager:
         finally:
             self._pumping = False
 
-    def _send(self, lane: _Lane, request: OrderRequest, now: float) -> None:
+    def _send(self, lane: Lane, request: OrderRequest, now: float) -> None:
         request.attempts += 1
-        request.sent_at = now
         self._weight_sent += request.weight
         self._orders_sent += request.orders
         request.weight_mark = self._weight_sent
@@ -593,24 +527,7 @@ class OrderManager:
         recomputed after new samples)."""
         fields: dict[str, Any] = {} if into is None else into
         lane = self._lanes.get(strategy_id)
-        if lane is None:
-            return fields
-        throttled = lane.throttled
-        if lane.blocked_since >= 0:
-            throttled += self._clock() - lane.blocked_since
-        delays = lane.delays
-        cache = lane.delay_cache
-        if cache[0] != delays.count:
-            cache = lane.delay_cache = (delays.count, round(delays.percentile(0.5) * 1e3, 4),
-                                        round(delays.percentile(0.99) * 1e3, 4))
-        fields["orders_queued"] = lane.live
-        fields["orders_sent"] = lane.sent
-        fields["orders_rejected"] = lane.rejected
-        fields["orders_retried"] = lane.retried
-        fields["orders_throttled_s"] = round(throttled, 6) if throttled else 0.0
-        fields["order_queue_delay_p50_ms"] = cache[1]
-        fields["order_queue_delay_p99_ms"] = cache[2]
-        return fields
+        return fields if lane is None else lane.fields(fields, self._clock)
 
     def venue_figures(self) -> dict[str, float]:
         """The metrics collector's per-venue fields (one venue per instance)."""
@@ -624,15 +541,7 @@ class OrderManager:
 
     def metrics(self) -> dict[str, Any]:
         now = self._clock()
-        strategies = {}
-        for lane in self._lanes.values():
-            throttled = lane.throttled + (now - lane.blocked_since if lane.blocked_since >= 0 else 0.0)
-            strategies[lane.id] = {
-                "priority": lane.priority, "weight": lane.weight, "queued": lane.live,
-                "submitted": lane.submitted, "sent": lane.sent, "acked": lane.acked, "rejected": lane.rejected,
-                "withdrawn": lane.withdrawn, "retried": lane.retried, "throttled_s": throttled,
-                "queue_delay_ms": _delay_figures(lane.delays),
-            }
+        strategies = {lane.id: lane.summary(now) for lane in self._lanes.values()}
         return {
             "venue": self.name, "sent": self.sent, "acked": self.acked, "rejected": self.rejected,
             "inflight": self.inflight, "queued": self.queued(), "http_429": self.http_429, "http_418": self.http_418,

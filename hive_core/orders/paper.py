@@ -45,8 +45,6 @@ class PaperAccount:
         self.fees_paid = 0.0
         self.volume_quote = 0.0
         self.fill_count = 0
-        self.buy_count = 0
-        self.sell_count = 0
 
     # ---- reservations -------------------------------------------------------------------------
 
@@ -92,11 +90,9 @@ class PaperAccount:
         if fill.side is Side.BUY:
             self.balances[self.base] += amount
             self.balances[self.quote] -= price * amount + fee
-            self.buy_count += 1
         else:
             self.balances[self.base] -= amount
             self.balances[self.quote] += price * amount - fee
-            self.sell_count += 1
         realized = self._move_position(signed, price) - fee
         self.realized_pnl += realized
         self.fees_paid += fee

@@ -180,13 +180,6 @@ class LimiterSet:
         self.count += 1
         return bucket
 
-    @property
-    def buckets(self) -> list:
-        return list(self._buckets)
-
-    def kind(self, index: int) -> int:
-        return self._kinds[index]
-
     @cython.ccall
     def wait_time(self, weight: cython.double, orders: cython.double, now: cython.double) -> cython.double:
         longest: cython.double = 0.0

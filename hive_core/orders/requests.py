@@ -39,7 +39,7 @@ class OrderRequest:
     """One request on its way to the venue. The manager fills in the bookkeeping fields."""
 
     __slots__ = ("kind", "method", "params", "client_order_id", "trading_pair", "weight", "orders", "on_reply",
-                 "strategy_id", "submitted_at", "submitted_ns", "sent_at", "attempts", "withdrawn",
+                 "strategy_id", "submitted_at", "submitted_ns", "attempts", "withdrawn",
                  "weight_mark", "orders_mark")
 
     def __init__(self, kind: str, method: str, params: dict[str, Any], client_order_id: str, trading_pair: str,
@@ -59,15 +59,10 @@ class OrderRequest:
         self.strategy_id = ""
         self.submitted_at = 0.0
         self.submitted_ns = 0
-        self.sent_at = -1.0
         self.attempts = 0
         self.withdrawn = False
         self.weight_mark = 0
         self.orders_mark = 0
-
-    @property
-    def is_cancel(self) -> bool:
-        return self.kind == CANCEL
 
     def __repr__(self) -> str:
         return f"OrderRequest({self.kind} {self.client_order_id} {self.method} w={self.weight} o={self.orders})"

@@ -7,8 +7,8 @@ no await, so "order call -> frame on the socket" costs no event-loop round trip)
 transport that loses its connection calls `on_reply` for every unanswered request with a
 status >= 500 (`connection_lost_reply()`), and `send` raises when it cannot write at all.
 
-`InProcessTransport` serves the same requests from an in-process `SimExchange` (today's path,
-used until the runtime is wired to a network venue): the answer arrives inside `send`.
+`InProcessTransport` serves the same requests from an in-process `SimExchange` (the runtime's path in
+virtual time): the answer arrives inside `send`.
 """
 from __future__ import annotations
 

@@ -99,7 +99,7 @@ def test_info_reports_which_clock_is_active_and_the_python_version():
 
 
 def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "hive_core.bench", "--strategies", "50", "--ticks", "2000",
+    result = subprocess.run([sys.executable, "-m", "benchmarks", "--strategies", "50", "--ticks", "2000",
                              "--repeats", "1", "--scale-seconds", "2", "--density-n", "2", "--density-seconds", "2",
                              "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stderr

@@ -1,7 +1,7 @@
 """The runtime's single order path: the configured OrderManager over the venue's WS API socket.
 
 Realtime on the built-in venue (real sockets on 127.0.0.1), realtime against a standalone
-`python -m hive_core.market.sim_server` subprocess (sockets counted with psutil), virtual time with
+`python -m hive_core.sim.server` subprocess (sockets counted with psutil), virtual time with
 VirtualTimers, and P/metrics read raw from the real broker.
 """
 from __future__ import annotations
@@ -181,7 +181,7 @@ def test_virtual_time_fires_the_order_managers_timers_with_the_clock():
 @pytest.fixture
 def venue_process():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                                 "--port", str(port), "--pairs", "BTC-USDT", "--seed", "7", "--step-interval", "0.05"],
                                cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -247,8 +247,8 @@ def test_p_metrics_carries_the_instance_block_once_and_strategy_entries_do_not(m
     assert instance["strategies"] == 2 and instance["running"] == 2 and instance["orders_http_418"] == 0
     assert {"lag_p99_ms", "uptime_s", "orders_sent", "orders_http_429", "orders_paused_s",
             "venue_api_requests"} <= set(instance)
-    [performance] = mqtt_probe.wait_for(f"{prefix}/performance", lambda m: m.json()["taker"]["performance"]["fills"] > 0,
-                                        timeout=20)
+    [performance] = mqtt_probe.wait_for(f"{prefix}/performance",
+                                        lambda m: m.json()["taker"]["performance"]["fills"] > 0, timeout=20)
     for entry in performance.json().values():
         assert "instance" not in entry["custom_info"]
         assert {"orders_sent", "order_queue_delay_p99_ms", "orders_throttled_s"} <= set(entry["custom_info"])

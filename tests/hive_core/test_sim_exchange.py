@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_exchange import SimExchange
 from hive_core.market.types import OrderStatus, Side, UpdateKind
+from hive_core.sim.exchange import SimExchange
 
 
 class VirtualTime:

@@ -9,7 +9,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_server import SimServer
+from hive_core.sim.server import SimServer
 
 
 def run(coro, timeout: float = 30.0) -> Any:

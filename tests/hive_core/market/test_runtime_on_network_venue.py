@@ -7,9 +7,9 @@ from pathlib import Path
 
 from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategySpec
-from hive_core.market.sim_server import SimServer
 from hive_core.market.types import Side
 from hive_core.runtime import Runtime
+from hive_core.sim.server import SimServer
 from hive_core.strategy import Strategy
 
 from .conftest import run, until, venue_config

@@ -1,7 +1,6 @@
 """The venue server: combined streams, contiguous depth ids, WS API orders and reports, enforced limits."""
 from __future__ import annotations
 
-import asyncio
 import time
 
 from hive_core.config import RateLimitRule
@@ -45,7 +44,7 @@ def test_depth_update_ids_are_contiguous_and_match_the_snapshot():
         try:
             await until(lambda: len(client.data("ethusdt@depth")) >= 10, what="10 depth updates")
             updates = client.data("ethusdt@depth")
-            for previous, current in zip(updates, updates[1:]):
+            for previous, current in zip(updates, updates[1:], strict=False):
                 assert current["U"] == previous["u"] + 1
                 assert current["u"] >= current["U"]
             snapshot = server.depth_snapshot("ETHUSDT", 100)
@@ -212,7 +211,7 @@ def test_standalone_module_serves_until_terminated(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+    process = subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                                 "--port", str(port), "--pairs", "BTC-USDT,ETH-USDT", "--seed", "3"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

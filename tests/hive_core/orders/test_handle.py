@@ -6,14 +6,14 @@ import logging
 import pytest
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_exchange import SimExchange
 from hive_core.market.types import OrderStatus, Side, UpdateKind
-from hive_core.orders.handle import OrderHandle, in_process_manager
+from hive_core.orders.handle import OrderHandle
 from hive_core.orders.manager import OrderManager
 from hive_core.orders.paper import PaperAccount
 from hive_core.orders.requests import InvalidOrder
 from hive_core.orders.timers import VirtualTimers
 from hive_core.orders.transport import InProcessTransport
+from hive_core.sim.exchange import SimExchange
 from tests.hive_core.orders.fakes import BINANCE, RecordingTransport, quota
 
 LOG = logging.getLogger("test.orders")
@@ -21,6 +21,11 @@ LOG = logging.getLogger("test.orders")
 
 def venue(timers: VirtualTimers) -> SimExchange:
     return SimExchange(SimVenueConfig(seed=3, volatility=0.0), timers.now)
+
+
+def limit_free_manager(exchange: SimExchange) -> OrderManager:
+    """An in-process manager with no venue limits: every request goes at once."""
+    return OrderManager(InProcessTransport(exchange), name="sim")
 
 
 def wired_handle(manager: OrderManager, exchange: SimExchange, updates: list, strategy_id: str = "s1") -> OrderHandle:
@@ -39,11 +44,12 @@ def wired_handle(manager: OrderManager, exchange: SimExchange, updates: list, st
     return handle
 
 
-def test_default_in_process_path_places_fills_and_books_like_before():
+def test_limit_free_in_process_path_places_fills_and_books_like_before():
     timers = VirtualTimers(100.0)
     exchange = venue(timers)
+    manager = limit_free_manager(exchange)
     updates: list = []
-    handle = wired_handle(in_process_manager(exchange), exchange, updates)
+    handle = wired_handle(manager, exchange, updates)
     order_id = handle.place_market(Side.BUY, 0.1)
     assert order_id == "s1-000001"
     assert [update.kind for update in updates][:2] == [UpdateKind.CREATED, UpdateKind.FILLED]
@@ -53,7 +59,7 @@ def test_default_in_process_path_places_fills_and_books_like_before():
     assert [order.client_order_id for order in handle.open_orders()] == [limit_id]
     assert handle._account.reserved("USDT") == pytest.approx(0.1 * 50 * 1.001)
     assert handle.cancel(limit_id) and handle.open_orders() == [] and handle._account.reserved("USDT") == 0.0
-    assert in_process_manager(exchange) is handle.manager
+    assert handle.manager is manager
 
 
 def test_queued_order_cancelled_before_sending_releases_funds_and_reports_cancelled():
@@ -112,7 +118,7 @@ def test_malformed_order_raises_and_uses_no_order_id():
     timers = VirtualTimers(100.0)
     exchange = venue(timers)
     updates: list = []
-    handle = wired_handle(in_process_manager(exchange), exchange, updates)
+    handle = wired_handle(limit_free_manager(exchange), exchange, updates)
     with pytest.raises(InvalidOrder, match="amount"):
         handle.place_limit(Side.BUY, -1.0, 50.0)
     with pytest.raises(InvalidOrder, match="price"):
@@ -127,7 +133,7 @@ def test_unaffordable_order_is_still_rejected_locally_without_reaching_the_manag
     timers = VirtualTimers(100.0)
     exchange = venue(timers)
     updates: list = []
-    handle = wired_handle(in_process_manager(exchange), exchange, updates)
+    handle = wired_handle(limit_free_manager(exchange), exchange, updates)
     order_id = handle.place_limit(Side.BUY, 1000.0, 100.0)
     [update] = updates
     assert update.kind is UpdateKind.REJECTED and "USDT" in update.reason

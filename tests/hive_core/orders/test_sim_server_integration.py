@@ -1,4 +1,4 @@
-"""The order manager against the real simulated venue over WebSocket (sim_server + venue_api).
+"""The order manager against the real simulated venue over WebSocket (hive_core.sim.server + venue_api).
 
 The venue enforces its published limits per IP (fixed windows, 429 on excess, 418 bans for
 requests sent during a Retry-After), so pacing and back-off are exercised for real.
@@ -11,12 +11,12 @@ import time
 import pytest
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_server import SimServer
 from hive_core.market.venue_api import VenueApi
 from hive_core.orders import requests
 from hive_core.orders.manager import OrderManager
 from hive_core.orders.requests import owner_of
 from hive_core.orders.transport import VenueApiTransport
+from hive_core.sim.server import SimServer
 from tests.hive_core.orders.fakes import BIG_QUOTA, rules
 
 pytestmark = pytest.mark.timeout(60)
@@ -67,7 +67,6 @@ def test_orders_over_the_ws_api_are_paced_under_the_venue_limits_with_no_429_or_
                 for name in ("alpha", "beta", "gamma"):
                     manager.submit(name, _resting_buy(name, seq, replies))
             assert await _until(lambda: len(replies) == 60, 20.0), manager.metrics()
-            new_reports = [event for event in events if event.get("e") == "executionReport" and event["x"] == "NEW"]
             assert await _until(lambda: len([e for e in events if e.get("x") == "NEW"]) == 60, 5.0)
             return manager.metrics(), replies, [e for e in events if e.get("x") == "NEW"], dict(server.limits.stats)
         finally:

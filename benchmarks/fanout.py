@@ -16,7 +16,7 @@ import time
 from hive_core.config import SimVenueConfig
 from hive_core.market import local_book
 from hive_core.market.multiplexer import Multiplexer
-from hive_core.market.sim_server import SimServer
+from hive_core.sim.server import SimServer
 
 
 def _tickers(count: int) -> list[str]:

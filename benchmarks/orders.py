@@ -1,4 +1,4 @@
-"""Order manager benchmarks (run by `python -m hive_core.bench`, or alone: `python -m hive_core.orders.bench_orders`).
+"""Order manager benchmarks (run by `python -m benchmarks`, or alone: `python -m benchmarks.orders`).
 
 (a) latency: `OrderManager.submit` -> frame written on a real local WebSocket. The venue connection
     is hive_core.market.venue_api.VenueApi; the server only reads. Limits never hold the orders back,

@@ -144,11 +144,6 @@ class VenueLimits:
             out.append({"rateLimitType": rule.limit_type, "interval": name, "intervalNum": num, "limit": rule.limit})
         return out
 
-    def unban(self, ip: str | None = None) -> None:
-        """Test hook: lift bans and back-offs (of one IP, or all)."""
-        for key in ([ip] if ip is not None else list(self._ips)):
-            self._ips.pop(key, None)
-
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)

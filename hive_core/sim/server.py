@@ -1,6 +1,6 @@
 """The simulated venue as a network server, in Binance spot's public format.
 
-    python -m hive_core.market.sim_server --host 127.0.0.1 --port 9400 --pairs BTC-USDT,ETH-USDT --seed 7
+    python -m hive_core.sim.server --host 127.0.0.1 --port 9400 --pairs BTC-USDT,ETH-USDT --seed 7
 
 or embedded: `server = SimServer(config); await server.start(); ... await server.stop()` (port 0 picks a
 free port; `server.url` is then `ws://127.0.0.1:<port>`). It wraps the matching engine (SimExchange,
@@ -13,9 +13,9 @@ one SimMarket per pair), steps it every `step_interval` seconds and serves two W
   `depthUpdate {"e","E","s","U","u","b","a"}` (levels `[price, qty]` as strings, qty "0" removes),
   `trade {"e","E","s","t","p","q","T","m","M"}`, bookTicker `{"u","s","b","B","a","A"}`.
   Every step of a pair's market is one depth update with contiguous ids: `U` = previous `u` + 1.
-- `/ws-api/v3`: the WS API (sim_api.py): depth, exchangeInfo, order.place/cancel/status,
+- `/ws-api/v3`: the WS API (api.py): depth, exchangeInfo, order.place/cancel/status,
   openOrders.status, userDataStream.subscribe (then `{"subscriptionId", "event": executionReport}`
-  pushes on the same connection), ping, time; rate limits enforced per client IP (venue_limits.py).
+  pushes on the same connection), ping, time; rate limits enforced per client IP (limits.py).
 
 Test hooks: `drop_connections()` aborts every client connection (a network drop), `inject_gap(pair)`
 withholds the next depth update of a pair (clients see a sequence gap), `step()` steps the market
@@ -42,10 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from hive_core.config import RateLimitRule, SimVenueConfig
-from hive_core.market.sim_api import SimApi
-from hive_core.market.sim_exchange import SimExchange
 from hive_core.market.types import OrderBook, OrderUpdate, Side, Trade
-from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import (
     API_PATH,
     BOOK_TICKER,
@@ -58,6 +55,9 @@ from hive_core.market.wire import (
     symbol_of,
     write_now,
 )
+from hive_core.sim.api import SimApi
+from hive_core.sim.exchange import SimExchange
+from hive_core.sim.limits import VenueLimits
 
 logger = logging.getLogger("hive.venue.server")
 STREAM_KINDS = (DEPTH, TRADE, BOOK_TICKER)
@@ -113,7 +113,7 @@ class SimServer:
     async def start(self) -> None:
         self._server = await serve(self._handle, self.host, self.port, max_size=2**20, ping_interval=20,
                                    ping_timeout=20, compression=None)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
         if self.autostep:
             self._stepper = asyncio.create_task(self._step_loop(), name="sim-venue-step")
         logger.info("simulated venue listening on %s (%s)", self.url, ", ".join(self._by_pair))
@@ -402,7 +402,7 @@ def _trade_number(trade_id: str) -> int:
 
 def _rule(text: str) -> RateLimitRule:
     kind, seconds, limit = text.split(":")
-    return RateLimitRule(limit_type=kind.upper(), interval_s=float(seconds), limit=int(limit))
+    return RateLimitRule.model_validate({"limit_type": kind.upper(), "interval_s": float(seconds), "limit": int(limit)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """How long the periodic reports take to build for many strategies (they run on the tick loop).
 
-    python -m hive_core.bench_report [--strategies 1000] [--seconds 30] [--repeats 20]
+    python -m benchmarks.report [--strategies 1000] [--seconds 30] [--repeats 20]
 
 A virtual-time runtime with N shipped market makers (1 s ticks, generous venue limits so the order
 queues stay short) runs `--seconds` of virtual time, so every strategy has orders, fills and

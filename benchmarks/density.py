@@ -83,7 +83,7 @@ def _infrastructure(workdir: Path) -> Iterator[tuple[int, int]]:
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
         subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(broker_config)], **quiet),
-        subprocess.Popen([sys.executable, "-m", "hive_core.market.sim_server", "--host", "127.0.0.1",
+        subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
                           "--port", str(venue_port), "--pairs", "BTC-USDT"], **quiet),
     ]
     try:
@@ -156,7 +156,8 @@ def _measure(processes: list[subprocess.Popen], window_s: float) -> tuple[float,
     handles = [psutil.Process(p.pid) for p in processes]
     before = [h.cpu_times() for h in handles]
     time.sleep(window_s)
-    cpu = sum((a.user + a.system) - (b.user + b.system) for a, b in zip((h.cpu_times() for h in handles), before))
+    after = [h.cpu_times() for h in handles]
+    cpu = sum((a.user + a.system) - (b.user + b.system) for a, b in zip(after, before, strict=True))
     uss = pss = 0
     sockets = 0
     for handle in handles:

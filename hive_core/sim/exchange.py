@@ -4,7 +4,8 @@ One `SimExchange` per venue config, with one `SimMarket` per trading pair. Its o
 in-process and synchronous (a call returns once the venue has accepted, filled or rejected the
 order); every change is also reported to the listener as an `OrderUpdate`, which is how fills
 reach the paper accounts and the strategies. `step()` advances every pair by one simulated
-interval; the runtime calls it every `step_interval` seconds of its clock.
+interval; the runtime calls it every `step_interval` seconds of its clock. In virtual time it is
+the runtime's `Venue` (hive_core/market/venue.py); in realtime `SimServer` serves it over the network.
 
 Fees are charged in the quote asset at `fee_rate` of the filled notional, for makers and takers.
 """
@@ -13,9 +14,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import cast
 
 from hive_core.config import SimVenueConfig
-from hive_core.market.sim_market import SimMarket
 from hive_core.market.types import (
     Fill,
     Order,
@@ -24,26 +25,22 @@ from hive_core.market.types import (
     OrderType,
     OrderUpdate,
     Side,
-    Trade,
     UpdateKind,
 )
+from hive_core.market.venue import MarketListener, OrderListener
+from hive_core.sim.market import SimMarket
 
 DEFAULT_PRICE = 100.0
-OrderListener = Callable[[OrderUpdate], None]
-MarketListener = Callable[[OrderBook, list[Trade]], None]
 
 
 class SimExchange:
     """A simulated venue: order books, public trades, and an order API with matching and fees."""
-
-    name = "sim"
 
     def __init__(self, config: SimVenueConfig, time_source: Callable[[], float]) -> None:
         self.config = config
         self.fee_rate = config.fee_rate
         self._now = time_source
         seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**63)
-        self.seed = seed
         self.markets: dict[str, SimMarket] = {
             pair: SimMarket(pair, config.initial_prices.get(pair, DEFAULT_PRICE),
                             volatility=config.volatility, spread_bps=config.book_spread_bps,
@@ -56,7 +53,6 @@ class SimExchange:
         self._order_listeners: list[OrderListener] = []
         self._market_listeners: list[MarketListener] = []
         self._fill_seq = 0
-        self.steps = 0
 
     # ---- listeners ----------------------------------------------------------------------------
 
@@ -92,14 +88,13 @@ class SimExchange:
     def step(self) -> None:
         """Advance every pair one step: new mid, new book, public trades, resting orders matched."""
         now = self._now()
-        self.steps += 1
         for pair, market in self.markets.items():
             trades = market.step(now)
             resting = self._resting[pair]
             for order, amount in market.match_resting(resting, trades):
                 if order.status.is_done or amount <= 0:
                     continue
-                self._fill(order, order.price, amount, is_maker=True)
+                self._fill(order, cast(float, order.price), amount, is_maker=True)   # resting: a limit order
             if resting:
                 self._resting[pair] = [order for order in resting if not order.status.is_done]
             for listener in self._market_listeners:
@@ -150,10 +145,9 @@ class SimExchange:
         order = self._orders.get(client_order_id)
         return order.copy() if order is not None else None
 
-    def open_orders(self, trading_pair: str | None = None, prefix: str | None = None) -> list[Order]:
+    def open_orders(self, trading_pair: str | None = None) -> list[Order]:
         pairs = [trading_pair] if trading_pair is not None else list(self._resting)
-        return [order.copy() for pair in pairs for order in self._resting.get(pair, ())
-                if prefix is None or order.client_order_id.startswith(prefix)]
+        return [order.copy() for pair in pairs for order in self._resting.get(pair, ())]
 
     def estimate_taker(self, trading_pair: str, side: Side, amount: float,
                        limit: float | None = None) -> tuple[float, float]:
@@ -161,25 +155,13 @@ class SimExchange:
         slices = self._market(trading_pair).sweep(side, amount, limit=limit)
         return sum(size for _p, size in slices), sum(p * size for p, size in slices)
 
-    # ---- async façade (the order manager of a later issue awaits venue calls) -----------------
-
-    async def aplace_limit(self, client_order_id: str, trading_pair: str, side: Side, amount: float,
-                           price: float) -> Order:
-        return self.place_limit(client_order_id, trading_pair, side, amount, price)
-
-    async def aplace_market(self, client_order_id: str, trading_pair: str, side: Side, amount: float) -> Order:
-        return self.place_market(client_order_id, trading_pair, side, amount)
-
-    async def acancel(self, client_order_id: str) -> bool:
-        return self.cancel(client_order_id)
-
     # ---- internals ----------------------------------------------------------------------------
 
     def _new_order(self, client_order_id: str, trading_pair: str, side: Side, order_type: OrderType,
                    amount: float, price: float | None) -> Order:
         now = self._now()
-        order = Order(client_order_id, trading_pair, Side(side), order_type, float(amount),
-                      None if price is None else float(price), now, updated_at=now)
+        limit = None if price is None else float(price)
+        order = Order(client_order_id, trading_pair, Side(side), order_type, float(amount), limit, now, updated_at=now)
         problem = None
         if client_order_id in self._orders:
             problem = f"duplicate client order id {client_order_id!r}"
@@ -187,7 +169,7 @@ class SimExchange:
             problem = f"{trading_pair!r} is not traded on this venue"
         elif not (math.isfinite(order.amount) and order.amount > 0):
             problem = f"amount must be a positive number, got {amount!r}"
-        elif price is not None and not (math.isfinite(order.price) and order.price > 0):
+        elif limit is not None and not (math.isfinite(limit) and limit > 0):
             problem = f"price must be a positive number, got {price!r}"
         if problem is not None:
             order.status = OrderStatus.REJECTED

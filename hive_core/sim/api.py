@@ -16,11 +16,11 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from hive_core.market.sim_exchange import SimExchange
-from hive_core.market.sim_market import tick_size_for
 from hive_core.market.types import Order, OrderStatus, OrderType, OrderUpdate, Side, UpdateKind, split_pair
-from hive_core.market.venue_limits import VenueLimits
 from hive_core.market.wire import fmt, symbol_of
+from hive_core.sim.exchange import SimExchange
+from hive_core.sim.limits import VenueLimits
+from hive_core.sim.market import tick_size_for
 
 ORDER_METHODS = frozenset({"order.place"})
 _STATUS = {OrderStatus.OPEN: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED", OrderStatus.FILLED: "FILLED",
@@ -162,9 +162,10 @@ class SimApi:
                 self.time_in_force[client_id] = "FOK"
                 order = self._expire_unplaced(client_id, pair, Side(side), quantity, price)
                 return self.order_result(order, [])
-        self._capture = captured = []
+        captured: list[OrderUpdate] = []
+        self._capture = captured
         try:
-            if order_type == "LIMIT":
+            if price is not None:                          # a limit order
                 order = self.exchange.place_limit(client_id, pair, Side(side), quantity, price)
                 if tif != "GTC" and not order.status.is_done:
                     self.expired.add(client_id)
@@ -184,9 +185,9 @@ class SimApi:
         self._symbol(params)
         client_id = self._client_id(params)
         order = self.exchange.get_order(client_id) if client_id else None
-        if order is None or order.status.is_done or not self.exchange.cancel(client_id):
+        if client_id is None or order is None or order.status.is_done or not self.exchange.cancel(client_id):
             raise ApiError(400, -2011, "Unknown order sent.")
-        order = self.exchange.get_order(client_id)
+        order = self.exchange.get_order(client_id) or order
         result = self._order_fields(order)
         result.update({"origClientOrderId": client_id,
                        "clientOrderId": str(params.get("newClientOrderId") or f"cancel-{client_id}"),

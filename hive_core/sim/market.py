@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable
+from typing import cast
 
 from hive_core.market.types import Order, OrderBook, Side, Trade
 
@@ -120,11 +121,11 @@ class SimMarket:
             if trade.side is Side.SELL:
                 queue = sorted((o for o in orders if o.side is Side.BUY and o.price is not None
                                 and o.price >= book.best_bid and left[id(o)] > 0),
-                               key=lambda o: -o.price)
+                               key=lambda o: -cast(float, o.price))
             else:
                 queue = sorted((o for o in orders if o.side is Side.SELL and o.price is not None
                                 and o.price <= book.best_ask and left[id(o)] > 0),
-                               key=lambda o: o.price)
+                               key=lambda o: cast(float, o.price))
             available = trade.amount
             for order in queue:
                 if available <= 0:

@@ -1,0 +1,105 @@
+"""Hive's benchmarks in one run: every table printed, every figure saved as JSON under bench-results/.
+
+`python -m benchmarks` (or `make bench`) runs:
+
+- clock_scheduler: the clock + scheduler hot path, compiled (Cython) against interpreted;
+- scale: a realtime Runtime with 1,000 strategies at 1 s and 100 at 100 ms (lag, starvation, memory);
+- fanout: market-data fan-out from one venue connection to 100 subscribers;
+- orders: the order manager's submit-to-socket latency and its fairness between strategies;
+- density: one process with N strategies against N processes with one.
+
+`--quick` (or HIVE_BENCH_QUICK=1) shortens them, for a smoke run. `python -m benchmarks.report` measures
+the cost of the periodic reports on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import hive_core
+from benchmarks.clock_scheduler import best_of, load_source, print_clock_scheduler
+from benchmarks.density import format_density, run_density
+from benchmarks.fanout import fanout_benchmark, print_fanout
+from benchmarks.orders import order_benchmarks, print_order_benchmarks
+from benchmarks.scale import print_scale, scale_benchmark
+from hive_core import clock as clock_module
+from hive_core import scheduler as scheduler_module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--strategies", type=int, default=1000)
+    parser.add_argument("--ticks", type=int, default=300_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("bench-results"))
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("HIVE_BENCH_QUICK", "") not in ("", "0"),
+                        help="short runs (scale: 10 s per scenario; 50,000 ticks, 1 repeat)")
+    parser.add_argument("--scale-seconds", type=float, default=None, help="seconds per scale scenario (default 60)")
+    parser.add_argument("--skip-scale", action="store_true", help="only compiled vs interpreted")
+    parser.add_argument("--density-n", default=None, help="comma-separated strategy counts for the density "
+                                                           "benchmark (default 1,10,100; '' skips it)")
+    parser.add_argument("--density-seconds", type=float, default=None, help="measuring window per side (default 20)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.ticks, args.repeats = min(args.ticks, 50_000), 1
+    scale_seconds = args.scale_seconds or (10.0 if args.quick else 60.0)
+
+    pure_clock, pure_scheduler = load_source("clock"), load_source("scheduler")
+    variants = {"interpreted": (pure_clock, pure_scheduler)}
+    compiled = clock_module.COMPILED and scheduler_module.COMPILED
+    if compiled:
+        variants["compiled"] = (clock_module, scheduler_module)
+    else:
+        print("compiled modules not built (run `make install` or `python setup.py build_ext --inplace`); "
+              "measuring the interpreted source only", file=sys.stderr)
+
+    results = {name: best_of(args.repeats, mods[0], mods[1], args.strategies, args.ticks)
+               for name, mods in variants.items()}
+    ratio = (results["interpreted"]["seconds"] / results["compiled"]["seconds"]) if compiled else None
+
+    title = (f"clock+scheduler: {args.strategies} no-op strategies, {args.ticks:,} ticks, backtest mode, "
+             f"best of {args.repeats}")
+    print_clock_scheduler(title, results, ratio)
+
+    scale = [] if args.skip_scale else scale_benchmark(scale_seconds)
+    if scale:
+        print()
+        print_scale(scale)
+
+    fanout = fanout_benchmark(100, 5_000 if args.quick else 20_000)
+    print()
+    print_fanout(fanout)
+
+    orders = order_benchmarks(5_000 if args.quick else 20_000, 60.0 if args.quick else 300.0)
+    print()
+    print_order_benchmarks(orders)
+
+    density_n = args.density_n if args.density_n is not None else ("1,10" if args.quick else "1,10,100")
+    density_ns = tuple(int(n) for n in density_n.split(",") if n.strip())
+    density = []
+    if density_ns:
+        density = run_density(density_ns, args.density_seconds or (5.0 if args.quick else 20.0))
+        print()
+        print("density: one process with N strategies vs N processes with one (same strategy, shared venue and broker)")
+        print(format_density(density))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
+              "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
+              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "compiled": compiled,
+              "hive_core": hive_core.__version__,
+              "python": platform.python_version(), "machine": platform.machine(), "at": stamp}
+    path = args.out / f"clock_scheduler-{stamp}.json"
+    path.write_text(json.dumps(record, indent=2))
+    print(f"saved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
