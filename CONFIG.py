@@ -25,12 +25,12 @@ class DashboardSettings(BaseSettings):
 
     backend_url: str = ""
     backend_host: str = "127.0.0.1"
-    backend_port: int = Field(8000, ge=1, le=65535)
-    refresh_seconds: float = Field(2.0, gt=0)
-    request_timeout: float = Field(10.0, gt=0)
-    log_lines: int = Field(200, ge=1)
-    trades_limit: int = Field(100, ge=1)
-    resource_samples: int = Field(60, ge=2)
+    backend_port: int = Field(default=8000, ge=1, le=65535)
+    refresh_seconds: float = Field(default=2.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0)
+    log_lines: int = Field(default=200, ge=1)
+    trades_limit: int = Field(default=100, ge=1)
+    resource_samples: int = Field(default=60, ge=2)
 
     def resolved_backend_url(self) -> str:
         if self.backend_url:
