@@ -23,7 +23,7 @@ def main() -> int:
     except CredentialsError as error:
         print(f"hive backend: {error}", file=sys.stderr)
         return 2
-    settings = Settings(_env_file=env_file if env_file.exists() else None)
+    settings = Settings.from_env_file(env_file)
     if generated is not None:
         print(f"hive backend: no HIVE_PASSWORD was set, so one was generated and saved in "
               f"{generated.env_file.resolve()}\n"

@@ -42,7 +42,7 @@ def main() -> None:
         generated = ensure_credentials(env_file)
     except CredentialsError as error:
         raise SystemExit(str(error)) from None
-    settings = Settings(_env_file=env_file if env_file.exists() else None)
+    settings = Settings.from_env_file(env_file)
     for name, host, port, setting in (
         ("backend", settings.backend_host, settings.backend_port, "HIVE_BACKEND_PORT"),
         ("dashboard", DASHBOARD_HOST, DASHBOARD_PORT, "HIVE_DASHBOARD_PORT"),
@@ -55,16 +55,16 @@ def main() -> None:
     child_env = {**os.environ, "HIVE_BACKEND_URL": backend_url}
     print(f"starting the backend on {backend_url} ...", flush=True)
     backend = subprocess.Popen([sys.executable, "-m", "backend"], env=child_env)
-    children = [backend]
+    children = {"backend": backend}     # by the name the exit message gives
     try:
         wait_until_healthy(backend_url, backend)
         print(f"starting the dashboard on http://{DASHBOARD_HOST}:{DASHBOARD_PORT} ...", flush=True)
-        children.append(subprocess.Popen(
+        children["streamlit"] = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "main.py", "--server.address", DASHBOARD_HOST,
              "--server.port", str(DASHBOARD_PORT), "--server.headless", "true",
              "--browser.gatherUsageStats", "false"],
             env=child_env,
-        ))
+        )
         password_hint = (f"{generated.password}  (generated, saved in {env_file})" if generated
                          else "as set in HIVE_PASSWORD (.env or the environment)")
         print("\n".join([
@@ -76,27 +76,21 @@ def main() -> None:
             "Press Ctrl-C to stop the backend and dashboard (instances and the broker keep running).",
             "",
         ]), flush=True)
-        while all(child.poll() is None for child in children):
+        while all(child.poll() is None for child in children.values()):
             time.sleep(0.5)
-        stopped = next(child for child in children if child.poll() is not None)
-        raise SystemExit(f"{_module(stopped)} exited with code {stopped.returncode}; stopping the rest")
+        stopped = next(name for name, child in children.items() if child.poll() is not None)
+        raise SystemExit(f"{stopped} exited with code {children[stopped].returncode}; stopping the rest")
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
     finally:
-        for child in children:
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
-
-
-
-def _module(child: subprocess.Popen[bytes]) -> str:
-    """What `python -m <module> ...` runs: backend, or streamlit."""
-    return str(child.args[2]) if isinstance(child.args, list) else str(child.args)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values, set_key
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,8 +40,10 @@ class Settings(BaseSettings):
     broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
     mqtt_namespace: str = "hbot"
 
-    heartbeat_interval: float = Field(10.0, gt=0, description="seconds between a bot's heartbeats (written into its config)")
-    heartbeat_timeout: float = Field(30.0, gt=0, description="a running bot without heartbeat for this long is in error")
+    heartbeat_interval: float = Field(
+        10.0, gt=0, description="seconds between a bot's heartbeats (written into its config)")
+    heartbeat_timeout: float = Field(
+        30.0, gt=0, description="a running bot without heartbeat for this long is in error")
     start_timeout: float = Field(60.0, gt=0, description="a starting bot without heartbeat for this long is in error")
     stop_grace: float = Field(10.0, gt=0, description="seconds between SIGTERM and SIGKILL when stopping")
     supervisor_interval: float = Field(1.0, gt=0, le=10)
@@ -49,6 +52,12 @@ class Settings(BaseSettings):
     pnl_snapshot_interval: float = Field(5.0, ge=0, description="at most one stored PnL point per strategy this often")
 
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
+
+    @classmethod
+    def from_env_file(cls, env_file: Path) -> Settings:
+        """The environment's settings, then `env_file`'s (when it exists) for what the environment leaves unset."""
+        # `_env_file` is pydantic-settings' own init option, which mypy does not see without the pydantic plugin.
+        return cls(_env_file=env_file if env_file.exists() else None)  # type: ignore[call-arg]
 
     def database(self) -> str:
         if self.database_url:
@@ -79,11 +88,12 @@ class GeneratedCredentials:
 def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | None:
     """Make sure HIVE_PASSWORD is set; return the generated credentials when it had to make them.
 
-    Development: a random password is appended to `env_file` (created with mode 0600) together with
-    HIVE_USERNAME when that is missing too. Production: raises CredentialsError instead.
+    Development: a random password is written into `env_file` (mode 0600; created when missing, its other
+    lines and comments kept) together with HIVE_USERNAME when that is missing too. Production: raises
+    CredentialsError instead.
     """
     env_file = Path(env_file)
-    settings = Settings(_env_file=env_file if env_file.exists() else None)
+    settings = Settings.from_env_file(env_file)
     if settings.password_value():
         return None
     if settings.env == "production":
@@ -92,23 +102,15 @@ def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | 
             "set HIVE_PASSWORD (and HIVE_USERNAME) in the environment or in .env, then start again."
         )
     password = secrets.token_urlsafe(18)
-    existing = env_file.read_text() if env_file.exists() else ""
-    lines = []
-    if "HIVE_USERNAME" not in _keys(existing) and "HIVE_USERNAME" not in os.environ:
-        lines.append(f"HIVE_USERNAME={settings.username}")
-    lines.append(f"HIVE_PASSWORD={password}")
-    prefix = "" if not existing or existing.endswith("\n") else "\n"
-    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "a") as handle:
-        handle.write(prefix + "\n".join(lines) + "\n")
-    os.chmod(env_file, 0o600)
+    _make_private(env_file)
+    # Unquoted as before (a token_urlsafe password has nothing to quote); through a symlinked .env to its target.
+    if "HIVE_USERNAME" not in dotenv_values(env_file) and "HIVE_USERNAME" not in os.environ:
+        set_key(env_file, "HIVE_USERNAME", settings.username, quote_mode="never", follow_symlinks=True)
+    set_key(env_file, "HIVE_PASSWORD", password, quote_mode="never", follow_symlinks=True)
     return GeneratedCredentials(settings.username, password, env_file)
 
 
-def _keys(env_text: str) -> set[str]:
-    keys = set()
-    for line in env_text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            keys.add(line.split("=", 1)[0].removeprefix("export ").strip())
-    return keys
+def _make_private(env_file: Path) -> None:
+    """Create `env_file` or narrow it to mode 0600 before a password goes in (set_key keeps the mode)."""
+    os.close(os.open(env_file, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(env_file, 0o600)

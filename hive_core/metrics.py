@@ -5,10 +5,10 @@ collector* is `fn() -> {field: value}`. Whatever they return goes
 
 - into MQTT: a strategy's fields into its entry's `custom_info` in P/performance, the instance's
   fields once per performance interval into P/metrics (`{"timestamp", "instance": {...}}`), and
-- into the Prometheus text exposition (`GET /metrics` on `metrics_port`, 127.0.0.1 only): a numeric
-  strategy field `f` becomes `hive_strategy_f{instance="...",strategy="..."}`, an instance field
-  `hive_instance_f{instance="..."}`; counters get the `_total` suffix; a string field becomes a
-  1-valued sample with the string as a label (`hive_strategy_status{...,status="running"} 1`).
+- into Prometheus (`GET /metrics` on `metrics_port`, 127.0.0.1 only; metric families and their text
+  by prometheus_client): a numeric strategy field `f` becomes `hive_strategy_f{instance="...",strategy="..."}`,
+  an instance field `hive_instance_f{instance="..."}`; counters get the `_total` suffix; a string field becomes a
+  1-valued sample with the string as a label (`hive_strategy_status{...,status="running"} 1.0`).
 
 Adding a source (the order manager's queue depth, the venue's reconnects, ...) is one call:
 
@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 StrategyCollector = Callable[[Any], Mapping[str, Any]]
+StrategyFiller = Callable[[Any, dict[str, Any]], Any]
 InstanceCollector = Callable[[], Mapping[str, Any]]
 
 COUNTER = "counter"
 GAUGE = "gauge"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _NAME_RE = re.compile(r"[^a-zA-Z0-9_]")
 
 # What the built-in fields mean (collectors may add their own with `describe`).
@@ -76,7 +80,7 @@ class MetricsRegistry:
 
     def __init__(self, instance_id: str, logger: logging.Logger | None = None) -> None:
         self.instance_id = instance_id
-        self._strategy: dict[str, StrategyCollector] = {}
+        self._strategy: dict[str, Callable[..., Any]] = {}
         self._instance: dict[str, InstanceCollector] = {}
         self._descriptions: dict[str, tuple[str, str]] = dict(DESCRIPTIONS)
         self._failed: set[str] = set()
@@ -85,7 +89,7 @@ class MetricsRegistry:
 
     # ---- registration -------------------------------------------------------------------------
 
-    def add_strategy_collector(self, name: str, collector: StrategyCollector,
+    def add_strategy_collector(self, name: str, collector: StrategyCollector | StrategyFiller,
                                describe: Mapping[str, tuple[str, str]] | None = None, *, fills: bool = False) -> None:
         """`fills=True`: the collector is `fn(slot, into) -> into` and writes its fields into the dict
         it is given (no dict of its own per strategy and report; for the built-in hot ones)."""
@@ -144,51 +148,64 @@ class MetricsRegistry:
             self._failed.add(name)
             self._logger.exception("metrics collector %r failed (reported once; skipped meanwhile)", name)
 
-    # ---- Prometheus text exposition -----------------------------------------------------------
+    # ---- Prometheus ---------------------------------------------------------------------------
 
-    def prometheus(self, slots: Mapping[str, Any]) -> str:
-        """Text format 0.0.4: one HELP/TYPE block per metric, one sample per strategy."""
-        families: dict[str, tuple[str, str, list[str]]] = {}
-        instance_label = f'instance="{_escape(self.instance_id)}"'
-        for field, value in self.instance_fields().items():
-            self._sample(families, "hive_instance_", field, instance_label, value)
-        for strategy_id, slot in slots.items():
-            labels = f'{instance_label},strategy="{_escape(strategy_id)}"'
-            for field, value in self.strategy_fields(slot).items():
-                self._sample(families, "hive_strategy_", field, labels, value)
-        lines: list[str] = []
-        for name, (kind, help_text, samples) in families.items():
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(samples)
-        return "\n".join(lines) + "\n"
+    def scrape(self, slots: Mapping[str, Any]) -> PrometheusScrape:
+        """Every collector's figures now (call on the loop that owns the slots), ready to be rendered anywhere."""
+        return PrometheusScrape(
+            self.instance_id, dict(self._descriptions), self.instance_fields(),
+            [(strategy_id, self.strategy_fields(slot)) for strategy_id, slot in slots.items()],
+        )
 
-    def _sample(self, families: dict, prefix: str, field: str, labels: str, value: Any) -> None:
+
+@dataclass(frozen=True)
+class PrometheusScrape:
+    """One scrape's figures, as a prometheus_client collector of counter and gauge families.
+
+    It holds copies only (the collectors ran when it was taken), so building the families and their text
+    (the costly part: about 30,000 samples at 1,000 strategies) may run on a worker thread.
+    """
+
+    instance_id: str
+    descriptions: Mapping[str, tuple[str, str]]
+    instance_fields: Mapping[str, Any]
+    strategy_fields: list[tuple[str, Mapping[str, Any]]]
+
+    def text(self) -> bytes:
+        """Text format 0.0.4 by prometheus_client's exposition: one family per metric, one sample per strategy."""
+        return generate_latest(self)
+
+    def collect(self) -> list[Metric]:
+        """The instance's families first, then the strategies'; each family's samples in strategy order."""
+        families: dict[str, Metric] = {}
+        instance_labels = {"instance": self.instance_id}
+        for field, value in self.instance_fields.items():
+            self._add_sample(families, "hive_instance_", field, instance_labels, value)
+        for strategy_id, fields in self.strategy_fields:
+            labels = {**instance_labels, "strategy": strategy_id}
+            for field, value in fields.items():
+                self._add_sample(families, "hive_strategy_", field, labels, value)
+        return list(families.values())
+
+    def _add_sample(self, families: dict[str, Metric], prefix: str, field: str, labels: dict[str, str],
+                    value: Any) -> None:
+        """A number is a sample of its field's counter or gauge; a string a 1-valued gauge labelled with it."""
         if value is None or isinstance(value, dict | list | tuple):
             return
-        kind, help_text = self._descriptions.get(field, (GAUGE, field.replace("_", " ")))
-        base = prefix + _NAME_RE.sub("_", field)
+        kind, help_text = self.descriptions.get(field, (GAUGE, field.replace("_", " ")))
+        label = _NAME_RE.sub("_", field)
+        name = prefix + label
         if isinstance(value, str):
-            name, kind = base, GAUGE
-            sample = f'{name}{{{labels},{_NAME_RE.sub("_", field)}="{_escape(value)}"}} 1'
+            kind, labels, number = GAUGE, {**labels, label: value}, 1.0
         else:
             number = float(value)
-            name = base + "_total" if kind == COUNTER and not base.endswith("_total") else base
-            sample = f"{name}{{{labels}}} {_number(number)}"
-        family = families.setdefault(name, (kind, help_text, []))
-        family[2].append(sample)
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+            if kind == COUNTER and not name.endswith("_total"):
+                name += "_total"
+        family = families.get(name)
+        if family is None:
+            family_type = CounterMetricFamily if kind == COUNTER else GaugeMetricFamily
+            family = families[name] = family_type(name, help_text)
+        family.add_sample(name, labels, number)
 
 
 def ms(seconds: float) -> float:
@@ -196,11 +213,16 @@ def ms(seconds: float) -> float:
 
 
 class MetricsServer:
-    """A tiny asyncio HTTP responder: GET /metrics -> the Prometheus text; 127.0.0.1 only."""
+    """A tiny asyncio HTTP responder: GET /metrics -> the Prometheus text; 127.0.0.1 only.
 
-    def __init__(self, render: Callable[[], str], port: int = 0, host: str = "127.0.0.1",
+    Not prometheus_client's HTTP server: that one collects on a thread of its own, and the collectors read
+    runtime state owned by the asyncio loop. Here `scrape` runs on the loop and returns a collector of
+    copies (a PrometheusScrape); only rendering that into text runs on a worker thread.
+    """
+
+    def __init__(self, scrape: Callable[[], Collector], port: int = 0, host: str = "127.0.0.1",
                  logger: logging.Logger | None = None) -> None:
-        self._render = render
+        self._scrape = scrape
         self.host = host
         self.requested_port = port
         self.port: int | None = None
@@ -231,12 +253,13 @@ class MetricsServer:
                 status, body, ctype = "404 Not Found", b"try /metrics\n", "text/plain"
             else:
                 self.scrapes += 1
-                status, body, ctype = "200 OK", self._render().encode(), CONTENT_TYPE
+                body = await asyncio.to_thread(generate_latest, self._scrape())
+                status, ctype = "200 OK", CONTENT_TYPE_PLAIN_0_0_4
             head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                     f"Connection: close\r\n\r\n").encode()
             writer.write(head if method == "HEAD" else head + body)
             await writer.drain()
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         except Exception:
             self._logger.exception("metrics request failed")

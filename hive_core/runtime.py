@@ -528,7 +528,7 @@ class Runtime:
             self.metrics.add_instance_collector("mqtt", self.bridge.backlog_figures, describe=BRIDGE_METRICS)
             self.bridge.start(loop)
         if self.config.metrics_port is not None:
-            self.metrics_server = metrics.MetricsServer(self.prometheus_text, self.config.metrics_port)
+            self.metrics_server = metrics.MetricsServer(self.prometheus_scrape, self.config.metrics_port)
             try:
                 await self.metrics_server.start()
             except OSError as problem:
@@ -725,12 +725,15 @@ class Runtime:
                 "clock_compiled": int(build_info.clock.COMPILED and build_info.scheduler.COMPILED),
                 "uptime_s": round(time.monotonic() - self._started_at, 3)}
 
-    def prometheus_text(self) -> str:
+    def prometheus_scrape(self) -> metrics.PrometheusScrape:
         self._report_mids = {}
         try:
-            return self.metrics.prometheus(self.slots)
+            return self.metrics.scrape(self.slots)
         finally:
             self._report_mids = None
+
+    def prometheus_text(self) -> str:
+        return self.prometheus_scrape().text().decode()
 
     def metrics_report(self) -> dict[str, Any]:
         """The P/metrics payload (hive extension): the instance-level figures, once per performance interval."""

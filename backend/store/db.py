@@ -1,4 +1,7 @@
-"""Engine and session handling: SQLite (WAL) by default, any SQLAlchemy URL through DATABASE_URL."""
+"""Engine and session handling: SQLite (WAL) by default, any SQLAlchemy URL through DATABASE_URL.
+
+Opening a Store brings its schema to the newest migration (backend/store/migrations).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -10,7 +13,8 @@ from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.store.models import Base, InstanceRow, LogRow, PnlSnapshotRow, TradeRow
+from backend.store.migrations.runner import upgrade_to_head
+from backend.store.models import InstanceRow, LogRow, PnlSnapshotRow, TradeRow
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class Store:
         self.engine: Engine = create_engine(url, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        upgrade_to_head(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -80,8 +84,8 @@ class Store:
             return
         names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
         with self.session() as session:
-            ids = dict(session.execute(select(InstanceRow.name, InstanceRow.id)
-                                       .where(InstanceRow.name.in_(names))).all())
+            ids = dict(session.execute(
+                select(InstanceRow.name, InstanceRow.id).where(InstanceRow.name.in_(names))).all())
             session.add_all(
                 LogRow(instance_id=ids[e.instance], ts=e.ts, level_no=e.level_no, level_name=e.level_name,
                        logger_name=e.logger_name, msg=e.msg, strategy=e.strategy)

@@ -53,6 +53,43 @@ def test_existing_env_file_is_appended_to_and_its_username_kept(tmp_path: Path) 
     assert Settings(_env_file=env_file).broker_port == 1999
 
 
+def test_comments_quoting_and_other_lines_of_an_existing_env_file_are_kept(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    original = ('# Hive settings\n'
+                'export HIVE_USERNAME="ops team"   # quoted, with a comment\n'
+                '\n'
+                "HIVE_MQTT_NAMESPACE='fleet#1'\n")
+    env_file.write_text(original)
+    env_file.chmod(0o644)
+    generated = ensure_credentials(env_file)
+    assert generated.username == "ops team"
+    text = env_file.read_text()
+    assert text == original + f"HIVE_PASSWORD={generated.password}\n"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600            # narrowed before the password went in
+    settings = Settings.from_env_file(env_file)
+    assert (settings.username, settings.mqtt_namespace) == ("ops team", "fleet#1")
+    assert settings.password_value() == generated.password
+
+
+def test_an_empty_password_line_is_filled_in_place(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("HIVE_PASSWORD=\nHIVE_BROKER_PORT=1999\n")
+    generated = ensure_credentials(env_file)
+    assert env_file.read_text().splitlines() == [f"HIVE_PASSWORD={generated.password}", "HIVE_BROKER_PORT=1999",
+                                                 "HIVE_USERNAME=admin"]
+
+
+def test_a_symlinked_env_file_is_written_through_to_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "secrets" / "hive.env"
+    target.parent.mkdir()
+    target.write_text("HIVE_BROKER_PORT=1999\n")
+    link = tmp_path / ".env"
+    link.symlink_to(target)
+    generated = ensure_credentials(link)
+    assert link.is_symlink() and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert f"HIVE_PASSWORD={generated.password}" in target.read_text().splitlines()
+
+
 def test_production_without_password_refuses_to_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HIVE_ENV", "production")
     env_file = tmp_path / ".env"

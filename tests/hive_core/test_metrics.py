@@ -1,13 +1,16 @@
-"""Metrics: the collector registry, the Prometheus text, and GET /metrics scraped over real HTTP."""
+"""Metrics: the collector registry, the Prometheus text (read back by prometheus_client's parser), and GET
+/metrics scraped over real HTTP."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hive_core.config import parse_instance_config
 from hive_core.loader import resolve_instance
@@ -17,23 +20,61 @@ from hive_core.runtime import Runtime
 pytestmark = pytest.mark.timeout(60)
 
 
+def parse(text: str) -> tuple[dict[str, tuple[str, str]], dict[tuple[str, frozenset], float]]:
+    """The exposition read back by prometheus_client's parser: {family: (type, help)}, {(sample, labels): value}."""
+    families, samples = {}, {}
+    for family in text_string_to_metric_families(text):
+        assert family.name not in families, family.name               # one HELP/TYPE block per metric
+        families[family.name] = (family.type, family.documentation)
+        for sample in family.samples:
+            samples[sample.name, frozenset(sample.labels.items())] = sample.value
+    return families, samples
+
+
+def exposition(registry: MetricsRegistry, slots: dict) -> str:
+    return registry.scrape(slots).text().decode()
+
+
+def labels(**values: str) -> frozenset:
+    return frozenset(values.items())
+
+
 def test_registry_renders_strategy_and_instance_fields_as_prometheus_text():
     registry = MetricsRegistry("bot-1")
     registry.add_strategy_collector("core", lambda slot: {"ticks": slot["ticks"], "lag_p99_ms": 1.5,
                                                           "status": "running", "open_orders": [1, 2]})
     registry.add_instance_collector("inst", lambda: {"strategies": 2, "policy": "priority"})
-    text = registry.prometheus({"a": {"ticks": 3}, "b": {"ticks": 4}})
+    text = exposition(registry, {"a": {"ticks": 3}, "b": {"ticks": 4}})
+    families, samples = parse(text)
     assert '# TYPE hive_strategy_ticks_total counter' in text
-    assert 'hive_strategy_ticks_total{instance="bot-1",strategy="a"} 3\n' in text
-    assert 'hive_strategy_ticks_total{instance="bot-1",strategy="b"} 4\n' in text
-    assert 'hive_strategy_lag_p99_ms{instance="bot-1",strategy="a"} 1.5\n' in text
-    assert 'hive_strategy_status{instance="bot-1",strategy="a",status="running"} 1\n' in text
-    assert 'hive_instance_strategies{instance="bot-1"} 2\n' in text
+    assert families["hive_strategy_ticks"] == ("counter", "on_tick calls that returned")
+    assert samples["hive_strategy_ticks_total", labels(instance="bot-1", strategy="a")] == 3
+    assert samples["hive_strategy_ticks_total", labels(instance="bot-1", strategy="b")] == 4
+    assert samples["hive_strategy_lag_p99_ms", labels(instance="bot-1", strategy="a")] == 1.5
+    assert families["hive_strategy_lag_p99_ms"][0] == "gauge"
+    assert samples["hive_strategy_status", labels(instance="bot-1", strategy="a", status="running")] == 1
+    assert families["hive_strategy_status"][0] == "gauge"
+    assert samples["hive_instance_strategies", labels(instance="bot-1")] == 2
+    assert samples["hive_instance_policy", labels(instance="bot-1", policy="priority")] == 1
     assert "open_orders{" not in text                     # lists are for custom_info only
+    assert not any("open_orders" in name for name in families)
+    assert len(samples) == 8                               # 2 instance figures, 3 per strategy
     assert text.count("# TYPE hive_strategy_ticks_total") == 1
     for line in text.splitlines():                         # every sample line parses
         if not line.startswith("#"):
             assert re.fullmatch(r'[a-z_][a-z0-9_]*\{[^}]*\} (-?[0-9.e+]+|NaN|[+-]Inf)', line), line
+
+
+def test_label_values_are_escaped_and_special_numbers_kept():
+    registry = MetricsRegistry('bot "1"')
+    registry.add_strategy_collector("odd", lambda slot: {"note": 'a"b\\c\nd', "lag_max_ms": float("nan"),
+                                                         "interval": float("inf"), "position": -2.5})
+    _, samples = parse(exposition(registry, {"s\\1": object()}))
+    strategy = {"instance": 'bot "1"', "strategy": "s\\1"}
+    assert samples["hive_strategy_note", frozenset({**strategy, "note": 'a"b\\c\nd'}.items())] == 1
+    assert math.isnan(samples["hive_strategy_lag_max_ms", frozenset(strategy.items())])
+    assert samples["hive_strategy_interval", frozenset(strategy.items())] == math.inf
+    assert samples["hive_strategy_position", frozenset(strategy.items())] == -2.5
 
 
 def test_a_new_source_is_one_collector_and_a_failing_one_is_skipped(caplog):
@@ -49,8 +90,11 @@ def test_a_new_source_is_one_collector_and_a_failing_one_is_skipped(caplog):
         assert registry.strategy_fields(object()) == {"queued_orders": 7}
         assert registry.strategy_fields(object()) == {"queued_orders": 7}
     assert len([r for r in caplog.records if "broken" in r.getMessage()]) == 1   # logged once
-    text = registry.prometheus({"s": object()})
+    text = exposition(registry, {"s": object()})
     assert "# HELP hive_strategy_queued_orders orders waiting in the queue" in text
+    families, samples = parse(text)
+    assert families["hive_strategy_queued_orders"] == ("gauge", "orders waiting in the queue")
+    assert samples == {("hive_strategy_queued_orders", labels(instance="i", strategy="s")): 7}
     registry.remove_collector("orders")
     assert registry.collectors == ["broken"]
 
@@ -65,7 +109,9 @@ def get(url: str) -> tuple[int, str, str]:
 
 def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     async def scenario():
-        server = MetricsServer(lambda: "hive_x 1\n", port=0)
+        registry = MetricsRegistry("i")
+        registry.add_instance_collector("x", lambda: {"x": 1})
+        server = MetricsServer(lambda: registry.scrape({}), port=0)
         port = await server.start()
         try:
             ok = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
@@ -75,7 +121,8 @@ def test_metrics_server_answers_get_metrics_and_404_elsewhere():
         return port, ok, missing, server.scrapes
 
     port, ok, missing, scrapes = asyncio.run(scenario())
-    assert port > 0 and ok == (200, "text/plain; version=0.0.4; charset=utf-8", "hive_x 1\n")
+    text = '# HELP hive_instance_x x\n# TYPE hive_instance_x gauge\nhive_instance_x{instance="i"} 1.0\n'
+    assert port > 0 and ok == (200, "text/plain; version=0.0.4; charset=utf-8", text)
     assert missing[0] == 404 and scrapes == 1
 
 
@@ -103,11 +150,13 @@ def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_
         status, content_type, text = asyncio.run(scenario())
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
     assert any("Prometheus metrics on http://127.0.0.1:" in r.getMessage() for r in caplog.records)
-    ticks = dict(re.findall(r'hive_strategy_ticks_total\{instance="prom",strategy="(\w+)"\} (\d+)', text))
-    assert int(ticks["mm"]) >= 5 and int(ticks["mo"]) >= 2
+    _, samples = parse(text)
+    assert samples["hive_strategy_ticks_total", labels(instance="prom", strategy="mm")] >= 5
+    assert samples["hive_strategy_ticks_total", labels(instance="prom", strategy="mo")] >= 2
+    names = {name for name, _ in samples}
     for name in ("hive_strategy_lag_p99_ms", "hive_strategy_starvation_total", "hive_strategy_budget_overruns_total",
                  "hive_strategy_global_pnl_quote", "hive_strategy_open_orders_count", "hive_instance_lag_p99_ms",
                  "hive_instance_running", "hive_instance_quarantines_total"):
-        assert f"{name}{{" in text, name
-    assert 'hive_instance_running{instance="prom"} 2' in text
+        assert f"{name}{{" in text and name in names, name
+    assert samples["hive_instance_running", labels(instance="prom")] == 2
     assert runtime.metrics_server is None or runtime.metrics_server._server is None   # closed at shutdown
