@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from hive_core import build_info, metrics
+from hive_core import build_info, metrics, protocol
 from hive_core.clock import Clock
 from hive_core.config import InstanceConfig, StrategyEntry
 from hive_core.context import EventQueue, EventsAPI, MarketView, StrategyContext, TopicMessage
@@ -53,10 +53,9 @@ from hive_core.orders.transport import InProcessTransport, VenueApiTransport
 from hive_core.orders.paper import PaperAccount
 from hive_core.remote import messages
 from hive_core.remote.bridge import BRIDGE_METRICS, MqttBridge
-from hive_core.remote.commands import (
+from hive_core.protocol import (
     BalanceLimitRequest,
     BalancePaperRequest,
-    CommandRouter,
     ConfigRequest,
     HistoryRequest,
     ImportRequest,
@@ -67,9 +66,8 @@ from hive_core.remote.commands import (
     StrategyReloadRequest,
     StrategyRemoveRequest,
     StrategyRequest,
-    error,
-    ok,
 )
+from hive_core.remote.commands import CommandRouter, error, ok
 from hive_core.scheduler import ERROR, INF, RUNNING, STOPPED, Job, Scheduler
 from hive_core.strategy import Strategy, overrides
 
@@ -194,7 +192,7 @@ class Runtime:
         market = MarketView(self.market_data, item.trading_pair)
         settings = self.config.mqtt_bridge
         events = EventsAPI(enabled=settings.mqtt_external_events,
-                           prefix=messages.topic_prefix(settings.mqtt_namespace, self.config.instance_id),
+                           prefix=protocol.topic_prefix(settings.mqtt_namespace, self.config.instance_id),
                            publisher=self._publish_external, topic_subscriber=self._subscribe_topic)
         ctx = StrategyContext(strategy_id=entry.id, strategy_name=entry.strategy, params=item.params,
                               trading_pair=item.trading_pair, orders=handle, account=account, market=market,

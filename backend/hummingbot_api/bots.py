@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.errors import HiveError
-from backend.orchestrator.fleet import COMMAND_TIMEOUTS, Fleet
+from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import ACTIVE, State
 from backend.orchestrator.runs import HIVE_IMAGE
 from backend.store import InstanceRow, LogRow, Store
+from hive_core.protocol import COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 

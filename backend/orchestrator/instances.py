@@ -27,7 +27,7 @@ from backend.api.schemas import (
 )
 from backend.broker.manager import BrokerManager
 from backend.errors import HiveError, not_found
-from backend.orchestrator.fleet import COMMAND_TIMEOUTS, BotView, Fleet
+from backend.orchestrator.fleet import BotView, Fleet
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
 from backend.orchestrator.runs import BotRuns, Deployment
 from backend.runtimes.base import ProcessState, Resources, Runtime
@@ -37,6 +37,7 @@ from backend.store import (
     InstanceRow, LogRow, MarketEventRow, NotificationRow, PnlSnapshotRow, StateChangeRow, Store, TradeRow,
 )
 from backend.strategies.library import StrategyLibrary
+from hive_core.protocol import COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import pytest
 
 from hive_core.config import parse_instance_config
 from hive_core.loader import StrategyLoader, resolve_instance
-from hive_core.remote.commands import (
+from hive_core.protocol import (
     StartRequest,
     StopRequest,
     StrategyAddRequest,

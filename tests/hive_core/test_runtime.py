@@ -10,7 +10,7 @@ from pydantic import Field
 from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategyLoader, StrategySpec, resolve_instance
 from hive_core.market.types import ExternalEvent, OrderStatus, Side, UpdateKind
-from hive_core.remote.commands import HistoryRequest, StartRequest, StatusRequest, StopRequest
+from hive_core.protocol import HistoryRequest, StartRequest, StatusRequest, StopRequest
 from hive_core.runtime import Runtime
 from hive_core.scheduler import ERROR, RUNNING, STOPPED
 from hive_core.strategy import Strategy
