@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hive_core.validation import describe_validation_error
+
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
@@ -32,7 +34,7 @@ class Frozen(BaseModel):
 
 
 class MqttBridgeConfig(Frozen):
-    """Hummingbot's `mqtt_bridge` section (PROTOCOL.md), same names and defaults."""
+    """Hummingbot's `mqtt_bridge` section (docs/protocol.md), same names and defaults."""
 
     mqtt_host: str = "localhost"
     mqtt_port: int = Field(1883, ge=1, le=65535)
@@ -53,7 +55,7 @@ class MqttBridgeConfig(Frozen):
     @field_validator("mqtt_namespace")
     @classmethod
     def _strip_namespace(cls, value: str) -> str:
-        """A trailing '/' or '.' in the configured namespace is dropped (PROTOCOL.md)."""
+        """A trailing '/' or '.' in the configured namespace is dropped (docs/protocol.md)."""
         return value.rstrip("/.") or "hbot"
 
 
@@ -179,14 +181,16 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the field."""
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem, each naming the field path, e.g. 'strategies.0.interval: ...'."""
-    lines = []
-    for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{location}: {message}" if location else message)
-    return "; ".join(lines)
+def read_yaml(path: Path) -> Any:
+    """The parsed content of a YAML file; ConfigError naming the file when it cannot be read or parsed."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
 
 
 def parse_instance_config(data: Any) -> InstanceConfig:
@@ -197,12 +201,7 @@ def parse_instance_config(data: Any) -> InstanceConfig:
 
 
 def load_instance_config(path: Path) -> InstanceConfig:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     defaults = client_mqtt_defaults(path.parent / CLIENT_CONFIG_NAME)
@@ -225,12 +224,7 @@ def client_mqtt_defaults(path: Path) -> dict[str, Any]:
     overrides them key by key. A file that cannot be read or parsed is a ConfigError."""
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path)
     section = data.get("mqtt_bridge") if isinstance(data, dict) else None
     if section is None:
         return {}
