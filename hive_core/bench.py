@@ -42,6 +42,7 @@ def load_source(name: str) -> ModuleType:
     """Import hive_core/<name>.py as plain Python, even when a compiled module shadows it."""
     path = SOURCE_DIR / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_hive_bench_pure_{name}", path)
+    assert spec is not None and spec.loader is not None     # a .py file always has both
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -127,12 +128,12 @@ def run_scale(strategies: int, interval: float, seconds: float, strategy_dir: Pa
         "venue": {"seed": 1}, "mqtt_bridge": {"mqtt_autostart": False}})
     loader = StrategyLoader(config.strategy_dirs)
     runtime = Runtime(config, resolve_instance(config, loader=loader), loader=loader)
-    runtime.add_strategy({"id": "warmup", "strategy": "bench_tick", "interval": interval})
-    runtime.remove_strategy("warmup")
+    runtime.host.add_strategy({"id": "warmup", "strategy": "bench_tick", "interval": interval})
+    runtime.host.remove_strategy("warmup")
     gc.collect()
     before = uss_bytes()
     for index in range(strategies):
-        runtime.add_strategy({"id": f"s{index:05d}", "strategy": "bench_tick", "interval": interval})
+        runtime.host.add_strategy({"id": f"s{index:05d}", "strategy": "bench_tick", "interval": interval})
     gc.collect()
     per_strategy = (uss_bytes() - before) / strategies
 
@@ -144,16 +145,17 @@ def run_scale(strategies: int, interval: float, seconds: float, strategy_dir: Pa
     wall = time.perf_counter()
     asyncio.run(timed_run())
     wall = time.perf_counter() - wall
-    jobs = [slot.job for slot in runtime.slots.values()]
+    jobs = [slot.job for slot in runtime.host.slots.values()]
     lag = runtime.scheduler.lag
     ticks = sum(job.ticks for job in jobs)
     expected = (strategies + 1) * seconds / interval
     report_started = time.perf_counter()
-    runtime.performance_report()
+    runtime.reports.performance_report()
     report_ms = (time.perf_counter() - report_started) * 1000
     return {"strategies": strategies, "interval_s": interval, "seconds": seconds, "wall_seconds": wall,
             "ticks": ticks, "ticks_expected": expected,
-            "lag_p50_ms": lag.percentile(0.5, recent=False) * 1000, "lag_p99_ms": lag.percentile(0.99, recent=False) * 1000,
+            "lag_p50_ms": lag.percentile(0.5, recent=False) * 1000,
+            "lag_p99_ms": lag.percentile(0.99, recent=False) * 1000,
             "lag_max_ms": lag.max * 1000, "starvation_events": sum(job.starvation for job in jobs),
             "clock_overruns": runtime.clock.total_overruns, "budget_overruns": sum(job.budget_overruns for job in jobs),
             "errors": sum(job.errors for job in jobs), "memory_per_strategy_mb": per_strategy / 1e6,
@@ -176,8 +178,8 @@ def print_scale(results: list[dict]) -> None:
     print(f"{'strategies':>10} {'interval':>8} {'seconds':>7} {'ticks':>9} {'lag p50 ms':>10} {'lag p99 ms':>10} "
           f"{'lag max ms':>10} {'starved':>7} {'MB/strat':>8} {'report ms':>9} {'ok':>3}")
     for r in results:
-        print(f"{r['strategies']:>10} {r['interval_s']:>7g}s {r['seconds']:>7g} {r['ticks']:>9,} {r['lag_p50_ms']:>10.3f} "
-              f"{r['lag_p99_ms']:>10.3f} {r['lag_max_ms']:>10.2f} {r['starvation_events']:>7} "
+        print(f"{r['strategies']:>10} {r['interval_s']:>7g}s {r['seconds']:>7g} {r['ticks']:>9,} "
+              f"{r['lag_p50_ms']:>10.3f} {r['lag_p99_ms']:>10.3f} {r['lag_max_ms']:>10.2f} {r['starvation_events']:>7} "
               f"{r['memory_per_strategy_mb']:>8.3f} {r['performance_report_ms']:>9.1f} "
               f"{'yes' if r['meets_targets'] else 'NO':>3}")
 
@@ -207,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-seconds", type=float, default=None, help="seconds per scale scenario (default 60)")
     parser.add_argument("--skip-scale", action="store_true", help="only compiled vs interpreted")
     parser.add_argument("--density-n", default=None,
-                        help="comma-separated strategy counts for the density benchmark (default 1,10,100; '' skips it)")
+                        help="comma-separated strategy counts for the density benchmark "
+                             "(default 1,10,100; '' skips it)")
     parser.add_argument("--density-seconds", type=float, default=None, help="measuring window per side (default 20)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -227,11 +230,13 @@ def main(argv: list[str] | None = None) -> int:
                for name, mods in variants.items()}
     ratio = (results["interpreted"]["seconds"] / results["compiled"]["seconds"]) if compiled else None
 
-    title = f"clock+scheduler: {args.strategies} no-op strategies, {args.ticks:,} ticks, backtest mode, best of {args.repeats}"
+    title = (f"clock+scheduler: {args.strategies} no-op strategies, {args.ticks:,} ticks, backtest mode, "
+             f"best of {args.repeats}")
     print(title)
     print(f"{'variant':<12} {'seconds':>9} {'ticks/s':>12} {'ns/tick':>9}")
     for name, result in results.items():
-        print(f"{name:<12} {result['seconds']:>9.3f} {result['ticks_per_second']:>12,.0f} {result['ns_per_tick']:>9.0f}")
+        print(f"{name:<12} {result['seconds']:>9.3f} {result['ticks_per_second']:>12,.0f} "
+              f"{result['ns_per_tick']:>9.0f}")
     if ratio is not None:
         print(f"compiled is {ratio:.2f}x the speed of interpreted")
 
@@ -264,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
               "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
-              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "compiled": compiled, "hive_core": hive_core.__version__,
+              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "compiled": compiled,
+              "hive_core": hive_core.__version__,
               "python": platform.python_version(), "machine": platform.machine(), "at": stamp}
     path = args.out / f"clock_scheduler-{stamp}.json"
     path.write_text(json.dumps(record, indent=2))
