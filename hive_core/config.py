@@ -22,7 +22,8 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 def check_id(value: str) -> str:
     """Ids become MQTT topic levels and folder names, so they are kept to a safe alphabet."""
     if not _ID_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', starting with a letter or digit")
+        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', "
+                         "starting with a letter or digit")
     return value
 
 
@@ -123,18 +124,19 @@ class StrategyEntry(Frozen):
     interval: float = Field(1.0, gt=0, description="seconds between on_tick calls")
     trading_pair: str | None = Field(None, description="defaults to the venue's first pair")
     priority: int = Field(0, description="higher runs first under the priority policy and in the order queue")
-    quota: StrategyQuota = Field(default_factory=StrategyQuota)
+    quota: StrategyQuota = Field(default_factory=StrategyQuota)  # type: ignore[arg-type]  # (see InstanceConfig)
 
 
+# `default_factory=<model>` below: mypy (without the pydantic plugin) takes defaulted fields for required ones.
 class InstanceConfig(Frozen):
     instance_id: Identifier
     strategies: list[StrategyEntry] = Field(min_length=1)
-    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)
+    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)  # type: ignore[arg-type]
     paper: PaperAccountConfig = Field(default_factory=PaperAccountConfig)
-    mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)
+    mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)  # type: ignore[arg-type]
     strategy_dirs: list[Path] = Field(default_factory=list, description="searched before the shipped examples")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)  # type: ignore[arg-type]
     metrics_port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus text on 127.0.0.1:<port>")
 
     @model_validator(mode="after")

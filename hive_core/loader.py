@@ -161,6 +161,7 @@ def _import_file(path: Path):
     except SyntaxError as error:
         raise StrategyLoadError(f"SyntaxError at line {error.lineno}: {error.msg}") from None
     spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    assert spec is not None       # always a spec without a loader
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
     previous = sys.modules.get(module_name)

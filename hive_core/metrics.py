@@ -24,9 +24,10 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-StrategyCollector = Callable[[Any], Mapping[str, Any]]
+# `fn(slot) -> fields`, or with `fills=True` `fn(slot, into) -> into` (see add_strategy_collector).
+StrategyCollector = Callable[..., Mapping[str, Any]]
 InstanceCollector = Callable[[], Mapping[str, Any]]
 
 COUNTER = "counter"
@@ -148,7 +149,7 @@ class MetricsRegistry:
 
     def prometheus(self, slots: Mapping[str, Any]) -> str:
         """Text format 0.0.4: one HELP/TYPE block per metric, one sample per strategy."""
-        families: dict[str, tuple[str, str, list[str]]] = {}
+        families: dict[str, _Family] = {}
         instance_label = f'instance="{_escape(self.instance_id)}"'
         for field, value in self.instance_fields().items():
             self._sample(families, "hive_instance_", field, instance_label, value)
@@ -163,7 +164,7 @@ class MetricsRegistry:
             lines.extend(samples)
         return "\n".join(lines) + "\n"
 
-    def _sample(self, families: dict, prefix: str, field: str, labels: str, value: Any) -> None:
+    def _sample(self, families: dict[str, _Family], prefix: str, field: str, labels: str, value: Any) -> None:
         if value is None or isinstance(value, dict | list | tuple):
             return
         kind, help_text = self._descriptions.get(field, (GAUGE, field.replace("_", " ")))
@@ -175,8 +176,15 @@ class MetricsRegistry:
             number = float(value)
             name = base + "_total" if kind == COUNTER and not base.endswith("_total") else base
             sample = f"{name}{{{labels}}} {_number(number)}"
-        family = families.setdefault(name, (kind, help_text, []))
-        family[2].append(sample)
+        families.setdefault(name, _Family(kind, help_text, [])).samples.append(sample)
+
+
+class _Family(NamedTuple):
+    """One Prometheus metric: its HELP/TYPE lines and its samples."""
+
+    kind: str
+    help_text: str
+    samples: list[str]
 
 
 def _escape(value: str) -> str:
@@ -236,7 +244,7 @@ class MetricsServer:
                     f"Connection: close\r\n\r\n").encode()
             writer.write(head if method == "HEAD" else head + body)
             await writer.drain()
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         except Exception:
             self._logger.exception("metrics request failed")
