@@ -116,7 +116,7 @@ def uss_bytes() -> int:
 
 
 def run_scale(strategies: int, interval: float, seconds: float, strategy_dir: Path) -> dict:
-    """One realtime Runtime: a seed strategy, then `strategies` added through Runtime.add_strategy
+    """One realtime Runtime: a seed strategy, then `strategies` added through StrategyHost.add_strategy
     (USS measured around the additions), then `seconds` of running; lag and starvation read back."""
     from hive_core.config import parse_instance_config
     from hive_core.loader import StrategyLoader, resolve_instance
