@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import psutil
@@ -80,7 +81,7 @@ def _infrastructure(workdir: Path) -> Iterator[tuple[int, int]]:
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{broker_port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }))
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
         subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(broker_config)], **quiet),
         subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
@@ -134,7 +135,7 @@ class _OnlineCounter:
             while not instance_ids <= self.online:
                 crashed = [p.args for p in processes if p.poll() is not None]
                 if crashed:
-                    raise RuntimeError(f"{len(crashed)} hive process(es) exited during start-up, e.g. {crashed[0]}")
+                    raise RuntimeError(f"{len(crashed)} hive process(es) exited during start-up, e.g. {crashed[0]!r}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     missing = len(instance_ids - self.online)

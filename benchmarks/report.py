@@ -70,22 +70,20 @@ def measure(strategies: int = 1000, seconds: float = 30.0, repeats: int = 20) ->
     logging.getLogger("hive").setLevel(logging.ERROR)
     runtime = build_runtime(strategies)
     runtime.run_virtual(seconds)
-    fills = sum(slot.account.fill_count for slot in runtime.slots.values())
+    fills = sum(slot.account.fill_count for slot in runtime.host.slots.values())
     figures: dict[str, Any] = {"strategies": strategies, "virtual_s": seconds, "fills": fills}
-    figures["performance_build"] = _time(runtime.performance_report, repeats)
-    figures["performance_build_and_json"] = _time(lambda: messages.to_json(runtime.performance_report()), repeats)
-    figures["performance_json_bytes"] = len(messages.to_json(runtime.performance_report()))
-    parts_of = getattr(runtime, "performance_json_parts", None)
-    if parts_of is not None:     # what the bridge does: one part per loop turn; the loop is held one part long
-        figures["performance_parts"] = _time_parts(parts_of, repeats)
-        gc.collect()
-        gc.freeze()              # as Runtime.run() does after start-up
-        figures["performance_parts_gc_frozen"] = _time_parts(parts_of, repeats)
-        gc.unfreeze()
-    metrics_payload = getattr(runtime, "metrics_report", None)
-    if metrics_payload is not None:
-        figures["metrics_build_and_json"] = _time(lambda: messages.to_json(metrics_payload()), repeats)
-    figures["prometheus"] = _time(runtime.prometheus_text, max(repeats // 4, 1))
+    reports = runtime.reports
+    figures["performance_build"] = _time(reports.performance_report, repeats)
+    figures["performance_build_and_json"] = _time(lambda: messages.to_json(reports.performance_report()), repeats)
+    figures["performance_json_bytes"] = len(messages.to_json(reports.performance_report()))
+    # What the bridge does: one part per loop turn; the loop is held one part long.
+    figures["performance_parts"] = _time_parts(reports.performance_json_parts, repeats)
+    gc.collect()
+    gc.freeze()              # as Runtime.run() does after start-up
+    figures["performance_parts_gc_frozen"] = _time_parts(reports.performance_json_parts, repeats)
+    gc.unfreeze()
+    figures["metrics_build_and_json"] = _time(lambda: messages.to_json(reports.metrics_report()), repeats)
+    figures["prometheus"] = _time(reports.prometheus_text, max(repeats // 4, 1))
     return figures
 
 

@@ -80,8 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hive_core.loader import StrategyLoader, strategy_search_dirs
     _setup_logging(config.log_level)
     loader = StrategyLoader(strategy_search_dirs(config, args.config.resolve().parent))
-    runtime = Runtime(config, resolved, loader=loader)
-    runtime.config_dir = args.config.resolve().parent
+    runtime = Runtime(config, resolved, loader=loader, config_dir=args.config.resolve().parent)
     asyncio.run(runtime.run())
     return 0
 

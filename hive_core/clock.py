@@ -189,7 +189,7 @@ class Clock:
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def pop_due(self, now: cython.double, out: list, scheduled: list = None) -> cython.Py_ssize_t:
+    def pop_due(self, now: cython.double, out: list, scheduled: list | None = None) -> cython.Py_ssize_t:
         """Append every slot due at `now` to `out` (earliest first) and reschedule each on its grid.
 
         Each slot appears at most once per call. Whole intervals it missed are counted as overruns.
@@ -202,7 +202,6 @@ class Clock:
         interval: cython.double
         missed: cython.longlong
         lag: cython.double
-        want_times: cython.bint = scheduled is not None
         while self._heap_len > 0:
             slot = self._heap[0]
             due = self._due[slot]
@@ -218,7 +217,7 @@ class Clock:
             if lag > self._max_lag[slot]:
                 self._max_lag[slot] = lag
             self._last_due[slot] = due
-            if want_times:
+            if scheduled is not None:
                 scheduled.append(due)
             self._ticks[slot] += 1
             self._due[slot] = due + (missed + 1) * interval
@@ -228,7 +227,7 @@ class Clock:
         self.total_ticks += count
         return count
 
-    def advance(self, out: list, scheduled: list = None) -> float:
+    def advance(self, out: list, scheduled: list | None = None) -> float:
         """Backtest mode: jump virtual time to the next due time and collect the due slots."""
         if self.realtime:
             raise RuntimeError("advance() is for backtest mode")
@@ -327,6 +326,7 @@ class Clock:
     def _grow(self, capacity: cython.Py_ssize_t) -> None:
         old: cython.Py_ssize_t = self._capacity
         extra: cython.Py_ssize_t = capacity - old
+        buffers: list[array]
         if old == 0:
             buffers = [array("d"), array("d"), array("d"), array("d"), array("q"), array("q"),
                        array("q"), array("q"), array("b"), array("b"), array("d"), array("d")]

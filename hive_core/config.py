@@ -14,13 +14,16 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hive_core.validation import describe_validation_error
+
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
 def check_id(value: str) -> str:
     """Ids become MQTT topic levels and folder names, so they are kept to a safe alphabet."""
     if not _ID_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', starting with a letter or digit")
+        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', "
+                         "starting with a letter or digit")
     return value
 
 
@@ -32,7 +35,7 @@ class Frozen(BaseModel):
 
 
 class MqttBridgeConfig(Frozen):
-    """Hummingbot's `mqtt_bridge` section (PROTOCOL.md), same names and defaults."""
+    """Hummingbot's `mqtt_bridge` section (docs/protocol.md), same names and defaults."""
 
     mqtt_host: str = "localhost"
     mqtt_port: int = Field(1883, ge=1, le=65535)
@@ -53,7 +56,7 @@ class MqttBridgeConfig(Frozen):
     @field_validator("mqtt_namespace")
     @classmethod
     def _strip_namespace(cls, value: str) -> str:
-        """A trailing '/' or '.' in the configured namespace is dropped (PROTOCOL.md)."""
+        """A trailing '/' or '.' in the configured namespace is dropped (docs/protocol.md)."""
         return value.rstrip("/.") or "hbot"
 
 
@@ -121,18 +124,19 @@ class StrategyEntry(Frozen):
     interval: float = Field(1.0, gt=0, description="seconds between on_tick calls")
     trading_pair: str | None = Field(None, description="defaults to the venue's first pair")
     priority: int = Field(0, description="higher runs first under the priority policy and in the order queue")
-    quota: StrategyQuota = Field(default_factory=StrategyQuota)
+    quota: StrategyQuota = Field(default_factory=StrategyQuota)  # type: ignore[arg-type]  # (see InstanceConfig)
 
 
+# `default_factory=<model>` below: mypy (without the pydantic plugin) takes defaulted fields for required ones.
 class InstanceConfig(Frozen):
     instance_id: Identifier
     strategies: list[StrategyEntry] = Field(min_length=1)
-    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)
+    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)  # type: ignore[arg-type]
     paper: PaperAccountConfig = Field(default_factory=PaperAccountConfig)
-    mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)
+    mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)  # type: ignore[arg-type]
     strategy_dirs: list[Path] = Field(default_factory=list, description="searched before the shipped examples")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)  # type: ignore[arg-type]
     metrics_port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus text on 127.0.0.1:<port>")
 
     @model_validator(mode="after")
@@ -179,14 +183,16 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message names the file and the field."""
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem, each naming the field path, e.g. 'strategies.0.interval: ...'."""
-    lines = []
-    for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{location}: {message}" if location else message)
-    return "; ".join(lines)
+def read_yaml(path: Path) -> Any:
+    """The parsed content of a YAML file; ConfigError naming the file when it cannot be read or parsed."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
 
 
 def parse_instance_config(data: Any) -> InstanceConfig:
@@ -197,12 +203,7 @@ def parse_instance_config(data: Any) -> InstanceConfig:
 
 
 def load_instance_config(path: Path) -> InstanceConfig:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     defaults = client_mqtt_defaults(path.parent / CLIENT_CONFIG_NAME)
@@ -225,12 +226,7 @@ def client_mqtt_defaults(path: Path) -> dict[str, Any]:
     overrides them key by key. A file that cannot be read or parsed is a ConfigError."""
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    data = read_yaml(path)
     section = data.get("mqtt_bridge") if isinstance(data, dict) else None
     if section is None:
         return {}

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from hive_core.config import ConfigError, InstanceConfig, StrategyEntry
 from hive_core.strategy import INTERFACE_VERSION, Strategy
+from hive_core.validation import describe_validation_error
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "strategies"
 SHIPPED_PACKAGE = "hive_core.strategies"
@@ -52,11 +53,7 @@ class StrategySpec:
         try:
             return self.cls.Params.model_validate(params)
         except ValidationError as error:
-            problems = []
-            for problem in error.errors():
-                path = ".".join(str(part) for part in (location, *problem["loc"]))
-                problems.append(f"{path}: {problem['msg'].removeprefix('Value error, ')}")
-            raise StrategyLoadError("; ".join(problems)) from None
+            raise StrategyLoadError(describe_validation_error(error, under=location)) from None
 
 
 @dataclass(frozen=True)
@@ -164,6 +161,7 @@ def _import_file(path: Path):
     except SyntaxError as error:
         raise StrategyLoadError(f"SyntaxError at line {error.lineno}: {error.msg}") from None
     spec = importlib.util.spec_from_loader(module_name, loader=None, origin=str(path))
+    assert spec is not None       # always a spec without a loader
     module = importlib.util.module_from_spec(spec)
     module.__file__ = str(path)
     previous = sys.modules.get(module_name)

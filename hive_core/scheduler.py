@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: compiled by Cython as one unit, so calls between its classes stay C-level.
 """Runs the due strategies' ticks fairly and with isolation: one bad strategy never stops the others.
 
 A `Job` is one schedulable unit (a strategy's `on_tick`, or a system job such as the market
@@ -39,6 +40,7 @@ from __future__ import annotations
 import logging
 from array import array
 from time import perf_counter
+from typing import Any
 
 import cython
 
@@ -369,7 +371,7 @@ class Scheduler:
     policy_name = cython.declare(object, visibility="readonly")
     _jobs: list
     _pending: list
-    _policy: object
+    _policy: Any     # a RoundRobin, a Priority, or any object with their order/rewind methods
 
     def __init__(self, max_failures: int = 5, on_quarantine=None, policy=None, *, tick_budget: float = INF,
                  max_overruns: int = 10, batch_slice: float = INF, realtime: bool = False) -> None:
@@ -446,7 +448,7 @@ class Scheduler:
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
-    def run_due(self, due: list, now: cython.double, scheduled: list = None) -> cython.Py_ssize_t:
+    def run_due(self, due: list, now: cython.double, scheduled: list | None = None) -> cython.Py_ssize_t:
         """Run the due jobs (plus those deferred before) in policy order; returns how many ran.
 
         `scheduled[i]` is the grid time `due[i]` was due at (default: `now`). Jobs left over when

@@ -52,27 +52,27 @@ class Strategy(ABC):
 
     # ---- hooks: override what you need ---------------------------------------------------------
 
-    def on_start(self) -> None:
+    def on_start(self) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """Called once when the strategy starts (and again after a restart)."""
 
     @abstractmethod
     def on_tick(self, now: float) -> None:
         """Called every `interval` seconds of the instance clock; `now` is seconds since the epoch."""
 
-    def on_order_book(self, book: OrderBook) -> None:
+    def on_order_book(self, book: OrderBook) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """A new snapshot of the strategy's pair's book (only delivered when overridden)."""
 
-    def on_trade(self, trade: Trade) -> None:
+    def on_trade(self, trade: Trade) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """A public trade on the strategy's pair (only delivered when overridden)."""
 
-    def on_order_update(self, update: OrderUpdate) -> None:
+    def on_order_update(self, update: OrderUpdate) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """Something happened to one of this strategy's orders: created, filled, cancelled, rejected."""
 
-    def on_event(self, event: ExternalEvent) -> None:
+    def on_event(self, event: ExternalEvent) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """An external event (P/external/event/...), e.g. a TradingView alert. For listeners by name,
         queues drained on the tick, raw topics and publishing, see `ctx.events` (hive_core.context.EventsAPI)."""
 
-    def on_stop(self) -> None:
+    def on_stop(self) -> None:  # noqa: B027 (an optional hook: empty on purpose)
         """Called when the strategy stops; its open orders are cancelled right after."""
 
 

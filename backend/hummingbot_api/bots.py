@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from backend.errors import HiveError
-from backend.orchestrator.connection import COMMAND_TIMEOUTS
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import ACTIVE, State
@@ -16,6 +15,7 @@ from backend.orchestrator.runs import HIVE_IMAGE
 from backend.store import LogRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.store.repositories.telemetry import TelemetryRepository
+from hive_core.protocol import COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 

@@ -21,14 +21,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from backend.errors import TimedOut
+from hive_core.protocol import BOT_TOPICS, COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 
-BOT_TOPICS = ("hb", "status_updates", "log", "notify", "events", "performance")
-# controller -> bot request/reply commands (PROTOCOL.md), with the time each may take to answer (s)
-COMMAND_TIMEOUTS = {"start": 30.0, "stop": 30.0, "config": 10.0, "import": 10.0, "import_strategy": 10.0,
-                    "status": 10.0, "history": 30.0, "balance/limit": 10.0, "balance/paper": 10.0,
-                    "strategy/add": 30.0, "strategy/remove": 30.0, "strategy/reload": 30.0, "strategy/resume": 10.0}
 RESEND_INTERVAL = 2.0  # s: a request unanswered across a reconnect is sent again this often (same msg_id)
 RECONNECT_SETTLE = 15.0  # s: after a (re)connect, bots may still be resubscribing: requests sent then are resent too
 MAX_OUTBOX = 10_000  # publishes held while the broker is unreachable; beyond it the oldest are dropped

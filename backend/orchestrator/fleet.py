@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.broker.base import BrokerStats
-from backend.orchestrator.connection import BOT_TOPICS, FleetConnection
+from backend.orchestrator.connection import FleetConnection
 from backend.store import LogEntry, PnlEntry, TradeEntry
+from hive_core.protocol import BOT_TOPICS
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from backend.broker.manager import BrokerManager
 from backend.domain.instances import InstanceCreate, InstanceOut
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, not_found
-from backend.orchestrator.connection import COMMAND_TIMEOUTS
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.instance_files import InstanceFiles
@@ -34,6 +33,7 @@ from backend.settings import Settings
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.strategies.library import StrategyLibrary
+from hive_core.protocol import COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 
 import paho.mqtt.client as mqtt
 
+from hive_core import protocol
 from hive_core.config import MqttBridgeConfig
 from hive_core.market.types import ExternalEvent
 from hive_core.remote import messages
@@ -31,6 +32,7 @@ OFFLINE_PUBLISH_TIMEOUT = 3.0
 LOOP_STOP_TIMEOUT = 8.0
 BACKLOG = 2000  # log and event messages kept while the broker is unreachable, sent on (re)connect
 REPLY_BACKLOG = 10_000  # command replies kept while disconnected (own queue, never displaced by logs)
+_EXTERNAL_EVENTS = protocol.EXTERNAL_EVENT_TOPIC + "/"
 
 BRIDGE_METRICS = {
     "mqtt_connected": ("gauge", "1 while connected to the MQTT broker"),
@@ -81,7 +83,7 @@ class MqttBridge:
                  logger: logging.Logger | None = None) -> None:
         self.settings = settings
         self.instance_id = instance_id
-        self.prefix = messages.topic_prefix(settings.mqtt_namespace, instance_id)
+        self.prefix = protocol.topic_prefix(settings.mqtt_namespace, instance_id)
         self.client_id = f"hbot.{instance_id}"
         self._router = router if settings.mqtt_commands else None
         self._performance = performance
@@ -150,7 +152,7 @@ class MqttBridge:
         if client is None:
             return
         if self.connected.is_set():
-            info = client.publish(self.topic("status_updates"),
+            info = client.publish(self.topic(protocol.STATUS_TOPIC),
                                   messages.to_json(messages.status_update("availability", "offline", time.time())),
                                   qos=1)
             await asyncio.to_thread(_wait_published, info, OFFLINE_PUBLISH_TIMEOUT)
@@ -198,20 +200,20 @@ class MqttBridge:
         if self.publish(suffix, payload):
             return
         with self._backlog_lock:
-            backlog = self._log_backlog if suffix == "log" else self._event_backlog
+            backlog = self._log_backlog if suffix == protocol.LOG_TOPIC else self._event_backlog
             if len(backlog) == backlog.maxlen:
-                if suffix == "log":
+                if suffix == protocol.LOG_TOPIC:
                     self.dropped_logs += 1
                 else:
                     self.dropped_events += 1
             backlog.append((suffix, payload))
 
     def publish_log(self, payload: dict) -> None:
-        self.publish_kept("log", payload)
+        self.publish_kept(protocol.LOG_TOPIC, payload)
 
     def publish_event(self, kind: str, data: dict, timestamp: float) -> None:
         if self.settings.mqtt_events:
-            self.publish_kept("events", messages.event_message(kind, data, timestamp))
+            self.publish_kept(protocol.EVENTS_TOPIC, messages.event_message(kind, data, timestamp))
 
     def publish_reply(self, reply_to: str, data: dict) -> None:
         """A command reply (QoS 1) to the caller's topic; kept in its own queue while disconnected."""
@@ -266,7 +268,7 @@ class MqttBridge:
     def notify(self, msg: str) -> None:
         if self.settings.mqtt_notifier:
             self._notify_seq += 1
-            self.publish("notify", messages.notify_message(self._notify_seq, msg, time.time()))
+            self.publish(protocol.NOTIFY_TOPIC, messages.notify_message(self._notify_seq, msg, time.time()))
 
     def log_handler(self, level: int = logging.NOTSET) -> MqttLogHandler:
         return MqttLogHandler(self, level)
@@ -280,7 +282,7 @@ class MqttBridge:
                 self._logger.exception("periodic MQTT publish failed")
 
     def _heartbeat(self) -> None:
-        self.publish("hb", messages.heartbeat(time.time()))
+        self.publish(protocol.HEARTBEAT_TOPIC, messages.heartbeat(time.time()))
 
     async def _performance_loop(self, interval: float) -> None:
         while True:
@@ -306,23 +308,23 @@ class MqttBridge:
                 parts.append(part)
             await asyncio.sleep(0)          # let the ticks run between parts
         if parts:
-            self.publish_text("performance", "{" + ", ".join(parts) + "}")
+            self.publish_text(protocol.PERFORMANCE_TOPIC, "{" + ", ".join(parts) + "}")
         if self._metrics is not None:
-            self.publish("metrics", self._metrics())
+            self.publish(protocol.METRICS_TOPIC, self._metrics())
 
     def publish_performance(self) -> None:
         """P/performance (per strategy), then P/metrics (the instance's figures; hive extension, QoS 0)."""
         report = self._performance() if self._performance is not None else {}
         if report:
-            self.publish("performance", report)
+            self.publish(protocol.PERFORMANCE_TOPIC, report)
         if self._metrics is not None:
-            self.publish("metrics", self._metrics())
+            self.publish(protocol.METRICS_TOPIC, self._metrics())
 
     # ---- paho callbacks (network thread) ------------------------------------------------------
 
     def _set_will(self, client: mqtt.Client) -> None:
         will = messages.status_update("availability", "offline", time.time())
-        client.will_set(self.topic("status_updates"), messages.to_json(will), qos=1, retain=False)
+        client.will_set(self.topic(protocol.STATUS_TOPIC), messages.to_json(will), qos=1, retain=False)
 
     def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
@@ -331,9 +333,9 @@ class MqttBridge:
         self.connects += 1
         subscriptions = []
         if self._router is not None:
-            subscriptions += [(self.topic(command), 1) for command in messages.COMMANDS]
+            subscriptions += [(self.topic(command), 1) for command in protocol.COMMANDS]
         if self._on_external_event is not None:
-            subscriptions.append((self.topic("external/event/#"), 0))
+            subscriptions.append((self.topic(f"{protocol.EXTERNAL_EVENT_TOPIC}/#"), 0))
         if self._on_topic_message is not None:
             with self._backlog_lock:
                 if self._raw_topics is not None:
@@ -347,8 +349,8 @@ class MqttBridge:
             client.subscribe(subscriptions)
         self.connected.set()
         now = time.time()
-        self.publish("status_updates", messages.status_update("availability", "online", now))
-        self.publish("hb", messages.heartbeat(now))
+        self.publish(protocol.STATUS_TOPIC, messages.status_update("availability", "online", now))
+        self.publish(protocol.HEARTBEAT_TOPIC, messages.heartbeat(now))
         self._flush_backlogs()
         self._logger.info("connected to MQTT broker %s:%s (connection #%d)", self.settings.mqtt_host,
                           self.settings.mqtt_port, self.connects)
@@ -378,8 +380,8 @@ class MqttBridge:
         if self._on_topic_message is not None and raw and any(
                 mqtt.topic_matches_sub(pattern, topic) for pattern in raw):
             self._on_topic_message(topic, payload)
-        if suffix.startswith("external/event/"):
-            self._external_event(suffix[len("external/event/"):], payload)
+        if suffix.startswith(_EXTERNAL_EVENTS):
+            self._external_event(suffix[len(_EXTERNAL_EVENTS):], payload)
             return
         if self._router is None or not suffix:
             return

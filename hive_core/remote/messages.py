@@ -1,4 +1,4 @@
-"""Payloads of the bot wire protocol (shared/PROTOCOL.md), built as plain dicts and JSON text.
+"""Payloads of the bot wire protocol (docs/protocol.md), built as plain dicts and JSON text.
 
 Only this module knows the field names on the wire; the bridge publishes what it builds.
 """
@@ -13,15 +13,6 @@ from enum import Enum
 from typing import Any
 
 from hive_core.market.types import Order, OrderUpdate, Side, UpdateKind, split_pair
-
-COMMANDS = ("start", "stop", "config", "import", "import_strategy", "status", "history",
-            "balance/limit", "balance/paper",
-            # hive extensions: one strategy at a time
-            "strategy/add", "strategy/remove", "strategy/reload", "strategy/resume")
-
-
-def topic_prefix(namespace: str, instance_id: str) -> str:
-    return f"{namespace.rstrip('/.') or 'hbot'}/{instance_id}"
 
 
 def _default(value: Any) -> Any:

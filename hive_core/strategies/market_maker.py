@@ -1,6 +1,8 @@
 """Shipped example: a simple two-sided market maker."""
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import Field
 
 from hive_core.market.types import Side, UpdateKind
@@ -17,23 +19,30 @@ class MarketMaker(Strategy):
     """
 
     class Params(Strategy.Params):
-        spread_bps: float = Field(10.0, gt=0, le=5000, description="distance of each quote from the mid price, in basis points")
+        spread_bps: float = Field(10.0, gt=0, le=5000,
+                                  description="distance of each quote from the mid price, in basis points")
         order_amount_quote: float = Field(20.0, gt=0, description="size of each quote, in the quote asset")
         refresh_ticks: int = Field(1, ge=1, description="re-quote every this many ticks")
         inventory_skew: bool = Field(True, description="shift the quotes against the position")
-        max_position_quote: float = Field(200.0, gt=0, description="stop quoting the side that would grow the position past this value")
+        max_position_quote: float = Field(
+            200.0, gt=0, description="stop quoting the side that would grow the position past this value")
+
+    @property
+    def params(self) -> MarketMaker.Params:
+        """ctx.params, typed (read anew each time: the config command may replace it)."""
+        return cast(MarketMaker.Params, self.ctx.params)
 
     def on_start(self) -> None:
         self._ticks = 0
-        p = self.ctx.params
+        p = self.params
         self.ctx.logger.info("quoting %s at +/-%.1f bps, %.2f %s per side", self.ctx.trading_pair,
                              p.spread_bps, p.order_amount_quote, self.ctx.quote)
 
     def on_tick(self, now: float) -> None:
         self._ticks += 1
-        if (self._ticks - 1) % self.ctx.params.refresh_ticks:
+        p = self.params
+        if (self._ticks - 1) % p.refresh_ticks:
             return
-        p = self.ctx.params
         self.ctx.orders.cancel_all()
         mid = self.ctx.market.mid_price()
         exposure = self.ctx.account.position * mid / p.max_position_quote   # -1 .. 1 at the limits

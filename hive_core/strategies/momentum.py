@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import cast
 
 from pydantic import Field, model_validator
 
@@ -34,12 +35,17 @@ class Momentum(Strategy):
                 raise ValueError("fast_window must be smaller than slow_window")
             return self
 
+    @property
+    def params(self) -> Momentum.Params:
+        """ctx.params, typed (read anew each time: the config command may replace it)."""
+        return cast(Momentum.Params, self.ctx.params)
+
     def on_start(self) -> None:
-        self._prices: deque[float] = deque(maxlen=self.ctx.params.slow_window)
+        self._prices: deque[float] = deque(maxlen=self.params.slow_window)
         self._signal = 0
 
     def on_tick(self, now: float) -> None:
-        p = self.ctx.params
+        p = self.params
         self._prices.append(self.ctx.market.mid_price())
         if len(self._prices) < p.slow_window:
             return
@@ -54,8 +60,8 @@ class Momentum(Strategy):
         mid = prices[-1]
         target = signal * p.order_amount_quote / mid
         delta = target - self.ctx.account.position
-        self.ctx.logger.info("fast MA %s slow MA (%.2f bps): target position %.6g %s", "above" if signal > 0 else "below",
-                             gap_bps, target, self.ctx.base)
+        self.ctx.logger.info("fast MA %s slow MA (%.2f bps): target position %.6g %s",
+                             "above" if signal > 0 else "below", gap_bps, target, self.ctx.base)
         if abs(delta) * mid >= p.order_amount_quote * 0.01:
             self.ctx.orders.place_market(Side.BUY if delta > 0 else Side.SELL, abs(delta))
 
@@ -69,8 +75,9 @@ class Momentum(Strategy):
 
     def on_event(self, event) -> None:
         action = str(event.data.get("action") or event.data.get("side") or "").lower()
-        if not self.ctx.params.follow_signals or action not in ("buy", "sell"):
+        p = self.params
+        if not p.follow_signals or action not in ("buy", "sell"):
             return
-        amount = self.ctx.params.order_amount_quote / self.ctx.market.mid_price()
+        amount = p.order_amount_quote / self.ctx.market.mid_price()
         self.ctx.logger.info("external signal %s: %s %.6g %s", event.name, action, amount, self.ctx.base)
         self.ctx.orders.place_market(Side.BUY if action == "buy" else Side.SELL, amount)

@@ -43,32 +43,32 @@ class Listener(Strategy):
 def test_listeners_by_name_and_star_queues_and_topics_in_the_runtime():
     runtime = runtime_for([{"id": "l1", "strategy": "listener"}], classes={"listener": Listener})
     runtime.run_virtual(1.5)
-    log = runtime.slots["l1"].ctx.state["log"]
-    runtime.deliver_event(ExternalEvent("tv.signal.buy", data={"price": 1}))
-    runtime.deliver_event(ExternalEvent("tv.signal.sell"))
+    log = runtime.host.slots["l1"].ctx.state["log"]
+    runtime.delivery.deliver_event(ExternalEvent("tv.signal.buy", data={"price": 1}))
+    runtime.delivery.deliver_event(ExternalEvent("tv.signal.sell"))
     assert log == [("named", "tv.signal.buy", {"price": 1}), ("any", "tv.signal.buy"), ("any", "tv.signal.sell")]
     for n in range(5):                                   # a bound of 3: the two oldest are dropped
-        runtime.deliver_event(ExternalEvent("q.item", sequence=n, data={"n": n}))
+        runtime.delivery.deliver_event(ExternalEvent("q.item", sequence=n, data={"n": n}))
     assert ("drained", [2, 3, 4], 2) not in log          # nothing ran yet: queues are drained on the tick
     runtime.run_virtual(1.0)
     assert ("drained", [2, 3, 4], 2) in log
     # a failing listener is isolated and counted like a failing hook
-    errors = runtime.slots["l1"].job.errors
-    runtime.deliver_event(ExternalEvent("boom"))
-    assert runtime.slots["l1"].job.errors == errors + 1 and runtime.slots["l1"].job.status == "running"
+    errors = runtime.host.slots["l1"].job.errors
+    runtime.delivery.deliver_event(ExternalEvent("boom"))
+    assert runtime.host.slots["l1"].job.errors == errors + 1 and runtime.host.slots["l1"].job.status == "running"
     # raw topics: relative to the bot's prefix, MQTT wildcards
-    runtime.deliver_topic("hbot/test/feeds/btc/price", b'{"p": 5}')
-    runtime.deliver_topic("hbot/test/feeds/btc/volume", b"1")
-    runtime.deliver_topic("elsewhere/feeds/btc/price", b"x")
+    runtime.delivery.deliver_topic("hbot/test/feeds/btc/price", b'{"p": 5}')
+    runtime.delivery.deliver_topic("hbot/test/feeds/btc/volume", b"1")
+    runtime.delivery.deliver_topic("elsewhere/feeds/btc/price", b"x")
     assert log[-1] == ("topic", "hbot/test/feeds/btc/price", {"p": 5})
-    assert runtime.raw_topics() == {"hbot/test/feeds/+/price"}
+    assert runtime.delivery.raw_topics() == {"hbot/test/feeds/+/price"}
     # a stopped strategy gets nothing; a restart drops the old listeners (the new object registers again)
-    runtime.stop_strategy("l1")
+    runtime.host.stop_strategy("l1")
     size = len(log)
-    runtime.deliver_event(ExternalEvent("tv.signal.buy"))
+    runtime.delivery.deliver_event(ExternalEvent("tv.signal.buy"))
     assert len(log) == size
-    runtime.start_strategy("l1")
-    assert len(runtime.slots["l1"].ctx.events.subscriptions) == 5
+    runtime.host.start_strategy("l1")
+    assert len(runtime.host.slots["l1"].ctx.events.subscriptions) == 5
 
 
 def test_events_api_pieces():

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from hive_core.config import parse_instance_config
+from hive_core.host import StrategyError
 from hive_core.loader import StrategyLoader, resolve_instance
-from hive_core.remote.commands import (
+from hive_core.protocol import (
     StartRequest,
     StopRequest,
     StrategyAddRequest,
@@ -18,7 +19,7 @@ from hive_core.remote.commands import (
     StrategyRemoveRequest,
     StrategyRequest,
 )
-from hive_core.runtime import Runtime, StrategyError
+from hive_core.runtime import Runtime
 from hive_core.scheduler import ERROR, RUNNING, STOPPED
 from tests.hive_core.conftest import TAKER_STRATEGY
 
@@ -108,41 +109,41 @@ TAKER = {"id": "taker", "strategy": "taker", "interval": 0.5}
 
 
 def fills(runtime: Runtime, strategy_id: str) -> int:
-    return runtime.slots[strategy_id].account.fill_count
+    return runtime.host.slots[strategy_id].account.fill_count
 
 
 def test_stop_and_start_one_strategy_while_the_other_keeps_trading(strategies):
     runtime = build(strategies, [TAKER, {"id": "v", "strategy": "versioned"}])
     runtime.run_virtual(3.0)
-    runtime.stop_strategy("v")
-    assert runtime.slots["v"].job.status == STOPPED and runtime.slots["taker"].job.status == RUNNING
-    ticks_v, fills_taker = runtime.slots["v"].job.ticks, fills(runtime, "taker")
+    runtime.host.stop_strategy("v")
+    assert runtime.host.slots["v"].job.status == STOPPED and runtime.host.slots["taker"].job.status == RUNNING
+    ticks_v, fills_taker = runtime.host.slots["v"].job.ticks, fills(runtime, "taker")
     runtime.run_virtual(3.0)
-    assert runtime.slots["v"].job.ticks == ticks_v
+    assert runtime.host.slots["v"].job.ticks == ticks_v
     assert fills(runtime, "taker") >= fills_taker + 5
-    assert runtime.start_strategy("v") is True
+    assert runtime.host.start_strategy("v") is True
     runtime.run_virtual(2.0)
-    assert runtime.slots["v"].job.ticks > ticks_v
-    assert runtime.slots["v"].ctx.state["log"] == ["start v1", "stop v1", "start v1"]
+    assert runtime.host.slots["v"].job.ticks > ticks_v
+    assert runtime.host.slots["v"].ctx.state["log"] == ["start v1", "stop v1", "start v1"]
 
 
 def test_add_strategy_while_running_ticks_it_and_the_others_keep_trading(strategies):
     runtime = build(strategies, [TAKER])
     runtime.run_virtual(2.0)
     before = fills(runtime, "taker")
-    slot = runtime.add_strategy({"id": "v2", "strategy": "versioned", "interval": 0.25, "priority": 3})
+    slot = runtime.host.add_strategy({"id": "v2", "strategy": "versioned", "interval": 0.25, "priority": 3})
     assert slot.job.status == RUNNING and slot.job.priority == 3
     assert [entry.id for entry in runtime.config.strategies] == ["taker", "v2"]
     runtime.run_virtual(2.0)
     assert slot.ctx.state["ticks_v1"] >= 7
     assert fills(runtime, "taker") >= before + 3
-    assert runtime.performance_report()["v2"]["status"] == RUNNING
+    assert runtime.reports.performance_report()["v2"]["status"] == RUNNING
 
 
 def test_added_strategy_can_wait_to_be_started(strategies):
     runtime = build(strategies, [TAKER])
     runtime.run_virtual(1.0)
-    slot = runtime.add_strategy({"id": "later", "strategy": "versioned"}, start=False)
+    slot = runtime.host.add_strategy({"id": "later", "strategy": "versioned"}, start=False)
     runtime.run_virtual(2.0)
     assert slot.job.status == STOPPED and slot.job.ticks == 0
 
@@ -150,17 +151,17 @@ def test_added_strategy_can_wait_to_be_started(strategies):
 def test_remove_strategy_cancels_its_orders_frees_its_slot_and_the_others_keep_trading(strategies):
     runtime = build(strategies, [TAKER, {"id": "mm", "strategy": "market_maker"}])
     runtime.run_virtual(3.0)
-    mm = runtime.slots["mm"]
+    mm = runtime.host.slots["mm"]
     assert mm.handle.open_orders()
     clock_slot = mm.job.slot
-    runtime.remove_strategy("mm")
-    assert "mm" not in runtime.slots and "mm" not in runtime.performance_report()
+    runtime.host.remove_strategy("mm")
+    assert "mm" not in runtime.host.slots and "mm" not in runtime.reports.performance_report()
     assert mm.handle.open_orders() == [] and mm.job.status == "removed"
     assert runtime.clock.is_free(clock_slot)
     before = fills(runtime, "taker")
     runtime.run_virtual(3.0)
     assert fills(runtime, "taker") >= before + 5
-    again = runtime.add_strategy({"id": "mm2", "strategy": "market_maker"})
+    again = runtime.host.add_strategy({"id": "mm2", "strategy": "market_maker"})
     assert again.job.slot == clock_slot                # the freed slot is reused
     runtime.run_virtual(2.0)
     assert again.job.ticks >= 2 and again.handle.open_orders()
@@ -169,13 +170,13 @@ def test_remove_strategy_cancels_its_orders_frees_its_slot_and_the_others_keep_t
 def test_reload_runs_the_new_file_version_keeps_state_and_calls_stop_then_start(strategies):
     runtime = build(strategies, [TAKER, {"id": "v", "strategy": "versioned"}])
     runtime.run_virtual(3.0)
-    slot = runtime.slots["v"]
+    slot = runtime.host.slots["v"]
     old_object, ticks = slot.strategy, slot.job.ticks
     path = strategies / "versioned.py"
     path.write_text(textwrap.dedent(VERSIONED.format(version=2)))
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     fills_before = fills(runtime, "taker")
-    assert runtime.reload_strategy("v") is True
+    assert runtime.host.reload_strategy("v") is True
     assert slot.strategy is not old_object and type(slot.strategy) is not type(old_object)
     runtime.run_virtual(2.0)
     state = slot.ctx.state
@@ -188,32 +189,32 @@ def test_reload_runs_the_new_file_version_keeps_state_and_calls_stop_then_start(
 def test_reload_can_drop_state_and_metrics(strategies):
     runtime = build(strategies, [{"id": "v", "strategy": "versioned"}])
     runtime.run_virtual(3.0)
-    runtime.reload_strategy("v", keep_state=False, reset_metrics=True)
-    slot = runtime.slots["v"]
+    runtime.host.reload_strategy("v", keep_state=False, reset_metrics=True)
+    slot = runtime.host.slots["v"]
     assert slot.ctx.state == {"log": ["start v1"]} and slot.job.ticks == 0
 
 
 def test_reload_of_a_broken_file_is_refused_and_the_old_version_keeps_running(strategies):
     runtime = build(strategies, [{"id": "v", "strategy": "versioned"}])
     runtime.run_virtual(2.0)
-    old_object = runtime.slots["v"].strategy
+    old_object = runtime.host.slots["v"].strategy
     (strategies / "versioned.py").write_text("def broken(:\n")
     with pytest.raises(StrategyError, match=r"^strategy: cannot reload 'v': SyntaxError at line 1"):
-        runtime.reload_strategy("v")
-    assert runtime.slots["v"].strategy is old_object and runtime.slots["v"].job.status == RUNNING
-    ticks = runtime.slots["v"].job.ticks
+        runtime.host.reload_strategy("v")
+    assert runtime.host.slots["v"].strategy is old_object and runtime.host.slots["v"].job.status == RUNNING
+    ticks = runtime.host.slots["v"].job.ticks
     runtime.run_virtual(2.0)
-    assert runtime.slots["v"].job.ticks > ticks
+    assert runtime.host.slots["v"].job.ticks > ticks
 
 
 def test_a_strategy_failing_in_on_start_fails_alone_and_is_reported(strategies):
     runtime = build(strategies, [TAKER, {"id": "nostart", "strategy": "fails_start"}])
     runtime.run_virtual(2.0)
-    report = runtime.performance_report()
+    report = runtime.reports.performance_report()
     assert report["nostart"]["status"] == ERROR
     assert "on_start: RuntimeError: no market for me" in report["nostart"]["error"]
     assert report["taker"]["status"] == RUNNING and fills(runtime, "taker") >= 3
-    added = runtime.add_strategy({"id": "nostart2", "strategy": "fails_start"})
+    added = runtime.host.add_strategy({"id": "nostart2", "strategy": "fails_start"})
     assert added.job.status == ERROR and added.job.ticks == 0
 
 
@@ -221,14 +222,14 @@ def test_overrunning_strategy_is_quarantined_reported_and_can_be_resumed(strateg
     runtime = build(strategies, [TAKER, {"id": "slow", "strategy": "slow", "params": {"sleep_ms": 3}}],
                     tick_budget_ms=1, max_consecutive_overruns=3)
     runtime.run_virtual(5.0)
-    slow = runtime.slots["slow"]
+    slow = runtime.host.slots["slow"]
     assert slow.job.status == ERROR and slow.job.ticks == 3 and slow.job.budget_overruns == 3
-    entry = runtime.performance_report()["slow"]
+    entry = runtime.reports.performance_report()["slow"]
     assert entry["status"] == "error" and "3 consecutive budget overruns" in entry["error"]
     assert entry["custom_info"]["budget_overruns"] == 3 and entry["custom_info"]["quarantines"] == 1
-    assert runtime.slots["taker"].job.status == RUNNING
+    assert runtime.host.slots["taker"].job.status == RUNNING
     old_object = slow.strategy
-    assert runtime.resume_strategy("slow") is True
+    assert runtime.host.resume_strategy("slow") is True
     assert slow.strategy is old_object and slow.job.status == RUNNING     # resumed, not restarted
     runtime.run_virtual(5.0)
     assert slow.job.status == ERROR and slow.job.quarantines == 2         # still too slow: quarantined again
@@ -238,16 +239,16 @@ def test_failing_strategy_is_quarantined_and_resume_keeps_its_object(strategies)
     runtime = build(strategies, [TAKER, {"id": "flaky", "strategy": "flaky", "interval": 0.5}],
                     max_consecutive_failures=3)
     runtime.run_virtual(5.0)
-    flaky = runtime.slots["flaky"]
+    flaky = runtime.host.slots["flaky"]
     assert flaky.job.status == ERROR and flaky.job.errors == 3
     assert runtime.clock.ticks(flaky.job.slot) == 3
     flaky.ctx.state["fail"] = False
-    assert runtime.resume_strategy("flaky") is True
+    assert runtime.host.resume_strategy("flaky") is True
     runtime.run_virtual(2.0)
     assert flaky.job.status == RUNNING and flaky.ctx.state["ok_ticks"] >= 3
     assert len(flaky.ctx.state["objects"]) == 1                            # on_start not called again
     with pytest.raises(StrategyError, match="already running"):
-        runtime.resume_strategy("flaky")
+        runtime.host.resume_strategy("flaky")
 
 
 @pytest.mark.parametrize(("entry", "message"), [
@@ -266,15 +267,16 @@ def test_add_refuses_a_bad_entry_naming_the_field_and_changes_nothing(strategies
     runtime = build(strategies, [TAKER])
     runtime.run_virtual(1.0)
     with pytest.raises(StrategyError) as caught:
-        runtime.add_strategy(entry)
+        runtime.host.add_strategy(entry)
     assert str(caught.value).startswith(message), str(caught.value)
-    assert list(runtime.slots) == ["taker"] and [e.id for e in runtime.config.strategies] == ["taker"]
+    assert list(runtime.host.slots) == ["taker"] and [e.id for e in runtime.config.strategies] == ["taker"]
 
 
 def test_unknown_strategy_id_is_refused_listing_the_known_ids(strategies):
     runtime = build(strategies, [TAKER, {"id": "v", "strategy": "versioned"}])
-    for action in (runtime.stop_strategy, runtime.start_strategy, runtime.resume_strategy, runtime.remove_strategy,
-                   runtime.reload_strategy):
+    host = runtime.host
+    for action in (host.stop_strategy, host.start_strategy, host.resume_strategy, host.remove_strategy,
+                   host.reload_strategy):
         with pytest.raises(StrategyError, match=r"^strategy: unknown strategy id 'zz'; known: taker, v$"):
             action("zz")
 
@@ -282,36 +284,37 @@ def test_unknown_strategy_id_is_refused_listing_the_known_ids(strategies):
 def test_commands_address_one_strategy_and_answer_400_naming_the_field(strategies):
     runtime = build(strategies, [TAKER, {"id": "v", "strategy": "versioned"}])
     runtime.run_virtual(1.0)
-    assert runtime.command_stop(StopRequest(strategy="v"))["status"] == 200
-    assert runtime.slots["v"].job.status == STOPPED and runtime.slots["taker"].job.status == RUNNING
-    started = runtime.command_start(StartRequest(strategy="v"))
+    controller = runtime.controller
+    assert controller.command_stop(StopRequest(strategy="v"))["status"] == 200
+    assert runtime.host.slots["v"].job.status == STOPPED and runtime.host.slots["taker"].job.status == RUNNING
+    started = runtime.controller.command_start(StartRequest(strategy="v"))
     assert started == {"status": 200, "msg": "", "strategy": "v", "strategy_status": RUNNING}
-    again = runtime.command_start(StartRequest(strategy="v"))
+    again = runtime.controller.command_start(StartRequest(strategy="v"))
     assert again["status"] == 400 and again["msg"] == "data.strategy: 'v' is already running"
-    unknown = runtime.command_stop(StopRequest(strategy="nope"))
+    unknown = runtime.controller.command_stop(StopRequest(strategy="nope"))
     assert unknown == {"status": 400, "msg": "data.strategy: unknown strategy id 'nope'; known: taker, v"}
 
-    added = runtime.command_strategy_add(StrategyAddRequest.model_validate({"id": "v3", "strategy": "versioned"}))
+    added = controller.command_strategy_add(StrategyAddRequest.model_validate({"id": "v3", "strategy": "versioned"}))
     assert added == {"status": 200, "msg": "", "strategy": "v3", "strategy_status": RUNNING}
-    bad = runtime.command_strategy_add(StrategyAddRequest.model_validate({"id": "v3", "strategy": "versioned"}))
+    bad = controller.command_strategy_add(StrategyAddRequest.model_validate({"id": "v3", "strategy": "versioned"}))
     assert bad["status"] == 400 and bad["msg"] == "data.id: duplicate strategy id 'v3'"
-    failed = runtime.command_strategy_add(StrategyAddRequest.model_validate({"id": "ns", "strategy": "fails_start"}))
+    failed = controller.command_strategy_add(StrategyAddRequest.model_validate({"id": "ns", "strategy": "fails_start"}))
     assert failed["status"] == 400 and "failed to start" in failed["msg"] and failed["strategy"] == "ns"
 
-    reloaded = runtime.command_strategy_reload(StrategyReloadRequest(strategy="v3"))
+    reloaded = runtime.controller.command_strategy_reload(StrategyReloadRequest(strategy="v3"))
     assert reloaded["status"] == 200 and reloaded["strategy_status"] == RUNNING
-    removed = runtime.command_strategy_remove(StrategyRemoveRequest(strategy="v3"))
+    removed = runtime.controller.command_strategy_remove(StrategyRemoveRequest(strategy="v3"))
     assert removed == {"status": 200, "msg": "", "strategy": "v3", "strategy_status": "removed"}
     runtime.run_virtual(1.0)
-    assert set(runtime.performance_report()) == {"taker", "v", "ns"}
-    resumed = runtime.command_strategy_resume(StrategyRequest(strategy="taker"))
+    assert set(runtime.reports.performance_report()) == {"taker", "v", "ns"}
+    resumed = runtime.controller.command_strategy_resume(StrategyRequest(strategy="taker"))
     assert resumed["status"] == 400 and "already running" in resumed["msg"]
 
 
 def test_performance_report_carries_scheduling_metrics_and_instance_figures(strategies):
     runtime = build(strategies, [TAKER, {"id": "v", "strategy": "versioned", "priority": 2}], policy="priority")
     runtime.run_virtual(5.0)
-    report = runtime.performance_report()
+    report = runtime.reports.performance_report()
     info = report["taker"]["custom_info"]
     for field in ("ticks", "errors", "overruns", "budget_overruns", "starvation", "skipped", "quarantines",
                   "lag_p50_ms", "lag_p99_ms", "run_time_total_s", "run_time_max_ms", "run_time_p99_ms",
@@ -320,7 +323,7 @@ def test_performance_report_carries_scheduling_metrics_and_instance_figures(stra
     assert info["ticks"] >= 9 and info["starvation"] == 0 and info["lag_p99_ms"] == 0.0   # virtual time: on time
     assert info["run_time_total_s"] > 0 and report["v"]["custom_info"]["priority"] == 2
     assert all("instance" not in entry["custom_info"] for entry in report.values())   # once, in P/metrics
-    payload = runtime.metrics_report()
+    payload = runtime.reports.metrics_report()
     assert isinstance(payload["timestamp"], int)
     instance = payload["instance"]
     assert instance["strategies"] == 2 and instance["running"] == 2 and instance["policy"] == "priority"

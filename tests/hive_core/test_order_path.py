@@ -76,17 +76,18 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
         runtime = make_runtime(strategies, {"Flood": Flood, "Light": Light}, rate_limits=TIGHT_LIMITS)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: runtime.sim_server is not None and len(runtime.running) == 3, 10, "started")
+            await until(lambda: runtime.sim_server is not None and len(runtime.host.running) == 3, 10, "started")
             started = time.monotonic()
             server = runtime.sim_server
             assert runtime.venue is runtime.venue_client                  # orders go over the socket
-            await until(lambda: all(runtime.slots[s].account.fill_count >= 8 for s in runtime.slots), 20, "fills")
+            slots = runtime.host.slots
+            await until(lambda: all(slots[s].account.fill_count >= 8 for s in slots), 20, "fills")
             await asyncio.sleep(1.5)
             orders = runtime.orders
             figures = orders.metrics()
             # Every placement the manager sent reached the venue over the WS API connection (its counters),
             # and the in-process engine got nothing any other way.
-            sent_ids = {fill.order_id for slot in runtime.slots.values() for fill in slot.handle.fills}
+            sent_ids = {fill.order_id for slot in runtime.host.slots.values() for fill in slot.handle.fills}
             assert sent_ids <= set(server.api.order_ids)
             assert server.stats["api_connections"] == 1
             assert server.limits.stats["orders"] == len(server.api.order_ids) >= 3 * 8
@@ -104,15 +105,15 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
             assert light["queued"] == 0 and light["sent"] >= 4
             assert light["queue_delay_ms"]["max"] <= 1000.0 / 4 + 50.0, light
             # Fills are attributed to the strategy that placed them, and the PnL moves.
-            for slot in runtime.slots.values():
+            for slot in runtime.host.slots.values():
                 assert all(owner_of(fill.order_id) == slot.id for fill in slot.handle.fills)
                 assert slot.account.fees_paid > 0 and slot.account.volume_quote > 0
-            report = runtime.performance_report()
+            report = runtime.reports.performance_report()
             assert all(entry["performance"]["global_pnl_quote"] != 0.0 for entry in report.values())
             info = report["heavy"]["custom_info"]
             assert info["orders_queued"] > 0 and info["orders_throttled_s"] > 0 and "instance" not in info
-            assert runtime.metrics_report()["instance"]["orders_http_418"] == 0
-            assert "hive_strategy_orders_queued{" in runtime.prometheus_text()
+            assert runtime.reports.metrics_report()["instance"]["orders_http_418"] == 0
+            assert "hive_strategy_orders_queued{" in runtime.reports.prometheus_text()
         finally:
             runtime.request_stop()
             await asyncio.wait_for(task, 15)
@@ -136,19 +137,19 @@ class Rester(Strategy):
 def test_run_time_add_and_remove_register_with_the_manager_and_removal_cancels_over_the_socket():
     async def scenario():
         runtime = make_runtime([{"id": "a", "strategy": "Rester", "interval": 0.2}], {"Rester": Rester})
-        runtime.loader.resolve = lambda name: StrategySpec(name, Path("<test>"), Rester, shipped=False)
+        runtime.host.loader.resolve = lambda name: StrategySpec(name, Path("<test>"), Rester, shipped=False)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: len(runtime.running) == 1, 10, "started")
-            runtime.add_strategy({"id": "b", "strategy": "Rester", "interval": 0.2, "priority": 3,
+            await until(lambda: len(runtime.host.running) == 1, 10, "started")
+            runtime.host.add_strategy({"id": "b", "strategy": "Rester", "interval": 0.2, "priority": 3,
                                   "quota": {"orders_per_second": 2}})
             assert "b" in runtime.orders.strategies
             assert runtime.orders.metrics()["strategies"]["b"]["priority"] == 3
             server = runtime.sim_server
-            await until(lambda: runtime.slots["b"].account.fill_count >= 2, 10, "b trades")
+            await until(lambda: runtime.host.slots["b"].account.fill_count >= 2, 10, "b trades")
             await until(lambda: len([o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")])
                         == 1, 5, "b's resting order")
-            runtime.remove_strategy("b")
+            runtime.host.remove_strategy("b")
             assert "b" not in runtime.orders.strategies or runtime.orders.queued("b") > 0
             await until(lambda: not [o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")],
                         5, "b's order cancelled at the venue")
@@ -171,7 +172,7 @@ def test_virtual_time_fires_the_order_managers_timers_with_the_clock():
     assert 90 <= heavy["sent"] <= 5 * 20 + 10 and heavy["queued"] > 1000
     assert runtime.timers.fired >= 90
     assert figures["strategies"]["light"]["queue_delay_ms"]["max"] <= 250.0
-    assert runtime.slots["heavy"].account.fill_count >= 90 and runtime.slots["light"].account.fill_count >= 15
+    assert runtime.host.slots["heavy"].account.fill_count >= 90 and runtime.host.slots["light"].account.fill_count >= 15
     assert figures["http_429"] == 0
 
 
@@ -294,8 +295,8 @@ def test_performance_parts_join_to_the_same_json_as_the_whole_report():
     strategies = [{"id": f"l{i}", "strategy": "Light", "interval": 0.5} for i in range(7)]
     runtime = make_runtime(strategies, {"Light": Light}, realtime=False)
     runtime.run_virtual(5.0)
-    parts = list(runtime.performance_json_parts(batch=3))
+    parts = list(runtime.reports.performance_json_parts(batch=3))
     assert len(parts) == 3
     joined = json.loads("{" + ", ".join(parts) + "}")
-    assert joined == json.loads(messages.to_json(runtime.performance_report()))
+    assert joined == json.loads(messages.to_json(runtime.reports.performance_report()))
     assert list(joined) == [f"l{i}" for i in range(7)] and joined["l3"]["performance"]["fills"] > 0

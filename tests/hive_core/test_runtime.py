@@ -10,7 +10,7 @@ from pydantic import Field
 from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategyLoader, StrategySpec, resolve_instance
 from hive_core.market.types import ExternalEvent, OrderStatus, Side, UpdateKind
-from hive_core.remote.commands import HistoryRequest, StartRequest, StatusRequest, StopRequest
+from hive_core.protocol import HistoryRequest, StartRequest, StatusRequest, StopRequest
 from hive_core.runtime import Runtime
 from hive_core.scheduler import ERROR, RUNNING, STOPPED
 from hive_core.strategy import Strategy
@@ -107,11 +107,11 @@ def test_shipped_strategies_fill_and_make_nonzero_pnl_within_30_s_on_the_default
     runtime = runtime_for([{"id": "mm", "strategy": "market_maker"}, {"id": "mo", "strategy": "momentum"}],
                           seed=seed)
     runtime.run_virtual(30.0)
-    report = runtime.performance_report()
+    report = runtime.reports.performance_report()
     for strategy_id in ("mm", "mo"):
         performance = report[strategy_id]["performance"]
         assert report[strategy_id]["status"] == RUNNING
-        assert runtime.slots[strategy_id].account.fill_count > 0, strategy_id
+        assert runtime.host.slots[strategy_id].account.fill_count > 0, strategy_id
         assert performance["volume_traded"] > 0
         assert performance["global_pnl_quote"] != 0.0
         assert set(performance) >= {"realized_pnl_quote", "unrealized_pnl_quote", "global_pnl_quote",
@@ -124,7 +124,7 @@ def test_two_copies_of_one_strategy_keep_their_own_params_accounts_and_order_ids
         {"id": "wide", "strategy": "market_maker", "params": {"spread_bps": 40, "order_amount_quote": 50}},
     ])
     runtime.run_virtual(5.0)
-    tight, wide = runtime.slots["tight"], runtime.slots["wide"]
+    tight, wide = runtime.host.slots["tight"], runtime.host.slots["wide"]
     assert type(tight.strategy) is type(wide.strategy) and tight.strategy is not wide.strategy
     assert (tight.ctx.params.spread_bps, wide.ctx.params.spread_bps) == (5, 40)
     assert tight.account is not wide.account
@@ -142,21 +142,21 @@ def test_order_updates_arrive_after_the_tick_and_are_attributed_by_id_prefix():
     runtime = runtime_for([{"id": "rec", "strategy": "recording"}, {"id": "other", "strategy": "recording"}],
                           classes={"recording": Recording})
     runtime.run_virtual(3.0)
-    log = runtime.slots["rec"].ctx.state["log"]
+    log = runtime.host.slots["rec"].ctx.state["log"]
     # The market order placed in the first tick is reported after that tick, before the next one.
     assert log[:5] == ["start", "tick", "update:created", "update:filled", "update:completed"]
-    assert runtime.slots["rec"].job.errors == 0
+    assert runtime.host.slots["rec"].job.errors == 0
     assert "update:created" in log and "update:filled" in log and "update:completed" in log
-    fills = runtime.slots["rec"].handle.fills
+    fills = runtime.host.slots["rec"].handle.fills
     assert [f.order_id for f in fills][0] == "rec-000001"
-    assert runtime.slots["rec"].account.position == pytest.approx(0.01)
+    assert runtime.host.slots["rec"].account.position == pytest.approx(0.01)
 
 
 def test_a_strategy_failing_in_on_start_fails_alone():
     runtime = runtime_for([{"id": "bad", "strategy": "fails"}, {"id": "mm", "strategy": "market_maker"}],
                           classes={"fails": FailsToStart})
     runtime.run_virtual(3.0)
-    report = runtime.performance_report()
+    report = runtime.reports.performance_report()
     assert report["bad"]["status"] == ERROR
     assert "on_start: RuntimeError: cannot start" in report["bad"]["error"]
     assert report["mm"]["status"] == RUNNING and report["mm"]["custom_info"]["ticks"] >= 3
@@ -168,12 +168,12 @@ def test_failing_ticks_quarantine_the_strategy_cancel_its_orders_and_spare_the_o
                            {"id": "mm", "strategy": "market_maker"}], classes={"fails": FailsEveryTick})
     with caplog.at_level(logging.ERROR, logger="hive.strategy.bad"):
         runtime.run_virtual(10.0)
-    bad = runtime.slots["bad"]
+    bad = runtime.host.slots["bad"]
     assert bad.job.status == ERROR and bad.job.errors == 5
     assert runtime.clock.ticks(bad.job.slot) == 5            # not scheduled after the quarantine
     assert bad.handle.open_orders() == []
-    assert "quarantined after 5 consecutive failures" in runtime.performance_report()["bad"]["error"]
-    assert runtime.slots["mm"].job.ticks >= 10
+    assert "quarantined after 5 consecutive failures" in runtime.reports.performance_report()["bad"]["error"]
+    assert runtime.host.slots["mm"].job.ticks >= 10
     tracebacks = [r for r in caplog.records if r.name == "hive.strategy.bad" and r.exc_info]
     assert len(tracebacks) == 5
 
@@ -182,49 +182,49 @@ def test_stop_command_stops_all_and_cancels_orders_start_restarts_them():
     runtime = runtime_for([{"id": "rec", "strategy": "recording"}, {"id": "mm", "strategy": "market_maker"}],
                           classes={"recording": Recording})
     runtime.run_virtual(3.0)
-    assert runtime.slots["mm"].handle.open_orders()
-    assert runtime.command_stop(StopRequest()) == {"status": 200, "msg": ""}
-    assert {slot.job.status for slot in runtime.slots.values()} == {STOPPED}
-    assert runtime.slots["mm"].handle.open_orders() == []
-    assert runtime.slots["rec"].ctx.state["log"][-1] == "stop"
-    ticks = runtime.slots["mm"].job.ticks
+    assert runtime.host.slots["mm"].handle.open_orders()
+    assert runtime.controller.command_stop(StopRequest()) == {"status": 200, "msg": ""}
+    assert {slot.job.status for slot in runtime.host.slots.values()} == {STOPPED}
+    assert runtime.host.slots["mm"].handle.open_orders() == []
+    assert runtime.host.slots["rec"].ctx.state["log"][-1] == "stop"
+    ticks = runtime.host.slots["mm"].job.ticks
     runtime.run_virtual(3.0)
-    assert runtime.slots["mm"].job.ticks == ticks                       # no ticks while stopped
-    assert runtime.performance_report()["mm"]["status"] == STOPPED
-    assert runtime.command_status(StatusRequest())["status"] == 400
+    assert runtime.host.slots["mm"].job.ticks == ticks                       # no ticks while stopped
+    assert runtime.reports.performance_report()["mm"]["status"] == STOPPED
+    assert runtime.controller.command_status(StatusRequest())["status"] == 400
 
-    assert runtime.command_start(StartRequest())["status"] == 200
-    again = runtime.command_start(StartRequest())
+    assert runtime.controller.command_start(StartRequest())["status"] == 200
+    again = runtime.controller.command_start(StartRequest())
     assert again["status"] == 400 and "already running" in again["msg"]
     runtime.run_virtual(3.0)
-    assert runtime.slots["mm"].job.ticks > ticks
-    assert runtime.slots["rec"].ctx.state["log"].count("start") == 2    # state survives a restart
-    status = runtime.command_status(StatusRequest())
+    assert runtime.host.slots["mm"].job.ticks > ticks
+    assert runtime.host.slots["rec"].ctx.state["log"].count("start") == 2    # state survives a restart
+    status = runtime.controller.command_status(StatusRequest())
     assert status["status"] == 200 and "mm (market_maker, BTC-USDT): running" in status["data"]
 
 
 def test_stop_can_leave_orders_open():
     runtime = runtime_for([{"id": "mm", "strategy": "market_maker"}])
     runtime.run_virtual(2.0)
-    runtime.command_stop(StopRequest(skip_order_cancellation=True))
-    assert runtime.slots["mm"].handle.open_orders()
+    runtime.controller.command_stop(StopRequest(skip_order_cancellation=True))
+    assert runtime.host.slots["mm"].handle.open_orders()
 
 
 def test_history_lists_fills_with_their_strategy():
     runtime = runtime_for([{"id": "rec", "strategy": "recording"}], classes={"recording": Recording})
     runtime.run_virtual(3.0)
-    trades = runtime.command_history(HistoryRequest())["trades"]
+    trades = runtime.controller.command_history(HistoryRequest())["trades"]
     assert trades and trades[0]["controller_id"] == "rec" and trades[0]["trade_type"] == "BUY"
 
 
 def test_order_the_account_cannot_afford_is_rejected_locally():
     runtime = runtime_for([{"id": "rec", "strategy": "recording"}], classes={"recording": Recording})
     runtime.run_virtual(1.0)
-    slot = runtime.slots["rec"]
+    slot = runtime.host.slots["rec"]
     updates = []
     slot.strategy.on_order_update = updates.append
     order_id = slot.ctx.orders.place_limit(Side.BUY, 1_000.0, 100.0)       # 100,000 USDT > 10,000
-    runtime._drain()
+    runtime.delivery.drain()
     assert order_id == "rec-000002"
     [update] = updates
     assert update.kind is UpdateKind.REJECTED and "USDT" in update.reason
@@ -236,24 +236,24 @@ def test_books_and_trades_go_only_to_strategies_that_want_them():
     runtime = runtime_for([{"id": "watch", "strategy": "watcher"}, {"id": "mm", "strategy": "market_maker"}],
                           classes={"watcher": BookWatcher}, trades_per_step=2.0)
     runtime.run_virtual(5.0)
-    watcher = runtime.slots["watch"]
+    watcher = runtime.host.slots["watch"]
     assert watcher.strategy.books >= 19 and watcher.strategy.trades > 0
-    assert watcher.wants_books and not runtime.slots["mm"].wants_books
+    assert watcher.wants_books and not runtime.host.slots["mm"].wants_books
 
 
 def test_external_events_reach_strategies_implementing_on_event():
     runtime = runtime_for([{"id": "rec", "strategy": "recording"}], classes={"recording": Recording})
     runtime.run_virtual(1.0)
-    runtime.deliver_event(ExternalEvent(name="tv.signal.buy", data={"price": 1}))
-    assert runtime.slots["rec"].ctx.state["log"][-1] == "event:tv.signal.buy"
+    runtime.delivery.deliver_event(ExternalEvent(name="tv.signal.buy", data={"price": 1}))
+    assert runtime.host.slots["rec"].ctx.state["log"][-1] == "event:tv.signal.buy"
 
 
 def test_momentum_trades_on_an_external_buy_signal():
     runtime = runtime_for([{"id": "mo", "strategy": "momentum"}])
     runtime.run_virtual(1.0)
-    runtime.deliver_event(ExternalEvent(name="tv.alert", data={"action": "BUY"}))
-    runtime.deliver_event(ExternalEvent(name="tv.alert", data={"note": "ignored"}))
-    fills = list(runtime.slots["mo"].handle.fills)
+    runtime.delivery.deliver_event(ExternalEvent(name="tv.alert", data={"action": "BUY"}))
+    runtime.delivery.deliver_event(ExternalEvent(name="tv.alert", data={"note": "ignored"}))
+    fills = list(runtime.host.slots["mo"].handle.fills)
     assert [f.side for f in fills] == [Side.BUY] and fills[0].order_type.value == "MARKET"
 
 
@@ -263,7 +263,7 @@ def test_example_instance_runs_in_virtual_time():
     config = load_instance_config(path)
     runtime = Runtime(config, resolve_instance(config, base_dir=path.parent), realtime=False, start_time=START)
     runtime.run_virtual(60.0)
-    report = runtime.performance_report()
+    report = runtime.reports.performance_report()
     assert set(report) == {"mm-tight", "mm-wide", "trend"}
     assert all(entry["status"] == RUNNING for entry in report.values())
-    assert sum(runtime.slots[s].account.fill_count for s in report) > 0
+    assert sum(runtime.host.slots[s].account.fill_count for s in report) > 0

@@ -74,9 +74,9 @@ def test_sixty_strategies_share_one_connection_and_survive_a_venue_drop():
         runtime = make_runtime(strategies)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: runtime.sim_server is not None and len(runtime.running) == 60, 10, "all started")
+            await until(lambda: runtime.sim_server is not None and len(runtime.host.running) == 60, 10, "all started")
             server = runtime.sim_server
-            slots = list(runtime.slots.values())
+            slots = list(runtime.host.slots.values())
             await until(lambda: all(s.job.ticks >= 3 and s.ctx.state["books"] >= 3 for s in slots), 15,
                         "ticks and books everywhere")
             # One stream connection and one API connection for all 60 strategies, one SUBSCRIBE on the wire.
@@ -85,7 +85,7 @@ def test_sixty_strategies_share_one_connection_and_survive_a_venue_drop():
             assert len(subscribes) == 1 and sorted(subscribes[0]["params"]) == [
                 "btcusdt@depth@100ms", "btcusdt@trade", "ethusdt@depth@100ms", "ethusdt@trade"]
             # Orders of the in-process path are matched by the server's engine.
-            await until(lambda: all(runtime.slots[f"t{i}"].account.fill_count >= 2 for i in range(4)), 10, "fills")
+            await until(lambda: all(runtime.host.slots[f"t{i}"].account.fill_count >= 2 for i in range(4)), 10, "fills")
             assert len(server.exchange.open_orders()) == 4
 
             ticks = {s.id: s.job.ticks for s in slots}
@@ -115,13 +115,13 @@ def test_a_runtime_given_a_venue_url_trades_over_the_ws_api():
         runtime = make_runtime([("t1", Trader, 0.1), ("t2", Trader, 0.1), ("w1", Watcher, 0.1)], url=server.url)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: len(runtime.running) == 3, 10, "started")
+            await until(lambda: len(runtime.host.running) == 3, 10, "started")
             assert runtime.sim_server is None and runtime.venue is runtime.venue_client
-            await until(lambda: all(runtime.slots[s].account.fill_count >= 3 for s in ("t1", "t2")), 15, "fills")
+            await until(lambda: all(runtime.host.slots[s].account.fill_count >= 3 for s in ("t1", "t2")), 15, "fills")
             assert set(server.api.order_ids) >= {"t1-000001", "t2-000001", "t1-000002"}
-            assert len(runtime.slots["t1"].handle.open_orders()) == 1
+            assert len(runtime.host.slots["t1"].handle.open_orders()) == 1
             assert runtime.venue_client.stats["reports"] > 0
-            report = runtime.performance_report()
+            report = runtime.reports.performance_report()
             assert report["t1"]["performance"]["volume_traded"] > 0
             assert server.limits.stats["orders"] >= 6
         finally:
