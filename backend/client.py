@@ -107,7 +107,7 @@ class HiveClient:
 
     def command(self, name: str, command: str, data: dict | None = None, strategy: str | None = None,
                 timeout: float | None = None) -> dict:
-        """Send a PROTOCOL.md command (e.g. "status", "balance/paper") and return the bot's reply."""
+        """Send a command of docs/protocol.md (e.g. "status", "balance/paper") and return the bot's reply."""
         body: dict[str, Any] = {"data": data or {}}
         if strategy is not None:
             body["strategy"] = strategy

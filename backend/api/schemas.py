@@ -30,7 +30,7 @@ class StrategySave(Strict):
 
 # --- remote control ------------------------------------------------------------------------------
 class CommandRequest(Strict):
-    data: dict[str, Any] = Field(default_factory=dict, description="the command's request fields (PROTOCOL.md)")
+    data: dict[str, Any] = Field(default_factory=dict, description="the command's request fields (docs/protocol.md)")
     strategy: str | None = Field(None, min_length=1, description="address one strategy id of the instance")
     timeout: float | None = Field(None, gt=0, le=300, description="seconds to wait for the reply; per-command default")
 

@@ -1,4 +1,4 @@
-"""External events (PROTOCOL.md, Phase II): published to bots, stored with sender and delivery; and the
+"""External events (docs/protocol.md): published to bots, stored with sender and delivery; and the
 TradingView webhooks that turn an alert into such an event.
 
 An event `tv.signal.buy` for bot `b1` is published on `hbot/b1/external/event/tv/signal/buy` with

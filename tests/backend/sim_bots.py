@@ -1,4 +1,4 @@
-"""Simulated bots made of raw MQTT (tests/mqtt_probe.py): they heartbeat and answer PROTOCOL.md commands.
+"""Simulated bots made of raw MQTT (tests/mqtt_probe.py): they heartbeat and answer the commands of docs/protocol.md.
 
 Nothing here uses the backend's or hive_core's MQTT code: the wire format is written out by hand.
 """

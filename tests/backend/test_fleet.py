@@ -1,4 +1,4 @@
-"""The fleet connection's digestion of PROTOCOL.md messages, fed directly and through a real broker."""
+"""The fleet connection's digestion of the messages of docs/protocol.md, fed directly and through a real broker."""
 from __future__ import annotations
 
 import json

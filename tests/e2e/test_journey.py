@@ -1,4 +1,4 @@
-"""The operator's journey (ARCHITECTURE.md steps 2-6) in headless Chromium against the real backend.
+"""The operator's journey (docs/architecture.md, the journey's steps 2-6) in headless Chromium against the real backend.
 
 Broker: Start Broker -> Running. Instances: Create Instance (market_maker) -> Running on heartbeats;
 its PnL chart, trades and logs appear; Stop -> Stopped with the reason; Start and Restart -> Running;

@@ -1,4 +1,4 @@
-"""hive_core as a real subprocess against a real broker; the wire format is read back raw (PROTOCOL.md)."""
+"""hive_core as a real subprocess against a real broker; the wire format is read back raw (docs/protocol.md)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""Every command of PROTOCOL.md against a real hive_core process and a real broker, with both header
+"""Every command of docs/protocol.md against a real hive_core process and a real broker, with both header
 styles (Hummingbot API server, commlib/hbotrc); requests and replies are raw JSON (tests/mqtt_probe.py)."""
 from __future__ import annotations
 

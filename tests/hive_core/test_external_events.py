@@ -1,4 +1,4 @@
-"""External events (PROTOCOL.md, Phase II): name mapping, ctx.events listeners by name / '*' / raw topic,
+"""External events (docs/protocol.md): name mapping, ctx.events listeners by name / '*' / raw topic,
 bounded queues drained on the tick, publishing, and the mqtt_external_events switch.
 
 The runtime-level tests run in virtual time; the wire tests run hive_core as a subprocess against a real

@@ -1,4 +1,4 @@
-"""Per-strategy control over MQTT (hive extensions of PROTOCOL.md), against a real broker and a real
+"""Per-strategy control over MQTT (hive extensions in docs/protocol.md), against a real broker and a real
 hive_core process; requests and replies are raw JSON through tests/mqtt_probe.py."""
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def delete_bot_run(hb: HummingbotDep, bot_run_id: int) -> dict[str, Any]:
 
 @router.post("/start-bot")
 def start_bot(hb: HummingbotDep, action: StartBotAction) -> dict[str, Any]:
-    """Send the start command (PROTOCOL.md) and report the bot's answer."""
+    """Send the start command (docs/protocol.md) and report the bot's answer."""
     data = action.model_dump(exclude={"bot_name"})
     return {"status": "success", "response": hb.bots.command(action.bot_name, "start", data)}
 

@@ -85,7 +85,7 @@ def instance_history(instances: InstanceQueriesDep, name: str) -> list[StateChan
              responses={504: {"description": "the bot did not answer within the command's time limit"}})
 def instance_command(instances: InstancesDep, name: str, command: str,
                      request: CommandRequest | None = None) -> dict:
-    """Send a PROTOCOL.md command (start, stop, config, import, status, history, balance/limit, balance/paper,
+    """Send a command of docs/protocol.md (start, stop, config, import, status, history, balance/limit, balance/paper,
     strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it."""
     request = request or CommandRequest()
     return instances.command(name, command, request.data, request.strategy, request.timeout)
