@@ -4,13 +4,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -23,14 +23,14 @@ def free_port() -> int:
 
 
 def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def accepts() -> bool:
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+            return False
+
+    wait_until(accepts, timeout, interval=0.1, message=f"something listening on {host}:{port}")
 
 
 class EmbeddedBroker:

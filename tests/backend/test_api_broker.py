@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 
 def test_broker_is_stopped_until_started(client) -> None:

@@ -12,10 +12,9 @@ import psutil
 import pytest
 import yaml
 
-from hive_core.config import StrategyQuota
-
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from hive_core.config import StrategyQuota
+from tests.polling import wait_until
 
 MM = {"id": "mm1", "strategy": "market_maker"}
 

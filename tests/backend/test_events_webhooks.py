@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
 from tests.backend.sim_bots import SimBot
+from tests.polling import wait_until
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 import time
 
 from backend.orchestrator.fleet import Fleet, strategy_of_logger
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 
 def feed(fleet: Fleet, topic: str, payload, now: float) -> None:

@@ -18,9 +18,10 @@ from hummingbot_api_client import HummingbotAPIClient
 from hummingbot_api_client.routers import BotOrchestrationRouter, DockerRouter, ScriptsRouter
 
 from backend.orchestrator.runs import HIVE_IMAGE
-from tests.backend.conftest import PASSWORD, USERNAME, wait_until
+from tests.backend.conftest import PASSWORD, USERNAME
 from tests.backend.sim_bots import SimBot
 from tests.backend.test_integration_real_core import TICKER, wait_state
+from tests.polling import wait_until
 
 
 def call(backend, steps):

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 TICKER = '''from pydantic import Field
 

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from backend.runtimes.process import ProcessRuntime, describe_exit, last_output_line
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 SCRIPT = textwrap.dedent("""
     import signal, sys, time

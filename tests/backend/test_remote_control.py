@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import PASSWORD, USERNAME, wait_until
+from tests.backend.conftest import PASSWORD, USERNAME
 from tests.backend.sim_bots import SimBot
+from tests.polling import wait_until
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from hive_core.orders.requests import owner_of
 from hive_core.runtime import Runtime
 from hive_core.strategy import Strategy
 from tests.conftest import REPO_ROOT, free_port, wait_for_port
-from tests.hive_core.market.conftest import run, until
+from tests.hive_core.market.conftest import run
+from tests.polling import wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,11 +77,13 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
         runtime = make_runtime(strategies, {"Flood": Flood, "Light": Light}, rate_limits=TIGHT_LIMITS)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: runtime.sim_server is not None and len(runtime.running) == 3, 10, "started")
+            await wait_until_async(lambda: runtime.sim_server is not None and len(runtime.running) == 3, 10,
+                                   message="started")
             started = time.monotonic()
             server = runtime.sim_server
             assert runtime.venue is runtime.venue_client                  # orders go over the socket
-            await until(lambda: all(runtime.slots[s].account.fill_count >= 8 for s in runtime.slots), 20, "fills")
+            await wait_until_async(lambda: all(runtime.slots[s].account.fill_count >= 8 for s in runtime.slots), 20,
+                                   message="fills")
             await asyncio.sleep(1.5)
             orders = runtime.orders
             figures = orders.metrics()
@@ -139,20 +142,23 @@ def test_run_time_add_and_remove_register_with_the_manager_and_removal_cancels_o
         runtime.loader.resolve = lambda name: StrategySpec(name, Path("<test>"), Rester, shipped=False)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: len(runtime.running) == 1, 10, "started")
+            await wait_until_async(lambda: len(runtime.running) == 1, 10, message="started")
             runtime.add_strategy({"id": "b", "strategy": "Rester", "interval": 0.2, "priority": 3,
                                   "quota": {"orders_per_second": 2}})
             assert "b" in runtime.orders.strategies
             assert runtime.orders.metrics()["strategies"]["b"]["priority"] == 3
             server = runtime.sim_server
-            await until(lambda: runtime.slots["b"].account.fill_count >= 2, 10, "b trades")
-            await until(lambda: len([o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")])
-                        == 1, 5, "b's resting order")
+            await wait_until_async(lambda: runtime.slots["b"].account.fill_count >= 2, 10, message="b trades")
+            await wait_until_async(
+                lambda: len([o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")]) == 1, 5,
+                message="b's resting order")
             runtime.remove_strategy("b")
             assert "b" not in runtime.orders.strategies or runtime.orders.queued("b") > 0
-            await until(lambda: not [o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")],
-                        5, "b's order cancelled at the venue")
-            await until(lambda: "b" not in runtime.orders.strategies or runtime.orders.queued("b") == 0, 5, "forgotten")
+            await wait_until_async(
+                lambda: not [o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")], 5,
+                message="b's order cancelled at the venue")
+            await wait_until_async(lambda: "b" not in runtime.orders.strategies or runtime.orders.queued("b") == 0, 5,
+                                   message="forgotten")
         finally:
             runtime.request_stop()
             await asyncio.wait_for(task, 15)
@@ -247,8 +253,8 @@ def test_p_metrics_carries_the_instance_block_once_and_strategy_entries_do_not(m
     assert instance["strategies"] == 2 and instance["running"] == 2 and instance["orders_http_418"] == 0
     assert {"lag_p99_ms", "uptime_s", "orders_sent", "orders_http_429", "orders_paused_s",
             "venue_api_requests"} <= set(instance)
-    [performance] = mqtt_probe.wait_for(f"{prefix}/performance", lambda m: m.json()["taker"]["performance"]["fills"] > 0,
-                                        timeout=20)
+    [performance] = mqtt_probe.wait_for(f"{prefix}/performance",
+                                        lambda m: m.json()["taker"]["performance"]["fills"] > 0, timeout=20)
     for entry in performance.json().values():
         assert "instance" not in entry["custom_info"]
         assert {"orders_sent", "order_queue_delay_p99_ms", "orders_throttled_s"} <= set(entry["custom_info"])
