@@ -13,6 +13,7 @@ from hive_core.config import parse_instance_config
 from hive_core.loader import resolve_instance
 from hive_core.metrics import MetricsRegistry, MetricsServer
 from hive_core.runtime import Runtime
+from tests.polling import wait_until_async
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,11 +90,10 @@ def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_
     async def scenario():
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            for _ in range(100):
-                await asyncio.sleep(0.05)
-                if runtime.metrics_server is not None and runtime.metrics_server.port:
-                    break
-            await asyncio.sleep(1.0)
+            await wait_until_async(lambda: runtime.metrics_server is not None and runtime.metrics_server.port, 5,
+                                   message="the metrics server listening")
+            await wait_until_async(lambda: runtime.slots["mm"].job.ticks >= 5 and runtime.slots["mo"].job.ticks >= 2,
+                                   10, message="ticks of both strategies")
             return await asyncio.to_thread(get, f"http://127.0.0.1:{runtime.metrics_server.port}/metrics")
         finally:
             runtime.request_stop()

@@ -23,7 +23,7 @@ from hive_core.runtime import Runtime
 from hive_core.strategy import Strategy
 from tests.conftest import REPO_ROOT, free_port, wait_for_port
 from tests.hive_core.market.conftest import run
-from tests.polling import wait_until_async
+from tests.polling import wait_until, wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,7 +84,9 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
             assert runtime.venue is runtime.venue_client                  # orders go over the socket
             await wait_until_async(lambda: all(runtime.slots[s].account.fill_count >= 8 for s in runtime.slots), 20,
                                    message="fills")
-            await asyncio.sleep(1.5)
+            await wait_until_async(
+                lambda: (h := runtime.orders.metrics()["strategies"]["heavy"])["queued"] > 20 and h["throttled_s"] > 0.5,
+                10, message="the floods held back by their quotas")
             orders = runtime.orders
             figures = orders.metrics()
             # Every placement the manager sent reached the venue over the WS API connection (its counters),
@@ -259,7 +261,8 @@ def test_p_metrics_carries_the_instance_block_once_and_strategy_entries_do_not(m
         assert "instance" not in entry["custom_info"]
         assert {"orders_sent", "order_queue_delay_p99_ms", "orders_throttled_s"} <= set(entry["custom_info"])
     # once per performance interval: about as many P/metrics as P/performance messages
-    time.sleep(1.2)
+    seen = len(mqtt_probe.received(f"{prefix}/performance"))
+    wait_until(lambda: len(mqtt_probe.received(f"{prefix}/performance")) >= seen + 2, 10, message="two more reports")
     n_metrics = len(mqtt_probe.received(f"{prefix}/metrics"))
     n_performance = len(mqtt_probe.received(f"{prefix}/performance"))
     assert abs(n_metrics - n_performance) <= 1

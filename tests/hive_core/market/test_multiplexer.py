@@ -1,8 +1,6 @@
 """The multiplexer: reference-counted subscriptions, fan-out, reconnect + resubscribe, gap -> resync."""
 from __future__ import annotations
 
-import asyncio
-
 from hive_core.market.backoff import Backoff
 from hive_core.market.multiplexer import Multiplexer
 from hive_core.market.venue_api import VenueApi
@@ -31,7 +29,9 @@ def test_two_subscribers_one_subscribe_and_unsubscribe_only_when_the_last_leaves
 
             first.close()
             first.close()                     # idempotent
-            await asyncio.sleep(0.2)
+            marker = mux.subscribe("ethusdt@trade", lambda stream, data: None)   # on the wire after any UNSUBSCRIBE
+            await wait_until_async(lambda: wire_requests(server, "SUBSCRIBE")[-1] == ["ethusdt@trade"], 5,
+                                   message="the marker's SUBSCRIBE")
             assert wire_requests(server, "UNSUBSCRIBE") == []
             assert server.subscriptions().get("btcusdt@trade") == 1
 
@@ -43,8 +43,11 @@ def test_two_subscribers_one_subscribe_and_unsubscribe_only_when_the_last_leaves
             assert mux.refcount("btcusdt@trade") == 0
 
             late = mux.subscribe("btcusdt@trade", lambda stream, data: None)     # first again -> SUBSCRIBE again
-            await wait_until_async(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, 5, message="second SUBSCRIBE")
+            await wait_until_async(lambda: wire_requests(server, "SUBSCRIBE")[-1] == ["btcusdt@trade"], 5,
+                                   message="second SUBSCRIBE of btcusdt@trade")
+            assert len(wire_requests(server, "SUBSCRIBE")) == 3
             late.close()
+            marker.close()
         finally:
             await mux.stop()
             await server.stop()
@@ -62,8 +65,10 @@ def test_subscriptions_made_in_one_loop_turn_go_out_as_one_message():
                 for _ in range(3):
                     mux.subscribe(stream, lambda stream, data: None)
             await wait_until_async(lambda: len(server.received) >= 1, 5, message="SUBSCRIBE")
-            await asyncio.sleep(0.1)
-            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@bookTicker", "btcusdt@trade", "ethusdt@trade"]]
+            mux.subscribe("ethusdt@bookTicker", lambda stream, data: None)      # a later turn: a message of its own
+            await wait_until_async(lambda: len(server.received) >= 2, 5, message="the later SUBSCRIBE")
+            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@bookTicker", "btcusdt@trade", "ethusdt@trade"],
+                                                          ["ethusdt@bookTicker"]]
         finally:
             await mux.stop()
             await server.stop()
