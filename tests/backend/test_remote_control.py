@@ -128,7 +128,10 @@ def test_fifty_bots_across_a_broker_restart_lose_no_command(fleet_backend, mqtt_
         mqtt_broker.stop()
         with ThreadPoolExecutor(50) as pool:
             futures = {name: pool.submit(command, name) for name in names}  # sent while the broker is down
-            time.sleep(1.5)
+            fleet = fleet_backend.services.fleet
+            # (40 at a time: the server runs its sync routes in a pool of 40 threads)
+            wait_until(lambda: not fleet.connected and len(fleet._waiting) == 40, 30,
+                       message=lambda: f"40 commands held by the disconnected fleet, not {len(fleet._waiting)}")
             mqtt_broker.start()
             results = {name: future.result(timeout=60) for name, future in futures.items()}
             bots_by_name = {b.name: b for b in bots}
