@@ -145,6 +145,7 @@ def test_instance_goes_running_on_heartbeats_reports_pnl_trades_logs_then_stops(
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.fault
 def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None:
     client.create_instance(spec("bot1", {**MM, "params": {"fake_exit_after": 1.0}}))
     failed = wait_state(client, "bot1", "error")
@@ -154,6 +155,7 @@ def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.fault
 def test_sigkilled_bot_goes_to_error_saying_so(client) -> None:
     running = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
     os.kill(running["pid"], signal.SIGKILL)
@@ -162,6 +164,7 @@ def test_sigkilled_bot_goes_to_error_saying_so(client) -> None:
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.slow
 def test_silent_bot_is_in_error_after_the_start_timeout(client) -> None:
     client.create_instance(spec("bot1", {**MM, "params": {"fake_silent": True}}))
     failed = wait_state(client, "bot1", "error", timeout=20)
@@ -207,6 +210,8 @@ def test_created_instance_starts_on_request_and_stop_of_created_changes_nothing(
     wait_state(client, "bot1", "running")
 
 
+@pytest.mark.slow
+@pytest.mark.fault
 def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running_broker) -> None:
     client.create_instance(spec())
     wait_state(client, "bot1", "running")
@@ -219,6 +224,7 @@ def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running
     assert client.instance_history("bot1")[0]["reason"].startswith("heartbeats again")
 
 
+@pytest.mark.fault
 def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client, running_broker) -> None:
     first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
     hive_backend.stop()
@@ -232,6 +238,7 @@ def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_
     assert failed["reason"].startswith("killed by SIGKILL")
 
 
+@pytest.mark.fault
 def test_instance_that_exited_while_the_backend_was_down_is_in_error_after_restart(backend_factory, hive_backend,
                                                                                     client, running_broker) -> None:
     first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]

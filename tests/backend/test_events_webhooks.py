@@ -122,6 +122,7 @@ def test_webhook_refusals_are_audited_and_never_forwarded(fleet_backend, two_bot
         public.close()
 
 
+@pytest.mark.fault
 def test_replay_and_rate_limit_survive_a_backend_restart(backend_factory, fleet_backend, two_bots) -> None:
     hook = _hook(fleet_backend.client, rate_per_min=2)
     alert = {"secret": hook["secret"], "action": "buy"}

@@ -90,6 +90,7 @@ def test_notifications_and_market_events_are_stored_per_bot(fleet_backend, mqtt_
     assert events[0]["type"] == "OrderCancelled" and events[0]["data"] == {"order_id": "o1"}
 
 
+@pytest.mark.fault
 def test_broker_down_reads_right_for_an_external_bot(fleet_backend, mqtt_broker) -> None:
     client = fleet_backend.client
     bot = SimBot(mqtt_broker.host, mqtt_broker.port, "lonely")
@@ -103,6 +104,8 @@ def test_broker_down_reads_right_for_an_external_bot(fleet_backend, mqtt_broker)
         bot.close()
 
 
+@pytest.mark.slow
+@pytest.mark.fault
 def test_fifty_bots_across_a_broker_restart_lose_no_command(fleet_backend, mqtt_broker) -> None:
     client = fleet_backend.client
     names = [f"sim{i:02d}" for i in range(50)]

@@ -43,6 +43,7 @@ def test_heartbeat_is_sent_on_connect_and_then_every_interval(mqtt_broker, mqtt_
     assert all(0.6 < gap < 1.5 for gap in gaps), gaps
 
 
+@pytest.mark.fault
 def test_online_on_connect_and_last_will_offline_when_killed(mqtt_broker, mqtt_probe, spawn_hive):
     hive = spawn_hive(instance_config(mqtt_broker, [MM]))
     online = wait_online(mqtt_probe, hive.prefix)
@@ -150,6 +151,7 @@ def test_order_filled_events_carry_the_fill_as_floats(mqtt_broker, mqtt_probe, s
     assert {"BuyOrderCreated", "OrderFilled"} <= names
 
 
+@pytest.mark.slow
 def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_probe, spawn_hive):
     hive = spawn_hive(instance_config(mqtt_broker, [MM]))
     wait_answering(mqtt_probe, hive.prefix)
@@ -204,6 +206,8 @@ def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_p
     assert replies == ["t/r/after"]
 
 
+@pytest.mark.slow
+@pytest.mark.fault
 def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_restarts(spawn_hive):
     broker = EmbeddedBroker()           # a free port, nothing listening yet
     hive = spawn_hive(instance_config(None, [MM], port=broker.port))

@@ -12,7 +12,7 @@ from tests.conftest import EmbeddedBroker
 from tests.hive_core.conftest import instance_config
 from tests.mqtt_probe import MqttProbe
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.timeout(150)]
 
 OUTAGE_S = 30.0
 INTERVAL = 0.5

@@ -64,6 +64,7 @@ def get(url: str) -> tuple[int, str, str]:
         return problem.code, problem.headers["Content-Type"], problem.read().decode()
 
 
+@pytest.mark.integration
 def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     async def scenario():
         server = MetricsServer(lambda: "hive_x 1\n", port=0)
@@ -80,6 +81,7 @@ def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     assert missing[0] == 404 and scrapes == 1
 
 
+@pytest.mark.integration
 def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_port(caplog):
     config = parse_instance_config({
         "instance_id": "prom", "metrics_port": 0, "mqtt_bridge": {"mqtt_autostart": False},

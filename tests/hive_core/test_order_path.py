@@ -66,6 +66,8 @@ def make_runtime(strategies: list[dict], classes: dict[str, type[Strategy]], *, 
     return Runtime(config, resolved, realtime=realtime, start_time=None if realtime else 1_000.0)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_the_light_one_is_not_delayed():
     strategies = [
         {"id": "heavy", "strategy": "Flood", "interval": 0.1, "quota": {"orders_per_second": 4}},
@@ -138,6 +140,7 @@ class Rester(Strategy):
         self.ctx.orders.place_market(Side.BUY if self.n % 2 else Side.SELL, 0.01)
 
 
+@pytest.mark.integration
 def test_run_time_add_and_remove_register_with_the_manager_and_removal_cancels_over_the_socket():
     async def scenario():
         runtime = make_runtime([{"id": "a", "strategy": "Rester", "interval": 0.2}], {"Rester": Rester})

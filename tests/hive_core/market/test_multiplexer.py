@@ -1,12 +1,16 @@
 """The multiplexer: reference-counted subscriptions, fan-out, reconnect + resubscribe, gap -> resync."""
 from __future__ import annotations
 
+import pytest
+
 from hive_core.market.backoff import Backoff
 from hive_core.market.multiplexer import Multiplexer
 from hive_core.market.venue_api import VenueApi
 from tests.polling import wait_until_async
 
 from .conftest import run, started_server
+
+pytestmark = pytest.mark.integration
 
 
 def wire_requests(server, method: str) -> list[list[str]]:

@@ -5,6 +5,8 @@ import asyncio
 import math
 from pathlib import Path
 
+import pytest
+
 from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategySpec
 from hive_core.market.sim_server import SimServer
@@ -14,6 +16,8 @@ from hive_core.strategy import Strategy
 from tests.polling import wait_until_async
 
 from .conftest import run, venue_config
+
+pytestmark = pytest.mark.integration
 
 
 class Watcher(Strategy):

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from hive_core.config import RateLimitRule
 from hive_core.market.venue_api import VenueApi
 from tests.polling import wait_until_async
 
 from .conftest import RawClient, run, started_server
+
+pytestmark = pytest.mark.integration
 
 
 def test_subscribe_list_and_unsubscribe_on_the_combined_stream():

@@ -19,7 +19,7 @@ from hive_core.orders.transport import VenueApiTransport
 from tests.hive_core.orders.fakes import BIG_QUOTA, rules
 from tests.polling import wait_until_async
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 async def _venue(server_rules) -> tuple[SimServer, VenueApi, list[dict]]:
