@@ -18,6 +18,9 @@ from tests.conftest import REPO_ROOT, EmbeddedBroker
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
+# CI builds with HIVE_REQUIRE_COMPILED=1: there, the compiled hot paths must be the ones imported.
+REQUIRE_COMPILED = os.environ.get("HIVE_REQUIRE_COMPILED") == "1"
+
 # Strategy files the integration tests drop into a strategy dir.
 TAKER_STRATEGY = '''
 from pydantic import Field
