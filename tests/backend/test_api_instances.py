@@ -30,8 +30,11 @@ def refused(call, *args) -> BackendError:
 
 
 def wait_state(client, name: str, state: str, timeout: float = 15.0) -> dict:
-    return wait_until(lambda: (i := client.get_instance(name))["state"] == state and i, timeout,
-                      message=f"{name} {state} (last: {client.get_instance(name)['state']}: {client.get_instance(name)['reason']})")
+    def seen() -> str:
+        instance = client.get_instance(name)
+        return f"{name} {state} (last: {instance['state']}: {instance['reason']})"
+
+    return wait_until(lambda: (i := client.get_instance(name))["state"] == state and i, timeout, message=seen)
 
 
 # --- refusals: nothing half-created --------------------------------------------------------------
@@ -91,7 +94,8 @@ def test_unknown_instance_is_404(client) -> None:
 # --- the instance folder -------------------------------------------------------------------------
 @pytest.mark.usefixtures("running_broker")
 def test_created_instance_has_its_config_and_strategy_sources(hive_backend, client) -> None:
-    source = "from hive_core.strategy import Strategy\n\nclass Grid(Strategy):\n    def on_tick(self, now):\n        pass\n"
+    source = ("from hive_core.strategy import Strategy\n\n"
+              "class Grid(Strategy):\n    def on_tick(self, now):\n        pass\n")
     client.upload_strategy("grid.py", source)
     out = client.create_instance(spec("bot1", {"id": "g1", "strategy": "grid", "params": {"x": 1}, "interval": 2},
                                       trading_pairs=["ETH-USDT"], balances={"USDT": 500.0}, start=False))
@@ -131,7 +135,8 @@ def test_instance_goes_running_on_heartbeats_reports_pnl_trades_logs_then_stops(
     assert len(trades) == 3 and trades[0]["ts"] >= trades[-1]["ts"] and trades[0]["side"] in ("BUY", "SELL")
     wait_until(lambda: client.instance_logs("bot1", strategy="mo1"), 10, message="logs of mo1")
     assert {line["strategy"] for line in client.instance_logs("bot1", strategy="mo1")} == {"mo1"}
-    assert {line["logger_name"] for line in client.instance_logs("bot1", limit=50)} >= {"hive.runtime", "hive.strategy.mm1"}
+    loggers = {line["logger_name"] for line in client.instance_logs("bot1", limit=50)}
+    assert loggers >= {"hive.runtime", "hive.strategy.mm1"}
     assert len(client.instance_logs("bot1", limit=2)) == 2
 
     stopped = client.stop_instance("bot1")
@@ -225,7 +230,8 @@ def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running
 
 
 @pytest.mark.fault
-def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client, running_broker) -> None:
+def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client,
+                                                           running_broker) -> None:
     first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
     hive_backend.stop()
     assert psutil.pid_exists(first["pid"])  # detached: the backend's shutdown leaves it running

@@ -158,7 +158,8 @@ def test_controllers_deployment_status_commands_performance_and_bot_runs(real_ba
     assert deployed["success"] is True and deployed["controllers_deployed"] == ["mm_tight", "trend.yml"]
     assert deployed["script_config_generated"] == f"{name}.yml"
     generated = call(real_backend, lambda api: api.scripts.get_script_config(name))
-    assert generated == {"script_file_name": "v2_with_controllers.py", "controllers_config": ["mm_tight.yml", "trend.yml"]}
+    assert generated == {"script_file_name": "v2_with_controllers.py",
+                         "controllers_config": ["mm_tight.yml", "trend.yml"]}
     wait_state(client, name, "running")
 
     unprotected = refused(real_backend, lambda api: api.bot_orchestration.deploy_v2_controllers(

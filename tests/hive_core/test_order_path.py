@@ -86,9 +86,11 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
             assert runtime.venue is runtime.venue_client                  # orders go over the socket
             await wait_until_async(lambda: all(runtime.slots[s].account.fill_count >= 8 for s in runtime.slots), 20,
                                    message="fills")
-            await wait_until_async(
-                lambda: (h := runtime.orders.metrics()["strategies"]["heavy"])["queued"] > 20 and h["throttled_s"] > 0.5,
-                10, message="the floods held back by their quotas")
+            def held_back() -> bool:
+                heavy = runtime.orders.metrics()["strategies"]["heavy"]
+                return heavy["queued"] > 20 and heavy["throttled_s"] > 0.5
+
+            await wait_until_async(held_back, 10, message="the floods held back by their quotas")
             orders = runtime.orders
             figures = orders.metrics()
             # Every placement the manager sent reached the venue over the WS API connection (its counters),
