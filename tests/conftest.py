@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-        directory = item.path.relative_to(TESTS).parts[0]
+        directory = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
         if directory in DIRECTORY_LAYERS:
             item.add_marker(DIRECTORY_LAYERS[directory])
         if not any(item.get_closest_marker(layer) for layer in LAYERS):

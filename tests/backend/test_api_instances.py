@@ -215,7 +215,6 @@ def test_created_instance_starts_on_request_and_stop_of_created_changes_nothing(
     wait_state(client, "bot1", "running")
 
 
-@pytest.mark.slow
 @pytest.mark.fault
 def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running_broker) -> None:
     client.create_instance(spec())

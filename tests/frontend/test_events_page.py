@@ -67,7 +67,6 @@ def test_create_webhook_shows_url_and_secret_once_then_delete(app, bot):
     assert not any("tradingview/tv1" in c.value for c in at.code)
 
 
-@pytest.mark.slow
 def test_invalid_json_is_explained_and_nothing_published(app, bot):
     at = app.switch_page(PAGE).run()
     at.text_input(key="events_name").input("bad name!").run()

@@ -151,7 +151,6 @@ def test_order_filled_events_carry_the_fill_as_floats(mqtt_broker, mqtt_probe, s
     assert {"BuyOrderCreated", "OrderFilled"} <= names
 
 
-@pytest.mark.slow
 def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_probe, spawn_hive):
     hive = spawn_hive(instance_config(mqtt_broker, [MM]))
     wait_answering(mqtt_probe, hive.prefix)
@@ -206,7 +205,6 @@ def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_p
     assert replies == ["t/r/after"]
 
 
-@pytest.mark.slow
 @pytest.mark.fault
 def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_restarts(spawn_hive):
     broker = EmbeddedBroker()           # a free port, nothing listening yet

@@ -133,7 +133,6 @@ def _logged(probe, prefix, text, timeout=10.0):
     return probe.wait_for(f"{prefix}/log", lambda m: text in m.json()["msg"], timeout=timeout)[0].json()["msg"]
 
 
-@pytest.mark.slow
 def test_external_events_over_mqtt_reach_listeners_queues_and_topics(mqtt_broker, mqtt_probe, spawn_hive, tmp_path):
     hive = spawn_hive(_wire_config(mqtt_broker, tmp_path))
     prefix = hive.prefix
@@ -161,7 +160,6 @@ def test_external_events_over_mqtt_reach_listeners_queues_and_topics(mqtt_broker
     assert "dropped 3" in _logged(mqtt_probe, prefix, "drained [4, 5]", timeout=10)
 
 
-@pytest.mark.slow
 def test_external_events_switched_off(mqtt_broker, mqtt_probe, spawn_hive, tmp_path):
     hive = spawn_hive(_wire_config(mqtt_broker, tmp_path, mqtt_external_events=False))
     prefix = hive.prefix

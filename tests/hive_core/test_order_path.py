@@ -67,7 +67,6 @@ def make_runtime(strategies: list[dict], classes: dict[str, type[Strategy]], *, 
 
 
 @pytest.mark.integration
-@pytest.mark.slow
 def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_the_light_one_is_not_delayed():
     strategies = [
         {"id": "heavy", "strategy": "Flood", "interval": 0.1, "quota": {"orders_per_second": 4}},
