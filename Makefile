@@ -1,19 +1,40 @@
-# The README's two commands: `make run` and `make test`. Both install what they need first.
+# The README's two commands: `make run` and `make test`. Both install what they need first, with the exact
+# versions of requirements.lock; `make test-unit` runs the fast layer of the tests, `make lint` ruff and mypy.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
 PYTEST_ARGS ?=
+UNIT_LAYER := not integration and not e2e and not slow and not fault
 
-.PHONY: install run test bench browser clean
+# What running needs, and everything (every part, the test tools, the linters). One stamp per set, so a
+# run-only install followed by `make test` still installs the test tools.
+RUN_EXTRAS := core,backend,dashboard
+ALL_EXTRAS := core,backend,dashboard,test,dev
+INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
+  hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-install: $(STAMP)
+.PHONY: install install-all run test test-unit lint lock bench browser clean
 
-$(STAMP): pyproject.toml setup.py hive_core/clock.py hive_core/scheduler.py hive_core/orders/rate_limit.py hive_core/market/local_book.py
+install: $(VENV)/.installed-run
+install-all: $(VENV)/.installed-all
+
+# $(1): the extras to install. The venv, pip, then Hive itself (editable, compiling the Cython hot paths).
+define install_extras
+	@echo "installing Hive's dependencies ($(1)) into $(VENV) (first run: about 1-2 minutes)..."
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c $(LOCK) --upgrade pip
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[$(1)]'
 	$(PY) -m hive_core info
-	touch $(STAMP)
+endef
+
+$(VENV)/.installed-run: $(INSTALL_INPUTS)
+	$(call install_extras,$(RUN_EXTRAS))
+	touch $@
+
+# Everything includes what running needs: both stamps.
+$(VENV)/.installed-all: $(INSTALL_INPUTS)
+	$(call install_extras,$(ALL_EXTRAS))
+	touch $@ $(VENV)/.installed-run
 
 run: install
 	$(PY) -m backend.launcher
@@ -27,8 +48,23 @@ browser:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' and try again"; exit 1; \
 	  fi; }
 
-test: install browser
+lint: install-all
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+# pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
+test: install-all browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install-all
+	$(PY) -m pytest -m "$(UNIT_LAYER)" $(PYTEST_ARGS)
+
+# Regenerates requirements.lock from pyproject.toml with every extra. It keeps the pinned versions that still
+# fit the ranges; `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases in range.
+LOCK_ARGS ?=
+lock: install-all
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --all-extras --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 bench: install
 	$(PY) -m benchmarks

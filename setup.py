@@ -2,27 +2,35 @@
 
 The hot-path modules are plain Python in Cython's pure-Python mode, so when compilation is not
 possible the same source runs interpreted; `python -m hive_core info` says which one is active.
+With HIVE_REQUIRE_COMPILED=1 (set by CI) a failed compile fails the build instead.
 """
+import os
+
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = ["hive_core/clock.py", "hive_core/scheduler.py", "hive_core/orders/rate_limit.py",
                     "hive_core/market/local_book.py"]
+REQUIRE_COMPILED = os.environ.get("HIVE_REQUIRE_COMPILED") == "1"
 
 
 class OptionalBuildExt(build_ext):
-    """Treat a failed compile as 'run interpreted' instead of a failed install."""
+    """Treat a failed compile as 'run interpreted' instead of a failed install, unless compiling is required."""
 
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # no compiler, missing headers, ...
+            if REQUIRE_COMPILED:
+                raise
             print(f"hive_core: compiled build unavailable ({exc}); using pure Python")
 
     def build_extension(self, ext) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:
+            if REQUIRE_COMPILED:
+                raise
             print(f"hive_core: could not compile {ext.name} ({exc}); using pure Python")
 
 
@@ -30,6 +38,8 @@ def extensions() -> list:
     try:
         from Cython.Build import cythonize
     except ImportError:
+        if REQUIRE_COMPILED:
+            raise
         return []
     return cythonize(COMPILED_MODULES, compiler_directives={"language_level": "3"}, quiet=True)
 

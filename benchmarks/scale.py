@@ -59,12 +59,12 @@ def run_scale(strategies: int, interval: float, seconds: float, strategy_dir: Pa
         "venue": {"seed": 1}, "mqtt_bridge": {"mqtt_autostart": False}})
     loader = StrategyLoader(config.strategy_dirs)
     runtime = Runtime(config, resolve_instance(config, loader=loader), loader=loader)
-    runtime.add_strategy({"id": "warmup", "strategy": "bench_tick", "interval": interval})
-    runtime.remove_strategy("warmup")
+    runtime.host.add_strategy({"id": "warmup", "strategy": "bench_tick", "interval": interval})
+    runtime.host.remove_strategy("warmup")
     gc.collect()
     before = uss_bytes()
     for index in range(strategies):
-        runtime.add_strategy({"id": f"s{index:05d}", "strategy": "bench_tick", "interval": interval})
+        runtime.host.add_strategy({"id": f"s{index:05d}", "strategy": "bench_tick", "interval": interval})
     gc.collect()
     per_strategy = (uss_bytes() - before) / strategies
 
@@ -76,12 +76,12 @@ def run_scale(strategies: int, interval: float, seconds: float, strategy_dir: Pa
     wall = time.perf_counter()
     asyncio.run(timed_run())
     wall = time.perf_counter() - wall
-    jobs = [slot.job for slot in runtime.slots.values()]
+    jobs = [slot.job for slot in runtime.host.slots.values()]
     lag = runtime.scheduler.lag
     ticks = sum(job.ticks for job in jobs)
     expected = (strategies + 1) * seconds / interval
     report_started = time.perf_counter()
-    runtime.performance_report()
+    runtime.reports.performance_report()
     report_ms = (time.perf_counter() - report_started) * 1000
     return {"strategies": strategies, "interval_s": interval, "seconds": seconds, "wall_seconds": wall,
             "ticks": ticks, "ticks_expected": expected,

@@ -1,19 +1,43 @@
-"""Fixtures shared by every test kind: free ports, a real embedded MQTT broker, raw MQTT probes."""
+"""Fixtures shared by every test kind: free ports, a real embedded MQTT broker, raw MQTT probes; and the
+test layers (markers) given to every collected test."""
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TESTS = REPO_ROOT / "tests"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+# Fixtures that start a real broker, server or process: a test using one, directly or through another
+# fixture, is an integration test.
+INTEGRATION_FIXTURES = frozenset({"mqtt_broker", "spawn_hive", "backend_factory", "venue_process", "backend",
+                                  "dashboard"})
+# Directories whose every test belongs to one layer: the AppTest suite runs the real backend, the journey Chromium.
+DIRECTORY_LAYERS = {"frontend": "integration", "e2e": "e2e"}
+LAYERS = ("integration", "e2e", "slow", "fault")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the fixtures it uses and its directory; one with none of the layers is `unit`.
+    Explicit marks in the test files cover what this cannot see (sockets or processes opened without a
+    fixture, slow and fault tests)."""
+    for item in items:
+        if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        directory = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        if directory in DIRECTORY_LAYERS:
+            item.add_marker(DIRECTORY_LAYERS[directory])
+        if not any(item.get_closest_marker(layer) for layer in LAYERS):
+            item.add_marker(pytest.mark.unit)
 
 
 def free_port() -> int:
@@ -23,14 +47,14 @@ def free_port() -> int:
 
 
 def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def accepts() -> bool:
         try:
             with socket.create_connection((host, port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout} s")
+            return False
+
+    wait_until(accepts, timeout, interval=0.1, message=f"something listening on {host}:{port}")
 
 
 class EmbeddedBroker:

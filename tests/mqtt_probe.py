@@ -16,6 +16,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
 
+from tests.polling import wait_until
+
 _ids = itertools.count()
 
 
@@ -34,21 +36,27 @@ class Received:
 class MqttProbe:
     def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60) -> None:
         self.messages: list[Received] = []
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._acknowledged: set[int] = set()  # message ids of the SUBACKs received
         self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
 
     def _on_message(self, _client, _userdata, message) -> None:
         with self._lock:
             self.messages.append(Received(message.topic, message.payload, message.qos, message.retain, time.time()))
-            self._lock.notify_all()
 
-    def subscribe(self, topic: str, qos: int = 1) -> None:
-        result, _mid = self._client.subscribe(topic, qos)
+    def _on_subscribe(self, _client, _userdata, mid, _reason_codes, _properties) -> None:
+        with self._lock:
+            self._acknowledged.add(mid)
+
+    def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0) -> None:
+        """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen."""
+        result, mid = self._client.subscribe(topic, qos)
         assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe {topic} failed: {result}"
-        time.sleep(0.2)  # let the SUBACK arrive before the test publishes
+        wait_until(lambda: mid in self._acknowledged, timeout, interval=0.01, message=f"SUBACK for {topic}")
 
     def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
         data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
@@ -61,17 +69,16 @@ class MqttProbe:
     def wait_for(self, pattern: str, predicate: Callable[[Received], bool] = lambda _m: True,
                  timeout: float = 15.0, count: int = 1) -> list[Received]:
         """Return the first `count` messages on `pattern` that satisfy `predicate`, or fail after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                matches = [m for m in self.messages if topic_matches_sub(pattern, m.topic) and predicate(m)]
-                if len(matches) >= count:
-                    return matches[:count]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seen = sorted({m.topic for m in self.messages})[:20]
-                    raise AssertionError(f"{count} message(s) on {pattern} not seen within {timeout} s; topics seen: {seen}")
-                self._lock.wait(remaining)
+        def matches() -> list[Received] | None:
+            found = [m for m in self.received(pattern) if predicate(m)]
+            return found[:count] if len(found) >= count else None
+
+        def seen() -> str:
+            with self._lock:
+                topics = sorted({m.topic for m in self.messages})[:20]
+            return f"{count} message(s) on {pattern}; topics seen: {topics}"
+
+        return wait_until(matches, timeout, interval=0.01, message=seen)
 
     def close(self) -> None:
         self._client.loop_stop()

@@ -85,7 +85,7 @@ class Bots:
 
     # --- commands --------------------------------------------------------------------------------
     def command(self, name: str, command: str, data: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send a command (docs/protocol.md) to an active bot: {"success": bool} (+ "message", and the reply's fields)."""
+        """Send a command (docs/protocol.md) to an active bot: {"success": bool}, "message" and the reply's fields."""
         if name not in self.active():
             return {"success": False, "message": f"Bot {name} not found"}
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout

@@ -9,7 +9,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,26 +21,12 @@ from backend.api.app import create_app
 from backend.client import HiveClient
 from backend.settings import Settings
 from tests.conftest import free_port
+from tests.polling import wait_until
 
 USERNAME = "tester"
 PASSWORD = "test-password-123"
 FAKE_CORE = f"{sys.executable} -m tests.backend.fake_core"
 REAL_CORE = f"{sys.executable} -m hive_core"
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1, message: str = "") -> object:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except AssertionError as error:
-            last_error = error
-        time.sleep(interval)
-    raise AssertionError(f"not reached within {timeout} s: {message}" + (f" ({last_error})" if last_error else ""))
 
 
 @dataclass
@@ -81,11 +66,13 @@ def serve(settings: Settings) -> RunningBackend:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name="test-backend", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the backend did not start within 20 s")
-        time.sleep(0.05)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError("the backend's server thread ended before it started")
+        return server.started
+
+    wait_until(started, 20, message="the backend started")
     url = f"http://127.0.0.1:{port}"
     return RunningBackend(settings, url, server, thread, HiveClient(url, USERNAME, PASSWORD, timeout=30), app)
 

@@ -11,6 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
 
 COMMANDS = ("start", "stop", "config", "import", "status", "history", "balance/limit", "balance/paper")
 
@@ -70,10 +71,7 @@ class SimBot(MqttProbe):
 
 
 def wait_connected(bot: SimBot, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not bot._client.is_connected():
-        assert time.monotonic() < deadline, f"sim bot {bot.name} not connected within {timeout} s"
-        time.sleep(0.05)
+    wait_until(bot._client.is_connected, timeout, message=f"sim bot {bot.name} connected")
 
 
 __all__ = ["COMMANDS", "SimBot", "mqtt", "wait_connected"]

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 
 def test_broker_is_stopped_until_started(client) -> None:
@@ -83,6 +83,7 @@ def test_external_broker_is_refused_while_the_embedded_one_runs(client, running_
     assert raised.value.code == "broker_running"
 
 
+@pytest.mark.fault
 def test_backend_restart_re_adopts_the_running_broker(backend_factory, hive_backend, client, running_broker) -> None:
     hive_backend.stop()
     second = backend_factory(hive_backend.settings)
@@ -91,6 +92,7 @@ def test_backend_restart_re_adopts_the_running_broker(backend_factory, hive_back
     assert wait_until(lambda: second.client.broker_status()["fleet_connected"], 10)
 
 
+@pytest.mark.fault
 def test_backend_restart_after_the_broker_died_reports_it_stopped_with_reason(backend_factory, hive_backend, client,
                                                                               running_broker) -> None:
     hive_backend.stop()

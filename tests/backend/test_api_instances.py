@@ -12,10 +12,9 @@ import psutil
 import pytest
 import yaml
 
-from hive_core.config import StrategyQuota
-
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from hive_core.config import StrategyQuota
+from tests.polling import wait_until
 
 MM = {"id": "mm1", "strategy": "market_maker"}
 
@@ -31,8 +30,11 @@ def refused(call, *args) -> BackendError:
 
 
 def wait_state(client, name: str, state: str, timeout: float = 15.0) -> dict:
-    return wait_until(lambda: (i := client.get_instance(name))["state"] == state and i, timeout,
-                      message=f"{name} {state} (last: {client.get_instance(name)['state']}: {client.get_instance(name)['reason']})")
+    def seen() -> str:
+        instance = client.get_instance(name)
+        return f"{name} {state} (last: {instance['state']}: {instance['reason']})"
+
+    return wait_until(lambda: (i := client.get_instance(name))["state"] == state and i, timeout, message=seen)
 
 
 # --- refusals: nothing half-created --------------------------------------------------------------
@@ -92,7 +94,8 @@ def test_unknown_instance_is_404(client) -> None:
 # --- the instance folder -------------------------------------------------------------------------
 @pytest.mark.usefixtures("running_broker")
 def test_created_instance_has_its_config_and_strategy_sources(hive_backend, client) -> None:
-    source = "from hive_core.strategy import Strategy\n\nclass Grid(Strategy):\n    def on_tick(self, now):\n        pass\n"
+    source = ("from hive_core.strategy import Strategy\n\n"
+              "class Grid(Strategy):\n    def on_tick(self, now):\n        pass\n")
     client.upload_strategy("grid.py", source)
     out = client.create_instance(spec("bot1", {"id": "g1", "strategy": "grid", "params": {"x": 1}, "interval": 2},
                                       trading_pairs=["ETH-USDT"], balances={"USDT": 500.0}, start=False))
@@ -132,7 +135,8 @@ def test_instance_goes_running_on_heartbeats_reports_pnl_trades_logs_then_stops(
     assert len(trades) == 3 and trades[0]["ts"] >= trades[-1]["ts"] and trades[0]["side"] in ("BUY", "SELL")
     wait_until(lambda: client.instance_logs("bot1", strategy="mo1"), 10, message="logs of mo1")
     assert {line["strategy"] for line in client.instance_logs("bot1", strategy="mo1")} == {"mo1"}
-    assert {line["logger_name"] for line in client.instance_logs("bot1", limit=50)} >= {"hive.runtime", "hive.strategy.mm1"}
+    loggers = {line["logger_name"] for line in client.instance_logs("bot1", limit=50)}
+    assert loggers >= {"hive.runtime", "hive.strategy.mm1"}
     assert len(client.instance_logs("bot1", limit=2)) == 2
 
     stopped = client.stop_instance("bot1")
@@ -146,6 +150,7 @@ def test_instance_goes_running_on_heartbeats_reports_pnl_trades_logs_then_stops(
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.fault
 def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None:
     client.create_instance(spec("bot1", {**MM, "params": {"fake_exit_after": 1.0}}))
     failed = wait_state(client, "bot1", "error")
@@ -155,6 +160,7 @@ def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.fault
 def test_sigkilled_bot_goes_to_error_saying_so(client) -> None:
     running = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
     os.kill(running["pid"], signal.SIGKILL)
@@ -163,6 +169,7 @@ def test_sigkilled_bot_goes_to_error_saying_so(client) -> None:
 
 
 @pytest.mark.usefixtures("running_broker")
+@pytest.mark.slow
 def test_silent_bot_is_in_error_after_the_start_timeout(client) -> None:
     client.create_instance(spec("bot1", {**MM, "params": {"fake_silent": True}}))
     failed = wait_state(client, "bot1", "error", timeout=20)
@@ -208,6 +215,7 @@ def test_created_instance_starts_on_request_and_stop_of_created_changes_nothing(
     wait_state(client, "bot1", "running")
 
 
+@pytest.mark.fault
 def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running_broker) -> None:
     client.create_instance(spec())
     wait_state(client, "bot1", "running")
@@ -220,7 +228,9 @@ def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running
     assert client.instance_history("bot1")[0]["reason"].startswith("heartbeats again")
 
 
-def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client, running_broker) -> None:
+@pytest.mark.fault
+def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client,
+                                                           running_broker) -> None:
     first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
     hive_backend.stop()
     assert psutil.pid_exists(first["pid"])  # detached: the backend's shutdown leaves it running
@@ -233,6 +243,7 @@ def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_
     assert failed["reason"].startswith("killed by SIGKILL")
 
 
+@pytest.mark.fault
 def test_instance_that_exited_while_the_backend_was_down_is_in_error_after_restart(backend_factory, hive_backend,
                                                                                     client, running_broker) -> None:
     first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]

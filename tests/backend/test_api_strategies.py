@@ -49,7 +49,8 @@ def test_save_adds_versions_and_keeps_every_old_one(client) -> None:
 
 
 def test_syntax_error_is_refused_with_its_line_and_nothing_is_stored(client) -> None:
-    error = refused(client.upload_strategy, "broken.py", "from hive_core.strategy import Strategy\n\nclass B(Strategy:\n")
+    source = "from hive_core.strategy import Strategy\n\nclass B(Strategy:\n"
+    error = refused(client.upload_strategy, "broken.py", source)
     assert (error.status, error.code) == (422, "invalid_strategy")
     assert error.message.startswith("SyntaxError at line 3:")
     assert "broken" not in {s["name"] for s in client.list_strategies()}

@@ -5,7 +5,7 @@ import json
 import time
 
 from backend.orchestrator.fleet import Fleet, strategy_of_logger
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 
 def feed(fleet: Fleet, topic: str, payload, now: float) -> None:
@@ -50,15 +50,17 @@ def test_order_filled_events_become_trades_and_other_events_do_not() -> None:
         "price": 101.0, "amount": 0.2, "fee_quote": 0.02, "controller_id": "mm1"}}, 6.0)
     feed(fleet, "hbot/b1/events", {"timestamp": 5, "type": "OrderCancelled", "data": {"order_id": "o2"}}, 6.0)
     _logs, trades, _pnl = fleet.drain()
-    assert [(t.ts, t.strategy, t.side, t.price, t.amount, t.fee) for t in trades] == [(5.5, "mm1", "SELL", 101.0, 0.2, 0.02)]
+    assert [(t.ts, t.strategy, t.side, t.price, t.amount, t.fee) for t in trades] == [
+        (5.5, "mm1", "SELL", 101.0, 0.2, 0.02)]
 
 
 def test_performance_keeps_the_latest_view_but_stores_at_most_one_point_per_interval() -> None:
     fleet = Fleet(pnl_interval=5.0)
     for second in range(12):
         feed(fleet, "hbot/b1/performance", {
-            "s1": {"performance": {"realized_pnl_quote": second, "unrealized_pnl_quote": 1, "global_pnl_quote": second + 1,
-                                   "volume_traded": 3}, "custom_info": {"k": 1}, "status": "running"},
+            "s1": {"performance": {"realized_pnl_quote": second, "unrealized_pnl_quote": 1,
+                                   "global_pnl_quote": second + 1, "volume_traded": 3},
+                   "custom_info": {"k": 1}, "status": "running"},
             "s2": {"performance": {}, "status": "error", "error": "ZeroDivisionError"}}, 1000.0 + second)
     view = fleet.bot("b1")
     assert view.strategies["s1"].performance["realized_pnl_quote"] == 11
@@ -76,7 +78,8 @@ def test_sys_topics_of_amqtt_and_mosquitto_give_broker_stats_and_message_rate() 
     fleet.handle("$SYS/broker/uptime", b"42 seconds", 100.0)  # Mosquitto's format
     fleet.handle("$SYS/broker/messages/received", b"150", 110.0)
     stats = fleet.broker_stats()
-    assert (stats.clients_connected, stats.messages_received, stats.messages_sent, stats.uptime_s) == (3, 150, 250, 42.0)
+    figures = (stats.clients_connected, stats.messages_received, stats.messages_sent, stats.uptime_s)
+    assert figures == (3, 150, 250, 42.0)
     assert stats.messages_per_s == 5.0
 
 
@@ -85,9 +88,12 @@ def test_fleet_connection_hears_a_bot_and_the_broker_through_a_real_broker(mqtt_
     fleet.connection.connect(mqtt_broker.host, mqtt_broker.port)
     try:
         assert fleet.connection.wait_connected(10)
-        time.sleep(0.3)  # SUBACK
-        mqtt_probe.publish("hbot/raw1/hb", {"ts": int(time.time() * 1e6)}, qos=0)
-        wait_until(lambda: fleet.bot("raw1") and fleet.bot("raw1").last_heartbeat, 5, message="heartbeat heard")
+
+        def beat_heard() -> bool:   # beats until one is heard: the first may precede the fleet's SUBACK
+            mqtt_probe.publish("hbot/raw1/hb", {"ts": int(time.time() * 1e6)}, qos=0)
+            return bool(fleet.bot("raw1") and fleet.bot("raw1").last_heartbeat)
+
+        wait_until(beat_heard, 5, interval=0.1, message="heartbeat heard")
         wait_until(lambda: fleet.broker_stats().clients_connected, 10, message="$SYS statistics heard")
     finally:
         fleet.connection.disconnect()

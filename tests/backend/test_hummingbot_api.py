@@ -18,9 +18,10 @@ from hummingbot_api_client import HummingbotAPIClient
 from hummingbot_api_client.routers import BotOrchestrationRouter, DockerRouter, ScriptsRouter
 
 from backend.orchestrator.runs import HIVE_IMAGE
-from tests.backend.conftest import PASSWORD, USERNAME, wait_until
+from tests.backend.conftest import PASSWORD, USERNAME
 from tests.backend.sim_bots import SimBot
 from tests.backend.test_integration_real_core import TICKER, wait_state
+from tests.polling import wait_until
 
 
 def call(backend, steps):
@@ -157,7 +158,8 @@ def test_controllers_deployment_status_commands_performance_and_bot_runs(real_ba
     assert deployed["success"] is True and deployed["controllers_deployed"] == ["mm_tight", "trend.yml"]
     assert deployed["script_config_generated"] == f"{name}.yml"
     generated = call(real_backend, lambda api: api.scripts.get_script_config(name))
-    assert generated == {"script_file_name": "v2_with_controllers.py", "controllers_config": ["mm_tight.yml", "trend.yml"]}
+    assert generated == {"script_file_name": "v2_with_controllers.py",
+                         "controllers_config": ["mm_tight.yml", "trend.yml"]}
     wait_state(client, name, "running")
 
     unprotected = refused(real_backend, lambda api: api.bot_orchestration.deploy_v2_controllers(

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from backend.client import BackendError
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
 
 TICKER = '''from pydantic import Field
 
@@ -50,6 +50,7 @@ def test_real_core_strategies_are_described_and_validated(real_backend) -> None:
     assert raised.value.code == "invalid_config" and "strategies.0.params.spread_bps" in raised.value.message
 
 
+@pytest.mark.fault
 def test_real_instance_runs_trades_stops_crashes_and_survives_a_backend_restart(backend_factory, real_backend) -> None:
     client = real_backend.client
     client.upload_strategy("ticker.py", TICKER)

@@ -12,7 +12,9 @@ import pytest
 
 from backend.host import last_output_line
 from backend.runtimes.process import ProcessRuntime, describe_exit
-from tests.backend.conftest import wait_until
+from tests.polling import wait_until
+
+pytestmark = pytest.mark.integration
 
 SCRIPT = textwrap.dedent("""
     import signal, sys, time
@@ -47,6 +49,7 @@ def start(instance_dir: Path, mode: str) -> tuple[ProcessRuntime, dict]:
     return runtime, handle
 
 
+@pytest.mark.fault
 def test_crash_exit_code_and_last_stderr_line_are_reported(instance_dir: Path) -> None:
     runtime, handle = start(instance_dir, "crash")
     state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
@@ -55,6 +58,7 @@ def test_crash_exit_code_and_last_stderr_line_are_reported(instance_dir: Path) -
     assert (instance_dir / "exit_code").read_text().strip() == "3"
 
 
+@pytest.mark.fault
 def test_exit_code_survives_a_backend_restart(instance_dir: Path) -> None:
     runtime, handle = start(instance_dir, "crash")
     wait_until(lambda: (instance_dir / "exit_code").exists(), 10)
@@ -76,6 +80,7 @@ def test_process_runs_detached_with_its_own_session_and_is_adopted_again(instanc
     assert state.exit_code == 0 and state.detail == "exited with code 0: graceful stop"
 
 
+@pytest.mark.fault
 def test_sigkill_of_the_bot_is_reported_as_killed(instance_dir: Path) -> None:
     runtime, handle = start(instance_dir, "idle")
     os.kill(handle["pid"], signal.SIGKILL)
@@ -83,6 +88,7 @@ def test_sigkill_of_the_bot_is_reported_as_killed(instance_dir: Path) -> None:
     assert state.exit_code == -9 and state.detail.startswith("killed by SIGKILL")
 
 
+@pytest.mark.fault
 def test_stubborn_process_is_killed_with_its_whole_group(instance_dir: Path) -> None:
     runtime, handle = start(instance_dir, "stubborn")
     wait_until(lambda: "bot up" in (instance_dir / "process.log").read_text(), 10)

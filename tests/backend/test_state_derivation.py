@@ -91,7 +91,8 @@ def started(service: InstanceService) -> float:
 
 
 def hear(fleet: Fleet, kind: str, at: float, msg: str | None = None) -> None:
-    payload = {"ts": int(at * 1e6)} if kind == "hb" else {"timestamp": int(at * 1000), "type": "availability", "msg": msg}
+    availability = {"timestamp": int(at * 1000), "type": "availability", "msg": msg}
+    payload = {"ts": int(at * 1e6)} if kind == "hb" else availability
     fleet.handle(f"hbot/bot/{kind}", json.dumps(payload).encode(), at)
 
 

@@ -17,7 +17,8 @@ def test_valid_strategy_passes() -> None:
 def test_strategy_deriving_through_an_alias_or_a_module_attribute_passes() -> None:
     check_source("from hive_core.strategy import Strategy as Base\nclass A(Base):\n    pass\n", "a.py")
     check_source("import hive_core.strategy as s\nclass A(s.Strategy):\n    pass\n", "a.py")
-    check_source("from hive_core.strategy import Strategy\nclass Mid(Strategy):\n    pass\nclass A(Mid):\n    pass\n", "a.py")
+    check_source("from hive_core.strategy import Strategy\nclass Mid(Strategy):\n    pass\n"
+                 "class A(Mid):\n    pass\n", "a.py")
 
 
 def test_syntax_error_is_refused_with_its_line() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 RUNNING_TIMEOUT_MS = 120_000  # process start + first heartbeat
 PNL_TIMEOUT_MS = 120_000  # ARCHITECTURE: PnL and trades appear within a minute

@@ -11,13 +11,13 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import psutil
 
 from tests.conftest import REPO_ROOT, free_port
+from tests.polling import wait_until
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -53,19 +53,21 @@ class BackendProcess:
         with open(self.log_file, "ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "backend"], cwd=REPO_ROOT, env=self.env,
                                             stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the backend exited with code {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"the backend did not answer at {self.url}/health in {STARTUP_TIMEOUT_S:.0f} s:\n"
-                           f"{self.log_tail()}")
+        try:
+            wait_until(self._healthy, STARTUP_TIMEOUT_S, interval=0.2,
+                       message=f"the backend answering at {self.url}/health")
+        except AssertionError as error:
+            self.stop()
+            raise AssertionError(f"{error}\n{self.log_tail()}") from None
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the backend exited with code {self.process.returncode}:\n{self.log_tail()}")
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def log_tail(self, lines: int = 40) -> str:
         try:

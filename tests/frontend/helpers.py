@@ -1,12 +1,12 @@
 """Helpers for the AppTest suite: start the dashboard, log in, rerun until the page shows something."""
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT
+from tests.polling import wait_until
 
 MAIN = REPO_ROOT / "main.py"
 RUN_TIMEOUT_S = 30.0
@@ -24,15 +24,16 @@ def log_in(at: AppTest, username: str, password: str) -> AppTest:
 
 def rerun_until(at: AppTest, check: Callable[[AppTest], bool], timeout: float = 60.0, every: float = 0.5) -> AppTest:
     """Rerun the page (as its live fragments would) until `check` holds; fail with what was shown."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def rerun_and_check() -> bool:
         at.run()
-        if check(at):
-            return at
-        if time.monotonic() > deadline:
-            shown = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-            raise AssertionError(f"condition not met within {timeout} s; the page showed: {shown}")
-        time.sleep(every)
+        return check(at)
+
+    def shown() -> str:
+        texts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+        return f"the page showing what the test waits for; it showed: {texts}"
+
+    wait_until(rerun_and_check, timeout, interval=every, message=shown)
+    return at
 
 
 def badges(at: AppTest) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 
 from backend.client import HiveClient
-from tests.backend.conftest import wait_until
 from tests.backend.sim_bots import SimBot
 from tests.frontend.helpers import errors, rerun_until
 from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
 
 PAGE = "pages/events/app.py"
 

@@ -96,6 +96,7 @@ def test_created_instance_is_listed_and_selected_and_delete_asks_first(app, clie
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.slow
 def test_running_instance_shows_detail_refuses_delete_and_stops_with_a_reason(app, client):
     at = _open(app)
     _fill(at, "runner", start=True)

@@ -15,6 +15,11 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, EmbeddedBroker
+from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
+
+# CI builds with HIVE_REQUIRE_COMPILED=1: there, the compiled hot paths must be the ones imported.
+REQUIRE_COMPILED = os.environ.get("HIVE_REQUIRE_COMPILED") == "1"
 
 # Strategy files the integration tests drop into a strategy dir.
 TAKER_STRATEGY = '''
@@ -65,6 +70,22 @@ def instance_config(broker: EmbeddedBroker | None, strategies: list[dict], *, in
         "mqtt_bridge": settings,
         "log_level": "INFO",
     }
+
+
+def wait_answering(probe: MqttProbe, prefix: str, timeout: float = 20.0) -> None:
+    """Wait until the instance under `prefix` answers a `status` command. Its command and external-event topics
+    are subscribed in one SUBSCRIBE, so what a test publishes to them next reaches it. `probe` must see the
+    replies' topics (`ready/...`), as the `mqtt_probe` fixture, subscribed to everything, does."""
+    def answers() -> bool:
+        reply_to = f"ready/{uuid.uuid4().hex}"
+        probe.publish(f"{prefix}/status", {"header": {"reply_to": reply_to}, "data": {}})
+        try:
+            probe.wait_for(reply_to, timeout=1.0)
+        except AssertionError:
+            return False
+        return True
+
+    wait_until(answers, timeout, interval=0, message=f"{prefix} answering commands")
 
 
 class HiveProcess:

@@ -1,7 +1,9 @@
 """The compiled build: `setup.py build_ext --inplace` turns the pure-Python-mode modules into extensions
-and `info` then reports the compiled clock. Built in a copy, so the work tree is left as it is."""
+and `info` then reports the compiled clock; with HIVE_REQUIRE_COMPILED=1 (CI) a failed compile fails the
+build and the installed modules must be the compiled ones. Built in a copy, so the work tree is left as it is."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,19 +12,50 @@ import textwrap
 
 import pytest
 
+from hive_core import clock, scheduler
+from hive_core.market import local_book
+from hive_core.orders import rate_limit
 from tests.conftest import REPO_ROOT
+from tests.hive_core.conftest import REQUIRE_COMPILED, run_cli
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-@pytest.mark.skipif(shutil.which(sysconfig.get_config_var("CC").split()[0] if sysconfig.get_config_var("CC") else "cc")
-                    is None, reason="no C compiler on this machine: install gcc (Debian: build-essential) to run it")
-def test_build_ext_inplace_compiles_the_clock_and_info_reports_it(tmp_path):
+NO_COMPILER = shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None
+needs_compiler = pytest.mark.skipif(NO_COMPILER and not REQUIRE_COMPILED,
+                                    reason="no C compiler on this machine: install gcc (Debian: build-essential)")
+
+
+def _build_in_copy(tmp_path, **env: str) -> subprocess.CompletedProcess:
     shutil.copytree(REPO_ROOT / "hive_core", tmp_path / "hive_core",
-                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"), dirs_exist_ok=True)
     shutil.copy(REPO_ROOT / "setup.py", tmp_path / "setup.py")
-    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--parallel", "2"], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=200)
+    return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--parallel", "2"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=200, env={**os.environ, **env})
+
+
+@pytest.mark.skipif(not REQUIRE_COMPILED, reason="only where HIVE_REQUIRE_COMPILED=1 says the build must compile (CI)")
+def test_the_compiled_modules_are_active_where_the_build_must_compile():
+    assert [clock.COMPILED, scheduler.COMPILED, rate_limit.COMPILED, local_book.COMPILED] == [True] * 4
+    info = run_cli("info", timeout=30).stdout.splitlines()
+    assert info[0] == "hive_core 0.1.0: clock compiled (Cython)"
+    assert {"scheduler: compiled (Cython)", "local order book: compiled (Cython)",
+            "order rate limits: compiled (Cython)"} <= set(info)
+
+
+@needs_compiler
+def test_a_failed_compile_fails_the_build_only_where_compiled_modules_are_required(tmp_path):
+    lenient = _build_in_copy(tmp_path, CC="false", HIVE_REQUIRE_COMPILED="0")
+    assert lenient.returncode == 0 and "using pure Python" in lenient.stdout, lenient.stdout + lenient.stderr
+    assert not list((tmp_path / "hive_core").rglob("*.so"))
+    strict = _build_in_copy(tmp_path, CC="false", HIVE_REQUIRE_COMPILED="1")
+    assert strict.returncode != 0, strict.stdout + strict.stderr
+    assert not list((tmp_path / "hive_core").rglob("*.so"))
+
+
+@needs_compiler
+def test_build_ext_inplace_compiles_the_clock_and_info_reports_it(tmp_path):
+    build = _build_in_copy(tmp_path, HIVE_REQUIRE_COMPILED="1")
     assert build.returncode == 0, build.stdout + build.stderr
     assert list((tmp_path / "hive_core").glob("clock*.so")) and list((tmp_path / "hive_core").glob("scheduler*.so"))
 

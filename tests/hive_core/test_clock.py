@@ -171,7 +171,7 @@ def test_thousand_slots_at_one_second_are_spread_one_millisecond_apart():
         clock.add(1.0)
     clock.start()
     phases = sorted(clock.phase(slot) for slot in range(1000))
-    gaps = {round(later - earlier, 9) for earlier, later in zip(phases, phases[1:])}
+    gaps = {round(later - earlier, 9) for earlier, later in zip(phases, phases[1:], strict=False)}
     assert gaps == {0.001}
     due: list[int] = []
     sizes = []

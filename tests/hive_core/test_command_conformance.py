@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from tests.hive_core.conftest import instance_config
+from tests.hive_core.conftest import instance_config, wait_answering
 from tests.mqtt_probe import MqttProbe
 
 pytestmark = pytest.mark.timeout(150)
@@ -38,11 +38,6 @@ class Caller:
         return data
 
 
-def wait_online(probe: MqttProbe, prefix: str) -> None:
-    probe.wait_for(f"{prefix}/status_updates", lambda m: m.json()["msg"] == "online", timeout=20)
-    time.sleep(0.5)
-
-
 @pytest.fixture
 def bot(mqtt_broker, mqtt_probe, spawn_hive, tmp_path):
     (tmp_path / "extra.yml").write_text(yaml.safe_dump({"strategies": [
@@ -50,7 +45,7 @@ def bot(mqtt_broker, mqtt_probe, spawn_hive, tmp_path):
     (tmp_path / "broken.yml").write_text("strategies: []\n")
     hive = spawn_hive(instance_config(mqtt_broker, [{"id": "mm1", "strategy": "market_maker",
                                                      "params": {"spread_bps": 5}}]))
-    wait_online(mqtt_probe, hive.prefix)
+    wait_answering(mqtt_probe, hive.prefix)
     return hive, Caller(mqtt_probe, hive.prefix)
 
 
@@ -135,7 +130,7 @@ def test_every_command_answers_with_its_fields_in_both_header_styles(bot, mqtt_p
 
     # broken JSON and non-object data: 400 naming the problem
     reply_to = f"rpc-bad-{header}"
-    mqtt_probe.publish(f"{prefix}/status", '{"header": {"reply_to": "%s"}, "data": [' % reply_to)
+    mqtt_probe.publish(f"{prefix}/status", '{"header": {"reply_to": "' + reply_to + '"}, "data": [')
     [bad] = mqtt_probe.wait_for(reply_to, timeout=10)
     assert bad.json()["data"]["status"] == 400 and bad.json()["data"]["msg"].startswith("invalid JSON")
     mqtt_probe.publish(f"{prefix}/history", {"header": {"reply_to": reply_to + "-2"}, "data": [1, 2]})

@@ -60,7 +60,8 @@ def test_invalid_param_names_the_field_path():
         {"id": "b", "strategy": "market_maker", "params": {"spread_bps": "wide"}}))
     with pytest.raises(ConfigError) as caught:
         resolve_instance(config)
-    assert str(caught.value) == "strategies.1.params.spread_bps: Input should be a valid number, unable to parse string as a number"
+    assert str(caught.value) == ("strategies.1.params.spread_bps: Input should be a valid number, "
+                                 "unable to parse string as a number")
 
 
 def test_unknown_param_is_rejected():

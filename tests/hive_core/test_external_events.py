@@ -13,7 +13,7 @@ import pytest
 from hive_core.context import EventQueue, EventsAPI, topic_matches
 from hive_core.market.types import ExternalEvent
 from hive_core.strategy import Strategy
-from tests.hive_core.conftest import instance_config
+from tests.hive_core.conftest import instance_config, wait_answering
 from tests.hive_core.test_runtime import runtime_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -143,7 +143,7 @@ def test_external_events_over_mqtt_reach_listeners_queues_and_topics(mqtt_broker
     assert set(body) == {"timestamp", "sequence", "type", "data"} and body["type"] == "eevent"
     assert body["data"] == {"from": "w"} and isinstance(body["timestamp"], int)
     _logged(mqtt_probe, prefix, "any signals.out")                  # a bot hears its own prefix too
-    time.sleep(0.3)
+    wait_answering(mqtt_probe, prefix)
     full = {"timestamp": 17, "sequence": 4, "type": "eevent", "data": {"px": 1.5}}
     mqtt_probe.publish(f"{prefix}/external/event/tv/signal/buy", full, qos=0)
     assert "named tv.signal.buy 17 4 eevent {'px': 1.5}" in _logged(mqtt_probe, prefix, "named tv.signal.buy")
@@ -167,7 +167,12 @@ def test_external_events_switched_off(mqtt_broker, mqtt_probe, spawn_hive, tmp_p
     mqtt_probe.wait_for(f"{prefix}/hb", lambda m: True, count=2, timeout=10)
     mqtt_probe.publish(f"{prefix}/external/event/tv/signal/buy", {"data": {}}, qos=0)
     mqtt_probe.publish(f"{prefix}/feeds/eth", {"p": 2}, qos=0)
-    time.sleep(4)                                                  # more than one tick
+    wait_answering(mqtt_probe, prefix)             # handled after anything of the above that reached the bot
+    answered = time.time()
+    [report] = mqtt_probe.wait_for(f"{prefix}/performance", lambda m: m.at > answered, timeout=10)
+    ticks = report.json()["w"]["custom_info"]["ticks"]
+    mqtt_probe.wait_for(f"{prefix}/performance", lambda m: m.json()["w"]["custom_info"]["ticks"] > ticks,
+                        timeout=15)                # and a tick after that
     logs = [m.json()["msg"] for m in mqtt_probe.received(f"{prefix}/log")]
     assert not [line for line in logs if line.startswith(("named", "any", "topic", "outside"))]
     assert mqtt_probe.received(f"{prefix}/external/event/signals/out") == []      # publish() is off too

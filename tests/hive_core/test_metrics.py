@@ -16,6 +16,7 @@ from hive_core.config import parse_instance_config
 from hive_core.loader import resolve_instance
 from hive_core.metrics import MetricsRegistry, MetricsServer
 from hive_core.runtime import Runtime
+from tests.polling import wait_until_async
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -107,6 +108,7 @@ def get(url: str) -> tuple[int, str, str]:
         return problem.code, problem.headers["Content-Type"], problem.read().decode()
 
 
+@pytest.mark.integration
 def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     async def scenario():
         registry = MetricsRegistry("i")
@@ -126,6 +128,7 @@ def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     assert missing[0] == 404 and scrapes == 1
 
 
+@pytest.mark.integration
 def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_port(caplog):
     config = parse_instance_config({
         "instance_id": "prom", "metrics_port": 0, "mqtt_bridge": {"mqtt_autostart": False},
@@ -136,11 +139,11 @@ def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_
     async def scenario():
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            for _ in range(100):
-                await asyncio.sleep(0.05)
-                if runtime.metrics_server is not None and runtime.metrics_server.port:
-                    break
-            await asyncio.sleep(1.0)
+            await wait_until_async(lambda: runtime.metrics_server is not None and runtime.metrics_server.port, 5,
+                                   message="the metrics server listening")
+            slots = runtime.host.slots
+            await wait_until_async(lambda: slots["mm"].job.ticks >= 5 and slots["mo"].job.ticks >= 2,
+                                   10, message="ticks of both strategies")
             return await asyncio.to_thread(get, f"http://127.0.0.1:{runtime.metrics_server.port}/metrics")
         finally:
             runtime.request_stop()

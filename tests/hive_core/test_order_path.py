@@ -22,7 +22,8 @@ from hive_core.orders.requests import owner_of
 from hive_core.runtime import Runtime
 from hive_core.strategy import Strategy
 from tests.conftest import REPO_ROOT, free_port, wait_for_port
-from tests.hive_core.market.conftest import run, until
+from tests.hive_core.market.conftest import run
+from tests.polling import wait_until, wait_until_async
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -65,6 +66,7 @@ def make_runtime(strategies: list[dict], classes: dict[str, type[Strategy]], *, 
     return Runtime(config, resolved, realtime=realtime, start_time=None if realtime else 1_000.0)
 
 
+@pytest.mark.integration
 def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_the_light_one_is_not_delayed():
     strategies = [
         {"id": "heavy", "strategy": "Flood", "interval": 0.1, "quota": {"orders_per_second": 4}},
@@ -76,13 +78,19 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
         runtime = make_runtime(strategies, {"Flood": Flood, "Light": Light}, rate_limits=TIGHT_LIMITS)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: runtime.sim_server is not None and len(runtime.host.running) == 3, 10, "started")
+            await wait_until_async(lambda: runtime.sim_server is not None and len(runtime.host.running) == 3, 10,
+                                   message="started")
             started = time.monotonic()
             server = runtime.sim_server
             assert runtime.venue is runtime.venue_client                  # orders go over the socket
             slots = runtime.host.slots
-            await until(lambda: all(slots[s].account.fill_count >= 8 for s in slots), 20, "fills")
-            await asyncio.sleep(1.5)
+            await wait_until_async(lambda: all(slots[s].account.fill_count >= 8 for s in slots), 20,
+                                   message="fills")
+            def held_back() -> bool:
+                heavy = runtime.orders.metrics()["strategies"]["heavy"]
+                return heavy["queued"] > 20 and heavy["throttled_s"] > 0.5
+
+            await wait_until_async(held_back, 10, message="the floods held back by their quotas")
             orders = runtime.orders
             figures = orders.metrics()
             # Every placement the manager sent reached the venue over the WS API connection (its counters),
@@ -134,26 +142,30 @@ class Rester(Strategy):
         self.ctx.orders.place_market(Side.BUY if self.n % 2 else Side.SELL, 0.01)
 
 
+@pytest.mark.integration
 def test_run_time_add_and_remove_register_with_the_manager_and_removal_cancels_over_the_socket():
     async def scenario():
         runtime = make_runtime([{"id": "a", "strategy": "Rester", "interval": 0.2}], {"Rester": Rester})
         runtime.host.loader.resolve = lambda name: StrategySpec(name, Path("<test>"), Rester, shipped=False)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: len(runtime.host.running) == 1, 10, "started")
+            await wait_until_async(lambda: len(runtime.host.running) == 1, 10, message="started")
             runtime.host.add_strategy({"id": "b", "strategy": "Rester", "interval": 0.2, "priority": 3,
                                   "quota": {"orders_per_second": 2}})
             assert "b" in runtime.orders.strategies
             assert runtime.orders.metrics()["strategies"]["b"]["priority"] == 3
             server = runtime.sim_server
-            await until(lambda: runtime.host.slots["b"].account.fill_count >= 2, 10, "b trades")
-            await until(lambda: len([o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")])
-                        == 1, 5, "b's resting order")
+            await wait_until_async(lambda: runtime.host.slots["b"].account.fill_count >= 2, 10, message="b trades")
+            await wait_until_async(
+                lambda: len([o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")]) == 1, 5,
+                message="b's resting order")
             runtime.host.remove_strategy("b")
             assert "b" not in runtime.orders.strategies or runtime.orders.queued("b") > 0
-            await until(lambda: not [o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")],
-                        5, "b's order cancelled at the venue")
-            await until(lambda: "b" not in runtime.orders.strategies or runtime.orders.queued("b") == 0, 5, "forgotten")
+            await wait_until_async(
+                lambda: not [o for o in server.exchange.open_orders() if o.client_order_id.startswith("b-")], 5,
+                message="b's order cancelled at the venue")
+            await wait_until_async(lambda: "b" not in runtime.orders.strategies or runtime.orders.queued("b") == 0, 5,
+                                   message="forgotten")
         finally:
             runtime.request_stop()
             await asyncio.wait_for(task, 15)
@@ -254,7 +266,8 @@ def test_p_metrics_carries_the_instance_block_once_and_strategy_entries_do_not(m
         assert "instance" not in entry["custom_info"]
         assert {"orders_sent", "order_queue_delay_p99_ms", "orders_throttled_s"} <= set(entry["custom_info"])
     # once per performance interval: about as many P/metrics as P/performance messages
-    time.sleep(1.2)
+    seen = len(mqtt_probe.received(f"{prefix}/performance"))
+    wait_until(lambda: len(mqtt_probe.received(f"{prefix}/performance")) >= seen + 2, 10, message="two more reports")
     n_metrics = len(mqtt_probe.received(f"{prefix}/metrics"))
     n_performance = len(mqtt_probe.received(f"{prefix}/performance"))
     assert abs(n_metrics - n_performance) <= 1

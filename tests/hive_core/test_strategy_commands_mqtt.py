@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.hive_core.conftest import instance_config
+from tests.hive_core.conftest import instance_config, wait_answering
 from tests.mqtt_probe import MqttProbe
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,8 +43,7 @@ def test_one_strategy_is_stopped_started_added_reloaded_removed_and_resumed_over
     config["strategy_dirs"] = [str(strategy_dir)]
     hive = spawn_hive(config)
     prefix = hive.prefix
-    mqtt_probe.wait_for(f"{prefix}/status_updates", lambda m: m.json()["msg"] == "online", timeout=20)
-    time.sleep(0.5)
+    wait_answering(mqtt_probe, prefix)
     call = Caller(mqtt_probe, prefix)
 
     # stop / start with `strategy`: only that one

@@ -1,29 +1,20 @@
-"""Helpers for the venue tests: run a coroutine with a bounded wait, wait for a condition, a raw client."""
+"""Helpers for the venue tests: run a coroutine with a bounded wait, a started sim venue, a raw client."""
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from hive_core.config import SimVenueConfig
 from hive_core.sim.server import SimServer
+from tests.polling import wait_until_async
 
 
 def run(coro, timeout: float = 30.0) -> Any:
     """asyncio.run with a hard bound, so a hung socket fails the test instead of the session."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def venue_config(**overrides: Any) -> SimVenueConfig:
@@ -62,7 +53,8 @@ class RawClient:
         await self.connection.send(json.dumps(payload))
 
     async def reply(self, request_id: Any, timeout: float = 5.0) -> dict:
-        await until(lambda: any(m.get("id") == request_id for m in self.messages), timeout, f"reply {request_id}")
+        await wait_until_async(lambda: any(m.get("id") == request_id for m in self.messages), timeout,
+                               message=f"reply {request_id}")
         return next(m for m in self.messages if m.get("id") == request_id)
 
     async def call(self, request_id: Any, method: str, params: Any = None) -> dict:

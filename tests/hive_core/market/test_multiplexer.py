@@ -1,13 +1,16 @@
 """The multiplexer: reference-counted subscriptions, fan-out, reconnect + resubscribe, gap -> resync."""
 from __future__ import annotations
 
-import asyncio
+import pytest
 
 from hive_core.market.backoff import Backoff
 from hive_core.market.multiplexer import Multiplexer
 from hive_core.market.venue_api import VenueApi
+from tests.polling import wait_until_async
 
-from .conftest import run, started_server, until
+from .conftest import run, started_server
+
+pytestmark = pytest.mark.integration
 
 
 def wire_requests(server, method: str) -> list[list[str]]:
@@ -23,24 +26,32 @@ def test_two_subscribers_one_subscribe_and_unsubscribe_only_when_the_last_leaves
             assert await mux.wait_connected(5)
             first = mux.subscribe("btcusdt@trade", lambda stream, data: None)
             second = mux.subscribe("btcusdt@trade", lambda stream, data: None)
-            await until(lambda: server.subscriptions().get("btcusdt@trade") == 1, what="server-side subscription")
+            await wait_until_async(lambda: server.subscriptions().get("btcusdt@trade") == 1, 5,
+                                   message="server-side subscription")
             assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@trade"]]
             assert mux.refcount("btcusdt@trade") == 2
 
             first.close()
             first.close()                     # idempotent
-            await asyncio.sleep(0.2)
+            marker = mux.subscribe("ethusdt@trade", lambda stream, data: None)   # on the wire after any UNSUBSCRIBE
+            await wait_until_async(lambda: wire_requests(server, "SUBSCRIBE")[-1] == ["ethusdt@trade"], 5,
+                                   message="the marker's SUBSCRIBE")
             assert wire_requests(server, "UNSUBSCRIBE") == []
             assert server.subscriptions().get("btcusdt@trade") == 1
 
             second.close()
-            await until(lambda: wire_requests(server, "UNSUBSCRIBE") == [["btcusdt@trade"]], what="UNSUBSCRIBE")
-            await until(lambda: "btcusdt@trade" not in server.subscriptions(), what="server drops the stream")
+            await wait_until_async(lambda: wire_requests(server, "UNSUBSCRIBE") == [["btcusdt@trade"]], 5,
+                                   message="UNSUBSCRIBE")
+            await wait_until_async(lambda: "btcusdt@trade" not in server.subscriptions(), 5,
+                                   message="server drops the stream")
             assert mux.refcount("btcusdt@trade") == 0
 
             late = mux.subscribe("btcusdt@trade", lambda stream, data: None)     # first again -> SUBSCRIBE again
-            await until(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, what="second SUBSCRIBE")
+            await wait_until_async(lambda: wire_requests(server, "SUBSCRIBE")[-1] == ["btcusdt@trade"], 5,
+                                   message="second SUBSCRIBE of btcusdt@trade")
+            assert len(wire_requests(server, "SUBSCRIBE")) == 3
             late.close()
+            marker.close()
         finally:
             await mux.stop()
             await server.stop()
@@ -57,9 +68,11 @@ def test_subscriptions_made_in_one_loop_turn_go_out_as_one_message():
             for stream in ("btcusdt@trade", "ethusdt@trade", "btcusdt@bookTicker"):
                 for _ in range(3):
                     mux.subscribe(stream, lambda stream, data: None)
-            await until(lambda: len(server.received) >= 1, what="SUBSCRIBE")
-            await asyncio.sleep(0.1)
-            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@bookTicker", "btcusdt@trade", "ethusdt@trade"]]
+            await wait_until_async(lambda: len(server.received) >= 1, 5, message="SUBSCRIBE")
+            mux.subscribe("ethusdt@bookTicker", lambda stream, data: None)      # a later turn: a message of its own
+            await wait_until_async(lambda: len(server.received) >= 2, 5, message="the later SUBSCRIBE")
+            assert wire_requests(server, "SUBSCRIBE") == [["btcusdt@bookTicker", "btcusdt@trade", "ethusdt@trade"],
+                                                          ["ethusdt@bookTicker"]]
         finally:
             await mux.stop()
             await server.stop()
@@ -84,7 +97,7 @@ def test_every_message_fans_out_to_100_subscribers_and_a_failing_one_hurts_nobod
             for index in range(100):
                 mux.subscribe("btcusdt@bookTicker", make(index))
             mux.subscribe("btcusdt@bookTicker", broken)
-            await until(lambda: min(counts) >= 5, what="5 messages at every subscriber")
+            await wait_until_async(lambda: min(counts) >= 5, 5, message="5 messages at every subscriber")
             received = mux.stats["messages"]
             assert len(wire_requests(server, "SUBSCRIBE")) == 1
             assert server.stats["stream_connections"] == 1
@@ -111,12 +124,13 @@ def test_reconnects_after_a_drop_resubscribes_and_data_flows_again():
             assert await mux.wait_synced(["BTCUSDT"], 5)
             dropped = await server.drop_connections()
             assert dropped >= 2                   # the stream and the API connection
-            await until(lambda: mux.stats["reconnects"] >= 1 and mux.connected, what="reconnect")
-            await until(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, what="resubscription")
+            await wait_until_async(lambda: mux.stats["reconnects"] >= 1 and mux.connected, 5, message="reconnect")
+            await wait_until_async(lambda: len(wire_requests(server, "SUBSCRIBE")) == 2, 5, message="resubscription")
             assert sorted(wire_requests(server, "SUBSCRIBE")[1]) == ["btcusdt@depth@100ms", "ethusdt@trade"]
             before = len(seen)
-            await until(lambda: mux.book("BTCUSDT").synced and len(seen) > before + 3, what="data after reconnect")
-            await until(lambda: _books_equal(mux, server), what="book equal to the venue's")
+            await wait_until_async(lambda: mux.book("BTCUSDT").synced and len(seen) > before + 3, 5,
+                                   message="data after reconnect")
+            await wait_until_async(lambda: _books_equal(mux, server), 5, message="book equal to the venue's")
             assert api.stats["reconnects"] >= 1
         finally:
             await mux.stop()
@@ -143,21 +157,22 @@ def test_a_sequence_gap_triggers_a_resync_and_the_book_is_right_afterwards():
         await mux.start()
         try:
             mux.subscribe("btcusdt@depth", lambda stream, data: None)
-            await until(lambda: server.subscriptions().get("btcusdt@depth") == 1, what="subscription")
+            await wait_until_async(lambda: server.subscriptions().get("btcusdt@depth") == 1, 5, message="subscription")
             server.step()
             assert await mux.wait_synced(["BTCUSDT"], 5)
             for _ in range(3):
                 server.step()
-            await until(lambda: _books_equal(mux, server), what="book in step")
+            await wait_until_async(lambda: _books_equal(mux, server), 5, message="book in step")
             assert mux.stats["gaps"] == 0
 
             server.inject_gap("BTC-USDT")
             server.step()                         # withheld: the client misses real changes
             server.step()                         # U jumps: gap
-            await until(lambda: mux.stats["gaps"] == 1, what="gap detected")
-            await until(lambda: mux.stats["resyncs"] == 1, what="resync")
+            await wait_until_async(lambda: mux.stats["gaps"] == 1, 5, message="gap detected")
+            await wait_until_async(lambda: mux.stats["resyncs"] == 1, 5, message="resync")
             server.step()
-            await until(lambda: _books_equal(mux, server), what="book equal to the venue's after the resync")
+            await wait_until_async(lambda: _books_equal(mux, server), 5,
+                                   message="book equal to the venue's after the resync")
             assert server.stats["withheld"] == 1
         finally:
             await mux.stop()

@@ -5,14 +5,19 @@ import asyncio
 import math
 from pathlib import Path
 
+import pytest
+
 from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategySpec
 from hive_core.market.types import Side
 from hive_core.runtime import Runtime
 from hive_core.sim.server import SimServer
 from hive_core.strategy import Strategy
+from tests.polling import wait_until_async
 
-from .conftest import run, until, venue_config
+from .conftest import run, venue_config
+
+pytestmark = pytest.mark.integration
 
 
 class Watcher(Strategy):
@@ -74,30 +79,36 @@ def test_sixty_strategies_share_one_connection_and_survive_a_venue_drop():
         runtime = make_runtime(strategies)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: runtime.sim_server is not None and len(runtime.host.running) == 60, 10, "all started")
+            await wait_until_async(lambda: runtime.sim_server is not None and len(runtime.host.running) == 60, 10,
+                                   message="all started")
             server = runtime.sim_server
             slots = list(runtime.host.slots.values())
-            await until(lambda: all(s.job.ticks >= 3 and s.ctx.state["books"] >= 3 for s in slots), 15,
-                        "ticks and books everywhere")
+            await wait_until_async(lambda: all(s.job.ticks >= 3 and s.ctx.state["books"] >= 3 for s in slots), 15,
+                                   message="ticks and books everywhere")
             # One stream connection and one API connection for all 60 strategies, one SUBSCRIBE on the wire.
             assert server.stats["stream_connections"] == 1 and server.stats["api_connections"] == 1
             subscribes = [r for r in server.received if r["method"] == "SUBSCRIBE"]
             assert len(subscribes) == 1 and sorted(subscribes[0]["params"]) == [
                 "btcusdt@depth@100ms", "btcusdt@trade", "ethusdt@depth@100ms", "ethusdt@trade"]
             # Orders of the in-process path are matched by the server's engine.
-            await until(lambda: all(runtime.host.slots[f"t{i}"].account.fill_count >= 2 for i in range(4)), 10, "fills")
+            slot_of = runtime.host.slots
+            await wait_until_async(lambda: all(slot_of[f"t{i}"].account.fill_count >= 2 for i in range(4)), 10,
+                                   message="fills")
             assert len(server.exchange.open_orders()) == 4
 
             ticks = {s.id: s.job.ticks for s in slots}
             books = {s.id: s.ctx.state["books"] for s in slots}
             assert await server.drop_connections() >= 2
             mux = runtime.venue_client.mux
-            await until(lambda: mux.stats["reconnects"] >= 1 and mux.connected, 10, "reconnect")
-            await until(lambda: all(runtime.venue_client.synced(pair) for pair in ("BTC-USDT", "ETH-USDT")), 10,
-                        "books resynced")
-            await until(lambda: all(s.job.ticks >= ticks[s.id] + 5 for s in slots), 15, "ticking on")
-            await until(lambda: all(s.ctx.state["books"] > books[s.id] + 2 for s in slots), 15, "books flowing again")
-            await until(lambda: books_match_venue(runtime, server, "BTCUSDT"), 5, "BTC book equal to the venue's")
+            await wait_until_async(lambda: mux.stats["reconnects"] >= 1 and mux.connected, 10, message="reconnect")
+            await wait_until_async(
+                lambda: all(runtime.venue_client.synced(pair) for pair in ("BTC-USDT", "ETH-USDT")), 10,
+                message="books resynced")
+            await wait_until_async(lambda: all(s.job.ticks >= ticks[s.id] + 5 for s in slots), 15, message="ticking on")
+            await wait_until_async(lambda: all(s.ctx.state["books"] > books[s.id] + 2 for s in slots), 15,
+                                   message="books flowing again")
+            await wait_until_async(lambda: books_match_venue(runtime, server, "BTCUSDT"), 5,
+                                   message="BTC book equal to the venue's")
             assert all(s.job.errors == 0 for s in slots), [s.job.last_error for s in slots if s.job.errors]
             assert server.stats["stream_connections"] == 2
             assert len([r for r in server.received if r["method"] == "SUBSCRIBE"]) == 2
@@ -115,9 +126,10 @@ def test_a_runtime_given_a_venue_url_trades_over_the_ws_api():
         runtime = make_runtime([("t1", Trader, 0.1), ("t2", Trader, 0.1), ("w1", Watcher, 0.1)], url=server.url)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
         try:
-            await until(lambda: len(runtime.host.running) == 3, 10, "started")
+            await wait_until_async(lambda: len(runtime.host.running) == 3, 10, message="started")
             assert runtime.sim_server is None and runtime.venue is runtime.venue_client
-            await until(lambda: all(runtime.host.slots[s].account.fill_count >= 3 for s in ("t1", "t2")), 15, "fills")
+            await wait_until_async(lambda: all(runtime.host.slots[s].account.fill_count >= 3 for s in ("t1", "t2")), 15,
+                                   message="fills")
             assert set(server.api.order_ids) >= {"t1-000001", "t2-000001", "t1-000002"}
             assert len(runtime.host.slots["t1"].handle.open_orders()) == 1
             assert runtime.venue_client.stats["reports"] > 0

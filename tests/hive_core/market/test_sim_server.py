@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from hive_core.config import RateLimitRule
 from hive_core.market.venue_api import VenueApi
+from tests.polling import wait_until_async
 
-from .conftest import RawClient, run, started_server, until
+from .conftest import RawClient, run, started_server
+
+pytestmark = pytest.mark.integration
 
 
 def test_subscribe_list_and_unsubscribe_on_the_combined_stream():
@@ -18,8 +23,8 @@ def test_subscribe_list_and_unsubscribe_on_the_combined_stream():
             assert await client.call(1, "SUBSCRIBE", streams) == {"result": None, "id": 1}
             listed = await client.call(2, "LIST_SUBSCRIPTIONS")
             assert sorted(listed["result"]) == sorted(streams)
-            await until(lambda: client.data("btcusdt@depth@100ms") and client.data("btcusdt@bookTicker"),
-                        what="depth and bookTicker messages")
+            await wait_until_async(lambda: client.data("btcusdt@depth@100ms") and client.data("btcusdt@bookTicker"), 5,
+                                   message="depth and bookTicker messages")
             depth = client.data("btcusdt@depth@100ms")[0]
             assert depth["e"] == "depthUpdate" and depth["s"] == "BTCUSDT"
             assert all(isinstance(level[0], str) and isinstance(level[1], str) for level in depth["b"] + depth["a"])
@@ -42,7 +47,7 @@ def test_depth_update_ids_are_contiguous_and_match_the_snapshot():
         server = await started_server()
         client = await RawClient.open(server.url + "/stream?streams=ethusdt@depth")
         try:
-            await until(lambda: len(client.data("ethusdt@depth")) >= 10, what="10 depth updates")
+            await wait_until_async(lambda: len(client.data("ethusdt@depth")) >= 10, 5, message="10 depth updates")
             updates = client.data("ethusdt@depth")
             for previous, current in zip(updates, updates[1:], strict=False):
                 assert current["U"] == previous["u"] + 1
@@ -89,7 +94,7 @@ def test_ws_api_place_fill_and_cancel_with_execution_reports():
                                                           "quantity": "0.5", "newClientOrderId": "a-000001"})
             assert duplicate.status == 400 and duplicate.error_code == -2010
 
-            await until(lambda: len(events) >= 4, what="execution reports")
+            await wait_until_async(lambda: len(events) >= 4, 5, message="execution reports")
             reports = [(e["c"], e["x"], e["X"]) for e in events]
             assert reports[:4] == [("a-000001", "NEW", "NEW"), ("a-000001", "TRADE", "FILLED"),
                                    ("a-000002", "NEW", "NEW"), ("a-000002", "CANCELED", "CANCELED")]
@@ -117,7 +122,7 @@ def test_resting_limit_order_fills_when_the_market_reaches_it():
                                                        "timeInForce": "GTC", "price": f"{mid * 1.0003:.8f}",
                                                        "quantity": "0.01", "newClientOrderId": "r-000001"})
             assert placed.ok
-            await until(lambda: any(e["x"] == "TRADE" for e in events), timeout=15, what="a maker fill")
+            await wait_until_async(lambda: any(e["x"] == "TRADE" for e in events), 15, message="a maker fill")
             fill = next(e for e in events if e["x"] == "TRADE")
             assert fill["m"] is True and float(fill["L"]) == float(f"{mid * 1.0003:.8f}")
         finally:

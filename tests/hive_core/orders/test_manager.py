@@ -144,7 +144,8 @@ def test_429_pauses_the_venue_until_retry_after_then_resends():
     manager.add_strategy("b", quota=BIG_QUOTA)
     start = timers.now()
     transport.script = [{"status": 429, "error": {"code": -1015, "msg": "Too many new orders",
-                                                   "data": {"serverTime": 1_700_000_005_000, "retryAfter": 1_700_000_007_000}}}]
+                                                   "data": {"serverTime": 1_700_000_005_000,
+                                                            "retryAfter": 1_700_000_007_000}}}]
     ids = Counter()
     manager.submit("a", ids.limit("a"))                 # answered 429: pause 2 s (7000 - 5000 ms)
     manager.submit("b", ids.limit("b"))                 # the whole venue path waits
@@ -172,7 +173,8 @@ def test_418_shrinks_the_limits_and_they_recover_on_success():
     manager, transport, timers = virtual_manager(backoff=policy)
     manager.add_strategy("a", quota=BIG_QUOTA)
     transport.script = [{"status": 418, "error": {"code": -1003, "msg": "banned",
-                                                   "data": {"serverTime": 1_700_000_001_000, "retryAfter": 1_700_000_002_000}}}]
+                                                   "data": {"serverTime": 1_700_000_001_000,
+                                                            "retryAfter": 1_700_000_002_000}}}]
     start = timers.now()
     ids = Counter()
     manager.submit("a", ids.limit("a"))

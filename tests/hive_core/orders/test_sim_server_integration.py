@@ -6,7 +6,6 @@ requests sent during a Retry-After), so pacing and back-off are exercised for re
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -18,8 +17,9 @@ from hive_core.orders.requests import owner_of
 from hive_core.orders.transport import VenueApiTransport
 from hive_core.sim.server import SimServer
 from tests.hive_core.orders.fakes import BIG_QUOTA, rules
+from tests.polling import wait_until_async
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 async def _venue(server_rules) -> tuple[SimServer, VenueApi, list[dict]]:
@@ -37,15 +37,6 @@ async def _venue(server_rules) -> tuple[SimServer, VenueApi, list[dict]]:
 async def _close(server: SimServer, api: VenueApi) -> None:
     await api.stop()
     await server.stop()
-
-
-async def _until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await asyncio.sleep(0.02)
-    return condition()
 
 
 def _resting_buy(strategy_id: str, seq: int, replies: list) -> requests.OrderRequest:
@@ -66,8 +57,9 @@ def test_orders_over_the_ws_api_are_paced_under_the_venue_limits_with_no_429_or_
             for seq in range(1, 21):                      # 60 orders at once: 3x the venue's 20/s
                 for name in ("alpha", "beta", "gamma"):
                     manager.submit(name, _resting_buy(name, seq, replies))
-            assert await _until(lambda: len(replies) == 60, 20.0), manager.metrics()
-            assert await _until(lambda: len([e for e in events if e.get("x") == "NEW"]) == 60, 5.0)
+            await wait_until_async(lambda: len(replies) == 60, 20.0,
+                                   message=lambda: f"60 replies; the manager's figures: {manager.metrics()}")
+            await wait_until_async(lambda: len([e for e in events if e.get("x") == "NEW"]) == 60, 5.0)
             return manager.metrics(), replies, [e for e in events if e.get("x") == "NEW"], dict(server.limits.stats)
         finally:
             await _close(server, api)
@@ -98,7 +90,8 @@ def test_venue_429_is_honoured_then_the_orders_go_through_without_a_ban():
             for seq in range(1, 8):
                 manager.submit("a", _resting_buy("a", seq, replies))
                 manager.submit("b", _resting_buy("b", seq, replies))
-            assert await _until(lambda: len(replies) == 14, 20.0), manager.metrics()
+            await wait_until_async(lambda: len(replies) == 14, 20.0,
+                                   message=lambda: f"14 replies; the manager's figures: {manager.metrics()}")
             return manager.metrics(), replies, dict(server.limits.stats)
         finally:
             await _close(server, api)
@@ -123,7 +116,7 @@ def test_submit_to_frame_on_the_socket_is_under_a_millisecond_at_p99_under_quota
             for seq in range(1, 16):                  # within the venue's burst: every one is written at once
                 manager.submit("a", _resting_buy("a", seq, replies))
                 await asyncio.sleep(0.01)
-            assert await _until(lambda: len(replies) == 15, 10.0)
+            await wait_until_async(lambda: len(replies) == 15, 10.0)
             return manager.metrics()
         finally:
             await _close(server, api)
