@@ -8,8 +8,8 @@ UNIT_LAYER := not integration and not e2e and not slow and not fault
 
 # What running needs, and everything (every part, the test tools, the linters). One stamp per set, so a
 # run-only install followed by `make test` still installs the test tools.
-RUN_EXTRAS := core,backend,dashboard
-ALL_EXTRAS := core,backend,dashboard,test,dev
+RUN_EXTRAS := backend,dashboard
+ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, delete, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.store.migrations.runner import upgrade_to_head
@@ -52,16 +52,23 @@ class PnlEntry:
     volume: float
 
 
+def engine_url(url: str) -> URL:
+    """The SQLAlchemy URL for DATABASE_URL: a bare `postgresql://` (or `postgres://`) URL gets the psycopg 3
+    driver the backend installs, where SQLAlchemy would otherwise look for psycopg2."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    return parsed.set(drivername="postgresql+psycopg") if parsed.drivername == "postgresql" else parsed
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        parsed = make_url(url)
+        parsed = engine_url(url)
         connect_args = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             connect_args = {"check_same_thread": False, "timeout": 30}
-        self.engine: Engine = create_engine(url, connect_args=connect_args)
+        self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         upgrade_to_head(self.engine)
