@@ -20,6 +20,7 @@ from typing import Any
 
 from hive_core.config import parse_instance_config
 from hive_core.loader import StrategyLoader, resolve_instance
+from hive_core.prometheus import render
 from hive_core.remote import messages
 from hive_core.runtime import Runtime
 
@@ -83,7 +84,7 @@ def measure(strategies: int = 1000, seconds: float = 30.0, repeats: int = 20) ->
     figures["performance_parts_gc_frozen"] = _time_parts(reports.performance_json_parts, repeats)
     gc.unfreeze()
     figures["metrics_build_and_json"] = _time(lambda: messages.to_json(reports.metrics_report()), repeats)
-    figures["prometheus"] = _time(reports.prometheus_text, max(repeats // 4, 1))
+    figures["prometheus"] = _time(lambda: render(reports.metrics_snapshot()), max(repeats // 4, 1))
     return figures
 
 

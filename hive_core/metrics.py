@@ -5,10 +5,8 @@ collector* is `fn() -> {field: value}`. Whatever they return goes
 
 - into MQTT: a strategy's fields into its entry's `custom_info` in P/performance, the instance's
   fields once per performance interval into P/metrics (`{"timestamp", "instance": {...}}`), and
-- into Prometheus (`GET /metrics` on `metrics_port`, 127.0.0.1 only; metric families and their text
-  by prometheus_client): a numeric strategy field `f` becomes `hive_strategy_f{instance="...",strategy="..."}`,
-  an instance field `hive_instance_f{instance="..."}`; counters get the `_total` suffix; a string field becomes a
-  1-valued sample with the string as a label (`hive_strategy_status{...,status="running"} 1.0`).
+- into Prometheus (`GET /metrics` on `metrics_port`, 127.0.0.1 only): hive_core/prometheus.py renders a
+  `MetricsSnapshot` with prometheus_client, one family per field (`hive_strategy_ticks_total{...}`).
 
 Adding a source (the order manager's queue depth, the venue's reconnects, ...) is one call:
 
@@ -19,16 +17,10 @@ A collector that raises is logged once and skipped; the others still report.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 StrategyCollector = Callable[[Any], Mapping[str, Any]]
 StrategyFiller = Callable[[Any, dict[str, Any]], Any]
@@ -36,7 +28,6 @@ InstanceCollector = Callable[[], Mapping[str, Any]]
 
 COUNTER = "counter"
 GAUGE = "gauge"
-_NAME_RE = re.compile(r"[^a-zA-Z0-9_]")
 
 # What the built-in fields mean (collectors may add their own with `describe`).
 DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -148,121 +139,26 @@ class MetricsRegistry:
             self._failed.add(name)
             self._logger.exception("metrics collector %r failed (reported once; skipped meanwhile)", name)
 
-    # ---- Prometheus ---------------------------------------------------------------------------
+    # ---- a snapshot for Prometheus ---------------------------------------------------------------
 
-    def scrape(self, slots: Mapping[str, Any]) -> PrometheusScrape:
-        """Every collector's figures now (call on the loop that owns the slots), ready to be rendered anywhere."""
-        return PrometheusScrape(
+    def snapshot(self, slots: Mapping[str, Any]) -> MetricsSnapshot:
+        """Every collector's figures now (call on the loop that owns the slots), as copies to render anywhere."""
+        return MetricsSnapshot(
             self.instance_id, dict(self._descriptions), self.instance_fields(),
             [(strategy_id, self.strategy_fields(slot)) for strategy_id, slot in slots.items()],
         )
 
 
 @dataclass(frozen=True)
-class PrometheusScrape:
-    """One scrape's figures, as a prometheus_client collector of counter and gauge families.
-
-    It holds copies only (the collectors ran when it was taken), so building the families and their text
-    (the costly part: about 30,000 samples at 1,000 strategies) may run on a worker thread.
-    """
+class MetricsSnapshot:
+    """One scrape's figures: copies only (the collectors ran when it was taken), so turning them into text
+    (the costly part: about 30,000 samples at 1,000 strategies) may run on a worker thread."""
 
     instance_id: str
     descriptions: Mapping[str, tuple[str, str]]
     instance_fields: Mapping[str, Any]
     strategy_fields: list[tuple[str, Mapping[str, Any]]]
 
-    def text(self) -> bytes:
-        """Text format 0.0.4 by prometheus_client's exposition: one family per metric, one sample per strategy."""
-        return generate_latest(self)
-
-    def collect(self) -> list[Metric]:
-        """The instance's families first, then the strategies'; each family's samples in strategy order."""
-        families: dict[str, Metric] = {}
-        instance_labels = {"instance": self.instance_id}
-        for field, value in self.instance_fields.items():
-            self._add_sample(families, "hive_instance_", field, instance_labels, value)
-        for strategy_id, fields in self.strategy_fields:
-            labels = {**instance_labels, "strategy": strategy_id}
-            for field, value in fields.items():
-                self._add_sample(families, "hive_strategy_", field, labels, value)
-        return list(families.values())
-
-    def _add_sample(self, families: dict[str, Metric], prefix: str, field: str, labels: dict[str, str],
-                    value: Any) -> None:
-        """A number is a sample of its field's counter or gauge; a string a 1-valued gauge labelled with it."""
-        if value is None or isinstance(value, dict | list | tuple):
-            return
-        kind, help_text = self.descriptions.get(field, (GAUGE, field.replace("_", " ")))
-        label = _NAME_RE.sub("_", field)
-        name = prefix + label
-        if isinstance(value, str):
-            kind, labels, number = GAUGE, {**labels, label: value}, 1.0
-        else:
-            number = float(value)
-            if kind == COUNTER and not name.endswith("_total"):
-                name += "_total"
-        family = families.get(name)
-        if family is None:
-            family_type = CounterMetricFamily if kind == COUNTER else GaugeMetricFamily
-            family = families[name] = family_type(name, help_text)
-        family.add_sample(name, labels, number)
-
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 4)
-
-
-class MetricsServer:
-    """A tiny asyncio HTTP responder: GET /metrics -> the Prometheus text; 127.0.0.1 only.
-
-    Not prometheus_client's HTTP server: that one collects on a thread of its own, and the collectors read
-    runtime state owned by the asyncio loop. Here `scrape` runs on the loop and returns a collector of
-    copies (a PrometheusScrape); only rendering that into text runs on a worker thread.
-    """
-
-    def __init__(self, scrape: Callable[[], Collector], port: int = 0, host: str = "127.0.0.1",
-                 logger: logging.Logger | None = None) -> None:
-        self._scrape = scrape
-        self.host = host
-        self.requested_port = port
-        self.port: int | None = None
-        self.scrapes = 0
-        self._server: asyncio.AbstractServer | None = None
-        self._logger = logger or logging.getLogger("hive.metrics")
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, self.host, self.requested_port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._logger.info("Prometheus metrics on http://%s:%d/metrics", self.host, self.port)
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5.0)
-            method, _, rest = request.decode("latin-1").partition(" ")
-            path = rest.split(" ", 1)[0].split("?", 1)[0]
-            if method not in ("GET", "HEAD"):
-                status, body, ctype = "405 Method Not Allowed", b"only GET\n", "text/plain"
-            elif path != "/metrics":
-                status, body, ctype = "404 Not Found", b"try /metrics\n", "text/plain"
-            else:
-                self.scrapes += 1
-                body = await asyncio.to_thread(generate_latest, self._scrape())
-                status, ctype = "200 OK", CONTENT_TYPE_PLAIN_0_0_4
-            head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                    f"Connection: close\r\n\r\n").encode()
-            writer.write(head if method == "HEAD" else head + body)
-            await writer.drain()
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-            pass
-        except Exception:
-            self._logger.exception("metrics request failed")
-        finally:
-            writer.close()
-

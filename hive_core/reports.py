@@ -91,16 +91,13 @@ class Reports:
         """The P/metrics payload (hive extension): the instance-level figures, once per performance interval."""
         return {"timestamp": int(time.time() * 1000), "instance": self.registry.instance_fields()}
 
-    def prometheus_scrape(self) -> metrics.PrometheusScrape:
-        """Every figure now, taken on the loop; rendering it (`.text()`) may run on a worker thread."""
+    def metrics_snapshot(self) -> metrics.MetricsSnapshot:
+        """Every figure now, taken on the loop; rendering it for Prometheus may run on a worker thread."""
         self._mids = {}
         try:
-            return self.registry.scrape(self.slots)
+            return self.registry.snapshot(self.slots)
         finally:
             self._mids = None
-
-    def prometheus_text(self) -> str:
-        return self.prometheus_scrape().text().decode()
 
     def status_text(self, ids: set[str]) -> str:
         """One line per strategy of `ids`, as the status command tells it."""

@@ -35,7 +35,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hive_core import build_info, metrics
 from hive_core.clock import Clock
@@ -56,6 +56,9 @@ from hive_core.reports import Reports
 from hive_core.scheduler import INF, Job, Scheduler
 from hive_core.sim.exchange import SimExchange
 from hive_core.sim.server import SimServer
+
+if TYPE_CHECKING:
+    from hive_core.prometheus import MetricsServer
 
 MAX_IDLE_SLEEP = 0.2
 BATCH_SLICE = 0.1          # realtime: seconds one batch of ticks may take before the rest is deferred
@@ -81,7 +84,7 @@ class Runtime:
             max_overruns=sched.max_consecutive_overruns, batch_slice=BATCH_SLICE if realtime else INF,
             realtime=realtime)
         self.metrics = metrics.MetricsRegistry(config.instance_id)
-        self.metrics_server: metrics.MetricsServer | None = None
+        self.metrics_server: MetricsServer | None = None
         self.link = BridgeLink()
         slots: dict[str, StrategySlot] = {}     # filled by the host; read by the delivery and the reports
         self.delivery = Delivery(slots, self.scheduler.guard, self.link, self.logger)
@@ -216,7 +219,8 @@ class Runtime:
             self.metrics.add_instance_collector("mqtt", bridge.backlog_figures, describe=BRIDGE_METRICS)
             bridge.start(loop)
         if self.config.metrics_port is not None:
-            self.metrics_server = metrics.MetricsServer(self.reports.prometheus_scrape, self.config.metrics_port)
+            from hive_core.prometheus import MetricsServer  # only here: prometheus_client costs every instance ~1.5 MB
+            self.metrics_server = MetricsServer(self.reports.metrics_snapshot, self.config.metrics_port)
             try:
                 await self.metrics_server.start()
             except OSError as problem:

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import math
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -14,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hive_core.config import parse_instance_config
 from hive_core.loader import resolve_instance
-from hive_core.metrics import MetricsRegistry, MetricsServer
+from hive_core.metrics import MetricsRegistry
+from hive_core.prometheus import MetricsServer, render
 from hive_core.runtime import Runtime
 from tests.polling import wait_until_async
 
@@ -33,7 +36,7 @@ def parse(text: str) -> tuple[dict[str, tuple[str, str]], dict[tuple[str, frozen
 
 
 def exposition(registry: MetricsRegistry, slots: dict) -> str:
-    return registry.scrape(slots).text().decode()
+    return render(registry.snapshot(slots)).decode()
 
 
 def labels(**values: str) -> frozenset:
@@ -113,7 +116,7 @@ def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     async def scenario():
         registry = MetricsRegistry("i")
         registry.add_instance_collector("x", lambda: {"x": 1})
-        server = MetricsServer(lambda: registry.scrape({}), port=0)
+        server = MetricsServer(lambda: registry.snapshot({}), port=0)
         port = await server.start()
         try:
             ok = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
@@ -163,3 +166,10 @@ def test_running_instance_serves_its_strategies_figures_on_an_ephemeral_metrics_
         assert f"{name}{{" in text and name in names, name
     assert samples["hive_instance_running", labels(instance="prom")] == 2
     assert runtime.metrics_server is None or runtime.metrics_server._server is None   # closed at shutdown
+
+
+def test_an_instance_without_a_metrics_port_does_not_load_prometheus_client():
+    code = ("import sys; import hive_core.runtime, hive_core.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('prometheus_client', 'hive_core.prometheus'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"

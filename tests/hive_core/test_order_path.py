@@ -19,6 +19,7 @@ from hive_core.config import parse_instance_config
 from hive_core.loader import ResolvedStrategy, StrategySpec
 from hive_core.market.types import Side
 from hive_core.orders.requests import owner_of
+from hive_core.prometheus import render
 from hive_core.runtime import Runtime
 from hive_core.strategy import Strategy
 from tests.conftest import REPO_ROOT, free_port, wait_for_port
@@ -121,7 +122,7 @@ def test_flooding_strategies_go_through_the_ws_api_with_quotas_and_no_ban_and_th
             info = report["heavy"]["custom_info"]
             assert info["orders_queued"] > 0 and info["orders_throttled_s"] > 0 and "instance" not in info
             assert runtime.reports.metrics_report()["instance"]["orders_http_418"] == 0
-            assert "hive_strategy_orders_queued{" in runtime.reports.prometheus_text()
+            assert b"hive_strategy_orders_queued{" in render(runtime.reports.metrics_snapshot())
         finally:
             runtime.request_stop()
             await asyncio.wait_for(task, 15)
