@@ -70,15 +70,14 @@ class StrategyHost:
     """The strategies of one instance, by id, and everything that changes which of them run."""
 
     def __init__(self, config: InstanceConfig, loader: StrategyLoader, *, clock: Clock, scheduler: Scheduler,
-                 orders: OrderManager, venue: Venue, market_data: Venue,
-                 delivery: Delivery, link: BridgeLink, slots: dict[str, StrategySlot]) -> None:
+                 orders: OrderManager, venue: Venue, delivery: Delivery, link: BridgeLink,
+                 slots: dict[str, StrategySlot]) -> None:
         self.config = config
         self.loader = loader
         self.clock = clock
         self.scheduler = scheduler
         self.orders = orders
         self.venue = venue
-        self.market_data = market_data
         self.delivery = delivery
         self.link = link
         self.slots = slots      # shared with the delivery and the reports, which only read it
@@ -94,7 +93,7 @@ class StrategyHost:
         handle = OrderHandle(entry.id, item.trading_pair, self.venue, account, self.delivery.route_update,
                              self.clock.now, logger, manager=self.orders)
         job = Job(entry.id, _not_started, logger, status=STOPPED, priority=entry.priority, interval=entry.interval)
-        market = MarketView(self.market_data, item.trading_pair)
+        market = MarketView(self.venue, item.trading_pair)
         settings = self.config.mqtt_bridge
         events = EventsAPI(enabled=settings.mqtt_external_events,
                            prefix=protocol.topic_prefix(settings.mqtt_namespace, self.config.instance_id),

@@ -96,12 +96,11 @@ class Runtime:
         self.venue: Venue = self.exchange
         self.sim_server: SimServer | None = None
         self.venue_client: VenueClient | None = None
-        self.market_data: Venue = self.venue
         if realtime:
             embedded = config.venue.url is None
             client = VenueClient(config.venue.trading_pairs, fee_rate=config.venue.fee_rate, now=self.clock.now,
                                  url=config.venue.url, fallback=self.exchange if embedded else None)
-            self.venue_client = self.market_data = self.venue = client
+            self.venue_client = self.venue = client
             transport: Any = VenueApiTransport(client, on_send=client.track_request, on_answer=client.forget_refused)
             self.timers: LoopTimers | VirtualTimers = LoopTimers(time.monotonic)
             order_clock: Callable[[], float] = time.monotonic
@@ -119,7 +118,7 @@ class Runtime:
                                venue=self.venue)
         self.host = StrategyHost(config, loader if loader is not None else StrategyLoader(config.strategy_dirs),
                                  clock=self.clock, scheduler=self.scheduler, orders=self.orders, venue=self.venue,
-                                 market_data=self.market_data, delivery=self.delivery, link=self.link, slots=slots)
+                                 delivery=self.delivery, link=self.link, slots=slots)
         self.controller = RemoteController(self.host, delivery=self.delivery, reports=self.reports, link=self.link,
                                            clock=self.clock, config_dir=config_dir)
         self._stop_requested = False
