@@ -372,7 +372,11 @@ class InstanceService:
         row.restarts, row.next_restart_at = row.restarts + 1, None
         policy = InstanceCreate.model_validate(row.spec["create"]).restart_policy
         log.info("restarting instance %s (restart %d of %d)", row.name, row.restarts, policy.max_retries)
-        self._launch(session, row, restart_words(row.restarts, policy, code))
+        try:
+            self._launch(session, row, restart_words(row.restarts, policy, code))
+        except (HiveError, OSError) as error:  # its files could not be written: retrying each second would not help
+            detail = error.detail if isinstance(error, HiveError) else str(error)
+            row.reason = f"{row.reason}; could not restart: {detail}"
 
     def _exited(self, row: InstanceRow, handle: ProcessHandle, process: ProcessState) -> None:
         row.handle = handle.ended(process).to_json()
