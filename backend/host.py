@@ -22,8 +22,14 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def last_output_line(log_file: Path, max_bytes: int = 16_384) -> str:
+def last_output_line(log_file: Path) -> str:
     """The last non-empty line the current run wrote (nothing from earlier runs)."""
+    lines = last_output_lines(log_file, 1)
+    return lines[0] if lines else ""
+
+
+def last_output_lines(log_file: Path, count: int, max_bytes: int = 16_384) -> list[str]:
+    """The last `count` non-empty lines the current run wrote (nothing from earlier runs), oldest first."""
     try:
         with open(log_file, "rb") as handle:
             handle.seek(0, os.SEEK_END)
@@ -31,14 +37,14 @@ def last_output_line(log_file: Path, max_bytes: int = 16_384) -> str:
             handle.seek(max(0, size - max_bytes))
             tail = handle.read().decode("utf-8", "replace")
     except OSError:
-        return ""
-    lines = [line.strip() for line in tail.splitlines()]
-    for line in reversed(lines):
-        if line.startswith(RUN_MARKER):
-            return ""
+        return []
+    found: list[str] = []
+    for line in reversed([line.strip() for line in tail.splitlines()]):
+        if line.startswith(RUN_MARKER) or len(found) == count:
+            break
         if line:
-            return line[:500]
-    return ""
+            found.append(line[:500])
+    return found[::-1]
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -61,5 +61,17 @@ def clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if present(ts) else "–"
 
 
+def restarts(instance: dict) -> str:
+    """The supervisor's restarts of an instance: "restarts: 1 of 3 · next restart at ..."; "" for an external bot."""
+    policy = instance.get("restart_policy")
+    if not policy:
+        return ""
+    if policy["policy"] == "never":
+        return "restart policy: never"
+    words = f"restarts: {instance.get('restarts', 0)} of {policy['max_retries']}"
+    pending = instance.get("next_restart_at")
+    return words + (f" · next restart at {clock(pending)}" if present(pending) else "")
+
+
 def when(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts) if present(ts) else None

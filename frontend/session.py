@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "instances_create_count": 1,  # strategies in the create form
     "instances_create_pair": "BTC-USDT",
     "instances_create_start": True,
+    "instances_create_restart_policy": "on_failure",
+    "instances_create_max_retries": 3,
     "instances_create_reset": False,  # clear the create form's name on the next run
     "strategies_selected": None,
     "strategies_error": None,

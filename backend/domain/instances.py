@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from backend.domain.base import Strict
 from hive_core.config import Identifier
@@ -19,6 +19,24 @@ class StrategySpec(Strict):
     trading_pair: str | None = Field(None, description="one of the instance's trading_pairs; the first when absent")
 
 
+class RestartPolicy(Strict):
+    """What the supervisor does when the instance's process exits or is killed while starting or running."""
+
+    policy: Literal["never", "on_failure"] = Field(
+        "on_failure", description="on_failure: start it again after a back-off; never: leave it in error")
+    max_retries: int = Field(3, ge=0, le=100, description="restarts in a row before it is left in error")
+    backoff_s: float = Field(2.0, gt=0, le=3600, description="delay before the first restart; doubled for each "
+                                                               "further one")
+    max_backoff_s: float = Field(60.0, gt=0, le=3600, description="the longest delay between restarts")
+
+    @model_validator(mode="after")
+    def _backoff_within_cap(self) -> RestartPolicy:
+        if self.max_backoff_s < self.backoff_s:
+            raise ValueError(f"max_backoff_s ({self.max_backoff_s:g} s) must not be shorter than backoff_s "
+                             f"({self.backoff_s:g} s)")
+        return self
+
+
 class InstanceCreate(Strict):
     name: Identifier = Field(description="also the bot's instance_id on the wire")
     runtime: Literal["process"] = "process"
@@ -27,6 +45,10 @@ class InstanceCreate(Strict):
     balances: dict[str, float] | None = Field(
         None, description="paper balances per strategy; runtime default when absent")
     start: bool = Field(True, description="start right after creating")
+    restart_policy: RestartPolicy = Field(
+        default_factory=RestartPolicy,
+        description="restart after a crash: on_failure with 3 retries unless said otherwise; the count starts "
+                    "again after an operator start or restart, and after 60 s running")
 
 
 class PnlSummary(BaseModel):
@@ -61,6 +83,9 @@ class InstanceOut(BaseModel):
     memory_bytes: int | None = None
     pnl: PnlSummary = Field(default_factory=PnlSummary)
     strategies: list[StrategyStatus]
+    restart_policy: RestartPolicy | None = Field(None, description="None for an external bot")
+    restarts: int = Field(0, description="restarts by the supervisor since the last operator start or healthy run")
+    next_restart_at: float | None = Field(None, description="epoch seconds of the pending restart, if one is due")
 
 
 class StateChange(BaseModel):

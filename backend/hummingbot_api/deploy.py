@@ -106,6 +106,7 @@ def _pairs(config: dict[str, Any]) -> list[str]:
 
 
 def _spec(name: str, entries: list[tuple[str, str, dict[str, Any]]]) -> InstanceCreate:
+    """The instance of a deployment; Hummingbot's requests have no restart policy, so it gets Hive's default."""
     pairs = list(dict.fromkeys(pair for _id, _strategy, config in entries for pair in _pairs(config)))
     try:
         return InstanceCreate(

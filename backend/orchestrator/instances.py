@@ -2,8 +2,10 @@
 
 `evaluate` gathers the facts of one instance (its process, what the fleet heard, the broker) and applies
 the derived outcome through the transition table; it runs for every instance on each supervisor tick,
-and right after operator actions. Reading is InstanceQueries', storing what the fleet heard is the
-FleetRecorder's, the instance's folder is InstanceFiles'.
+and right after operator actions. When the process of a starting or running instance ends without an
+operator's stop, its restart policy decides (restarts.py) whether and when the supervisor starts it again.
+Reading is InstanceQueries', storing what the fleet heard is the FleetRecorder's, the instance's folder
+is InstanceFiles'.
 """
 from __future__ import annotations
 
@@ -26,6 +28,14 @@ from backend.orchestrator.instance_files import InstanceFiles
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
 from backend.orchestrator.queries import InstanceQueries
 from backend.orchestrator.recorder import FleetRecorder
+from backend.orchestrator.restarts import (
+    GIVE_UP_LOG_LINES,
+    Action,
+    decide_restart,
+    restart_words,
+    restarts_after,
+    with_log_lines,
+)
 from backend.orchestrator.runs import BotRuns, Deployment
 from backend.orchestrator.state import Facts, Thresholds, broker_down, derive_state
 from backend.runtimes.base import ProcessState, Resources, Runtime
@@ -191,24 +201,31 @@ class InstanceService:
                 if not self.broker.is_running():
                     raise Conflict("broker_not_running",
                                    "the MQTT broker is not running; start the broker on the Broker page first")
-                folder = self.files.folder(name)
-                config_path, versions = self.files.write(InstanceCreate.model_validate(row.spec["create"]), folder,
-                                                         self.broker.address())
-                row.spec = {"create": row.spec["create"], "versions": versions}
-                row.config_path = str(config_path)
-                runtime = self._runtime(row)
-                try:
-                    locator = runtime.start(name, folder, config_path)
-                except OSError as error:
-                    transition(session, row, State.STARTING, "start requested by operator")
-                    transition(session, row, State.ERROR, f"could not start the process: {error}")
-                    return self.queries.out(session, row)
-                now = time.time()
-                row.handle, row.pid = ProcessHandle(locator).to_json(), runtime.pid(locator)
-                row.started_at, row.stop_requested_at = now, None
-                transition(session, row, State.STARTING,
-                           f"process started (pid {row.pid}); waiting for its first heartbeat", now=now)
+                row.restarts, row.next_restart_at = 0, None  # the operator's start begins a new count
+                self._launch(session, row)
         return self.queries.get(name)
+
+    def _launch(self, session: Session, row: InstanceRow, cause: str | None = None) -> None:
+        """Write its files and start its process: created/stopped/error -> starting (-> error when it cannot).
+
+        `cause` leads the reason: None for the operator's start, the restart in words for the supervisor's."""
+        folder = self.files.folder(row.name)
+        config_path, versions = self.files.write(InstanceCreate.model_validate(row.spec["create"]), folder,
+                                                 self.broker.address())
+        row.spec = {"create": row.spec["create"], "versions": versions}
+        row.config_path = str(config_path)
+        runtime = self._runtime(row)
+        try:
+            locator = runtime.start(row.name, folder, config_path)
+        except OSError as error:
+            transition(session, row, State.STARTING, cause or "start requested by operator")
+            transition(session, row, State.ERROR, f"could not start the process: {error}")
+            return
+        now = time.time()
+        row.handle, row.pid = ProcessHandle(locator).to_json(), runtime.pid(locator)
+        row.started_at, row.stop_requested_at = now, None
+        started = f"process started (pid {row.pid}); waiting for its first heartbeat"
+        transition(session, row, State.STARTING, f"{cause}; {started}" if cause else started, now=now)
 
     def stop(self, name: str, wait: float = STOP_WAIT) -> InstanceOut:
         with self._lock:
@@ -222,6 +239,7 @@ class InstanceService:
                     if handle is not None:
                         self._runtime(row).terminate(handle.locator)
                 elif current == State.ERROR:
+                    row.next_restart_at = None  # a pending restart is called off
                     transition(session, row, State.STOPPED, "stopped by operator (its process had already ended)")
                     return self.queries.out(session, row)
                 elif current != State.STOPPING:
@@ -270,7 +288,7 @@ class InstanceService:
                 if row.state == State.STOPPING:
                     transition(session, row, State.STOPPED, "stopped by operator (ended while the backend was down)")
                 elif row.state in (State.STARTING, State.RUNNING):
-                    transition(session, row, State.ERROR, exit_state.detail)
+                    transition(session, row, State.ERROR, self._failed(row, handle, exit_state, time.time()))
 
     def tick(self) -> None:
         """One supervisor round: store what the fleet heard, then re-evaluate every instance."""
@@ -295,6 +313,7 @@ class InstanceService:
             if handle is None or state in (State.CREATED, State.STOPPED):
                 return state
             runtime = self._runtime(row)
+            exited_now = False
             if not handle.live:
                 process = handle.exit_state()
             else:
@@ -305,6 +324,7 @@ class InstanceService:
                     row.handle = handle.to_json()
                 if not process.alive:
                     self._exited(row, handle, process)
+                    exited_now = True
                 else:
                     if runtime.pid(locator) != row.pid:
                         row.pid = runtime.pid(locator)
@@ -320,11 +340,43 @@ class InstanceService:
             if outcome.kill:
                 runtime.kill(handle.locator)
                 row.handle = replace(handle, killed=True).to_json()
+            if exited_now and outcome.state == State.ERROR:
+                outcome = replace(outcome, reason=self._failed(row, handle, process, now))
             if outcome.state != state:
                 transition(session, row, outcome.state, outcome.reason, now=now)
             elif outcome.reason != row.reason:
                 row.reason = outcome.reason
+            restarts = restarts_after(row.restarts, State(row.state), row.state_since, now)
+            if restarts != row.restarts:
+                row.restarts = restarts
+            if row.state == State.ERROR and row.next_restart_at is not None and now >= row.next_restart_at \
+                    and self.broker.is_running():  # without a broker it waits: it could not report
+                self._restart(session, row)
             return State(row.state)
+
+    def _failed(self, row: InstanceRow, handle: ProcessHandle, process: ProcessState, now: float) -> str:
+        """The process ended while the instance was starting or running: note whether and when it restarts,
+        and return the error's reason (the exit, what happens next, and on giving up the log's last lines)."""
+        policy = InstanceCreate.model_validate(row.spec["create"]).restart_policy
+        decision = decide_restart(policy, row.restarts, now, now, process.detail,
+                                  operator_stopped=row.stop_requested_at is not None)
+        row.next_restart_at = decision.at
+        if decision.action == Action.GIVE_UP:
+            return with_log_lines(decision.reason, self._runtime(row).last_lines(handle.locator, GIVE_UP_LOG_LINES))
+        return decision.reason
+
+    def _restart(self, session: Session, row: InstanceRow) -> None:
+        """The supervisor's restart of a crashed instance: error -> starting, its reason saying which restart."""
+        handle = ProcessHandle.from_json(row.handle)
+        code = handle.exited.code if handle is not None and handle.exited is not None else None
+        row.restarts, row.next_restart_at = row.restarts + 1, None
+        policy = InstanceCreate.model_validate(row.spec["create"]).restart_policy
+        log.info("restarting instance %s (restart %d of %d)", row.name, row.restarts, policy.max_retries)
+        try:
+            self._launch(session, row, restart_words(row.restarts, policy, code))
+        except (HiveError, OSError) as error:  # its files could not be written: retrying each second would not help
+            detail = error.detail if isinstance(error, HiveError) else str(error)
+            row.reason = f"{row.reason}; could not restart: {detail}"
 
     def _exited(self, row: InstanceRow, handle: ProcessHandle, process: ProcessState) -> None:
         row.handle = handle.ended(process).to_json()

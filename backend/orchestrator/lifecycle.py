@@ -11,6 +11,7 @@
     error    --start-->            starting
     error    --stop-->             stopping (process still alive) or stopped (nothing to stop)
     error    --heartbeats again--> running  (the connection came back, the process never died)
+    error    --restart-->          starting (the supervisor, as the restart policy says: restarts.py)
 
 Every transition is stored in the state history with its reason, in the same transaction as the state.
 """

@@ -113,7 +113,8 @@ class InstanceQueries:
             state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
             last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes, pnl=_total(strategies),
-            strategies=strategies,
+            strategies=strategies, restart_policy=spec.restart_policy, restarts=row.restarts,
+            next_restart_at=row.next_restart_at,
         )
 
     def _external_out(self, name: str, view: BotView, now: float) -> InstanceOut:

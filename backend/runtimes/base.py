@@ -1,6 +1,7 @@
 """What every runtime (local processes now, Docker later) offers the orchestrator."""
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,18 @@ class ProcessState:
     alive: bool
     exit_code: int | None = None
     detail: str = ""  # the exit in words: "exited with code 1: ValueError: boom"
+
+
+def exit_words(code: int | None) -> str:
+    """An exit code in words; a negative one is the signal that killed the process."""
+    if code is None:
+        return "exited (exit code unknown)"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 @dataclass(frozen=True)
@@ -41,3 +54,6 @@ class Runtime(Protocol):
     def resources(self, handle: dict[str, Any]) -> Resources: ...
 
     def pid(self, handle: dict[str, Any]) -> int | None: ...
+
+    def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
+        """The last `count` non-empty lines its latest run wrote (its log), oldest first."""

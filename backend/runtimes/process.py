@@ -21,22 +21,14 @@ from typing import Any
 
 import psutil
 
-from backend.host import RUN_MARKER, child_env, last_output_line, live_process
-from backend.runtimes.base import ProcessState, Resources
+from backend.host import RUN_MARKER, child_env, last_output_line, last_output_lines, live_process
+from backend.runtimes.base import ProcessState, Resources, exit_words
 
 LAUNCH_MODULE = "backend.runtimes.launch"
 
 
 def describe_exit(code: int | None, last_line: str) -> str:
-    if code is None:
-        words = "exited (exit code unknown)"
-    elif code < 0:
-        try:
-            words = f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            words = f"killed by signal {-code}"
-    else:
-        words = f"exited with code {code}"
+    words = exit_words(code)
     return f"{words}: {last_line}" if last_line else words
 
 
@@ -133,6 +125,9 @@ class ProcessRuntime:
         code = _read_exit_code(Path(handle["exit_file"]))
         last = last_output_line(Path(handle["log_file"]))
         return ProcessState(alive=False, exit_code=code, detail=describe_exit(code, last))
+
+    def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
+        return last_output_lines(Path(handle["log_file"]), count)
 
     # --- stopping --------------------------------------------------------------------------------
     def terminate(self, handle: dict[str, Any]) -> None:

@@ -28,6 +28,9 @@ class InstanceRow(Base):
                                                           doc="runtime handle: how to find it again")
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     stop_requested_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                          doc="restarts by the supervisor in a row (see orchestrator/restarts.py)")
+    next_restart_at: Mapped[float | None] = mapped_column(Float, nullable=True, doc="when the pending restart is due")
 
 
 class StateChangeRow(Base):

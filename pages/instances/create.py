@@ -13,6 +13,7 @@ from frontend import errors
 from frontend.schema_form import param_inputs
 
 RUNTIMES = ["process"]
+RESTART_POLICIES = {"on_failure": "on failure", "never": "never"}
 
 
 def _add_strategy() -> None:
@@ -67,6 +68,15 @@ def create_form(client: HiveClient) -> None:
         more.button("Remove strategy", key="instances_create_remove", on_click=_remove_strategy,
                       disabled=len(entries) == 1)
 
+        policy_col, retries_col = st.columns(2)
+        policy = policy_col.selectbox("Restart policy", list(RESTART_POLICIES), key="instances_create_restart_policy",
+                                      format_func=RESTART_POLICIES.__getitem__,
+                                      help="on failure: when its process exits or is killed while it runs, start it "
+                                           "again after 2 s, 4 s, 8 s... (at most 60 s); never: leave it in error")
+        retries = retries_col.number_input("Max retries", min_value=0, max_value=100, step=1,
+                                           key="instances_create_max_retries", disabled=policy == "never",
+                                           help="restarts in a row before it is left in error; the count starts "
+                                                "again after a minute running or a start by you")
         start_now = st.checkbox("Start now", key="instances_create_start")
         if not st.button("Create Instance", key="instances_create_submit", type="primary"):
             return
@@ -76,6 +86,7 @@ def create_form(client: HiveClient) -> None:
             "strategies": entries,
             "trading_pairs": [pair.strip() for pair in pairs.split(",") if pair.strip()],
             "start": start_now,
+            "restart_policy": {"policy": policy, "max_retries": int(retries)},
         }
         created = errors.attempt(f"create the instance {spec['name'] or '(no name)'}", client.create_instance, spec)
         if created is None:

@@ -47,7 +47,8 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     st.subheader(name)
     badges.state_badge(instance["state"], instance.get("reason", ""), key="instances_state")
     st.caption(f"{instance['runtime']} runtime · in this state since {fmt.clock(instance.get('state_since'))}"
-               + (f" · pid {instance['pid']}" if instance.get("pid") else ""))
+               + (f" · pid {instance['pid']}" if instance.get("pid") else "")
+               + (f" · {restarts}" if (restarts := fmt.restarts(instance)) else ""))
     _controls(client, instance)
     _summary(instance)
 

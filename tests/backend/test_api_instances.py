@@ -17,6 +17,7 @@ from hive_core.config import StrategyQuota
 from tests.polling import wait_until
 
 MM = {"id": "mm1", "strategy": "market_maker"}
+NEVER = {"policy": "never"}  # for the tests of a crash's error: no supervisor restart (see test_self_healing.py)
 
 
 def spec(name: str = "bot1", *strategies: dict, **extra) -> dict:
@@ -152,7 +153,7 @@ def test_instance_goes_running_on_heartbeats_reports_pnl_trades_logs_then_stops(
 @pytest.mark.usefixtures("running_broker")
 @pytest.mark.fault
 def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None:
-    client.create_instance(spec("bot1", {**MM, "params": {"fake_exit_after": 1.0}}))
+    client.create_instance(spec("bot1", {**MM, "params": {"fake_exit_after": 1.0}}, restart_policy=NEVER))
     failed = wait_state(client, "bot1", "error")
     assert failed["reason"] == "exited with code 1: RuntimeError: fake crash"
     assert failed["pid"] is None
@@ -162,7 +163,7 @@ def test_crashing_bot_goes_to_error_with_exit_code_and_last_line(client) -> None
 @pytest.mark.usefixtures("running_broker")
 @pytest.mark.fault
 def test_sigkilled_bot_goes_to_error_saying_so(client) -> None:
-    running = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
+    running = (client.create_instance(spec(restart_policy=NEVER)), wait_state(client, "bot1", "running"))[1]
     os.kill(running["pid"], signal.SIGKILL)
     failed = wait_state(client, "bot1", "error")
     assert failed["reason"].startswith("killed by SIGKILL")
@@ -231,7 +232,7 @@ def test_broker_down_puts_running_bots_in_error_and_they_recover(client, running
 @pytest.mark.fault
 def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_backend, client,
                                                            running_broker) -> None:
-    first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
+    first = (client.create_instance(spec(restart_policy=NEVER)), wait_state(client, "bot1", "running"))[1]
     hive_backend.stop()
     assert psutil.pid_exists(first["pid"])  # detached: the backend's shutdown leaves it running
     second = backend_factory(hive_backend.settings)
@@ -246,7 +247,7 @@ def test_backend_restart_finds_the_running_instance_again(backend_factory, hive_
 @pytest.mark.fault
 def test_instance_that_exited_while_the_backend_was_down_is_in_error_after_restart(backend_factory, hive_backend,
                                                                                     client, running_broker) -> None:
-    first = (client.create_instance(spec()), wait_state(client, "bot1", "running"))[1]
+    first = (client.create_instance(spec(restart_policy=NEVER)), wait_state(client, "bot1", "running"))[1]
     hive_backend.stop()
     os.kill(first["pid"], signal.SIGKILL)
     # The whole run has ended, launcher included, before the backend comes back.

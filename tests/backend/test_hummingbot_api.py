@@ -17,6 +17,7 @@ import pytest
 from hummingbot_api_client import HummingbotAPIClient
 from hummingbot_api_client.routers import BotOrchestrationRouter, DockerRouter, ScriptsRouter
 
+from backend.domain.instances import RestartPolicy
 from backend.orchestrator.runs import HIVE_IMAGE
 from tests.backend.conftest import PASSWORD, USERNAME
 from tests.backend.sim_bots import SimBot
@@ -80,6 +81,7 @@ def test_scripts_configs_deploy_v2_script_and_containers(real_backend, data_dir:
     instance = wait_state(client, name, "running")
     assert [(s["id"], s["strategy"], s["params"]) for s in instance["strategies"]] == \
         [("tick_conf", "ticker", {"word": "hello"})]
+    assert instance["restart_policy"] == RestartPolicy().model_dump()  # a deployment has Hive's default
     wait_until(lambda: any("hello at" in line["msg"] for line in client.instance_logs(name)), 20,
                message="the deployed script logs with its config's params")
 
@@ -157,6 +159,7 @@ def test_controllers_deployment_status_commands_performance_and_bot_runs(real_ba
     name = deployed["unique_instance_name"]
     assert deployed["success"] is True and deployed["controllers_deployed"] == ["mm_tight", "trend.yml"]
     assert deployed["script_config_generated"] == f"{name}.yml"
+    assert real_backend.client.get_instance(name)["restart_policy"] == RestartPolicy().model_dump()
     generated = call(real_backend, lambda api: api.scripts.get_script_config(name))
     assert generated == {"script_file_name": "v2_with_controllers.py",
                          "controllers_config": ["mm_tight.yml", "trend.yml"]}

@@ -57,7 +57,7 @@ def test_real_instance_runs_trades_stops_crashes_and_survives_a_backend_restart(
     created = client.create_instance({"name": "real1", "strategies": [
         {"id": "mm", "strategy": "market_maker", "params": {"spread_bps": 5}},
         {"id": "tk", "strategy": "ticker", "params": {"word": "hello"}, "interval": 0.5},
-    ]})
+    ], "restart_policy": {"policy": "never"}})  # its crash below stays an error (test_self_healing restarts)
     assert created["state"] == "starting"
     running = wait_state(client, "real1", "running")
     assert running["strategies"][1]["version"] == 1

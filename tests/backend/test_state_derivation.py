@@ -75,7 +75,8 @@ def world(tmp_path: Path):
                               StrategyLibrary(store, settings.core_argv()))
     fleet.listening_since = 0.0
     with store.session() as session:
-        spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False)
+        spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False,
+                              restart_policy={"policy": "never"})  # restarts: test_restart_policy.py
         row = InstanceRow(name="bot", runtime="process", spec={"create": spec.model_dump(mode="json"), "versions": {}},
                           config_path="", state="created", state_since=0.0, created_at=0.0)
         session.add(row)

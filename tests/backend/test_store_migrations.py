@@ -41,6 +41,7 @@ from tests.conftest import REPO_ROOT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_before_migrations.sql"
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+RESTARTS = "0002"  # the instances' restart count and pending restart
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -110,11 +111,13 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         lines = migration_log(caplog)
         assert any("stamp" in line and line.endswith(f" -> {BASELINE}") for line in lines)
         assert not any(f"upgrade  -> {BASELINE}," in line for line in lines)          # its tables not made again
+        assert any(f"upgrade {BASELINE} -> {RESTARTS}," in line for line in lines)    # then through 0002
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
             assert [(i.name, i.state, i.pid) for i in instances] == [("alpha", "running", 4001),
                                                                      ("beta", "stopped", 4002)]
+            assert [(i.restarts, i.next_restart_at) for i in instances] == [(0, None), (0, None)]  # 0002's defaults
             assert instances[0].spec == {"strategies": [{"id": "mm", "strategy": "market_maker"}]}
             assert instances[0].handle == {"kind": "process", "pid": 4001}
             versions = session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from backend.client import HiveClient
+from frontend import format as fmt
 from tests.frontend.helpers import badges, errors, rerun_until
 
 PAGE = "pages/instances/app.py"
@@ -117,3 +118,35 @@ def test_running_instance_shows_detail_refuses_delete_and_stops_with_a_reason(ap
     assert any(caption.value.startswith("Reason: ") and len(caption.value) > 8 for caption in at.caption)
     assert not errors(at)  # the stop cleared the failed delete
     client.delete_instance("runner")
+
+
+def test_the_restart_policy_is_chosen_in_the_form_and_the_restarts_are_shown(app, client):
+    at = _open(app)
+    _fill(at, "healer", start=False)
+    at.number_input(key="instances_create_max_retries").set_value(5).run()
+
+    at.button(key="instances_create_submit").click().run()
+
+    assert not errors(at)
+    created = client.get_instance("healer")
+    assert (created["restart_policy"]["policy"], created["restart_policy"]["max_retries"]) == ("on_failure", 5)
+    assert any("restarts: 0 of 5" in caption.value for caption in at.caption)
+
+    _fill(at, "stayer", start=False)
+    at.selectbox(key="instances_create_restart_policy").select("never").run()
+    assert at.number_input(key="instances_create_max_retries").disabled
+    at.button(key="instances_create_submit").click().run()
+    assert client.get_instance("stayer")["restart_policy"]["policy"] == "never"
+    assert any("restart policy: never" in caption.value for caption in at.caption)
+
+
+@pytest.mark.parametrize(("instance", "words"), [
+    ({"restart_policy": None}, ""),
+    ({"restart_policy": {"policy": "never", "max_retries": 3}, "restarts": 0}, "restart policy: never"),
+    ({"restart_policy": {"policy": "on_failure", "max_retries": 3}, "restarts": 1, "next_restart_at": None},
+     "restarts: 1 of 3"),
+    ({"restart_policy": {"policy": "on_failure", "max_retries": 3}, "restarts": 2, "next_restart_at": 0.0},
+     f"restarts: 2 of 3 · next restart at {fmt.clock(0.0)}"),
+])
+def test_restarts_in_words(instance: dict, words: str) -> None:
+    assert fmt.restarts(instance) == words

@@ -26,11 +26,14 @@ def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
 
 @router.post("", response_model=InstanceOut, status_code=201)
 def create_instance(instances: InstancesDep, spec: InstanceCreate) -> InstanceOut:
+    """Create an instance and, unless `start` is false, start it. Its `restart_policy` (on_failure with 3 retries
+    when absent) says whether the supervisor starts it again when its process exits or is killed while it runs."""
     return instances.create(spec)
 
 
 @router.get("/{name}", response_model=InstanceOut)
 def get_instance(instances: InstanceQueriesDep, name: str) -> InstanceOut:
+    """Its state with the reason, process, heartbeat, PnL, and its restarts (`restarts`, `next_restart_at`)."""
     return instances.get(name)
 
 
@@ -42,16 +45,20 @@ def delete_instance(instances: InstancesDep, name: str) -> Response:
 
 @router.post("/{name}/start", response_model=InstanceOut)
 def start_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    """Start its process; the count of the supervisor's restarts starts again from 0."""
     return instances.start(name)
 
 
 @router.post("/{name}/stop", response_model=InstanceOut)
 def stop_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    """SIGTERM, then SIGKILL after the stop grace; a stopped instance is never restarted by the supervisor,
+    and a pending restart of one in error is called off."""
     return instances.stop(name)
 
 
 @router.post("/{name}/restart", response_model=InstanceOut)
 def restart_instance(instances: InstancesDep, name: str) -> InstanceOut:
+    """Stop, then start: the count of the supervisor's restarts starts again from 0."""
     return instances.restart(name)
 
 
