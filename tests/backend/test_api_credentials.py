@@ -198,7 +198,7 @@ def test_the_real_hive_core_reads_its_credentials_at_start_and_runs(real_backend
 
 
 @pytest.mark.usefixtures("running_broker")
-def test_a_crashed_instance_keeps_no_credentials_file_and_delete_refuses_nothing_left(hive_backend, client) -> None:
+def test_a_crashed_instance_keeps_no_credentials_file(hive_backend, client) -> None:
     add_credential(client)
     crashing = {"id": "mm1", "strategy": "market_maker", "params": {"fake_exit_after": 0.5}}
     client.create_instance({"name": "bot1", "strategies": [crashing], "credential": "binance_main",
