@@ -44,8 +44,8 @@ def credentials_section(client: HiveClient) -> None:
         tables.show_table(tables.credentials_frame(stored), "No credentials yet.", key="credentials_table")
         if stored:
             actions = st.container(horizontal=True)
-            chosen = actions.selectbox("Credential", [item["name"] for item in stored], key="credentials_selected",
-                                       label_visibility="collapsed")
+            chosen = actions.selectbox("Stored credential", [item["name"] for item in stored],
+                                       key="credentials_selected", label_visibility="collapsed")
             actions.button("Delete", key="credentials_delete", on_click=_delete, args=(client, chosen))
             actions.button("Rotate key", key="credentials_rotate", on_click=_rotate, args=(client,),
                            help="encrypt every credential again with a new key")

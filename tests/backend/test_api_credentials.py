@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from backend.client import BackendError
 from tests.mqtt_probe import MqttProbe
@@ -208,3 +209,17 @@ def test_a_crashed_instance_keeps_no_credentials_file(hive_backend, client) -> N
     assert not credentials_file.exists()
     client.delete_instance("bot1")
     client.delete_credential("binance_main")
+
+
+def test_a_backend_with_the_wrong_key_says_what_to_do_and_loses_nothing(backend_factory, hive_backend) -> None:
+    add_credential(hive_backend.client)
+    hive_backend.stop()
+    wrong = backend_factory(credentials_key=Fernet.generate_key().decode())
+
+    error = refused(wrong.client.create_credential, "second", "binance", API_KEY, SECRET)
+    assert (error.status, error.code) == (503, "credentials_key_wrong")
+    assert "HIVE_CREDENTIALS_KEY does not decrypt" in error.message and "nothing was changed" in error.message
+    assert [c["name"] for c in wrong.client.list_credentials()] == ["binance_main"]  # still listed, still whole
+    wrong.stop()
+    right = backend_factory()  # the key file again
+    assert right.services.credentials.for_instance("binance_main")["secret"] == SECRET
