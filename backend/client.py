@@ -122,6 +122,29 @@ class HiveClient:
         """The bot's market events (P/events), newest first."""
         return self._request("GET", f"/instances/{name}/events", params={"limit": limit})
 
+    # --- venue credentials (answers never hold a secret part) -------------------------------------
+    def list_credentials(self) -> list[dict]:
+        return self._request("GET", "/credentials")
+
+    def create_credential(self, name: str, venue: str, api_key: str, secret: str,
+                          passphrase: str | None = None) -> dict:
+        body = {"name": name, "venue": venue, "api_key": api_key, "secret": secret, "passphrase": passphrase}
+        return self._request("POST", "/credentials", json=body)
+
+    def get_credential(self, name: str) -> dict:
+        return self._request("GET", f"/credentials/{name}")
+
+    def replace_credential(self, name: str, api_key: str, secret: str, passphrase: str | None = None) -> dict:
+        body = {"api_key": api_key, "secret": secret, "passphrase": passphrase}
+        return self._request("PUT", f"/credentials/{name}", json=body)
+
+    def delete_credential(self, name: str) -> None:
+        self._request("DELETE", f"/credentials/{name}")
+
+    def rotate_credentials_key(self, key: str | None = None) -> dict:
+        """Re-encrypt every credential with `key` (generated when None); the answer says where the key now is."""
+        return self._request("POST", "/credentials/rotate-key", json={"key": key})
+
     # --- external events, webhooks, audit --------------------------------------------------------
     def publish_event(self, name: str, data: dict, targets: list[str] | str = "all") -> dict:
         return self._request("POST", "/events", json={"name": name, "data": data, "targets": targets})

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 
 from backend.broker.manager import BrokerManager
+from backend.credentials.key import KEY_FILE, KeyLocation
+from backend.credentials.service import CredentialService
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -27,8 +29,11 @@ class Services:
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
         self.library = StrategyLibrary(self.store, settings.core_argv())
+        key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
+        self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
         runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
-        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library)
+        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library,
+                                         self.credentials)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)

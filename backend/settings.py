@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_lines_per_instance: int = Field(5000, ge=100)
     pnl_snapshot_interval: float = Field(5.0, ge=0, description="at most one stored PnL point per strategy this often")
 
+    credentials_key: SecretStr | None = Field(
+        None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")
+
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
     @classmethod

@@ -28,6 +28,12 @@ DEFAULTS: dict[str, Any] = {
     "instances_create_restart_policy": "on_failure",
     "instances_create_max_retries": 3,
     "instances_create_reset": False,  # clear the create form's name on the next run
+    "credentials_error": None,
+    "credentials_notice": None,
+    "credentials_rotated": None,  # the last key rotation's answer, shown until the next save
+    "credentials_venue": "binance_testnet",
+    "credentials_reset": False,  # empty the add-credential inputs on the next run
+    "instances_create_credential": "",
     "strategies_selected": None,
     "strategies_error": None,
     "strategies_notice": None,

@@ -39,6 +39,21 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def credentials_frame(credentials: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Name": item["name"],
+            "Venue": item["venue"],
+            "API key": item["api_key_hint"],
+            "Passphrase": "set" if item["has_passphrase"] else "–",
+            "Used by": ", ".join(item["instances"]) or "–",
+            "Updated": fmt.clock(item["updated_at"]),
+        }
+        for item in credentials
+    ]
+    return pd.DataFrame(rows)
+
+
 def strategy_pnl_frame(strategies: list[dict]) -> pd.DataFrame:
     rows = [
         {

@@ -1,7 +1,8 @@
 """Command line: the contract the backend relies on when it runs hive_core as a subprocess.
 
     run --config FILE        run the instance until SIGTERM/SIGINT (exit 0)
-    check --config FILE      validate the config and every strategy's params; prints `ok`
+    check --config FILE      validate the config, its credentials file and every strategy's params;
+                             prints `ok`
     describe [--strategy-dir DIR ...] [--file PATH]
                              JSON list of {name, description, params_schema, interface_version}
     info                     which clock is active (compiled or interpreted) and the Python version
@@ -41,11 +42,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load(path: Path):
-    """(config, resolved strategies), or a ConfigError naming the field."""
+    """(config, resolved strategies), or a ConfigError naming the field; the credentials file, when the
+    config names one, must exist and parse (its content is never printed)."""
     from hive_core.config import load_instance_config
+    from hive_core.credentials import load_credentials
     from hive_core.loader import resolve_instance
 
     config = load_instance_config(path)
+    if config.credentials is not None:
+        load_credentials(path.resolve().parent / config.credentials.file)
     try:
         resolved = resolve_instance(config, base_dir=path.resolve().parent)
     except ValueError as error:

@@ -127,6 +127,12 @@ class StrategyEntry(Frozen):
     quota: StrategyQuota = Field(default_factory=StrategyQuota)  # type: ignore[arg-type]  # (see InstanceConfig)
 
 
+class CredentialsFileConfig(Frozen):
+    """Where the venue credentials handed to this instance are (hive_core/credentials.py reads them)."""
+
+    file: Path = Field(description="JSON file; relative to the config's folder unless absolute")
+
+
 # `default_factory=<model>` below: mypy (without the pydantic plugin) takes defaulted fields for required ones.
 class InstanceConfig(Frozen):
     instance_id: Identifier
@@ -138,6 +144,7 @@ class InstanceConfig(Frozen):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)  # type: ignore[arg-type]
     metrics_port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus text on 127.0.0.1:<port>")
+    credentials: CredentialsFileConfig | None = Field(None, description="venue credentials, read at start")
 
     @model_validator(mode="after")
     def _unique_ids_and_known_pairs(self) -> InstanceConfig:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
+from backend.credentials.service import CredentialService
 from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
@@ -62,10 +63,15 @@ def get_events(services: ServicesDep) -> EventService:
     return services.events
 
 
+def get_credentials(services: ServicesDep) -> CredentialService:
+    return services.credentials
+
+
 def get_hummingbot(services: ServicesDep) -> HummingbotApi:
     return services.hummingbot
 
 
+CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]

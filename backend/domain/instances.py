@@ -49,6 +49,8 @@ class InstanceCreate(Strict):
         default_factory=RestartPolicy,
         description="restart after a crash: on_failure with 3 retries unless said otherwise; the count starts "
                     "again after an operator start or restart, and after 60 s running")
+    credential: Identifier | None = Field(
+        None, description="a stored credential's name: handed to the instance's process alone while it runs")
 
 
 class PnlSummary(BaseModel):

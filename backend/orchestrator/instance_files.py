@@ -1,6 +1,7 @@
 """An instance's folder: its config and strategy sources written, checked by hive_core, archived or removed.
 
-    <data>/instances/<name>/    the live folder (config.yml, strategy sources, process.log)
+    <data>/instances/<name>/    the live folder (config.yml, strategy sources, process.log, and
+                                credentials.json while a process with a credential runs)
     <data>/archived/<name>[-n]  where a deleted instance's folder is kept when asked
 """
 from __future__ import annotations
@@ -8,11 +9,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from backend import hive_cli
 from backend.domain.instances import InstanceCreate
 from backend.errors import InvalidInput, Unavailable
-from backend.runtimes.config_file import build_config, write_instance_files
+from backend.runtimes.config_file import (
+    build_config,
+    remove_credentials_file,
+    write_credentials_file,
+    write_instance_files,
+)
 from backend.strategies.library import StrategyLibrary
 
 
@@ -29,13 +36,24 @@ class InstanceFiles:
     def folder(self, name: str) -> Path:
         return self.instances_dir / name
 
-    def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int]) -> tuple[Path, dict[str, int]]:
-        """Write the config and the uploaded strategies' latest sources; returns the config path and their versions."""
+    def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int],
+              credentials: dict[str, Any] | None = None) -> tuple[Path, dict[str, int]]:
+        """Write the config and the uploaded strategies' latest sources, and the credentials file when given;
+        returns the config path and the strategies' versions."""
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
         host, port = broker
-        config = build_config(spec, folder, host, port, self.namespace, self.heartbeat_interval)
+        config = build_config(spec, folder, host, port, self.namespace, self.heartbeat_interval,
+                              with_credentials=credentials is not None)
         config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
+        if credentials is not None:
+            write_credentials_file(folder, credentials)
+        else:
+            remove_credentials_file(folder)
         return config_path, {n: version for n, (version, _src) in uploaded.items()}
+
+    def remove_credentials(self, name: str) -> None:
+        """Its process has ended: the credentials it was handed go (written again at its next start)."""
+        remove_credentials_file(self.folder(name))
 
     def check(self, spec: InstanceCreate, broker: tuple[str, int]) -> None:
         """Let hive_core validate the strategies' params on a throw-away copy of the config."""

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.broker.manager import BrokerManager
+from backend.credentials.service import CredentialService
 from backend.domain.instances import InstanceCreate, InstanceOut
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, not_found
 from backend.orchestrator.fleet import Fleet
@@ -52,8 +53,9 @@ STOP_WAIT = 5.0  # s: how long a stop request waits for the process before answe
 
 class InstanceService:
     def __init__(self, settings: Settings, store: Store, fleet: Fleet, broker: BrokerManager,
-                 runtimes: dict[str, Runtime], library: StrategyLibrary) -> None:
+                 runtimes: dict[str, Runtime], library: StrategyLibrary, credentials: CredentialService) -> None:
         self.settings = settings
+        self.credentials = credentials
         self.store = store
         self.fleet = fleet
         self.broker = broker
@@ -123,6 +125,10 @@ class InstanceService:
             raise InvalidInput("unknown_strategy",
                                f"unknown strateg{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}; "
                                f"available: {', '.join(available) or 'none'}")
+        if spec.credential is not None and spec.credential not in (stored := self.credentials.names()):
+            raise InvalidInput("unknown_credential",
+                               f"unknown credential {spec.credential!r}; stored: {', '.join(stored) or 'none'} "
+                               "(add it under Credentials first)")
         self.files.check(spec, self.broker.address())
         with self._lock:
             if self._exists(spec.name):
@@ -174,6 +180,7 @@ class InstanceService:
                 if self._alive(row):
                     raise Conflict("instance_running",
                                    f"the process of instance {name!r} (pid {row.pid}) is still alive; stop it first")
+                self.files.remove_credentials(name)
                 archived = self.files.archive(name) if archive else None
                 BotRuns.finish(session, row, time.time(), final_status, archived)
                 InstanceRepository(session).delete(row)
@@ -210,14 +217,16 @@ class InstanceService:
 
         `cause` leads the reason: None for the operator's start, the restart in words for the supervisor's."""
         folder = self.files.folder(row.name)
-        config_path, versions = self.files.write(InstanceCreate.model_validate(row.spec["create"]), folder,
-                                                 self.broker.address())
+        spec = InstanceCreate.model_validate(row.spec["create"])
+        credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
+        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials)
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)
         runtime = self._runtime(row)
         try:
             locator = runtime.start(row.name, folder, config_path)
         except OSError as error:
+            self.files.remove_credentials(row.name)
             transition(session, row, State.STARTING, cause or "start requested by operator")
             transition(session, row, State.ERROR, f"could not start the process: {error}")
             return
@@ -380,6 +389,7 @@ class InstanceService:
 
     def _exited(self, row: InstanceRow, handle: ProcessHandle, process: ProcessState) -> None:
         row.handle = handle.ended(process).to_json()
+        self.files.remove_credentials(row.name)
         self._resources.pop(row.name, None)
 
 

@@ -1,11 +1,14 @@
 """Writing an instance's folder: its config file (hive_core/config.py's format) and its strategy sources."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from backend.domain.instances import InstanceCreate
 from hive_core.config import (
+    CredentialsFileConfig,
     InstanceConfig,
     MqttBridgeConfig,
     PaperAccountConfig,
@@ -16,6 +19,7 @@ from hive_core.config import (
 
 CONFIG_NAME = "config.yml"
 STRATEGY_DIR = "strategies"
+CREDENTIALS_NAME = "credentials.json"
 
 
 def reachable_host(host: str) -> str:
@@ -24,7 +28,8 @@ def reachable_host(host: str) -> str:
 
 
 def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, broker_port: int,
-                 namespace: str, heartbeat_interval: float) -> InstanceConfig:
+                 namespace: str, heartbeat_interval: float, with_credentials: bool = False) -> InstanceConfig:
+    """The instance's config; `with_credentials` names the credentials file written beside it."""
     paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
     return InstanceConfig(
         instance_id=spec.name,
@@ -38,6 +43,7 @@ def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, bro
             mqtt_heartbeat_interval=heartbeat_interval,
         ),
         strategy_dirs=[instance_dir / STRATEGY_DIR],
+        credentials=CredentialsFileConfig(file=Path(CREDENTIALS_NAME)) if with_credentials else None,
     )
 
 
@@ -53,6 +59,21 @@ def write_instance_files(instance_dir: Path, config: InstanceConfig, sources: di
     config_path = instance_dir / CONFIG_NAME
     _write_atomic(config_path, dump_instance_config(config))
     return config_path
+
+
+def write_credentials_file(instance_dir: Path, content: dict[str, Any]) -> None:
+    """The credentials file (hive_core/credentials.py's format), readable by its owner alone from its first byte."""
+    path = instance_dir / CREDENTIALS_NAME
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(content, file)
+    os.replace(temporary, path)
+
+
+def remove_credentials_file(instance_dir: Path) -> None:
+    (instance_dir / CREDENTIALS_NAME).unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:

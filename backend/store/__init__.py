@@ -5,6 +5,7 @@ from backend.store.models import (
     Base,
     BotRunRow,
     BrokerRow,
+    CredentialRow,
     EventRow,
     InstanceRow,
     LogRow,
@@ -21,7 +22,7 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "EventRow", "InstanceRow", "LogEntry", "LogRow", "MarketEventRow",
-    "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow", "StateChangeRow", "Store", "StrategyFileRow",
-    "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow", "WebhookRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
+    "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow", "StateChangeRow", "Store",
+    "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow", "WebhookRow",
 ]

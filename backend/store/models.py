@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -235,3 +235,18 @@ class BotRunRow(Base):
     final_status: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     archive_path: Mapped[str | None] = mapped_column(Text, nullable=True, doc="where its files were archived")
+
+
+class CredentialRow(Base):
+    """A venue credential: its secret parts only as ciphertext (backend/credentials/vault.py), never in clear."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    venue: Mapped[str] = mapped_column(String(63))
+    ciphertext: Mapped[str] = mapped_column(Text, doc="API key, secret and passphrase, encrypted together")
+    api_key_last4: Mapped[str] = mapped_column(String(4), doc="what the operator is shown to recognise the key")
+    has_passphrase: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

@@ -6,6 +6,7 @@ import streamlit as st
 import CONFIG
 from frontend import errors, session, tables
 from pages.instances.create import create_form
+from pages.instances.credentials import credentials_section
 from pages.instances.detail import instance_detail
 
 client = session.client()
@@ -13,6 +14,7 @@ client = session.client()
 st.title("Instances")
 st.caption("Each instance is one hive_core runtime hosting one or more strategies, trading on the simulated exchange.")
 create_form(client)
+credentials_section(client)
 
 
 @st.fragment(run_every=CONFIG.REFRESH_SECONDS)

@@ -77,6 +77,10 @@ def create_form(client: HiveClient) -> None:
                                            key="instances_create_max_retries", disabled=policy == "never",
                                            help="restarts in a row before it is left in error; the count starts "
                                                 "again after a minute running or a start by you")
+        credentials = errors.attempt("list the credentials", client.list_credentials) or []
+        credential = st.selectbox("Credential", ["", *(item["name"] for item in credentials)],
+                                  key="instances_create_credential", format_func=lambda item: item or "none",
+                                  help="venue credentials handed to its process while it runs (see Credentials)")
         start_now = st.checkbox("Start now", key="instances_create_start")
         if not st.button("Create Instance", key="instances_create_submit", type="primary"):
             return
@@ -87,6 +91,7 @@ def create_form(client: HiveClient) -> None:
             "trading_pairs": [pair.strip() for pair in pairs.split(",") if pair.strip()],
             "start": start_now,
             "restart_policy": {"policy": policy, "max_retries": int(retries)},
+            "credential": credential or None,
         }
         created = errors.attempt(f"create the instance {spec['name'] or '(no name)'}", client.create_instance, spec)
         if created is None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from backend.credentials.key import KEY_FILE, KeyLocation
+from backend.credentials.service import CredentialService
 from backend.domain.instances import InstanceCreate
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
@@ -72,7 +74,8 @@ def world(tmp_path: Path):
     fleet.connection._connected.set()  # a connected fleet; the broker-down test clears it
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
-                              StrategyLibrary(store, settings.core_argv()))
+                              StrategyLibrary(store, settings.core_argv()),
+                              CredentialService(store, KeyLocation(tmp_path / KEY_FILE)))
     fleet.listening_since = 0.0
     with store.session() as session:
         spec = InstanceCreate(name="bot", strategies=[{"id": "s1", "strategy": "market_maker"}], start=False,

@@ -150,3 +150,30 @@ def test_the_restart_policy_is_chosen_in_the_form_and_the_restarts_are_shown(app
 ])
 def test_restarts_in_words(instance: dict, words: str) -> None:
     assert fmt.restarts(instance) == words
+
+
+def test_a_credential_added_in_the_browser_shows_only_its_last_4_and_an_instance_can_use_it(app, client):
+    api_key, secret = "AKIA-dashboard-key-9z8y", "browser-secret-that-stays-hidden"
+    at = _open(app)
+    at.text_input(key="credentials_name").input("binance_main")
+    at.text_input(key="credentials_api_key").input(api_key)
+    at.text_input(key="credentials_secret").input(secret)
+    at.button(key="credentials_submit").click().run()
+
+    assert not errors(at)
+    table = at.dataframe[0].value
+    assert list(table["Name"]) == ["binance_main"] and list(table["Venue"]) == ["binance_testnet"]
+    assert list(table["API key"]) == ["…9z8y"]
+    shown = table.to_json() + " ".join(str(w.value) for w in [*at.markdown, *at.caption, *at.info, *at.text_input])
+    assert api_key not in shown and secret not in shown  # the inputs were emptied, the table has the hint only
+    assert client.get_credential("binance_main")["api_key_hint"] == "…9z8y"
+
+    _fill(at, "keyed", start=False)
+    at.selectbox(key="instances_create_credential").select("binance_main").run()
+    at.button(key="instances_create_submit").click().run()
+    assert not errors(at)
+    assert client.get_credential("binance_main")["instances"] == ["keyed"]
+
+    at.button(key="credentials_delete").click().run()
+    [message] = errors(at)
+    assert "Could not delete the credential binance_main" in message and "keyed" in message

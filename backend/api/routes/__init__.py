@@ -7,6 +7,7 @@ from backend.api.deps import require_user
 from backend.api.routes import (
     auth,
     broker,
+    credentials,
     docs,
     events,
     health,
@@ -26,6 +27,7 @@ api_router.include_router(docs.router, dependencies=_protected)
 api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
+api_router.include_router(credentials.router, dependencies=_protected)
 api_router.include_router(strategies.router, dependencies=_protected)
 api_router.include_router(events.router, dependencies=_protected)
 api_router.include_router(webhooks.router, dependencies=_protected)

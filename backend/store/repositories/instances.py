@@ -60,3 +60,12 @@ class InstanceRepository:
         """Newest first."""
         return list(self.session.scalars(select(StateChangeRow).where(StateChangeRow.instance_id == instance_id)
                                          .order_by(StateChangeRow.id.desc())))
+
+    def credential_users(self) -> dict[str, list[str]]:
+        """The instances naming each credential in their create spec, by credential name."""
+        users: dict[str, list[str]] = {}
+        for name, spec in self.session.execute(select(InstanceRow.name, InstanceRow.spec).order_by(InstanceRow.name)):
+            credential = (spec or {}).get("create", {}).get("credential")
+            if credential:
+                users.setdefault(credential, []).append(name)
+        return users
