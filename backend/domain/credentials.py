@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from backend.domain.base import Strict
 from hive_core.config import Identifier
@@ -12,9 +12,16 @@ from hive_core.config import Identifier
 class CredentialSecrets(Strict):
     """The secret parts; SecretStr so that no repr, log line or error message shows them."""
 
-    api_key: SecretStr = Field(min_length=1)
-    secret: SecretStr = Field(min_length=1)
+    api_key: SecretStr = Field(json_schema_extra={"minLength": 1})
+    secret: SecretStr = Field(json_schema_extra={"minLength": 1})
     passphrase: SecretStr | None = Field(None, description="some venues ask for one")
+
+    @field_validator("api_key", "secret")
+    @classmethod
+    def _given(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty: paste it as the venue shows it")
+        return value
 
 
 class CredentialCreate(CredentialSecrets):
