@@ -130,6 +130,15 @@ def running_at(service: InstanceService, fleet, at: float) -> None:
     assert service.evaluate("bot", now=at) == State.RUNNING
 
 
+def started_running_then_killed(service: InstanceService, fleet, runtime) -> float:
+    """Start the bot, hear it run at t0 + 1, then its process is killed; returns t0."""
+    service.start("bot")
+    t0 = time.time()
+    running_at(service, fleet, t0 + 1)
+    runtime.exit(-9, "killed by SIGKILL")
+    return t0
+
+
 def stored(service: InstanceService) -> tuple[str, str, int, float | None]:
     with service.store.session() as session:
         row = service._row(session, "bot")
@@ -169,10 +178,7 @@ def test_the_service_restarts_after_the_back_off_then_gives_up_with_the_log(cras
 
 def test_the_operators_start_and_a_healthy_minute_reset_the_count(crashing) -> None:
     service, fleet, runtime = crashing
-    service.start("bot")
-    t0 = time.time()
-    running_at(service, fleet, t0 + 1)
-    runtime.exit(-9, "killed by SIGKILL")
+    t0 = started_running_then_killed(service, fleet, runtime)
     service.evaluate("bot", now=t0 + 2)
     service.evaluate("bot", now=t0 + 4)
     hear(fleet, "hb", t0 + 5)
@@ -190,10 +196,7 @@ def test_the_operators_start_and_a_healthy_minute_reset_the_count(crashing) -> N
 
 def test_a_pending_restart_is_called_off_by_the_operators_stop(crashing) -> None:
     service, fleet, runtime = crashing
-    service.start("bot")
-    t0 = time.time()
-    running_at(service, fleet, t0 + 1)
-    runtime.exit(-9, "killed by SIGKILL")
+    t0 = started_running_then_killed(service, fleet, runtime)
     service.evaluate("bot", now=t0 + 2)
     assert service.stop("bot", wait=0).state == "stopped"
     assert stored(service)[3] is None

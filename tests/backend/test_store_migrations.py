@@ -157,12 +157,16 @@ def _sqlite_schema(path: Path) -> list[tuple]:
 
 # ---- PostgreSQL (127.0.0.1:5432, trust auth): a throw-away database per test -----------------------------
 
-def _postgres_reachable() -> bool:
+def _postgres_missing() -> str | None:
+    """Why the PostgreSQL tests cannot run here, and what would make them run; None when they can."""
+    if shutil.which("psql") is None:
+        return "no psql client: install it (Debian: postgresql-client) to run the PostgreSQL migration tests"
     try:
         socket.create_connection((PG_HOST, PG_PORT), timeout=1).close()
     except OSError:
-        return False
-    return shutil.which("psql") is not None
+        return (f"no PostgreSQL on {PG_HOST}:{PG_PORT}: start one that lets user postgres in (trust auth) and has a "
+                "database 'test' to run the PostgreSQL migration tests")
+    return None
 
 
 def _psql(database: str, *args: str, sql: str | None = None) -> str:
@@ -175,8 +179,9 @@ def _psql(database: str, *args: str, sql: str | None = None) -> str:
 
 @pytest.fixture
 def postgres_database() -> str:
-    if not _postgres_reachable():
-        pytest.skip(f"no PostgreSQL on {PG_HOST}:{PG_PORT} (or no psql)")
+    missing = _postgres_missing()
+    if missing:
+        pytest.skip(missing)
     name = f"hive_migrations_{uuid.uuid4().hex[:12]}"
     _psql("test", "-c", f"CREATE DATABASE {name}")
     try:

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 
 NO_COMPILER = shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None
 needs_compiler = pytest.mark.skipif(NO_COMPILER and not REQUIRE_COMPILED,
-                                    reason="no C compiler on this machine: install gcc (Debian: build-essential)")
+                                    reason="no C compiler on this machine: install gcc "
+                                           "(Debian: build-essential) to run it")
 
 
 def _build_in_copy(tmp_path, **env: str) -> subprocess.CompletedProcess:
@@ -34,7 +35,8 @@ def _build_in_copy(tmp_path, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=200, env={**os.environ, **env})
 
 
-@pytest.mark.skipif(not REQUIRE_COMPILED, reason="only where HIVE_REQUIRE_COMPILED=1 says the build must compile (CI)")
+@pytest.mark.skipif(not REQUIRE_COMPILED, reason="runs where the build must compile: set HIVE_REQUIRE_COMPILED=1 "
+                                                 "(as .ci/run does) and reinstall")
 def test_the_compiled_modules_are_active_where_the_build_must_compile():
     assert [clock.COMPILED, scheduler.COMPILED, rate_limit.COMPILED, local_book.COMPILED] == [True] * 4
     info = run_cli("info", timeout=30).stdout.splitlines()
