@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser clean
+.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -48,12 +48,34 @@ browser:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' and try again"; exit 1; \
 	  fi; }
 
+# The Docker tests need Debian's engine, debootstrap (the base image) and compose v1; installed when missing.
+DOCKER_PACKAGES := docker.io debootstrap docker-compose
+docker-tools:
+	@missing=""; for tool in dockerd debootstrap docker-compose; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES); \
+	  else \
+	    echo "Docker's tools are missing: run 'sudo apt-get install $(DOCKER_PACKAGES)' and try again"; exit 1; \
+	  fi; fi
+
+# Images, built without pulling: the base from debootstrap (deploy/base/build.sh) unless BASE_IMAGE names
+# another Debian bookworm with python3 (python:3.11-slim-bookworm, say), then the instance image.
+BASE_IMAGE ?= hive/debian-python:bookworm
+HIVE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+base-image:
+	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 || deploy/base/build.sh
+
+image: base-image
+	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg HIVE_VERSION=$(HIVE_VERSION) \
+	  -f deploy/Dockerfile --target core -t hive/hive-core:$(HIVE_VERSION) .
+
 lint: install-all
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
 # pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
-test: install-all browser lint
+test: install-all browser docker-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install-all

@@ -20,7 +20,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 # Fixtures that start a real broker, server or process: a test using one, directly or through another
 # fixture, is an integration test.
 INTEGRATION_FIXTURES = frozenset({"mqtt_broker", "spawn_hive", "backend_factory", "venue_process", "backend",
-                                  "dashboard"})
+                                  "dashboard", "docker_engine"})
 # Directories whose every test belongs to one layer: the AppTest suite runs the real backend, the journey Chromium.
 DIRECTORY_LAYERS = {"frontend": "integration", "e2e": "e2e"}
 LAYERS = ("integration", "e2e", "slow", "fault")

@@ -1,0 +1,46 @@
+"""A real Docker engine for the Docker tests (tests/docker_engine.py), started once per session when needed."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.docker_engine import Engine, EngineUnavailable, find_or_start
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    try:
+        engine = find_or_start()
+    except EngineUnavailable as error:
+        if os.environ.get("HIVE_REQUIRE_DOCKER") == "1":
+            pytest.fail(f"HIVE_REQUIRE_DOCKER=1 but {error}")
+        pytest.skip(f"needs a Docker engine: {error} (CI sets HIVE_REQUIRE_DOCKER=1 and fails instead)")
+    yield engine
+    engine.stop()
+
+
+BASE_IMAGE = "hive/debian-python:bookworm"
+
+
+@pytest.fixture(scope="session")
+def hive_core_image(docker_engine: Engine) -> str:
+    """The instance image hive/hive-core:<version>, built from this checkout (layers cached in the engine); the
+    base image is made first by deploy/base/build.sh when the engine lacks it (about a minute, once)."""
+    import subprocess
+
+    import docker.errors
+
+    from backend.orchestrator.runs import HIVE_IMAGE
+    from tests.docker_engine import REPO_ROOT
+
+    client = docker_engine.client()
+    try:
+        client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        subprocess.run([str(REPO_ROOT / "deploy/base/build.sh")], env=docker_engine.env(), check=True, timeout=600,
+                       stdout=subprocess.DEVNULL)
+    client.images.build(path=str(REPO_ROOT), dockerfile="deploy/Dockerfile", target="core", tag=HIVE_IMAGE,
+                        network_mode="host", rm=True, forcerm=True)
+    return HIVE_IMAGE

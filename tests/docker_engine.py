@@ -1,0 +1,143 @@
+"""A real Docker engine for the tests: the one that answers (DOCKER_HOST, then the default socket), or one
+started here for the test session and stopped at its end.
+
+An engine started here is private: its own socket under a temporary folder, and the flags that keep it off the
+machine's firewall and forwarding (`--iptables=false --ip-forward=false --ip-masq=false --bridge=none`), so
+containers use host networking only. Its data root is kept in a cache folder, so images built once (the base,
+the instance image) are there for the next session; when that folder is in use by another engine, a temporary
+data root is used instead. With HIVE_REQUIRE_DOCKER=1 (set by CI) an engine that cannot be had fails the tests
+instead of skipping them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hive"
+DATA_ROOT = CACHE / "dockerd"
+START_TIMEOUT = 30.0
+PRIVATE_FLAGS = ("--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none")
+
+
+class EngineUnavailable(RuntimeError):
+    """No engine answers and none can be started here; the message says why and what would help."""
+
+
+@dataclass
+class Engine:
+    url: str                              # what DOCKER_HOST would say: unix:///.../docker.sock
+    process: subprocess.Popen | None = None  # set when the tests started it
+    folder: Path | None = None
+    log: Path | None = None
+    _clients: list[docker.DockerClient] = field(default_factory=list)
+
+    def client(self) -> docker.DockerClient:
+        client = docker.DockerClient(base_url=self.url, timeout=120)
+        self._clients.append(client)
+        return client
+
+    def env(self) -> dict[str, str]:
+        """The environment of a process (docker CLI, compose, a backend) that should use this engine."""
+        return dict(os.environ, DOCKER_HOST=self.url)
+
+    def stop(self) -> None:
+        for client in self._clients:
+            client.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.folder is not None:
+            _unmount_below(self.folder)  # dockerd leaves its network namespace mounted
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def answers(url: str) -> bool:
+    try:
+        client = docker.DockerClient(base_url=url, timeout=5)
+    except docker.errors.DockerException:
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def find_or_start() -> Engine:
+    """The engine the tests use; raises EngineUnavailable with the reason when there is none."""
+    for url in filter(None, (os.environ.get("DOCKER_HOST"), DEFAULT_SOCKET)):
+        if answers(url):
+            return Engine(url)
+    return start_private()
+
+
+def start_private() -> Engine:
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        raise EngineUnavailable("no Docker engine answers and dockerd is not installed "
+                                "(apt-get install docker.io, or `make docker-tools` as root)")
+    if os.geteuid() != 0:
+        raise EngineUnavailable("no Docker engine answers, and starting one needs root "
+                                "(start dockerd, or set DOCKER_HOST to an engine)")
+    folder = Path(tempfile.mkdtemp(prefix="hive-dockerd-"))
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    data_root = DATA_ROOT if not _in_use(DATA_ROOT) else folder / "data"
+    url = f"unix://{folder}/docker.sock"
+    log = folder / "dockerd.log"
+    argv = [dockerd, "--host", url, "--data-root", str(data_root), "--exec-root", str(folder / "exec"),
+            "--pidfile", str(folder / "dockerd.pid"), *PRIVATE_FLAGS]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    engine = Engine(url, process, folder, log)
+    _mark_in_use(data_root, process.pid)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            engine.stop()
+            how = 'exited' if process.poll() is not None else 'timed out'
+            raise EngineUnavailable(f"dockerd did not come up ({how}); "
+                                    "its log ends: " + " | ".join(tail))
+        time.sleep(0.1)
+    return engine
+
+
+def _unmount_below(folder: Path) -> None:
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(f"{folder}/")), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False, capture_output=True, timeout=10)
+
+
+def _in_use(data_root: Path) -> bool:
+    """Another engine of ours runs on this data root (its pid is alive)."""
+    try:
+        pid = int((data_root / ".hive-engine.pid").read_text())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mark_in_use(data_root: Path, pid: int) -> None:
+    (data_root / ".hive-engine.pid").write_text(str(pid))
