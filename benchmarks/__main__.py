@@ -6,7 +6,9 @@
 - scale: a realtime Runtime with 1,000 strategies at 1 s and 100 at 100 ms (lag, starvation, memory);
 - fanout: market-data fan-out from one venue connection to 100 subscribers;
 - orders: the order manager's submit-to-socket latency and its fairness between strategies;
-- density: one process with N strategies against N processes with one.
+- density: one process with N strategies against N processes with one;
+- containers: the same with every instance in a container, when a Docker engine answers (DOCKER_HOST) and
+  has the instance image (`make image`).
 
 `--quick` (or HIVE_BENCH_QUICK=1) shortens them, for a smoke run. `python -m benchmarks.report` measures
 the cost of the periodic reports on its own.
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import hive_core
 from benchmarks.clock_scheduler import best_of, load_source, print_clock_scheduler
+from benchmarks.containers import container_benchmarks
 from benchmarks.density import format_density, run_density
 from benchmarks.fanout import fanout_benchmark, print_fanout
 from benchmarks.orders import order_benchmarks, print_order_benchmarks
@@ -88,11 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         print("density: one process with N strategies vs N processes with one (same strategy, shared venue and broker)")
         print(format_density(density))
 
+    window = args.density_seconds or (5.0 if args.quick else 20.0)
+    containers = container_benchmarks(density_ns[-1:], window)  # the largest N only: containers are slow to start
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
               "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
-              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "compiled": compiled,
+              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "containers": containers,
+              "compiled": compiled,
               "hive_core": hive_core.__version__,
               "python": platform.python_version(), "machine": platform.machine(), "at": stamp}
     path = args.out / f"clock_scheduler-{stamp}.json"

@@ -1,10 +1,13 @@
-"""Density benchmark: one hive process with N strategies against N hive processes with one strategy each.
+"""Density benchmark: one hive instance with N strategies against N hive instances with one strategy each.
 
 Both sides run the same shipped strategy against one shared standalone simulated venue and one MQTT
-broker (neither is measured), one side after the other in the same run. Once every process of a side
+broker (neither is measured), one side after the other in the same run. Once every instance of a side
 has said "online" over MQTT, the side is measured over the same window: total memory (USS and PSS),
 CPU seconds spent in the window, and open network connections. A connection counts when its far end
 is another process: paho-mqtt's internal wake-up socket pair (both ends in the same process) does not.
+
+An instance is a local process here; benchmarks/containers.py launches the same sides as containers
+through a `Launcher` of its own.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 import psutil
@@ -34,8 +37,8 @@ STOP_TIMEOUT_S = 30.0
 @dataclass(frozen=True)
 class SideFigures:
     n: int
-    layout: str              # "1 process" or "N processes"
-    processes: int
+    layout: str              # "1 process" or "N processes" (or containers)
+    processes: int           # instances started
     uss_mb: float
     pss_mb: float
     cpu_s: float
@@ -129,13 +132,13 @@ class _OnlineCounter:
                 self.online.add(message.topic.split("/")[1])
                 self._changed.notify_all()
 
-    def wait_for(self, instance_ids: set[str], processes: list[subprocess.Popen], timeout: float) -> None:
+    def wait_for(self, instance_ids: set[str], launcher: Launcher, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
             while not instance_ids <= self.online:
-                crashed = [p.args for p in processes if p.poll() is not None]
+                crashed = launcher.ended()
                 if crashed:
-                    raise RuntimeError(f"{len(crashed)} hive process(es) exited during start-up, e.g. {crashed[0]!r}")
+                    raise RuntimeError(f"{len(crashed)} hive instance(s) exited during start-up, e.g. {crashed[0]}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     missing = len(instance_ids - self.online)
@@ -153,8 +156,7 @@ def _external_connections(process: psutil.Process) -> int:
     return sum(1 for connection in connections if connection.raddr and connection.raddr not in own_ends)
 
 
-def _measure(processes: list[subprocess.Popen], window_s: float) -> tuple[float, float, float, int]:
-    handles = [psutil.Process(p.pid) for p in processes]
+def _measure(handles: list[psutil.Process], window_s: float) -> tuple[float, float, float, int]:
     before = [h.cpu_times() for h in handles]
     time.sleep(window_s)
     after = [h.cpu_times() for h in handles]
@@ -169,30 +171,68 @@ def _measure(processes: list[subprocess.Popen], window_s: float) -> tuple[float,
     return uss / 2**20, pss / 2**20, cpu, sockets
 
 
-def _run_side(n: int, one_process: bool, venue_port: int, broker_port: int, workdir: Path,
-              counter: _OnlineCounter, window_s: float) -> SideFigures:
-    tag = f"d{n}{'a' if one_process else 'b'}"
-    if one_process:
+class Launcher(Protocol):
+    """Starts instances of one side and stops them all; says which processes to measure."""
+
+    layout: tuple[str, str]  # how the two sides are called: ("1 process", "N processes")
+
+    def start(self, instance_id: str, config: dict, workdir: Path) -> None: ...
+
+    def ended(self) -> list[str]:
+        """The instances that exited, in words (empty while all run)."""
+
+    def processes(self) -> list[psutil.Process]:
+        """Every process the side's instances cost (what is measured)."""
+
+    def stop_all(self) -> None: ...
+
+
+class ProcessLauncher:
+    layout = ("1 process", "N processes")
+
+    def __init__(self) -> None:
+        self._processes: list[subprocess.Popen] = []
+
+    def start(self, instance_id: str, config: dict, workdir: Path) -> None:
+        config_path = workdir / f"{instance_id}.yml"
+        config_path.write_text(yaml.safe_dump(config))
+        self._processes.append(subprocess.Popen([sys.executable, "-m", "hive_core", "run", "--config",
+                                                 str(config_path)],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def ended(self) -> list[str]:
+        return [f"{p.args!r} exited with {p.returncode}" for p in self._processes if p.poll() is not None]
+
+    def processes(self) -> list[psutil.Process]:
+        return [psutil.Process(p.pid) for p in self._processes]
+
+    def stop_all(self) -> None:
+        _stop(self._processes)
+        self._processes = []
+
+
+def run_side(n: int, one_instance: bool, venue_port: int, broker_port: int, workdir: Path,
+             counter: _OnlineCounter, window_s: float, launcher: Launcher) -> SideFigures:
+    tag = f"d{n}{'a' if one_instance else 'b'}"
+    if one_instance:
         groups = {f"{tag}-all": [f"s{i}" for i in range(n)]}
     else:
         groups = {f"{tag}-{i}": [f"s{i}"] for i in range(n)}
-    processes = []
     try:
         for instance_id, strategy_ids in groups.items():
-            config_path = workdir / f"{instance_id}.yml"
-            config_path.write_text(yaml.safe_dump(_instance_config(instance_id, strategy_ids, venue_port, broker_port)))
-            processes.append(subprocess.Popen([sys.executable, "-m", "hive_core", "run", "--config", str(config_path)],
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        counter.wait_for(set(groups), processes, READY_TIMEOUT_S)
-        uss, pss, cpu, sockets = _measure(processes, window_s)
+            launcher.start(instance_id, _instance_config(instance_id, strategy_ids, venue_port, broker_port), workdir)
+        counter.wait_for(set(groups), launcher, READY_TIMEOUT_S)
+        uss, pss, cpu, sockets = _measure(launcher.processes(), window_s)
     finally:
-        _stop(processes)
-    return SideFigures(n, "1 process" if one_process else "N processes", len(processes), round(uss, 1),
+        launcher.stop_all()
+    return SideFigures(n, launcher.layout[0 if one_instance else 1], len(groups), round(uss, 1),
                        round(pss, 1), round(cpu, 2), sockets)
 
 
-def run_density(ns: tuple[int, ...] = (1, 10, 100), window_s: float = 20.0) -> list[dict]:
-    """Both layouts for each N; each row carries the ratios of the single process to the N processes."""
+def run_density(ns: tuple[int, ...] = (1, 10, 100), window_s: float = 20.0,
+                launcher: Launcher | None = None) -> list[dict]:
+    """Both layouts for each N; each row carries the ratios of the single instance to the N instances."""
+    launcher = launcher or ProcessLauncher()
     rows = []
     with tempfile.TemporaryDirectory(prefix="hive-density-") as tmp:
         workdir = Path(tmp)
@@ -200,8 +240,8 @@ def run_density(ns: tuple[int, ...] = (1, 10, 100), window_s: float = 20.0) -> l
             counter = _OnlineCounter(broker_port)
             try:
                 for n in ns:
-                    single = _run_side(n, True, venue_port, broker_port, workdir, counter, window_s)
-                    many = _run_side(n, False, venue_port, broker_port, workdir, counter, window_s)
+                    single = run_side(n, True, venue_port, broker_port, workdir, counter, window_s, launcher)
+                    many = run_side(n, False, venue_port, broker_port, workdir, counter, window_s, launcher)
                     rows.append({
                         "n": n, "single": asdict(single), "many": asdict(many),
                         "memory_ratio": round(single.pss_mb / many.pss_mb, 4),
@@ -214,13 +254,14 @@ def run_density(ns: tuple[int, ...] = (1, 10, 100), window_s: float = 20.0) -> l
 
 
 def format_density(rows: list[dict]) -> str:
-    lines = [f"{'N':>4}  {'layout':<12} {'procs':>5} {'USS MB':>9} {'PSS MB':>9} {'CPU s':>8} {'sockets':>7}"]
+    lines = [f"{'N':>4}  {'layout':<14} {'inst.':>5} {'USS MB':>9} {'PSS MB':>9} {'CPU s':>8} {'sockets':>7}"]
     for row in rows:
         for side in (row["single"], row["many"]):
-            lines.append(f"{side['n']:>4}  {side['layout']:<12} {side['processes']:>5} {side['uss_mb']:>9.1f} "
+            lines.append(f"{side['n']:>4}  {side['layout']:<14} {side['processes']:>5} {side['uss_mb']:>9.1f} "
                          f"{side['pss_mb']:>9.1f} {side['cpu_s']:>8.2f} {side['sockets']:>7}")
         cpu = f"{row['cpu_ratio']:.1%}" if row["cpu_ratio"] is not None else "n/a"
-        lines.append(f"      ratio 1 process / N processes: memory (PSS) {row['memory_ratio']:.1%}, CPU {cpu}, "
+        one, many = row["single"]["layout"], row["many"]["layout"]
+        lines.append(f"      ratio {one} / {many}: memory (PSS) {row['memory_ratio']:.1%}, CPU {cpu}, "
                      f"sockets {row['sockets_single']} vs {row['sockets_many']}")
     return "\n".join(lines)
 
