@@ -118,6 +118,10 @@ class DockerRuntime:
         image = spec.image or self.default_image
         with self._engine(spec.host) as client:
             try:
+                self._not_taken(client.containers.get(container_name(spec.name)), spec.name)
+            except docker.errors.NotFound:
+                pass
+            try:
                 client.images.get(image)
             except docker.errors.ImageNotFound:
                 raise InvalidInput("image_not_found",
@@ -204,11 +208,15 @@ class DockerRuntime:
             old = client.containers.get(container_name(name))
         except docker.errors.NotFound:
             return
-        if not self._is_ours(old) or old.labels.get(labels.INSTANCE) != name:
+        self._not_taken(old, name)
+        old.remove(force=True)
+
+    def _not_taken(self, container: Container, name: str) -> None:
+        """A container under the instance's container name must be this instance's."""
+        if not self._is_ours(container) or container.labels.get(labels.INSTANCE) != name:
             raise Conflict("container_name_taken",
                            f"a container named {container_name(name)!r} exists and is not this backend's; "
                            "rename or remove it, or give the instance another name")
-        old.remove(force=True)
 
     # --- finding containers ----------------------------------------------------------------------
     def adopt(self, handle: dict[str, Any]) -> bool:
