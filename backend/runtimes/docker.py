@@ -26,7 +26,6 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests.exceptions
 from docker.models.containers import Container
 from docker.types import LogConfig
 
@@ -94,7 +93,9 @@ class DockerRuntime:
             raise InvalidInput("unknown_host", error.detail) from None
         try:
             yield self.hosts.client(host)
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        except docker.errors.APIError:
+            raise  # the engine answered: with a refusal
+        except OSError as error:  # the SDK's connection errors and timeouts are OSErrors: nothing answered
             raise Unavailable("docker_unreachable",
                               f"Docker host {host!r} ({url}) does not answer: {error}; start its engine, or choose "
                               "another host") from None
