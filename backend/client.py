@@ -98,6 +98,11 @@ class HiveClient:
         params = {"since": since} if since is not None else {}
         return self._request("GET", f"/instances/{name}/performance", params=params)
 
+    def instance_resources(self, name: str, since: float | None = None) -> list[dict]:
+        """CPU %, memory and network bytes over time, oldest first."""
+        params = {"since": since} if since is not None else {}
+        return self._request("GET", f"/instances/{name}/resources", params=params)
+
     def instance_trades(self, name: str, limit: int = 100) -> list[dict]:
         return self._request("GET", f"/instances/{name}/trades", params={"limit": limit})
 

@@ -6,12 +6,16 @@ import logging
 from backend.broker.manager import BrokerManager
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
+from backend.docker.labels import backend_id
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
+from backend.orchestrator.runs import HIVE_IMAGE
 from backend.orchestrator.supervisor import Supervisor
 from backend.runtimes.base import Runtime
+from backend.runtimes.docker import DockerRuntime
 from backend.runtimes.process import ProcessRuntime
 from backend.settings import Settings
 from backend.store import Store
@@ -31,8 +35,13 @@ class Services:
         self.library = StrategyLibrary(self.store, settings.core_argv())
         key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
         self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
-        runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
-        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library,
+        self.docker_hosts = DockerHosts(settings.docker_host)  # no engine is asked until an instance needs one
+        self.runtimes: dict[str, Runtime] = {
+            "process": ProcessRuntime(settings.core_argv()),
+            "docker": DockerRuntime(self.docker_hosts, backend_id(settings.data_dir), HIVE_IMAGE,
+                                    settings.docker_network),
+        }
+        self.instances = InstanceService(settings, self.store, self.fleet, self.broker, self.runtimes, self.library,
                                          self.credentials)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
@@ -52,5 +61,8 @@ class Services:
         try:
             self.instances.recorder.flush()
         finally:
+            for runtime in self.runtimes.values():
+                runtime.close()
+            self.docker_hosts.close()
             self.fleet.connection.disconnect()
             self.store.close()

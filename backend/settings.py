@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     credentials_key: SecretStr | None = Field(
         None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")
 
+    docker_host: str | None = Field(
+        None, description="URL of the `local` Docker host's engine; DOCKER_HOST, else the default socket, when unset")
+    docker_network: str | None = Field(
+        None, description="a Docker network (made outside Hive) for instance containers; host networking when unset")
+
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
     @classmethod

@@ -10,7 +10,8 @@ MANAGED = "org.hive.managed"      # "true" on every container Hive creates
 BACKEND = "org.hive.backend"      # the id of the backend that created it (backend_id)
 INSTANCE = "org.hive.instance"    # the instance's name (instance containers)
 ROLE = "org.hive.role"            # images and containers: "instance", "broker", "backend", "dashboard"
-VERSION = "org.hive.version"      # images: the Hive version they were built from
+VERSION = "org.hive.version"      # images: the Hive version they were built from; instance containers: their image's
+IMAGE = "org.hive.image"          # instance containers: the image they were created from
 
 BACKEND_ID_FILE = "backend-id"
 

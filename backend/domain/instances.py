@@ -37,9 +37,23 @@ class RestartPolicy(Strict):
         return self
 
 
+class ResourceLimits(Strict):
+    """What a docker instance may use; None is the engine's default (no limit). The process runtime takes none."""
+
+    cpus: float | None = Field(None, gt=0, description="CPUs (1.5 = one and a half cores)")
+    memory_mb: int | None = Field(None, ge=64, description="memory in MiB, swap included (no swap beyond it)")
+    pids: int | None = Field(None, ge=16, description="processes and threads inside the container")
+    log_max_mb: int = Field(10, ge=1, le=1024, description="size of the container log before it is rotated "
+                                                           "(3 files are kept)")
+
+
+DEFAULT_HOST = "local"
+
+
 class InstanceCreate(Strict):
     name: Identifier = Field(description="also the bot's instance_id on the wire")
-    runtime: Literal["process"] = "process"
+    runtime: Literal["process", "docker"] = Field(
+        "process", description="process: a local subprocess; docker: a container on one of the Docker hosts")
     strategies: list[StrategySpec] = Field(min_length=1)
     trading_pairs: list[str] = Field(default_factory=lambda: ["BTC-USDT"], min_length=1)
     balances: dict[str, float] | None = Field(
@@ -51,6 +65,22 @@ class InstanceCreate(Strict):
                     "again after an operator start or restart, and after 60 s running")
     credential: Identifier | None = Field(
         None, description="a stored credential's name: handed to the instance's process alone while it runs")
+    host: str = Field(DEFAULT_HOST, description="docker: the Docker host (endpoint) it runs on")
+    image: str | None = Field(None, description="docker: the image it runs; hive/hive-core:<version> when absent")
+    limits: ResourceLimits = Field(default_factory=ResourceLimits, description="docker: CPU, memory, pids, log size")
+
+    @model_validator(mode="after")
+    def _docker_options_for_docker(self) -> InstanceCreate:
+        """A process runs on this machine, from this checkout, without limits: docker's options would be ignored,
+        so they are refused rather than silently dropped."""
+        if self.runtime == "process":
+            given = [name for name, unset in (("host", self.host == DEFAULT_HOST), ("image", self.image is None),
+                                              ("limits", self.limits == ResourceLimits())) if not unset]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for runtime docker; the process runtime runs hive_core "
+                                 "from this checkout on this machine without limits (choose runtime docker, or "
+                                 "leave them out)")
+        return self
 
 
 class PnlSummary(BaseModel):
@@ -83,6 +113,12 @@ class InstanceOut(BaseModel):
     last_heartbeat_age_s: float | None = None
     cpu_percent: float | None = None
     memory_bytes: int | None = None
+    network_rx_bytes: int | None = Field(None, description="docker on a network of its own: bytes received; None "
+                                                           "for process and host networking")
+    network_tx_bytes: int | None = None
+    host: str | None = Field(None, description="docker: the Docker host it runs on")
+    image: str | None = Field(None, description="docker: the image it runs")
+    limits: ResourceLimits | None = Field(None, description="docker: its limits")
     pnl: PnlSummary = Field(default_factory=PnlSummary)
     strategies: list[StrategyStatus]
     restart_policy: RestartPolicy | None = Field(None, description="None for an external bot")
@@ -112,6 +148,16 @@ class PnlPoint(BaseModel):
     unrealized: float
     total: float
     volume: float
+
+
+class ResourcePoint(BaseModel):
+    """One sample of an instance's resource use (about every 5 s; thinned to one a minute after an hour)."""
+
+    ts: float
+    cpu_percent: float | None
+    memory_bytes: int | None
+    network_rx_bytes: int | None = None
+    network_tx_bytes: int | None = None
 
 
 class Trade(BaseModel):

@@ -37,12 +37,13 @@ class InstanceFiles:
         return self.instances_dir / name
 
     def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int],
-              credentials: dict[str, Any] | None = None) -> tuple[Path, dict[str, int]]:
+              credentials: dict[str, Any] | None = None, root: Path | None = None) -> tuple[Path, dict[str, int]]:
         """Write the config and the uploaded strategies' latest sources, and the credentials file when given;
-        returns the config path and the strategies' versions."""
+        returns the config path and the strategies' versions. `root` is where the instance sees `folder` (a
+        container's mount point; `folder` itself when None): the config's paths are written below it."""
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
         host, port = broker
-        config = build_config(spec, folder, host, port, self.namespace, self.heartbeat_interval,
+        config = build_config(spec, root or folder, host, port, self.namespace, self.heartbeat_interval,
                               with_credentials=credentials is not None)
         config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
         if credentials is not None:

@@ -29,6 +29,7 @@ from backend.orchestrator.instance_files import InstanceFiles
 from backend.orchestrator.lifecycle import ACTIVE, TRANSITIONS, State, record_creation, transition
 from backend.orchestrator.queries import InstanceQueries
 from backend.orchestrator.recorder import FleetRecorder
+from backend.orchestrator.resource_history import ResourceHistory
 from backend.orchestrator.restarts import (
     GIVE_UP_LOG_LINES,
     Action,
@@ -65,6 +66,7 @@ class InstanceService:
                                    settings.heartbeat_interval)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance)
         self._resources: dict[str, Resources] = {}
+        self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources)
         self._lock = threading.RLock()
 
@@ -129,6 +131,7 @@ class InstanceService:
             raise InvalidInput("unknown_credential",
                                f"unknown credential {spec.credential!r}; stored: {', '.join(stored) or 'none'} "
                                "(add it under Credentials first)")
+        spec = self.runtimes[spec.runtime].check(spec)
         self.files.check(spec, self.broker.address())
         with self._lock:
             if self._exists(spec.name):
@@ -152,7 +155,9 @@ class InstanceService:
         return self.queries.get(spec.name)
 
     def _store_new(self, spec: InstanceCreate, deployment: Deployment) -> None:
-        config_path, versions = self.files.write(spec, self.files.folder(spec.name), self.broker.address())
+        folder = self.files.folder(spec.name)
+        config_path, versions = self.files.write(spec, folder, self.broker.address(),
+                                                 root=self.runtimes[spec.runtime].instance_root(folder))
         with self.store.session() as session:
             row = InstanceRow(
                 name=spec.name, runtime=spec.runtime,
@@ -180,8 +185,12 @@ class InstanceService:
                 if self._alive(row):
                     raise Conflict("instance_running",
                                    f"the process of instance {name!r} (pid {row.pid}) is still alive; stop it first")
+                handle = ProcessHandle.from_json(row.handle)
+                if handle is not None:
+                    self._runtime(row).remove(handle.locator)  # a container that ended: gone with its instance
                 self.files.remove_credentials(name)
                 archived = self.files.archive(name) if archive else None
+                self.resource_history.forget(row.id)
                 BotRuns.finish(session, row, time.time(), final_status, archived)
                 InstanceRepository(session).delete(row)
             self.files.remove(name)
@@ -219,12 +228,16 @@ class InstanceService:
         folder = self.files.folder(row.name)
         spec = InstanceCreate.model_validate(row.spec["create"])
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
-        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials)
+        runtime = self._runtime(row)
+        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials,
+                                                 root=runtime.instance_root(folder))
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)
-        runtime = self._runtime(row)
         try:
-            locator = runtime.start(row.name, folder, config_path)
+            locator = runtime.start(row.name, folder, config_path, spec)
+        except HiveError:  # the runtime refused (its engine does not answer...): nothing started, nothing changed
+            self.files.remove_credentials(row.name)
+            raise
         except OSError as error:
             self.files.remove_credentials(row.name)
             transition(session, row, State.STARTING, cause or "start requested by operator")
@@ -280,17 +293,22 @@ class InstanceService:
     # deriving the state
     # =============================================================================================
     def adopt_all(self) -> None:
-        """On backend start: find the processes of active instances again, or record that they are gone."""
+        """On backend start: find the processes of active instances again, or record that they are gone; and say
+        in the log what a runtime runs for this backend under a name no instance has (it is not touched)."""
         with self._lock, self.store.session() as session:
             for row in InstanceRepository(session).with_handle():
                 handle = ProcessHandle.from_json(row.handle)
                 if handle is None or not handle.live:
                     continue
                 runtime = self._runtime(row)
-                if runtime.adopt(handle.locator):
-                    log.info("re-adopted instance %s (pid %s)", row.name, row.pid)
+                try:
+                    if runtime.adopt(handle.locator):
+                        log.info("re-adopted instance %s (pid %s)", row.name, row.pid)
+                        continue
+                    state = runtime.poll(handle.locator)
+                except HiveError as error:  # its engine does not answer now: the supervisor asks again later
+                    log.warning("cannot tell whether instance %s still runs: %s", row.name, error.detail)
                     continue
-                state = runtime.poll(handle.locator)
                 detail = state.detail if not state.alive else "its process is no longer the one the backend started"
                 exit_state = ProcessState(False, state.exit_code, detail + " (while the backend was down)")
                 self._exited(row, handle, exit_state)
@@ -298,6 +316,11 @@ class InstanceService:
                     transition(session, row, State.STOPPED, "stopped by operator (ended while the backend was down)")
                 elif row.state in (State.STARTING, State.RUNNING):
                     transition(session, row, State.ERROR, self._failed(row, handle, exit_state, time.time()))
+            known = set(InstanceRepository(session).names())
+        for runtime in self.runtimes.values():
+            for stray in runtime.strays(known):
+                log.warning("%s runtime: %s belongs to this backend but to no instance (its row is gone); left "
+                            "as it is: remove it by hand when it is not needed", runtime.name, stray)
 
     def tick(self) -> None:
         """One supervisor round: store what the fleet heard, then re-evaluate every instance."""
@@ -338,6 +361,7 @@ class InstanceService:
                     if runtime.pid(locator) != row.pid:
                         row.pid = runtime.pid(locator)
                     self._resources[name] = runtime.resources(locator)
+                    self.resource_history.note(session, row.id, self._resources[name], now)
             connection = self.fleet.connection
             down = broker_down(connection.connected, connection.disconnected_since, now)
             outcome = derive_state(Facts(

@@ -18,6 +18,7 @@ from backend.domain.instances import (
     Notification,
     PnlPoint,
     PnlSummary,
+    ResourcePoint,
     StateChange,
     StrategyStatus,
     Trade,
@@ -27,6 +28,7 @@ from backend.orchestrator.fleet import BotView, Fleet, StrategyView
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.lifecycle import State
 from backend.orchestrator.recorder import FleetRecorder
+from backend.orchestrator.resource_history import ResourceHistory
 from backend.orchestrator.state import broker_down, external_state, reason_now
 from backend.runtimes.base import Resources
 from backend.store import InstanceRow, Store
@@ -105,6 +107,7 @@ class InstanceQueries:
             ))
         handle = ProcessHandle.from_json(row.handle)
         live = handle is not None and handle.live
+        docker = spec.runtime == "docker"
         resources = self.resources.get(row.name, Resources()) if live else Resources()
         heartbeat_age = now - view.last_heartbeat if view and view.last_heartbeat else None
         return InstanceOut(
@@ -112,7 +115,10 @@ class InstanceQueries:
             reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.listening_since),
             state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
             last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes, pnl=_total(strategies),
+            cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes,
+            network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
+            host=spec.host if docker else None, image=spec.image if docker else None,
+            limits=spec.limits if docker else None, pnl=_total(strategies),
             strategies=strategies, restart_policy=spec.restart_policy, restarts=row.restarts,
             next_restart_at=row.next_restart_at,
         )
@@ -165,6 +171,14 @@ class InstanceQueries:
                 return []
             return [PnlPoint(ts=p.ts, strategy=p.strategy, realized=p.realized, unrealized=p.unrealized, total=p.total,
                              volume=p.volume) for p in TelemetryRepository(session).pnl_points(row.id, since)]
+
+    def resource_history(self, name: str, since: float | None) -> list[ResourcePoint]:
+        """Its resource use over time, oldest first (empty for an external bot: nothing is measured of it)."""
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            if row is None:
+                return []
+            return ResourceHistory.points(session, row.id, since)
 
     def trades(self, name: str, limit: int) -> list[Trade]:
         with self.store.session() as session:

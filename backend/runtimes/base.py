@@ -1,10 +1,12 @@
-"""What every runtime (local processes now, Docker later) offers the orchestrator."""
+"""What every runtime (local processes, Docker containers) offers the orchestrator."""
 from __future__ import annotations
 
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from backend.domain.instances import InstanceCreate
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,23 @@ def exit_words(code: int | None) -> str:
 class Resources:
     cpu_percent: float | None = None
     memory_bytes: int | None = None
+    network_rx_bytes: int | None = None  # None where the runtime cannot tell one instance's traffic from others'
+    network_tx_bytes: int | None = None
 
 
 class Runtime(Protocol):
     name: str
 
-    def start(self, name: str, instance_dir: Path, config_path: Path) -> dict[str, Any]:
-        """Launch the instance; return a JSON-able handle that finds it again (also after a backend restart)."""
+    def check(self, spec: InstanceCreate) -> InstanceCreate:
+        """Before an instance is created: raise a HiveError when this runtime cannot run it (host, image); return
+        the spec to store, with the runtime's defaults filled in (the image it will run)."""
+
+    def instance_root(self, folder: Path) -> Path:
+        """Where the instance sees its folder: the paths written into its config are below this."""
+
+    def start(self, name: str, instance_dir: Path, config_path: Path, spec: InstanceCreate) -> dict[str, Any]:
+        """Launch the instance as `spec` says; return a JSON-able handle that finds it again (also after a backend
+        restart)."""
 
     def adopt(self, handle: dict[str, Any]) -> bool:
         """After a backend restart: is the process the handle names still ours and alive?"""
@@ -57,3 +69,12 @@ class Runtime(Protocol):
 
     def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
         """The last `count` non-empty lines its latest run wrote (its log), oldest first."""
+
+    def remove(self, handle: dict[str, Any]) -> None:
+        """The instance is deleted: remove what its ended run left with the runtime (not its folder)."""
+
+    def strays(self, known: set[str]) -> list[str]:
+        """What this runtime runs for this backend under a name that is not in `known` (instance rows gone)."""
+
+    def close(self) -> None:
+        """The backend stops: end the runtime's own threads and connections (its instances keep running)."""

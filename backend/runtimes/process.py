@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from backend.domain.instances import InstanceCreate
 from backend.host import RUN_MARKER, child_env, last_output_line, last_output_lines, live_process
 from backend.runtimes.base import ProcessState, Resources, exit_words
 
@@ -41,8 +42,16 @@ class ProcessRuntime:
         self._probes: dict[tuple[int, float], psutil.Process] = {}  # kept for cpu_percent deltas
         self._lock = threading.Lock()
 
+    def check(self, spec: InstanceCreate) -> InstanceCreate:
+        """Nothing to check or fill in: InstanceCreate refuses docker's options for a process."""
+        return spec
+
+    def instance_root(self, folder: Path) -> Path:
+        return folder
+
     # --- start -----------------------------------------------------------------------------------
-    def start(self, name: str, instance_dir: Path, config_path: Path) -> dict[str, Any]:
+    def start(self, name: str, instance_dir: Path, config_path: Path,
+              spec: InstanceCreate | None = None) -> dict[str, Any]:
         exit_file = instance_dir / "exit_code"
         exit_file.unlink(missing_ok=True)
         log_file = instance_dir / "process.log"
@@ -128,6 +137,16 @@ class ProcessRuntime:
 
     def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
         return last_output_lines(Path(handle["log_file"]), count)
+
+    def remove(self, handle: dict[str, Any]) -> None:
+        """An ended process leaves nothing outside its folder."""
+
+    def strays(self, known: set[str]) -> list[str]:
+        """A process is found only through its instance's row: there are none to find without one."""
+        return []
+
+    def close(self) -> None:
+        """No threads of its own; the processes are detached on purpose."""
 
     # --- stopping --------------------------------------------------------------------------------
     def terminate(self, handle: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from backend.store.models import (
     MarketEventRow,
     NotificationRow,
     PnlSnapshotRow,
+    ResourceSampleRow,
     ScriptConfigRow,
     StateChangeRow,
     StrategyFileRow,
@@ -23,6 +24,7 @@ from backend.store.models import (
 
 __all__ = [
     "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
-    "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow", "StateChangeRow", "Store",
-    "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow", "WebhookRow",
+    "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow", "ScriptConfigRow",
+    "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
+    "WebhookRow",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -77,6 +77,21 @@ class PnlSnapshotRow(Base):
     unrealized: Mapped[float] = mapped_column(Float)
     total: Mapped[float] = mapped_column(Float)
     volume: Mapped[float] = mapped_column(Float)
+
+
+class ResourceSampleRow(Base):
+    """An instance's resource use at one time (InstanceService samples live instances about every 5 s)."""
+
+    __tablename__ = "resource_samples"
+    __table_args__ = (Index("ix_resource_samples_instance_ts", "instance_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    ts: Mapped[float] = mapped_column(Float)
+    cpu_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    network_rx_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    network_tx_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class TradeRow(Base):

@@ -105,7 +105,7 @@ class CrashingRuntime(ScriptedRuntime):
         super().__init__()
         self.starts = 0
 
-    def start(self, name, instance_dir, config_path) -> dict:
+    def start(self, name, instance_dir, config_path, spec=None) -> dict:
         self.starts += 1
         self.alive, self.exit_code, self.detail = True, None, ""
         return {"pid": 4242 + self.starts, "config_path": str(config_path)}

@@ -33,8 +33,23 @@ class ScriptedRuntime:
         self.signals: list[str] = []
         self.adoptable = True
 
-    def start(self, name, instance_dir, config_path) -> dict:
+    def check(self, spec):
+        return spec
+
+    def instance_root(self, folder):
+        return folder
+
+    def start(self, name, instance_dir, config_path, spec=None) -> dict:
         return {"pid": 4242, "config_path": str(config_path)}
+
+    def remove(self, handle) -> None:
+        pass
+
+    def strays(self, known) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
 
     def adopt(self, handle) -> bool:
         return self.adoptable and self.alive

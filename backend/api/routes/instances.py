@@ -1,4 +1,5 @@
-"""Instances: list, create, inspect, start / stop / restart, delete; their logs, PnL, trades and history."""
+"""Instances: list, create, inspect, start / stop / restart, delete; their logs, PnL, resource use, trades and
+history."""
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +13,7 @@ from backend.domain.instances import (
     MarketEvent,
     Notification,
     PnlPoint,
+    ResourcePoint,
     StateChange,
     Trade,
 )
@@ -73,6 +75,13 @@ def instance_logs(instances: InstanceQueriesDep, name: str, limit: Annotated[int
 def instance_performance(instances: InstanceQueriesDep, name: str, since: float | None = None) -> list[PnlPoint]:
     """Stored PnL points (at most one per strategy every few seconds), sorted by time."""
     return instances.performance(name, since)
+
+
+@router.get("/{name}/resources", response_model=list[ResourcePoint])
+def instance_resources(instances: InstanceQueriesDep, name: str, since: float | None = None) -> list[ResourcePoint]:
+    """CPU %, memory and network bytes over time, oldest first (about every 5 s for the last hour, then one a
+    minute for 24 h); only the points after `since` (epoch seconds) when given."""
+    return instances.resource_history(name, since)
 
 
 @router.get("/{name}/trades", response_model=list[Trade])

@@ -12,6 +12,7 @@ from backend.store.models import (
     MarketEventRow,
     NotificationRow,
     PnlSnapshotRow,
+    ResourceSampleRow,
     StateChangeRow,
     TradeRow,
 )
@@ -44,8 +45,9 @@ class InstanceRepository:
         self.session.add(row)
 
     def delete(self, row: InstanceRow) -> None:
-        """The row with everything stored about it: logs, trades, PnL, state history, notifications, events."""
-        for table in (LogRow, TradeRow, PnlSnapshotRow, StateChangeRow):
+        """The row with everything stored about it: logs, trades, PnL, resource use, state history, notifications,
+        events."""
+        for table in (LogRow, TradeRow, PnlSnapshotRow, ResourceSampleRow, StateChangeRow):
             self.session.execute(delete(table).where(table.instance_id == row.id))
         for by_name in (NotificationRow, MarketEventRow):
             self.session.execute(delete(by_name).where(by_name.instance == row.name))

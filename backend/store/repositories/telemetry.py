@@ -1,13 +1,22 @@
-"""What the bots reported and the backend stored: log lines, trades, PnL snapshots, notifications, market events."""
+"""What the bots reported and the backend stored: log lines, trades, PnL snapshots, resource use, notifications,
+market events."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, func, or_, select
+from sqlalchemy import Integer, and_, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.store.models import InstanceRow, LogRow, MarketEventRow, NotificationRow, PnlSnapshotRow, TradeRow
+from backend.store.models import (
+    InstanceRow,
+    LogRow,
+    MarketEventRow,
+    NotificationRow,
+    PnlSnapshotRow,
+    ResourceSampleRow,
+    TradeRow,
+)
 
 
 class TelemetryRepository:
@@ -78,6 +87,26 @@ class TelemetryRepository:
                                     and_(PnlSnapshotRow.ts == after_ts, PnlSnapshotRow.id > after_id)))
         query = query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id).limit(limit)
         return [(point, name) for point, name in self.session.execute(query)]
+
+    # --- resource use ----------------------------------------------------------------------------
+    def add_resource_sample(self, row: ResourceSampleRow) -> None:
+        self.session.add(row)
+
+    def resource_samples(self, instance_id: int, since: float | None) -> list[ResourceSampleRow]:
+        """Oldest first; only those after `since` when given."""
+        query = select(ResourceSampleRow).where(ResourceSampleRow.instance_id == instance_id)
+        if since is not None:
+            query = query.where(ResourceSampleRow.ts > since)
+        return list(self.session.scalars(query.order_by(ResourceSampleRow.ts, ResourceSampleRow.id)))
+
+    def prune_resource_samples(self, drop_before: float, thin_before: float, bucket_seconds: int) -> None:
+        """Drop the samples older than `drop_before`; of those older than `thin_before`, keep the first per instance
+        and `bucket_seconds`."""
+        self.session.execute(delete(ResourceSampleRow).where(ResourceSampleRow.ts < drop_before))
+        kept = (select(func.min(ResourceSampleRow.id)).where(ResourceSampleRow.ts < thin_before)
+                .group_by(ResourceSampleRow.instance_id, cast(ResourceSampleRow.ts / bucket_seconds, Integer)))
+        self.session.execute(delete(ResourceSampleRow).where(ResourceSampleRow.ts < thin_before,
+                                                             ResourceSampleRow.id.not_in(kept)))
 
     # --- notifications and market events (kept by bot name: external bots have them too) ---------
     def add_notifications(self, rows: Iterable[NotificationRow]) -> None:

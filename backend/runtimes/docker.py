@@ -1,0 +1,318 @@
+"""The `docker` runtime: each instance is a container `hive-<name>` on one of the Docker hosts, running hive_core.
+
+    <data>/instances/<name>/            bind-mounted at /instance (config.yml, strategies/), its working dir
+    <data>/instances/<name>/credentials.json   mounted read-only over it, only when the instance has one
+
+The container runs the image's hive_core (`python -m hive_core run --config /instance/config.yml`) as a
+non-root user, under the engine's init (docker-init as PID 1, so SIGTERM reaches hive_core and a stop takes
+as long as hive_core's own shutdown), on a read-only root filesystem (tmpfs /tmp), without capabilities or
+privilege gains, within its limits (CPUs, memory with no swap beyond it, pids, a rotated json-file log).
+Host networking by default, so it meets the broker at the address the backend gave it.
+
+Labels mark it as this backend's (labels.MANAGED, BACKEND, INSTANCE, ROLE=instance); every lookup checks
+them, so a container that is not ours is never stopped, adopted or removed. The handle stored with the
+instance is the host's name, the container's id and name. An ended container is kept until the instance
+starts again or is deleted, so its exit code, OOM flag and log can still be read.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import LogConfig
+
+from backend.docker import labels
+from backend.docker.hosts import DockerHosts
+from backend.domain.instances import InstanceCreate
+from backend.errors import Conflict, InvalidInput, NotFound, Unavailable
+from backend.runtimes.base import ProcessState, Resources, exit_words
+from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME
+from backend.runtimes.docker_stats import StatsSampler
+
+log = logging.getLogger(__name__)
+
+CONTAINER_ROOT = Path("/instance")  # where a container sees its instance's folder
+IMAGE_UID = 10001  # the image's user `hive` (deploy/Dockerfile): the folder is handed to it when we are root
+LOG_FILES = 3  # json-file log: this many files of `log_max_mb` each
+RUNNING = ("created", "running", "restarting", "paused")
+MIB = 1024 * 1024
+
+
+def container_name(instance: str) -> str:
+    return f"{labels.NAME_PREFIX}{instance}"
+
+
+def exit_code_of(code: int | None) -> int | None:
+    """A container's exit code as the process runtime reports one: 128+N (the init's way to say 'killed by
+    signal N') becomes -N, so both runtimes say 'killed by SIGKILL'."""
+    if code is not None and 128 < code <= 128 + 64:
+        return 128 - code
+    return code
+
+
+def describe_container_exit(state: dict[str, Any], memory_limit: int | None, last_line: str) -> str:
+    """The end of a container in words: the OOM kill with its limit, else the exit code or signal; then its
+    last log line."""
+    if state.get("OOMKilled"):
+        limit = f" (limit {memory_limit // MIB} MiB)" if memory_limit else ""
+        words = f"killed: out of memory{limit}"
+    else:
+        words = exit_words(exit_code_of(state.get("ExitCode")))
+    return f"{words}: {last_line}" if last_line else words
+
+
+class DockerRuntime:
+    name = "docker"
+
+    def __init__(self, hosts: DockerHosts, backend_id: str, default_image: str, network: str | None = None) -> None:
+        """`network`: a named Docker network for the containers (a deployment's choice, made outside Hive);
+        None is host networking."""
+        self.hosts = hosts
+        self.backend_id = backend_id
+        self.default_image = default_image
+        self.network = network
+        self._ours = labels.ours(backend_id)
+        self._samplers: dict[str, StatsSampler] = {}
+        self._lock = threading.Lock()
+
+    # --- reaching an engine ----------------------------------------------------------------------
+    @contextmanager
+    def _engine(self, host: str) -> Iterator[docker.DockerClient]:
+        """The host's client; an engine that does not answer becomes Unavailable naming the host and its URL."""
+        try:
+            url = self.hosts.get(host).url
+        except NotFound as error:
+            raise InvalidInput("unknown_host", error.detail) from None
+        try:
+            yield self.hosts.client(host)
+        except docker.errors.APIError:
+            raise  # the engine answered: with a refusal
+        except OSError as error:  # the SDK's connection errors and timeouts are OSErrors: nothing answered
+            raise Unavailable("docker_unreachable",
+                              f"Docker host {host!r} ({url}) does not answer: {error}; start its engine, or choose "
+                              "another host") from None
+
+    def _container(self, client: docker.DockerClient, handle: dict[str, Any]) -> Container | None:
+        """The handle's container when it exists and is ours; None otherwise."""
+        try:
+            container = client.containers.get(handle["container_id"])
+        except docker.errors.NotFound:
+            return None
+        return container if self._is_ours(container) else None
+
+    def _is_ours(self, container: Container) -> bool:
+        found = container.labels
+        return all(found.get(key) == value for key, value in self._ours.items())
+
+    # --- before creating -------------------------------------------------------------------------
+    def check(self, spec: InstanceCreate) -> InstanceCreate:
+        """The host answers and has the image; the spec names the image (the default one when it named none), so
+        the instance keeps running the same image after a backend upgrade."""
+        image = spec.image or self.default_image
+        with self._engine(spec.host) as client:
+            try:
+                self._not_taken(client.containers.get(container_name(spec.name)), spec.name)
+            except docker.errors.NotFound:
+                pass
+            try:
+                client.images.get(image)
+            except docker.errors.ImageNotFound:
+                raise InvalidInput("image_not_found",
+                                   f"image {image!r} is not on Docker host {spec.host!r} "
+                                   f"({self.hosts.get(spec.host).url}); build it there (`make image`, or POST "
+                                   "/images/build) and create the instance again; nothing is pulled") from None
+        return spec.model_copy(update={"image": image})
+
+    def instance_root(self, folder: Path) -> Path:
+        return CONTAINER_ROOT
+
+    # --- start -----------------------------------------------------------------------------------
+    def start(self, name: str, instance_dir: Path, config_path: Path,
+              spec: InstanceCreate | None = None) -> dict[str, Any]:
+        if spec is None:
+            raise ValueError("the docker runtime starts an instance from its spec")
+        image_name = spec.image or self.default_image
+        user = self._hand_over(instance_dir)
+        with self._engine(spec.host) as client:
+            self._remove_leftover(client, name)
+            try:
+                image = client.images.get(image_name)
+            except docker.errors.ImageNotFound:
+                raise InvalidInput("image_not_found",
+                                   f"image {image_name!r} is no longer on Docker host {spec.host!r}; build it "
+                                   "there (`make image`, or POST /images/build)") from None
+            container = client.containers.create(image_name, **self._options(spec, name, image, instance_dir, user))
+            try:
+                container.start()
+            except docker.errors.APIError:
+                container.remove(force=True)
+                raise
+            container.reload()
+        self._sampler(spec.host)
+        log.info("started container %s (%s) of instance %s on Docker host %s", container.name,
+                 container.short_id, name, spec.host)
+        return {"host": spec.host, "container_id": container.id, "name": container.name,
+                "pid": container.attrs["State"].get("Pid") or None}
+
+    def _options(self, spec: InstanceCreate, name: str, image: Any, instance_dir: Path, user: str) -> dict[str, Any]:
+        limits = spec.limits
+        volumes = {str(instance_dir): {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
+        credentials = instance_dir / CREDENTIALS_NAME
+        if credentials.exists():
+            volumes[str(credentials)] = {"bind": str(CONTAINER_ROOT / CREDENTIALS_NAME), "mode": "ro"}
+        options: dict[str, Any] = dict(
+            name=container_name(name),
+            command=["run", "--config", str(CONTAINER_ROOT / CONFIG_NAME)],
+            labels={**self._ours, labels.INSTANCE: name, labels.ROLE: "instance", labels.IMAGE: image.tags[0]
+                    if image.tags else image.id, labels.VERSION: image.labels.get(labels.VERSION, "")},
+            user=user, working_dir=str(CONTAINER_ROOT), environment={"HOME": "/tmp"},
+            volumes=volumes, init=True, read_only=True, tmpfs={"/tmp": "rw,nosuid,nodev,size=64m"},
+            cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            log_config=LogConfig(type=LogConfig.types.JSON,
+                                 config={"max-size": f"{limits.log_max_mb}m", "max-file": str(LOG_FILES)}),
+            stdin_open=False, detach=True,
+        )
+        if self.network is None:
+            options["network_mode"] = "host"
+        else:
+            options["network"] = self.network
+        if limits.cpus is not None:
+            options["nano_cpus"] = int(limits.cpus * 1e9)
+        if limits.memory_mb is not None:
+            options["mem_limit"] = options["memswap_limit"] = limits.memory_mb * MIB
+        if limits.pids is not None:
+            options["pids_limit"] = limits.pids
+        return options
+
+    @staticmethod
+    def _hand_over(instance_dir: Path) -> str:
+        """The container's user, and its folder made that user's: the image's unprivileged user when the backend
+        is root (the files are chowned to it), else the backend's own uid:gid (its files are readable as they are)."""
+        if os.geteuid() != 0:
+            return f"{os.getuid()}:{os.getgid()}"
+        for path in [instance_dir, *instance_dir.rglob("*")]:
+            os.chown(path, IMAGE_UID, IMAGE_UID, follow_symlinks=False)
+        return f"{IMAGE_UID}:{IMAGE_UID}"
+
+    def _remove_leftover(self, client: docker.DockerClient, name: str) -> None:
+        """The ended container of this instance's last run goes before a new one takes its name; a container of
+        that name that is not ours is left alone, and the start refused."""
+        try:
+            old = client.containers.get(container_name(name))
+        except docker.errors.NotFound:
+            return
+        self._not_taken(old, name)
+        old.remove(force=True)
+
+    def _not_taken(self, container: Container, name: str) -> None:
+        """A container under the instance's container name must be this instance's."""
+        if not self._is_ours(container) or container.labels.get(labels.INSTANCE) != name:
+            raise Conflict("container_name_taken",
+                           f"a container named {container_name(name)!r} exists and is not this backend's; "
+                           "rename or remove it, or give the instance another name")
+
+    # --- finding containers ----------------------------------------------------------------------
+    def adopt(self, handle: dict[str, Any]) -> bool:
+        with self._engine(handle["host"]) as client:
+            container = self._container(client, handle)
+            if container is None or container.status not in RUNNING:
+                return False
+        self._sampler(handle["host"])
+        return True
+
+    def poll(self, handle: dict[str, Any]) -> ProcessState:
+        with self._engine(handle["host"]) as client:
+            container = self._container(client, handle)
+            if container is None:
+                return ProcessState(alive=False, detail=f"its container {handle['name']} is gone")
+            state = container.attrs["State"]
+            if container.status in RUNNING:
+                handle["pid"] = state.get("Pid") or None  # the orchestrator keeps a locator that changed
+                return ProcessState(alive=True)
+            memory = container.attrs["HostConfig"].get("Memory") or None
+            last = self._last_lines(container, 1)
+            return ProcessState(alive=False, exit_code=exit_code_of(state.get("ExitCode")),
+                                detail=describe_container_exit(state, memory, last[-1] if last else ""))
+
+    def pid(self, handle: dict[str, Any]) -> int | None:
+        """The container's main process (the init) as the host sees it, noted at start and on each poll."""
+        return handle.get("pid")
+
+    def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
+        with self._engine(handle["host"]) as client:
+            container = self._container(client, handle)
+            return self._last_lines(container, count) if container is not None else []
+
+    @staticmethod
+    def _last_lines(container: Container, count: int) -> list[str]:
+        text = container.logs(tail=count * 4).decode(errors="replace")  # some lines are empty
+        return [line for line in text.splitlines() if line.strip()][-count:]
+
+    def strays(self, known: set[str]) -> list[str]:
+        """Containers of this backend (on every host that answers) whose instance has no row."""
+        found = []
+        for host in self.hosts.names():
+            try:
+                with self._engine(host) as client:
+                    containers = client.containers.list(all=True, filters={"label": labels.label_filter(
+                        {**self._ours, labels.ROLE: "instance"})})
+            except Unavailable as error:
+                log.warning("cannot look for this backend's containers: %s", error.detail)
+                continue
+            found += [f"{c.name} ({c.short_id}, {c.status}) on Docker host {host}" for c in containers
+                      if c.labels.get(labels.INSTANCE) not in known]
+        return found
+
+    # --- stopping and removing -------------------------------------------------------------------
+    def terminate(self, handle: dict[str, Any]) -> None:
+        """SIGTERM to the init, which hands it to hive_core; the supervisor sends SIGKILL after the stop grace."""
+        self._signal(handle, "SIGTERM")
+
+    def kill(self, handle: dict[str, Any]) -> None:
+        self._signal(handle, "SIGKILL")
+
+    def _signal(self, handle: dict[str, Any], signal: str) -> None:
+        with self._engine(handle["host"]) as client:
+            container = self._container(client, handle)
+            if container is None:
+                return
+            try:
+                container.kill(signal=signal)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # 409: it is not running (any more)
+                    raise
+
+    def remove(self, handle: dict[str, Any]) -> None:
+        with self._engine(handle["host"]) as client:
+            container = self._container(client, handle)
+            if container is not None:
+                container.remove(force=True)
+
+    # --- resource use ----------------------------------------------------------------------------
+    def resources(self, handle: dict[str, Any]) -> Resources:
+        """The latest sample of the host's stats thread (never an engine call here)."""
+        return self._sampler(handle["host"]).latest(handle["container_id"])
+
+    def _sampler(self, host: str) -> StatsSampler:
+        with self._lock:
+            sampler = self._samplers.get(host)
+            if sampler is None:
+                sampler = self._samplers[host] = StatsSampler(
+                    host, lambda: self.hosts.client(host),
+                    labels.label_filter({**self._ours, labels.ROLE: "instance"}))
+            return sampler
+
+    def close(self) -> None:
+        with self._lock:
+            samplers = list(self._samplers.values())
+            self._samplers.clear()
+        for sampler in samplers:
+            sampler.close()
