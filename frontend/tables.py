@@ -26,6 +26,7 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
     rows = [
         {
             "Name": item["name"],
+            "Runtime": f"{item['runtime']} @ {item['host']}" if item.get("host") else item["runtime"],
             "State": state_label(item["state"]),
             "Reason": item.get("reason", ""),
             "Heartbeat": fmt.age(item.get("last_heartbeat_age_s")),
@@ -35,6 +36,36 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
             "Strategies": ", ".join(s["id"] for s in item.get("strategies", [])),
         }
         for item in instances
+    ]
+    return pd.DataFrame(rows)
+
+
+def docker_hosts_frame(hosts: list[dict]) -> pd.DataFrame:
+    rows = []
+    for item in hosts:
+        health = item.get("health") or {}
+        rows.append({
+            "Name": item["name"],
+            "URL": item["url"],
+            "TLS": "yes" if item.get("tls") else "–",
+            "Health": health.get("status", "unknown") + (f": {health['error']}" if health.get("error") else ""),
+            "Engine": health.get("version") or "–",
+            "Containers": f"{health.get('running') or 0} of {health.get('containers') or 0} running"
+            if health.get("containers") is not None else "–",
+            "Checked": fmt.clock(health.get("checked_at")),
+        })
+    return pd.DataFrame(rows)
+
+
+def images_frame(images: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Image": ", ".join(item["tags"]) or item["id"][:19],
+            "Version": item.get("version") or "–",
+            "Size": fmt.size(item.get("size_bytes")),
+            "Created": fmt.clock(item.get("created_at")),
+        }
+        for item in images
     ]
     return pd.DataFrame(rows)
 

@@ -8,13 +8,16 @@ from frontend import errors, session, tables
 from pages.instances.create import create_form
 from pages.instances.credentials import credentials_section
 from pages.instances.detail import instance_detail
+from pages.instances.docker import docker_section
 
 client = session.client()
 
 st.title("Instances")
-st.caption("Each instance is one hive_core runtime hosting one or more strategies, trading on the simulated exchange.")
+st.caption("Each instance is one hive_core runtime hosting one or more strategies, trading on the simulated exchange, "
+           "as a local process or in a Docker container.")
 create_form(client)
 credentials_section(client)
+docker_section(client)
 
 
 @st.fragment(run_every=CONFIG.REFRESH_SECONDS)

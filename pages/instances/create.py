@@ -12,7 +12,7 @@ from backend.client import HiveClient
 from frontend import errors
 from frontend.schema_form import param_inputs
 
-RUNTIMES = ["process"]
+RUNTIMES = {"process": "process (a local subprocess)", "docker": "docker (a container)"}
 RESTART_POLICIES = {"on_failure": "on failure", "never": "never"}
 
 
@@ -40,6 +40,36 @@ def _strategy_entry(index: int, library: dict[str, dict]) -> dict[str, Any]:
     return {"id": ident_value.strip() or default_id, "strategy": name, "params": params, "interval": seconds}
 
 
+def _docker_inputs(client: HiveClient) -> dict[str, Any] | None:
+    """Host, image and limits of a docker instance; None when the hosts cannot be listed (the error is shown)."""
+    hosts = errors.attempt("list the Docker hosts", client.list_hosts)
+    if hosts is None:
+        return None
+    health = {item["name"]: item.get("health", {}) for item in hosts}
+    host_col, image_col = st.columns(2)
+    host = host_col.selectbox("Docker host", list(health) or ["local"], key="instances_create_host",
+                              format_func=lambda item: f"{item} ({health.get(item, {}).get('status', 'unknown')})",
+                              help="the Docker engine it runs on (add hosts under Docker hosts and images)")
+    images = errors.attempt(f"list the images on {host}", client.list_images, host) or []
+    tags = [tag for item in images for tag in item.get("tags", [])]
+    if not tags:
+        image_col.warning(f"{host} has no Hive instance image yet: build one under Docker hosts and images.")
+    image = image_col.selectbox("Image", tags, key="instances_create_image",
+                                help="the bot version it runs (images labelled as Hive instance images)")
+    cpus_col, memory_col, pids_col, log_col = st.columns(4)
+    cpus = cpus_col.number_input("CPUs", min_value=0.0, value=0.0, step=0.25, key="instances_create_cpus",
+                                 help="0: no limit; 1.5 = one and a half cores")
+    memory = memory_col.number_input("Memory (MiB)", min_value=0, value=0, step=64, key="instances_create_memory",
+                                     help="0: no limit; at least 64; the container is killed (out of memory) above it")
+    pids = pids_col.number_input("Processes", min_value=0, value=0, step=16, key="instances_create_pids",
+                                 help="0: no limit; processes and threads inside the container (at least 16)")
+    log_mb = log_col.number_input("Log size (MiB)", min_value=1, max_value=1024, value=10, key="instances_create_log",
+                                  help="the container's log is rotated at this size (3 files kept)")
+    return {"host": host, "image": image or None,
+            "limits": {"cpus": cpus or None, "memory_mb": int(memory) or None, "pids": int(pids) or None,
+                       "log_max_mb": int(log_mb)}}
+
+
 @st.fragment
 def create_form(client: HiveClient) -> None:
     if st.session_state["instances_create_reset"]:
@@ -57,11 +87,16 @@ def create_form(client: HiveClient) -> None:
         name_col, runtime_col, pair_col = st.columns(3)
         name = name_col.text_input("Name", key="instances_create_name", placeholder="bot1",
                                    help="1-63 letters, digits, '_' or '-'; also the bot's id on the wire")
-        runtime = runtime_col.selectbox("Runtime", RUNTIMES, key="instances_create_runtime",
-                                        help="process: a local subprocess on this machine")
+        runtime = runtime_col.selectbox("Runtime", list(RUNTIMES), key="instances_create_runtime",
+                                        format_func=RUNTIMES.__getitem__,
+                                        help="process: a local subprocess on this machine; docker: a container with "
+                                             "its own limits, on one of the Docker hosts")
         pairs = pair_col.text_input("Trading pair", key="instances_create_pair",
                                     help="on the built-in simulated exchange; several separated by commas")
 
+        placement = _docker_inputs(client) if runtime == "docker" else {}
+        if placement is None:
+            return
         entries = [_strategy_entry(index, library) for index in range(st.session_state["instances_create_count"])]
         more = st.container(horizontal=True)
         more.button("Add strategy", key="instances_create_add", on_click=_add_strategy)
@@ -92,6 +127,7 @@ def create_form(client: HiveClient) -> None:
             "start": start_now,
             "restart_policy": {"policy": policy, "max_retries": int(retries)},
             "credential": credential or None,
+            **placement,
         }
         created = errors.attempt(f"create the instance {spec['name'] or '(no name)'}", client.create_instance, spec)
         if created is None:

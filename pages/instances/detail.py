@@ -7,7 +7,7 @@ import CONFIG
 from backend.client import HiveClient
 from frontend import badges, errors, tables
 from frontend import format as fmt
-from frontend.charts import pnl_chart
+from frontend.charts import pnl_chart, resources_chart
 from frontend.logs import log_filters, log_view
 from frontend.resources import resource_metrics
 from pages.instances import actions
@@ -46,7 +46,9 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
     st.subheader(name)
     badges.state_badge(instance["state"], instance.get("reason", ""), key="instances_state")
-    st.caption(f"{instance['runtime']} runtime · in this state since {fmt.clock(instance.get('state_since'))}"
+    placement = f" on {instance['host']} · image {instance['image']}" if instance.get("host") else ""
+    since = fmt.clock(instance.get("state_since"))
+    st.caption(f"{instance['runtime']} runtime{placement} · in this state since {since}"
                + (f" · pid {instance['pid']}" if instance.get("pid") else "")
                + (f" · {restarts}" if (restarts := fmt.restarts(instance)) else ""))
     _controls(client, instance)
@@ -56,6 +58,11 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     points = errors.attempt(f"read the PnL of {name}", client.instance_performance, name)
     if points is not None:
         pnl_chart(points, key="instances_pnl_chart")
+
+    st.markdown("**Resource use over time**")
+    samples = errors.attempt(f"read the resource use of {name}", client.instance_resources, name)
+    if samples is not None:
+        resources_chart(samples, key="instances_resources_chart")
 
     st.markdown("**PnL per strategy**")
     tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
