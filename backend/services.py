@@ -6,6 +6,7 @@ import logging
 from backend.broker.manager import BrokerManager
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -27,10 +28,12 @@ class Services:
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
-        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
-        self.library = StrategyLibrary(self.store, settings.core_argv())
         key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
         self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
+        self.docker_hosts = DockerHosts(settings.docker_host)
+        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
+                                    self.docker_hosts, self.credentials)
+        self.library = StrategyLibrary(self.store, settings.core_argv())
         runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library,
                                          self.credentials)
@@ -53,4 +56,5 @@ class Services:
             self.instances.recorder.flush()
         finally:
             self.fleet.connection.disconnect()
+            self.docker_hosts.close()
             self.store.close()

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     broker_port: int = Field(1883, ge=1, le=65535)
     broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
     mqtt_namespace: str = "hbot"
+    docker_host: str | None = Field(
+        None, description="the local Docker engine (the broker container's); DOCKER_HOST, else the default socket")
 
     heartbeat_interval: float = Field(
         10.0, gt=0, description="seconds between a bot's heartbeats (written into its config)")

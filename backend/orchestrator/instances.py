@@ -219,7 +219,8 @@ class InstanceService:
         folder = self.files.folder(row.name)
         spec = InstanceCreate.model_validate(row.spec["create"])
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
-        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials)
+        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials,
+                                                 self.broker.instance_login())
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)
         runtime = self._runtime(row)
