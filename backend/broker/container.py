@@ -66,7 +66,7 @@ def mosquitto_conf(host: str, port: int, sys_interval: int) -> str:
         "set_tcp_nodelay true",
         f"sys_interval {sys_interval}",
         "persistence false",
-        "log_dest stdout",
+        "log_dest stderr",  # unbuffered: stdout reaches `docker logs` only in blocks
         "log_type error",
         "log_type warning",
         "log_type notice",

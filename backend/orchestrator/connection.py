@@ -121,11 +121,13 @@ class FleetConnection:
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
                        _properties: Any) -> None:
-        if self._connected.is_set():
+        was_connected = self._connected.is_set()
+        if was_connected:
             log.warning("fleet connection lost (%s)", reason_code)
         self._connected.clear()
         self.disconnected_since = self.disconnected_since or time.time()
-        self.last_error = f"connection lost ({reason_code})"
+        if was_connected or not self.last_error:  # a refusal (a wrong login, say) stays what went wrong
+            self.last_error = f"connection lost ({reason_code})"
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:

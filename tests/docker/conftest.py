@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.backend.conftest import backend_factory, data_dir  # noqa: F401  (the backend fixtures, here too)
 from tests.docker_engine import Engine, EngineUnavailable, find_or_start
 
 
