@@ -14,7 +14,7 @@ import docker.errors
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
+from backend.broker.image import BROKER_IMAGE
 from backend.client import HiveClient
 from backend.docker.labels import BACKEND, MANAGED, ROLE
 from backend.store.repositories.broker import BrokerRepository
@@ -24,14 +24,6 @@ from tests.docker_engine import Engine
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def broker_image(docker_engine: Engine) -> str:
-    """hive/hive-broker, built through the product's own builder when the engine lacks it."""
-    if not image_present(docker_engine.client()):
-        build_broker_image(docker_engine.url, lambda _step: None)
-    return BROKER_IMAGE
 
 
 @pytest.fixture
