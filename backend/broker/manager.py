@@ -69,6 +69,7 @@ class BrokerManager:
         self.docker = docker
         self.sealer = sealer
         self.backend_id = backend_id(settings.data_dir)
+        self.image = BROKER_IMAGE  # the broker container's image, built from the checkout when missing
         self._lock = threading.RLock()
         self._backend: BrokerBackend | None = None
         self._desired = "stopped"
@@ -117,16 +118,16 @@ class BrokerManager:
         if row.kind == "container":
             logins = self._container_logins(row)
             self._use_logins(*logins)
-            return self._container(row.port, logins, row.container_id, row.image or BROKER_IMAGE)
+            return self._container(row.port, logins, row.container_id, row.image)
         self._use_logins(None)
         return EmbeddedBroker(row.host, row.port, self.settings.data_dir / "broker",
                               self.settings.broker_sys_interval, row.pid, row.create_time)
 
     def _container(self, port: int, logins: tuple[Login, Login] | None, container_id: str | None = None,
-                   image: str = BROKER_IMAGE) -> ContainerBroker:
+                   image: str | None = None) -> ContainerBroker:
         return ContainerBroker(lambda: self.docker.client(LOCAL), self.backend_id, self.settings.broker_host, port,
                                self.settings.data_dir / "broker" / "container", self.settings.broker_sys_interval,
-                               logins, container_id, image)
+                               logins, container_id, image or self.image)
 
     # --- logins ----------------------------------------------------------------------------------
     def _container_logins(self, row: BrokerRow | None) -> tuple[Login, Login]:

@@ -196,3 +196,24 @@ def test_an_external_broker_with_a_login(start_backend, backend_factory, docker_
         assert row is not None and row.external_login and password not in row.external_login
     assert other.services.broker.instance_login() == (username, password)
     other.client.stop_broker()
+
+
+def test_a_missing_broker_image_is_built_first_with_its_progress(start_backend, docker_engine: Engine) -> None:
+    """Start with the image missing: the status says the build's step while it runs, then the broker runs. (A tag
+    of this test's own stands for the missing image; the build reuses the engine's cached layers.)"""
+    backend = start_backend()
+    tag = f"hive/hive-broker:test-{backend.services.broker.backend_id}"
+    backend.services.broker.image = tag
+    try:
+        status = backend.client.start_broker(kind="container")
+        assert status["state"] == "starting" and status["health"] == "starting", status
+        assert status["reason"].startswith(f"building the broker image {tag}"), status
+        seen = wait_until(lambda: (s := backend.client.broker_status())["state"] != "starting" and s, 300,
+                          message="the build done and the broker started")
+        assert seen["state"] == "running" and seen["image"] == tag, seen
+        assert backend.client.stop_broker()["state"] == "stopped"
+    finally:
+        try:
+            docker_engine.client().images.remove(tag)
+        except docker.errors.ImageNotFound:
+            pass
