@@ -104,11 +104,11 @@ class ContainerBroker:
     def start(self) -> None:
         if self.logins is None:
             raise OperationFailed("broker_failed", "the broker container cannot start without its logins")
+        client = self._client()
+        for leftover in self._ours(client):  # one of an earlier start, left behind: the name and port must be free
+            leftover.remove(force=True)
         if port_in_use(self.host, self.port):
             raise port_in_use_error(self.host, self.port, "the broker container")
-        client = self._client()
-        for leftover in self._ours(client):  # a stopped one of an earlier start: the name must be free
-            leftover.remove(force=True)
         self._write_files()
         try:
             container = client.containers.run(
