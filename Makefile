@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image clean
+.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image broker-image clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -69,6 +69,11 @@ base-image:
 image: base-image
 	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg HIVE_VERSION=$(HIVE_VERSION) \
 	  -f deploy/Dockerfile --target core -t hive/hive-core:$(HIVE_VERSION) .
+
+# The broker container's image (Debian's Mosquitto); the backend builds it itself when it is missing.
+broker-image: base-image
+	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg HIVE_VERSION=$(HIVE_VERSION) \
+	  -f deploy/Dockerfile --target broker -t hive/hive-broker:$(HIVE_VERSION) .
 
 lint: install-all
 	$(PY) -m ruff check .

@@ -57,14 +57,19 @@ class HiveClient:
     def broker_status(self) -> dict:
         return self._request("GET", "/broker")
 
-    def start_broker(self, port: int | None = None) -> dict:
-        return self._request("POST", "/broker/start", json={"port": port})
+    def start_broker(self, port: int | None = None, kind: str = "embedded") -> dict:
+        return self._request("POST", "/broker/start", json={"port": port, "kind": kind})
 
     def stop_broker(self) -> dict:
         return self._request("POST", "/broker/stop")
 
-    def use_external_broker(self, host: str, port: int) -> dict:
-        return self._request("POST", "/broker/external", json={"host": host, "port": port})
+    def use_external_broker(self, host: str, port: int, username: str | None = None,
+                            password: str | None = None) -> dict:
+        body = {"host": host, "port": port} | ({"username": username, "password": password} if username else {})
+        return self._request("POST", "/broker/external", json=body)
+
+    def broker_log(self, lines: int = 200) -> dict:
+        return self._request("GET", "/broker/log", params={"lines": lines})
 
     # --- instances -------------------------------------------------------------------------------
     def list_instances(self) -> list[dict]:

@@ -31,11 +31,12 @@ class Services:
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
-        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats)
-        self.library = StrategyLibrary(self.store, settings.core_argv())
         key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
         self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
         self.docker_hosts = DockerHosts(settings.docker_host)  # no engine is asked until an instance needs one
+        self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
+                                    self.docker_hosts, self.credentials)
+        self.library = StrategyLibrary(self.store, settings.core_argv())
         self.runtimes: dict[str, Runtime] = {
             "process": ProcessRuntime(settings.core_argv()),
             "docker": DockerRuntime(self.docker_hosts, backend_id(settings.data_dir), HIVE_IMAGE,
@@ -63,6 +64,6 @@ class Services:
         finally:
             for runtime in self.runtimes.values():
                 runtime.close()
-            self.docker_hosts.close()
             self.fleet.connection.disconnect()
+            self.docker_hosts.close()
             self.store.close()

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")
 
     docker_host: str | None = Field(
-        None, description="URL of the `local` Docker host's engine; DOCKER_HOST, else the default socket, when unset")
+        None, description="URL of the `local` Docker host's engine (instance and broker containers); DOCKER_HOST, "
+                          "else the default socket, when unset")
     docker_network: str | None = Field(
         None, description="a Docker network (made outside Hive) for instance containers; host networking when unset")
 

@@ -7,6 +7,7 @@ field's name instead of being silently ignored.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -52,6 +53,9 @@ class MqttBridgeConfig(Frozen):
     # Hive extensions (Hummingbot's bots use fixed values for these).
     mqtt_heartbeat_interval: float = Field(10.0, gt=0, description="seconds between P/hb messages")
     mqtt_performance_interval: float = Field(1.0, gt=0, description="seconds between P/performance messages")
+    mqtt_auth_file: Path | None = Field(
+        None, description="JSON file with mqtt_username and mqtt_password, relative to the config's folder unless "
+                          "absolute; read at start, so that the config itself never holds the broker's password")
 
     @field_validator("mqtt_namespace")
     @classmethod
@@ -218,9 +222,29 @@ def load_instance_config(path: Path) -> InstanceConfig:
         own = data.get("mqtt_bridge")
         data = {**data, "mqtt_bridge": {**defaults, **(own if isinstance(own, dict) else {})}}
     try:
-        return parse_instance_config(data)
+        config = parse_instance_config(data)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+    auth_file = config.mqtt_bridge.mqtt_auth_file
+    if auth_file is None:
+        return config
+    login = read_mqtt_auth(path.resolve().parent / auth_file)
+    return config.model_copy(update={"mqtt_bridge": config.mqtt_bridge.model_copy(update=login)})
+
+
+def read_mqtt_auth(path: Path) -> dict[str, str]:
+    """The broker login in an mqtt_auth_file; ConfigError naming the file (never its content) when unusable."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the MQTT login file ({error.strerror})") from None
+    except ValueError:
+        raise ConfigError(f"{path}: the MQTT login file is not valid JSON") from None
+    fields = ("mqtt_username", "mqtt_password")
+    if not isinstance(data, dict) or not all(isinstance(data.get(key), str) for key in fields) \
+            or not data["mqtt_username"]:
+        raise ConfigError(f"{path}: the MQTT login file needs a non-empty mqtt_username and an mqtt_password (strings)")
+    return {key: data[key] for key in fields}
 
 
 CLIENT_CONFIG_NAME = "conf_client.yml"

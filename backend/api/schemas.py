@@ -6,9 +6,9 @@ status; `code` is stable for the dashboard to branch on (e.g. `port_in_use`, `br
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from backend.domain.base import Strict
 
@@ -16,11 +16,15 @@ from backend.domain.base import Strict
 # --- broker --------------------------------------------------------------------------------------
 class BrokerStartRequest(Strict):
     port: int | None = Field(None, ge=1, le=65535, description="defaults to HIVE_BROKER_PORT")
+    kind: Literal["embedded", "container"] = Field(
+        "embedded", description="the embedded broker (amqtt), or a Mosquitto container with a generated password")
 
 
 class ExternalBrokerRequest(Strict):
     host: str
     port: int = Field(ge=1, le=65535)
+    username: str | None = Field(None, min_length=1, description="when the broker needs a login (kept encrypted)")
+    password: SecretStr | None = None
 
 
 # --- strategies ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""One interface over the brokers the backend can use (embedded amqtt, external; Mosquitto and Docker later)."""
+"""One interface over the brokers the backend can use (embedded amqtt, a Mosquitto container, external)."""
 from __future__ import annotations
 
 import socket
@@ -56,6 +56,9 @@ class BrokerBackend(Protocol):
     def record(self) -> dict:
         """What the store keeps to find this broker again after a backend restart."""
 
+    def log_lines(self, count: int) -> list[str]:
+        """The broker's last `count` log lines, oldest first (none for an external broker)."""
+
 
 def answers(host: str, port: int, timeout: float = 1.0) -> bool:
     try:
@@ -65,9 +68,9 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def port_in_use_error(host: str, port: int) -> Conflict:
+def port_in_use_error(host: str, port: int, what: str = "the embedded broker") -> Conflict:
     return Conflict("port_in_use",
-        f"port {port} on {host} is already in use by another process, so the embedded broker cannot listen there. "
+        f"port {port} on {host} is already in use by another process, so {what} cannot listen there. "
         f"Start it on another port (the Port field on the Broker page, or the setting HIVE_BROKER_PORT), or stop "
         f"that process. If it is an MQTT broker, you can use it as an external broker instead "
         f"(the 'Use the broker already at {host}:{port}' button, or POST /broker/external).",

@@ -16,7 +16,7 @@ import psutil
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
 from backend.errors import OperationFailed
-from backend.host import REPO_ROOT, child_env, last_output_line, live_process, port_in_use
+from backend.host import REPO_ROOT, child_env, last_output_line, last_output_lines, live_process, port_in_use
 
 SERVER_MODULE = "backend.broker.amqtt_server"
 START_TIMEOUT = 20.0
@@ -131,6 +131,9 @@ class EmbeddedBroker:
                 )
         except psutil.Error:
             return ProcessUsage(pid=process.pid)
+
+    def log_lines(self, count: int) -> list[str]:
+        return last_output_lines(self.log_file, count)
 
     def record(self) -> dict:
         return {"kind": self.kind, "host": self.host, "port": self.port, "pid": self.pid,

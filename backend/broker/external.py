@@ -36,5 +36,8 @@ class ExternalBroker:
     def usage(self) -> ProcessUsage:
         return ProcessUsage()
 
+    def log_lines(self, count: int) -> list[str]:
+        return []
+
     def record(self) -> dict:
         return {"kind": self.kind, "host": self.host, "port": self.port, "pid": None, "create_time": None}

@@ -24,6 +24,7 @@ from backend.domain.credentials import (
 )
 from backend.errors import Conflict, InvalidInput, Unavailable, not_found
 from backend.store import AuditRow, CredentialRow, Store
+from backend.store.repositories.broker import BrokerRepository, sealed_logins
 from backend.store.repositories.credentials import CredentialRepository
 from backend.store.repositories.events import EventRepository
 from backend.store.repositories.instances import InstanceRepository
@@ -60,6 +61,15 @@ class CredentialService:
             secrets = self._open(self._vault(), row)
             return {"name": row.name, "venue": row.venue, "api_key": secrets.api_key, "secret": secrets.secret,
                     "passphrase": secrets.passphrase}
+
+    # --- other secrets under the same key (the broker's logins) ------------------------------------------
+    def seal_text(self, text: str) -> str:
+        with self._lock:
+            return self._vault(create=True).encrypt(text)
+
+    def open_text(self, ciphertext: str) -> str:
+        with self._lock:
+            return self._decrypt(self._vault(), ciphertext)
 
     # --- changing ------------------------------------------------------------------------------------
     def create(self, spec: CredentialCreate, actor: str) -> CredentialOut:
@@ -120,6 +130,9 @@ class CredentialService:
                     old_vault = self._vault(create=True)
                     for row in rows:
                         row.ciphertext = new_vault.seal(self._open(old_vault, row))
+                    broker = BrokerRepository(session).get()
+                    for column, sealed in sealed_logins(broker).items():
+                        setattr(broker, column, new_vault.encrypt(self._decrypt(old_vault, sealed)))
                     _audit(session, actor, "key_rotated", f"{len(rows)} credential{'' if len(rows) == 1 else 's'}")
                     if in_file:
                         self.key.stage(key)  # on disk before the commit, so a committed rotation never lacks its key
@@ -145,9 +158,10 @@ class CredentialService:
             return Vault(self._key_in_use)
         with self.store.session() as session:
             stored = CredentialRepository(session).any()
+            logins = list(sealed_logins(BrokerRepository(session).get()).values())
         key = self.key.read()
         if key is None:
-            if stored is not None:
+            if stored is not None or logins:
                 raise Unavailable("credentials_key_missing",
                                   f"the stored credentials cannot be read: their key is missing ({self.key.path} does "
                                   f"not exist and {ENV_NAME} is not set). Restore that file or set {ENV_NAME} to the "
@@ -164,6 +178,8 @@ class CredentialService:
                                                          f"usable: {error}; nothing was changed") from None
         if stored is not None:
             self._open(vault, stored)
+        elif logins:
+            self._decrypt(vault, logins[0])
         self._key_in_use = key
         return vault
 
@@ -175,6 +191,15 @@ class CredentialService:
                               f"the credentials key in {self.key.describe()} does not decrypt the stored credential "
                               f"{row.name!r}: put back the key they were saved with (after a key rotation, the new "
                               "one) and try again; nothing was changed") from None
+
+    def _decrypt(self, vault: Vault, sealed: str) -> str:
+        try:
+            return vault.decrypt(sealed)
+        except WrongKey:
+            raise Unavailable("credentials_key_wrong",
+                              f"the credentials key in {self.key.describe()} does not decrypt the broker's stored "
+                              "login: put back the key it was saved with (after a key rotation, the new one) and "
+                              "try again; nothing was changed") from None
 
     @staticmethod
     def _row(credentials: CredentialRepository, name: str) -> CredentialRow:

@@ -42,13 +42,19 @@ class Vault:
                                "print(Fernet.generate_key().decode())'` makes one") from None
 
     def seal(self, secrets: Secrets) -> str:
-        plain = json.dumps({"api_key": secrets.api_key, "secret": secrets.secret, "passphrase": secrets.passphrase})
-        return self._fernet.encrypt(plain.encode()).decode()
+        return self.encrypt(json.dumps({"api_key": secrets.api_key, "secret": secrets.secret,
+                                        "passphrase": secrets.passphrase}))
 
     def open(self, ciphertext: str) -> Secrets:
+        data = json.loads(self.decrypt(ciphertext))
+        return Secrets(data["api_key"], data["secret"], data.get("passphrase"))
+
+    def encrypt(self, text: str) -> str:
+        """Any other secret kept under the same key (the broker's logins)."""
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def decrypt(self, ciphertext: str) -> str:
         try:
-            plain = self._fernet.decrypt(ciphertext.encode())
+            return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
             raise WrongKey() from None
-        data = json.loads(plain)
-        return Secrets(data["api_key"], data["secret"], data.get("passphrase"))

@@ -6,10 +6,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 BrokerState = Literal["stopped", "starting", "running", "error"]
+BrokerKind = Literal["embedded", "container", "external"]
+BrokerHealth = Literal["starting", "healthy", "unhealthy"]
 
 
 class BrokerStatus(BaseModel):
-    kind: Literal["embedded", "external"]
+    """Never a password: `login_required` says whether the broker in use needs a login, not which."""
+
+    kind: BrokerKind
     state: BrokerState
     host: str
     port: int
@@ -23,3 +27,15 @@ class BrokerStatus(BaseModel):
     cpu_percent: float | None = None
     memory_bytes: int | None = None
     fleet_connected: bool = Field(False, description="the backend's own fleet connection is up")
+    health: BrokerHealth | None = Field(
+        None, description="healthy: running and the backend's connection is up; unhealthy: running without it, or "
+                          "in error; none when stopped")
+    container_id: str | None = Field(None, description="the broker container's id (kind container)")
+    image: str | None = Field(None, description="the broker container's image (kind container)")
+    login_required: bool = Field(False, description="the broker refuses clients without a username and password")
+
+
+class BrokerLog(BaseModel):
+    kind: BrokerKind
+    lines: list[str] = Field(description="the last lines of the broker's log, oldest first")
+    note: str = ""

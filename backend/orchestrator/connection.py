@@ -61,11 +61,12 @@ class FleetConnection:
     def connected(self) -> bool:
         return self._connected.is_set()
 
-    def connect(self, host: str, port: int, force: bool = False) -> None:
+    def connect(self, host: str, port: int, force: bool = False, login: tuple[str, str] | None = None) -> None:
         """(Re)point the connection at a broker; paho keeps retrying with back-off in its own thread.
 
         `force` starts a fresh connection even to the same address (a broker that was just started
-        should not wait for the back-off of the previous attempts)."""
+        should not wait for the back-off of the previous attempts); `login` is the (username, password)
+        of a broker that requires one."""
         if self._target == (host, port) and self._client is not None and not force:
             return
         self.disconnect()
@@ -78,6 +79,8 @@ class FleetConnection:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.reconnect_delay_set(min_delay=1, max_delay=5)
+        if login is not None:
+            client.username_pw_set(*login)
         self._target = (host, port)
         self._client = client
         self.disconnected_since = time.time()
@@ -118,11 +121,13 @@ class FleetConnection:
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
                        _properties: Any) -> None:
-        if self._connected.is_set():
+        was_connected = self._connected.is_set()
+        if was_connected:
             log.warning("fleet connection lost (%s)", reason_code)
         self._connected.clear()
         self.disconnected_since = self.disconnected_since or time.time()
-        self.last_error = f"connection lost ({reason_code})"
+        if was_connected or not self.last_error:  # a refusal (a wrong login, say) stays what went wrong
+            self.last_error = f"connection lost ({reason_code})"
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:

@@ -1,7 +1,8 @@
 """An instance's folder: its config and strategy sources written, checked by hive_core, archived or removed.
 
-    <data>/instances/<name>/    the live folder (config.yml, strategy sources, process.log, and
-                                credentials.json while a process with a credential runs)
+    <data>/instances/<name>/    the live folder (config.yml, strategy sources, process.log, and while its
+                                process runs: credentials.json when it has a credential, mqtt_auth.json
+                                when the broker needs a login; both 0600)
     <data>/archived/<name>[-n]  where a deleted instance's folder is kept when asked
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from backend import hive_cli
 from backend.domain.instances import InstanceCreate
 from backend.errors import InvalidInput, Unavailable
 from backend.runtimes.config_file import (
+    MQTT_AUTH_NAME,
     build_config,
     remove_credentials_file,
     write_credentials_file,
@@ -37,23 +39,28 @@ class InstanceFiles:
         return self.instances_dir / name
 
     def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int],
-              credentials: dict[str, Any] | None = None, root: Path | None = None) -> tuple[Path, dict[str, int]]:
-        """Write the config and the uploaded strategies' latest sources, and the credentials file when given;
-        returns the config path and the strategies' versions. `root` is where the instance sees `folder` (a
-        container's mount point; `folder` itself when None): the config's paths are written below it."""
+              credentials: dict[str, Any] | None = None, mqtt_login: tuple[str, str] | None = None,
+              root: Path | None = None) -> tuple[Path, dict[str, int]]:
+        """Write the config and the uploaded strategies' latest sources, the credentials file and the broker
+        login file when given; returns the config path and the strategies' versions. `root` is where the
+        instance sees `folder` (a container's mount point; `folder` itself when None): the config's paths are
+        written below it."""
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
         host, port = broker
         config = build_config(spec, root or folder, host, port, self.namespace, self.heartbeat_interval,
-                              with_credentials=credentials is not None)
+                              with_credentials=credentials is not None, with_mqtt_auth=mqtt_login is not None)
         config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
+        remove_credentials_file(folder)
         if credentials is not None:
             write_credentials_file(folder, credentials)
-        else:
-            remove_credentials_file(folder)
+        if mqtt_login is not None:
+            write_credentials_file(folder, {"mqtt_username": mqtt_login[0], "mqtt_password": mqtt_login[1]},
+                                   MQTT_AUTH_NAME)
         return config_path, {n: version for n, (version, _src) in uploaded.items()}
 
     def remove_credentials(self, name: str) -> None:
-        """Its process has ended: the credentials it was handed go (written again at its next start)."""
+        """Its process has ended: the credentials and broker login it was handed go (written again at its next
+        start)."""
         remove_credentials_file(self.folder(name))
 
     def check(self, spec: InstanceCreate, broker: tuple[str, int]) -> None:

@@ -230,7 +230,7 @@ class InstanceService:
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
         runtime = self._runtime(row)
         config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials,
-                                                 root=runtime.instance_root(folder))
+                                                 self.broker.instance_login(), root=runtime.instance_root(folder))
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)
         try:

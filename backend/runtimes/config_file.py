@@ -20,6 +20,7 @@ from hive_core.config import (
 CONFIG_NAME = "config.yml"
 STRATEGY_DIR = "strategies"
 CREDENTIALS_NAME = "credentials.json"
+MQTT_AUTH_NAME = "mqtt_auth.json"  # the broker login (hive_core's mqtt_auth_file), when the broker needs one
 
 
 def reachable_host(host: str) -> str:
@@ -28,8 +29,9 @@ def reachable_host(host: str) -> str:
 
 
 def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, broker_port: int,
-                 namespace: str, heartbeat_interval: float, with_credentials: bool = False) -> InstanceConfig:
-    """The instance's config; `with_credentials` names the credentials file written beside it."""
+                 namespace: str, heartbeat_interval: float, with_credentials: bool = False,
+                 with_mqtt_auth: bool = False) -> InstanceConfig:
+    """The instance's config; `with_credentials` and `with_mqtt_auth` name the files written beside it."""
     paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
     return InstanceConfig(
         instance_id=spec.name,
@@ -41,6 +43,7 @@ def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, bro
         mqtt_bridge=MqttBridgeConfig(
             mqtt_host=reachable_host(broker_host), mqtt_port=broker_port, mqtt_namespace=namespace,
             mqtt_heartbeat_interval=heartbeat_interval,
+            mqtt_auth_file=Path(MQTT_AUTH_NAME) if with_mqtt_auth else None,
         ),
         strategy_dirs=[instance_dir / STRATEGY_DIR],
         credentials=CredentialsFileConfig(file=Path(CREDENTIALS_NAME)) if with_credentials else None,
@@ -61,9 +64,10 @@ def write_instance_files(instance_dir: Path, config: InstanceConfig, sources: di
     return config_path
 
 
-def write_credentials_file(instance_dir: Path, content: dict[str, Any]) -> None:
-    """The credentials file (hive_core/credentials.py's format), readable by its owner alone from its first byte."""
-    path = instance_dir / CREDENTIALS_NAME
+def write_credentials_file(instance_dir: Path, content: dict[str, Any], name: str = CREDENTIALS_NAME) -> None:
+    """The credentials file (hive_core/credentials.py's format), or with `name` MQTT_AUTH_NAME the broker login
+    (hive_core/config.py's mqtt_auth_file), readable by its owner alone from its first byte."""
+    path = instance_dir / name
     temporary = path.with_name(path.name + ".tmp")
     temporary.unlink(missing_ok=True)
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -73,7 +77,9 @@ def write_credentials_file(instance_dir: Path, content: dict[str, Any]) -> None:
 
 
 def remove_credentials_file(instance_dir: Path) -> None:
-    (instance_dir / CREDENTIALS_NAME).unlink(missing_ok=True)
+    """The secrets handed to a process go when it ends: the venue credentials and the broker login."""
+    for name in (CREDENTIALS_NAME, MQTT_AUTH_NAME):
+        (instance_dir / name).unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -138,6 +138,13 @@ class BrokerRow(Base):
     create_time: Mapped[float | None] = mapped_column(Float, nullable=True)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+    container_id: Mapped[str | None] = mapped_column(String(64), nullable=True, doc="the broker container's id")
+    image: Mapped[str | None] = mapped_column(String(255), nullable=True, doc="the broker container's image")
+    container_login: Mapped[str | None] = mapped_column(
+        Text, nullable=True, doc="the broker container's logins (backend, instances), Fernet-encrypted; kept "
+                                 "across its restarts so that running instances log in again")
+    external_login: Mapped[str | None] = mapped_column(
+        Text, nullable=True, doc="the external broker's username and password when it needs one, Fernet-encrypted")
 
 
 class NotificationRow(Base):

@@ -6,6 +6,7 @@ from frontend import errors
 
 PREFIX = "broker"
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
+CHOICES = {"Embedded": "embedded", "Container (Mosquitto)": "container", "External": "external"}
 
 
 def reachable_host(host: str) -> str:
@@ -13,17 +14,32 @@ def reachable_host(host: str) -> str:
     return "127.0.0.1" if host in _WILDCARD_HOSTS else host
 
 
-def start(client: HiveClient, port: int) -> None:
-    errors.run_action(PREFIX, "start the broker", client.start_broker, port, notice="Broker started")
+def start(client: HiveClient, port: int, kind: str = "embedded") -> None:
+    notice = "Broker started" if kind == "embedded" else "Broker container starting"
+    errors.run_action(PREFIX, "start the broker", client.start_broker, port, kind, notice=notice)
 
 
 def stop(client: HiveClient) -> None:
     errors.run_action(PREFIX, "stop the broker", client.stop_broker, notice="Broker stopped")
 
 
-def use_external(client: HiveClient, host: str, port: int) -> None:
+def use_external(client: HiveClient, host: str, port: int, username: str | None = None,
+                 password: str | None = None) -> None:
     errors.run_action(PREFIX, f"use the broker at {host}:{port}", client.use_external_broker, host, port,
-                      notice=f"Using the broker already at {host}:{port}")
+                      username, password, notice=f"Using the broker at {host}:{port}")
+
+
+def describe(status: dict) -> str:
+    """The broker's kind, its container and health, and the backend's connection, in one line."""
+    fleet = "connected" if status.get("fleet_connected") else "not connected"
+    if status["kind"] == "container":
+        container = (status.get("container_id") or "")[:12]
+        what = f"Mosquitto container {container} ({status.get('image')})" if container else "Mosquitto container"
+    else:
+        what = "embedded broker" if status["kind"] == "embedded" else "external broker (connect only)"
+    login = " · login required" if status.get("login_required") else ""
+    health = f" · {status['health']}" if status.get("health") else ""
+    return f"{what}{health}{login} · the backend's fleet connection is {fleet}"
 
 
 def port_taken() -> bool:

@@ -177,3 +177,25 @@ def test_replacing_the_secret_parts_keeps_the_name_and_the_audit_names_only_acti
                      ("user:tester", "credential", "replaced", "binance_main"),
                      ("user:tester", "credential", "deleted", "binance_main")]
     assert credentials.all() == []
+
+
+def test_a_key_rotation_encrypts_the_broker_logins_again(store: Store, tmp_path: Path) -> None:
+    """The broker's logins are kept under the same key: a rotation takes them along, and a wrong key is refused."""
+    from backend.store.repositories.broker import BrokerRepository
+
+    credentials = service(store, tmp_path)
+    with store.session() as session:
+        row = BrokerRepository(session).get_or_add()
+        row.kind, row.host, row.port, row.desired = "container", "127.0.0.1", 1883, "running"
+        row.container_login = credentials.seal_text('{"broker": "login"}')
+    with store.session() as session:
+        before = BrokerRepository(session).get().container_login
+
+    credentials.rotate_key(None, actor="user:tester")
+    with store.session() as session:
+        after = BrokerRepository(session).get().container_login
+    assert after != before and "login" not in after
+    assert service(store, tmp_path).open_text(after) == '{"broker": "login"}'  # with the new key, from its file
+
+    with pytest.raises(Unavailable, match="does not decrypt the broker's stored login"):
+        service(store, tmp_path, env_key=Fernet.generate_key().decode()).open_text(after)

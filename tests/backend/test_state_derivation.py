@@ -80,6 +80,9 @@ class RunningBroker:
     def address(self) -> tuple[str, int]:
         return "127.0.0.1", 1883
 
+    def instance_login(self) -> tuple[str, str] | None:
+        return None  # a broker without login
+
 
 @pytest.fixture
 def world(tmp_path: Path):

@@ -46,6 +46,7 @@ HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 RESTARTS = "0002"  # the instances' restart count and pending restart
 CREDENTIALS = "0003"  # the credentials table
 RESOURCES = "0004"  # the instances' resource samples
+BROKER_CONTAINER = "0005"  # the broker container's id, image and encrypted logins
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -118,6 +119,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {BASELINE} -> {RESTARTS}," in line for line in lines)    # then through 0002
         assert any(f"upgrade {RESTARTS} -> {CREDENTIALS}," in line for line in lines)  # and 0003
         assert any(f"upgrade {CREDENTIALS} -> {RESOURCES}," in line for line in lines)  # and 0004
+        assert any(f"upgrade {RESOURCES} -> {BROKER_CONTAINER}," in line for line in lines)  # and 0005
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()

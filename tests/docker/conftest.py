@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.backend.conftest import backend_factory, data_dir  # noqa: F401  (the backend fixtures, here too)
 from tests.docker_engine import Engine, EngineUnavailable, find_or_start
 
 
@@ -44,3 +45,13 @@ def hive_core_image(docker_engine: Engine) -> str:
     client.images.build(path=str(REPO_ROOT), dockerfile="deploy/Dockerfile", target="core", tag=HIVE_IMAGE,
                         network_mode="host", rm=True, forcerm=True)
     return HIVE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def broker_image(docker_engine: Engine) -> str:
+    """hive/hive-broker (the broker container's image), built through the product's own builder when missing."""
+    from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
+
+    if not image_present(docker_engine.client()):
+        build_broker_image(docker_engine.url, lambda _step: None)
+    return BROKER_IMAGE

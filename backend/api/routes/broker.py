@@ -1,11 +1,11 @@
-"""The broker: status, start (embedded), stop, or use an external one."""
+"""The broker: status, start (embedded or container), stop, its log, or use an external one."""
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from backend.api.deps import BrokerDep
 from backend.api.schemas import BrokerStartRequest, ExternalBrokerRequest
-from backend.domain.broker import BrokerStatus
+from backend.domain.broker import BrokerLog, BrokerStatus
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 
@@ -17,7 +17,7 @@ def status(broker: BrokerDep) -> BrokerStatus:
 
 @router.post("/start", response_model=BrokerStatus)
 def start(broker: BrokerDep, body: Annotated[BrokerStartRequest | None, Body()] = None) -> BrokerStatus:
-    return broker.start(body.port if body else None)
+    return broker.start(body.port, body.kind) if body else broker.start()
 
 
 @router.post("/stop", response_model=BrokerStatus)
@@ -27,4 +27,10 @@ def stop(broker: BrokerDep) -> BrokerStatus:
 
 @router.post("/external", response_model=BrokerStatus)
 def use_external(broker: BrokerDep, body: ExternalBrokerRequest) -> BrokerStatus:
-    return broker.use_external(body.host, body.port)
+    password = body.password.get_secret_value() if body.password else None
+    return broker.use_external(body.host, body.port, body.username, password)
+
+
+@router.get("/log", response_model=BrokerLog)
+def log(broker: BrokerDep, lines: Annotated[int, Query(ge=1, le=5000)] = 200) -> BrokerLog:
+    return broker.log(lines)

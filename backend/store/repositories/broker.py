@@ -21,3 +21,13 @@ class BrokerRepository:
             row = BrokerRow(id=_ONLY)
             self.session.add(row)
         return row
+
+
+LOGIN_FIELDS = ("container_login", "external_login")  # Fernet ciphertexts under the credentials key
+
+
+def sealed_logins(row: BrokerRow | None) -> dict[str, str]:
+    """The broker's encrypted logins by column, for the key rotation and the key check."""
+    if row is None:
+        return {}
+    return {name: value for name in LOGIN_FIELDS if (value := getattr(row, name))}

@@ -1,0 +1,269 @@
+"""The broker as a container: Debian's Mosquitto (image.py) on the local Docker engine, with a password.
+
+    <data>/broker/container/mosquitto.conf   listener on host:port, no anonymous clients, $SYS, no persistence
+    <data>/broker/container/passwd           the two logins (backend, instances), hashed; mode 0600
+
+The folder is mounted read-only at /etc/hive-broker; the container runs as the files' owner (not root: when
+the backend runs as root, the files are handed to the image's user `hive`, uid 10001). Host networking, so
+the listener is the host's; the container is named `hive-broker-<backend id>`, carries Hive's labels, and is
+found again by them after a backend restart. It is detached from the backend like the embedded broker.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+
+from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
+from backend.broker.image import BROKER_IMAGE
+from backend.docker.labels import NAME_PREFIX, ROLE, label_filter, ours
+from backend.errors import HiveError, OperationFailed, Unavailable
+from backend.host import port_in_use
+
+MOUNT = "/etc/hive-broker"
+IMAGE_USER = 10001  # the image's `hive` user: owns the files when the backend runs as root
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 5  # s between SIGTERM and SIGKILL on Stop
+HASH_ITERATIONS = 1000
+SALT_BYTES = 12
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def generate(cls, who: str) -> Login:
+        return cls(f"hive-{who}", secrets.token_urlsafe(24))
+
+
+def password_line(login: Login, salt: bytes | None = None) -> str:
+    """One line of a Mosquitto 2 password file: `user:$7$<iterations>$<salt>$<hash>` (PBKDF2-HMAC-SHA512,
+    base64), the format mosquitto_passwd writes."""
+    salt = salt or secrets.token_bytes(SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", login.password.encode(), salt, HASH_ITERATIONS)
+    encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
+    return f"{login.username}:$7${HASH_ITERATIONS}${encoded[0]}${encoded[1]}"
+
+
+def mosquitto_conf(host: str, port: int, sys_interval: int) -> str:
+    return "\n".join([
+        "# written by Hive's backend at each start of the broker container; changes are overwritten",
+        f"listener {port} {host}",
+        "allow_anonymous false",
+        f"password_file {MOUNT}/passwd",
+        "set_tcp_nodelay true",
+        f"sys_interval {sys_interval}",
+        "persistence false",
+        "log_dest stderr",  # unbuffered: stdout reaches `docker logs` only in blocks
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "connection_messages true",
+        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        "",
+    ])
+
+
+class ContainerBroker:
+    kind = "container"
+    pid = None
+
+    def __init__(self, client: Callable[[], docker.DockerClient], backend_id: str, host: str, port: int,
+                 folder: Path, sys_interval: int, logins: tuple[Login, Login] | None = None,
+                 container_id: str | None = None, image: str = BROKER_IMAGE) -> None:
+        """`client` gives the local engine's client (DockerHosts.client); `logins` are (backend, instances)."""
+        self._client = client
+        self.backend_id = backend_id
+        self.host = host
+        self.port = port
+        self.folder = folder
+        self.sys_interval = sys_interval
+        self.logins = logins
+        self.container_id = container_id
+        self.image = image
+        self.name = f"{NAME_PREFIX}broker-{backend_id}"
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {**ours(self.backend_id), ROLE: "broker"}
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.logins is None:
+            raise OperationFailed("broker_failed", "the broker container cannot start without its logins")
+        client = self._client()
+        for leftover in self._ours(client):  # one of an earlier start, left behind: the name and port must be free
+            leftover.remove(force=True)
+        if port_in_use(self.host, self.port):
+            raise port_in_use_error(self.host, self.port, "the broker container")
+        self._write_files()
+        try:
+            container = client.containers.run(
+                self.image, name=self.name, detach=True, network_mode="host", labels=self.labels,
+                user=_file_owner(), volumes={str(self.folder): {"bind": MOUNT, "mode": "ro"}},
+                restart_policy={"Name": "unless-stopped"},
+                log_config={"Type": "json-file", "Config": {"max-size": "5m", "max-file": "2"}},
+            )
+        except docker.errors.ImageNotFound:
+            raise Unavailable("broker_image_missing", f"the broker image {self.image} is not on the Docker engine") \
+                from None
+        except docker.errors.APIError as error:
+            raise OperationFailed("broker_failed", f"the broker container could not be created: "
+                                                   f"{error.explanation}") from None
+        self.container_id = container.id
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                lines = self.log_lines(3)
+                self._remove(container)
+                raise OperationFailed("broker_failed",
+                                      f"the broker container exited at start with code "
+                                      f"{container.attrs['State'].get('ExitCode')}"
+                                      + (f": {' | '.join(lines)}" if lines else ""))
+            if container.status == "running" and answers(_reachable(self.host), self.port, 0.5):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise OperationFailed("broker_failed", f"the broker container did not listen on {self.host}:{self.port} "
+                                               f"within {START_TIMEOUT:.0f} s")
+
+    def _write_files(self) -> None:
+        """The config and the password file, readable by their owner alone from their first byte."""
+        assert self.logins is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        files = {"mosquitto.conf": mosquitto_conf(self.host, self.port, self.sys_interval),
+                 "passwd": "".join(password_line(login) + "\n" for login in self.logins)}
+        for name, text in files.items():
+            path, temporary = self.folder / name, self.folder / f".{name}.tmp"
+            temporary.unlink(missing_ok=True)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(text)
+            if os.geteuid() == 0:
+                os.chown(temporary, IMAGE_USER, IMAGE_USER)
+            os.replace(temporary, path)
+        if os.geteuid() == 0:
+            os.chown(self.folder, IMAGE_USER, IMAGE_USER)
+
+    def stop(self) -> None:
+        """Stop and remove the container (its logins stay, so running bots log in again at the next start)."""
+        try:
+            for container in self._ours(self._client()):
+                self._remove(container)
+        except HiveError:
+            return  # the engine is unreachable: nothing can be stopped there
+
+    @staticmethod
+    def _remove(container: Container) -> None:
+        try:
+            container.stop(timeout=STOP_TIMEOUT)
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    # --- finding it again ------------------------------------------------------------------------
+    def _ours(self, client: docker.DockerClient) -> list[Container]:
+        """This backend's broker containers, by label, whatever their state."""
+        try:
+            return client.containers.list(all=True, filters={"label": label_filter(self.labels)})
+        except docker.errors.APIError as error:
+            raise Unavailable("docker_unreachable", f"the Docker engine did not answer: {error}") from None
+
+    def _container(self) -> Container | None:
+        try:
+            found = self._ours(self._client())
+        except HiveError:
+            return None
+        for container in found:
+            if container.id == self.container_id:
+                return container
+        return found[0] if found else None
+
+    def adopt(self) -> bool:
+        """After a backend restart: our labelled broker container is there and running."""
+        container = self._container()
+        if container is None or container.status != "running":
+            return False
+        self.container_id = container.id
+        return True
+
+    def liveness(self) -> Liveness:
+        try:
+            containers = self._ours(self._client())
+        except HiveError as error:
+            return Liveness(False, f"the broker container cannot be checked: {error.detail}")
+        container = next((c for c in containers if c.id == self.container_id), containers[0] if containers else None)
+        if container is None:
+            return Liveness(False, f"the broker container {self.name} is gone")
+        short = container.short_id
+        if container.status == "running":
+            return Liveness(True, f"broker container {short} running")
+        state = container.attrs.get("State", {})
+        lines = self.log_lines(1)
+        words = f"the broker container {short} is {container.status} (exit code {state.get('ExitCode')})"
+        return Liveness(False, words + (f": {lines[0]}" if lines else ""))
+
+    def usage(self) -> ProcessUsage:
+        container = self._container()
+        if container is None or container.status != "running":
+            return ProcessUsage()
+        started = _timestamp(container.attrs.get("State", {}).get("StartedAt", ""))
+        try:
+            stats = container.stats(stream=False, one_shot=True)
+            memory = stats.get("memory_stats", {}).get("usage")
+        except docker.errors.APIError:
+            memory = None
+        return ProcessUsage(uptime_s=max(0.0, time.time() - started) if started else None,
+                            memory_bytes=int(memory) if memory is not None else None)
+
+    def log_lines(self, count: int) -> list[str]:
+        """The container's last `count` log lines, oldest first."""
+        container = self._container()
+        if container is None:
+            return []
+        try:
+            text = container.logs(tail=count).decode("utf-8", "replace")
+        except docker.errors.APIError:
+            return []
+        return [line for line in text.splitlines() if line.strip()]
+
+    def record(self) -> dict:
+        return {"kind": self.kind, "host": self.host, "port": self.port, "pid": None, "create_time": None,
+                "container_id": self.container_id, "image": self.image}
+
+
+def _file_owner() -> str:
+    """The user the container runs as: the owner of the files it reads (never root)."""
+    uid = os.geteuid()
+    return f"{IMAGE_USER}:{IMAGE_USER}" if uid == 0 else f"{uid}:{os.getegid()}"
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _timestamp(text: str) -> float | None:
+    """Docker's RFC 3339 times have nanoseconds, which fromisoformat does not take: cut to microseconds."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
+    try:
+        return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00").timestamp()
+    except ValueError:
+        return None
