@@ -6,6 +6,9 @@ import logging
 from backend.broker.manager import BrokerManager
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
+from backend.docker.images import ImageService
+from backend.host import REPO_ROOT
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -35,7 +38,9 @@ class Services:
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library,
                                          self.credentials)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
-        self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
+        self.docker = DockerHosts(settings.docker_host)
+        self.images = ImageService(self.docker, settings.image_base, REPO_ROOT, self.events.audit)
+        self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
     def start(self) -> None:
@@ -53,4 +58,5 @@ class Services:
             self.instances.recorder.flush()
         finally:
             self.fleet.connection.disconnect()
+            self.docker.close()
             self.store.close()

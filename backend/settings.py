@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     credentials_key: SecretStr | None = Field(
         None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")
 
+    docker_host: str | None = Field(
+        None, description="URL of the `local` Docker endpoint; DOCKER_HOST, else the default socket, when unset")
+    image_base: str = Field(
+        "hive/debian-python:bookworm",
+        description="base of the images built here (`make base-image` makes the default without a registry; "
+                    "python:3.11-slim-bookworm where one is reachable)")
+
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
     @classmethod
