@@ -141,7 +141,7 @@ def wait(compose: list[str]) -> None:
 
     print(f"dashboard: http://127.0.0.1:{port('HIVE_DASHBOARD_PORT', '8501')}\n"
           f"backend:   http://127.0.0.1:{port('HIVE_BACKEND_PORT', '8000')}  (API docs at /docs)\n"
-          f"broker:    127.0.0.1:{port('HIVE_BROKER_PORT', '1883')}  (user {BROKER_USER}, HIVE_BROKER_PASSWORD in .env)\n"
+          f"broker:    127.0.0.1:{port('HIVE_BROKER_PORT', '1883')}  (login {BROKER_USER}, HIVE_BROKER_PASSWORD)\n"
           f"login:     {env.get('HIVE_USERNAME', 'admin')} / {env.get('HIVE_PASSWORD', '(HIVE_PASSWORD in .env)')}\n"
           f"data:      {env.get('HIVE_DATA_DIR')}")
 
