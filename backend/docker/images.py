@@ -22,7 +22,6 @@ import docker
 import docker.auth
 import docker.errors
 import docker.utils
-import requests
 
 import hive_core
 from backend.docker import labels
@@ -171,7 +170,7 @@ class ImageService:
             work(job)
         except HiveError as error:
             job.finish(error.detail)
-        except (docker.errors.DockerException, requests.RequestException, OSError) as error:
+        except (docker.errors.DockerException, OSError) as error:  # requests' errors are OSErrors
             job.finish(_engine_failure(endpoint, error).detail)
         except Exception as error:  # the job's record is where a failure is reported; nobody else waits on it
             log.exception("image job %s failed", job.id)
@@ -231,8 +230,8 @@ class ImageService:
                 if "error" in message:
                     raise _pull_failure(image, registry, str(message["error"]))
                 job.say(progress.feed(message), progress.summary(), progress.percent())
-        except requests.exceptions.ConnectionError as error:
-            if isinstance(error.__context__, TimeoutError) or "timed out" in str(error):
+        except OSError as error:  # requests' ConnectionError, around urllib3's read timeout
+            if "timed out" in str(error):
                 raise _pull_failure(image, registry, f"the engine sent nothing for {PULL_SILENCE} s") from None
             raise
         finally:
@@ -302,7 +301,7 @@ def _engine_call(endpoint: DockerHost, call: Callable[[], Any]) -> Any:
         return call()
     except docker.errors.ImageNotFound:
         raise
-    except (docker.errors.DockerException, requests.RequestException) as error:
+    except (docker.errors.DockerException, OSError) as error:  # requests' errors are OSErrors
         raise _engine_failure(endpoint, error) from None
 
 
@@ -322,7 +321,8 @@ def _pull_failure(image: str, registry: str, message: str) -> OperationFailed:
     return OperationFailed("pull_failed", f"cannot pull {image}: {message}")
 
 
-def _message(response: requests.Response) -> str:
+def _message(response: Any) -> str:
+    """The engine's refusal of a request (a requests.Response) in its own words."""
     try:
         return str(response.json().get("message", response.text))
     except ValueError:
