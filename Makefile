@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image broker-image clean
+.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image broker-image up down clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -61,7 +61,7 @@ docker-tools:
 
 # Images, built without pulling: the base from debootstrap (deploy/base/build.sh) unless BASE_IMAGE names
 # another Debian bookworm with python3 (python:3.11-slim-bookworm, say), then the instance image.
-BASE_IMAGE ?= hive/debian-python:bookworm
+BASE_IMAGE ?= $(or $(HIVE_IMAGE_BASE),hive/debian-python:bookworm)
 HIVE_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 base-image:
 	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 || deploy/base/build.sh
@@ -74,6 +74,20 @@ image: base-image
 broker-image: base-image
 	docker build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg HIVE_VERSION=$(HIVE_VERSION) \
 	  -f deploy/Dockerfile --target broker -t hive/hive-broker:$(HIVE_VERSION) .
+
+# The stack of docker-compose.yml (broker, backend, dashboard): `make up` completes .env with generated secrets
+# (mode 0600), builds the images (the instance image too, for the docker runtime), starts the stack, waits for
+# every health check and prints the URLs and the login. `make down` stops and removes its containers (the data
+# folder stays). COMPOSE is `docker compose` (v2) where installed, else Debian's docker-compose 1.29.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+STACK := $(COMPOSE) --env-file $(or $(HIVE_ENV_FILE),.env)
+up: image
+	python3 deploy/stack.py prepare
+	HIVE_IMAGE_BASE=$(BASE_IMAGE) HIVE_VERSION=$(HIVE_VERSION) $(STACK) up -d --build
+	python3 deploy/stack.py wait $(STACK)
+
+down:
+	$(STACK) down
 
 lint: install-all
 	$(PY) -m ruff check .

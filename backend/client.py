@@ -178,6 +178,23 @@ class HiveClient:
     def audit_log(self, limit: int = 200) -> list[dict]:
         return self._request("GET", "/audit", params={"limit": limit})
 
+    # --- images ----------------------------------------------------------------------------------
+    def list_images(self, host: str = "local") -> list[dict]:
+        return self._request("GET", "/images", params={"host": host})
+
+    def build_image(self, host: str = "local") -> dict:
+        """Starts the build job of hive/hive-core; follow it with image_job(id)."""
+        return self._request("POST", "/images/build", json={"host": host})
+
+    def pull_image(self, image: str, host: str = "local") -> dict:
+        return self._request("POST", "/images/pull", json={"image": image, "host": host})
+
+    def image_jobs(self) -> list[dict]:
+        return self._request("GET", "/images/jobs")
+
+    def image_job(self, job_id: str) -> dict:
+        return self._request("GET", f"/images/jobs/{job_id}")
+
     # --- strategies ------------------------------------------------------------------------------
     def list_strategies(self) -> list[dict]:
         return self._request("GET", "/strategies")

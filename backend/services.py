@@ -7,7 +7,9 @@ from backend.broker.manager import BrokerManager
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
 from backend.docker.hosts import DockerHosts
+from backend.docker.images import ImageService
 from backend.docker.labels import backend_id
+from backend.host import REPO_ROOT
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -45,7 +47,8 @@ class Services:
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, self.runtimes, self.library,
                                          self.credentials)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
-        self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library)
+        self.images = ImageService(self.docker_hosts, settings.image_base, REPO_ROOT, self.events.audit)
+        self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
 
     def start(self) -> None:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
                           "else the default socket, when unset")
     docker_network: str | None = Field(
         None, description="a Docker network (made outside Hive) for instance containers; host networking when unset")
+    image_base: str = Field(
+        "hive/debian-python:bookworm",
+        description="base of the images built here (`make base-image` makes the default without a registry; "
+                    "python:3.11-slim-bookworm where one is reachable)")
 
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
+from backend.docker.images import ImageService
 from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
@@ -67,11 +68,16 @@ def get_credentials(services: ServicesDep) -> CredentialService:
     return services.credentials
 
 
+def get_images(services: ServicesDep) -> ImageService:
+    return services.images
+
+
 def get_hummingbot(services: ServicesDep) -> HummingbotApi:
     return services.hummingbot
 
 
 CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
+ImagesDep = Annotated[ImageService, Depends(get_images)]
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]

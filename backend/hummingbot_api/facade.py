@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backend.docker.images import ImageService
 from backend.hummingbot_api.bots import Bots
 from backend.hummingbot_api.deploy import Deployer
 from backend.hummingbot_api.images import Images
@@ -26,8 +27,9 @@ class HummingbotApi:
     library: StrategyLibrary
 
     @classmethod
-    def build(cls, store: Store, fleet: Fleet, instances: InstanceService, library: StrategyLibrary) -> HummingbotApi:
+    def build(cls, store: Store, fleet: Fleet, instances: InstanceService, library: StrategyLibrary,
+              images: ImageService) -> HummingbotApi:
         configs = ScriptConfigs(store)
         return cls(bots=Bots(store, fleet, instances), deployer=Deployer(instances, configs),
-                   performance=Performance(store, fleet), images=Images(), runs=BotRuns(store), configs=configs,
+                   performance=Performance(store, fleet), images=Images(images), runs=BotRuns(store), configs=configs,
                    library=library)

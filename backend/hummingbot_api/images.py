@@ -1,45 +1,43 @@
-"""Images: instances run the local hive_core build; nothing is pulled from a registry."""
+"""Hummingbot API's image routes on Hive's image service: the images of the local Docker host that can run an
+instance, and pulls as jobs whose records read like Hummingbot API's pull operations."""
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-from backend.orchestrator.runs import HIVE_IMAGE
+from backend.docker.hosts import LOCAL
+from backend.docker.images import ImageService
+from backend.domain.images import ImageJob
 
-MAX_PULLS = 100  # pull records kept (oldest dropped first)
+_STATUS = {"running": "pulling", "succeeded": "completed", "failed": "failed"}
 
 
 class Images:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pulls: dict[str, dict[str, Any]] = {}
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
 
-    @staticmethod
-    def available(image_name: str | None = None) -> list[str]:
-        return [tag for tag in (HIVE_IMAGE,) if not image_name or image_name in tag]
+    def available(self, image_name: str | None = None) -> list[str]:
+        tags = [tag for image in self.service.runnable(LOCAL) for tag in image.tags]
+        return [tag for tag in tags if not image_name or image_name in tag]
 
-    def pull(self, image_name: str) -> dict[str, Any]:
-        """Record a pull: the hive_core image is present at once; any other image cannot be had."""
-        now = time.time()
-        if image_name in self.available():
-            record = {"status": "completed", "started_at": now, "completed_at": now,
-                      "result": {"success": True, "image": image_name, "result": "present locally (hive_core build)"}}
-        else:
-            record = {"status": "failed", "started_at": now, "failed_at": now,
-                      "error": f"{image_name!r} cannot be pulled: Hive instances run the local hive_core build "
-                               f"({HIVE_IMAGE}) and no registry is used"}
-        with self._lock:
-            self._pulls.pop(image_name, None)
-            self._pulls[image_name] = record
-            while len(self._pulls) > MAX_PULLS:
-                self._pulls.pop(next(iter(self._pulls)))
+    def pull(self, image_name: str, actor: str) -> dict[str, Any]:
+        self.service.pull(image_name, LOCAL, actor)
         return {"message": f"Pull started for {image_name}", "status": "started", "image_name": image_name}
 
     def pull_status(self) -> dict[str, Any]:
-        with self._lock:
-            operations = {}
-            for name, record in self._pulls.items():
-                end = record.get("completed_at") or record.get("failed_at")
-                operations[name] = dict(record, duration_seconds=round(end - record["started_at"], 2))
+        """The newest pull of each image."""
+        operations: dict[str, dict[str, Any]] = {}
+        for job in self.service.jobs("pull"):
+            operations.setdefault(job.image, _operation(job))
         return {"pull_operations": operations, "total_operations": len(operations)}
+
+
+def _operation(job: ImageJob) -> dict[str, Any]:
+    record: dict[str, Any] = {"status": _STATUS[job.state], "started_at": job.started_at}
+    if job.state == "succeeded":
+        record.update(completed_at=job.finished_at, result={"success": True, "image": job.image,
+                                                            "result": job.progress[-1] if job.progress else ""})
+    elif job.state == "failed":
+        record.update(failed_at=job.finished_at, error=job.error)
+    if job.finished_at is not None:
+        record["duration_seconds"] = round(job.finished_at - job.started_at, 2)
+    return record

@@ -14,12 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import hive_core
+from backend.docker.images import HIVE_IMAGE
 from backend.errors import NotFound
 from backend.store import BotRunRow, InstanceRow, Store
 from backend.store.repositories.runs import BotRunRepository
 
-HIVE_IMAGE = f"hive/hive-core:{hive_core.__version__}"
 RUN_STATUS = {"created": "CREATED", "starting": "RUNNING", "running": "RUNNING", "stopping": "STOPPED",
               "stopped": "STOPPED", "error": "ERROR"}
 

@@ -19,10 +19,20 @@ from hummingbot_api_client.routers import BotOrchestrationRouter, DockerRouter, 
 
 from backend.domain.instances import RestartPolicy
 from backend.orchestrator.runs import HIVE_IMAGE
-from tests.backend.conftest import PASSWORD, USERNAME
+from tests.backend.conftest import PASSWORD, REAL_CORE, USERNAME
 from tests.backend.sim_bots import SimBot
 from tests.backend.test_integration_real_core import TICKER, wait_state
 from tests.polling import wait_until
+
+
+@pytest.fixture
+def real_backend(backend_factory, tmp_path: Path):
+    """The conftest's real backend, its Docker host pinned to a socket nobody serves, so the image routes answer
+    the same everywhere (against a real engine they are tested in tests/docker/test_images.py)."""
+    backend = backend_factory(core_command=REAL_CORE, heartbeat_interval=1.0, heartbeat_timeout=5.0,
+                              start_timeout=30.0, docker_host=f"unix://{tmp_path}/no-docker.sock")
+    backend.client.start_broker()
+    return backend
 
 
 def call(backend, steps):
@@ -89,11 +99,13 @@ def test_scripts_configs_deploy_v2_script_and_containers(real_backend, data_dir:
     assert in_use.status == 409 and name in in_use.message
 
     async def containers(api):
-        return (await api.docker.is_running(), await api.docker.get_available_images("hive-core"),
-                await api.docker.get_active_containers(name_filter="TK-"), await api.docker.get_exited_containers())
+        return (await api.docker.is_running(), await api.docker.get_active_containers(name_filter="TK-"),
+                await api.docker.get_exited_containers())
 
-    running, images, active, exited = call(real_backend, containers)
-    assert running is True and images == [HIVE_IMAGE]
+    running, active, exited = call(real_backend, containers)
+    assert running is True
+    no_engine = refused(real_backend, lambda api: api.docker.get_available_images("hive-core"))
+    assert no_engine.status == 503 and "no-docker.sock" in no_engine.message
     assert [(c["name"], c["status"], c["image"]) for c in active] == [(name, "running", HIVE_IMAGE)]
     assert len(active[0]["id"]) == 64 and exited == []
 
@@ -112,18 +124,11 @@ def test_scripts_configs_deploy_v2_script_and_containers(real_backend, data_dir:
     assert name not in {i["name"] for i in client.list_instances()}
     assert (data_dir / "archived" / name / "config.yml").is_file()
 
-    async def pulls(api):
-        hive = await api.docker.pull_image("hive/hive-core", HIVE_IMAGE.split(":")[1])
-        other = await api.docker.pull_image("hummingbot/hummingbot", "latest")
-        return hive, other, await api.docker.get_pull_status()
-
-    hive, other, status = call(real_backend, pulls)
-    assert hive == {"message": f"Pull started for {HIVE_IMAGE}", "status": "started", "image_name": HIVE_IMAGE}
-    assert other["image_name"] == "hummingbot/hummingbot:latest"
-    assert status["total_operations"] == 2
-    assert status["pull_operations"][HIVE_IMAGE]["status"] == "completed"
-    failed = status["pull_operations"]["hummingbot/hummingbot:latest"]
-    assert failed["status"] == "failed" and "no registry" in failed["error"]
+    # Without an engine a pull is refused at once (with one: tests/docker/test_images.py) and none is recorded.
+    no_pull = refused(real_backend, lambda api: api.docker.pull_image("hive/hive-core", HIVE_IMAGE.split(":")[1]))
+    assert no_pull.status == 503 and "no-docker.sock" in no_pull.message
+    assert call(real_backend, lambda api: api.docker.get_pull_status()) == \
+        {"pull_operations": {}, "total_operations": 0}
 
     second = call(real_backend, lambda api: api.bot_orchestration.deploy_v2_script(
         "tk2", "master_account", script="ticker"))["unique_instance_name"]
@@ -291,7 +296,7 @@ def test_external_bots_are_driven_and_both_path_spellings_are_served(real_backen
         missing = http.post("/docker/container/ghost/start")
         assert missing.status_code == 404 and missing.json()["code"] == "not_found"
         assert http.post("/docker/start-container/handmade").json()["code"] == "external_instance"
-        assert http.get("/docker/available-images").json() == [HIVE_IMAGE]
+        assert http.get("/docker/available-images").json()["code"] == "docker_unreachable"
         assert http.get("/scripts").json() == http.get("/scripts/").json()
         unauthorized = httpx.get(f"{real_backend.url}/bot-orchestration/status", timeout=10)
         assert unauthorized.status_code == 401

@@ -23,18 +23,22 @@ def docker_engine() -> Iterator[Engine]:
 
 
 BASE_IMAGE = "hive/debian-python:bookworm"
+BUILD_TIMEOUT = 900  # s: a first build installs the dependencies; a cached one takes seconds
 
 
 @pytest.fixture(scope="session")
 def hive_core_image(docker_engine: Engine) -> str:
-    """The instance image hive/hive-core:<version>, built from this checkout (layers cached in the engine); the
-    base image is made first by deploy/base/build.sh when the engine lacks it (about a minute, once)."""
+    """The instance image hive/hive-core:<version>, built from this checkout by the product's own builder
+    (backend/docker/images.py, layers cached in the engine); the base image is made first by
+    deploy/base/build.sh when the engine lacks it (about a minute, once)."""
     import subprocess
 
     import docker.errors
 
-    from backend.orchestrator.runs import HIVE_IMAGE
+    from backend.docker.hosts import DockerHosts
+    from backend.docker.images import HIVE_IMAGE, ImageService
     from tests.docker_engine import REPO_ROOT
+    from tests.polling import wait_until
 
     client = docker_engine.client()
     try:
@@ -42,8 +46,15 @@ def hive_core_image(docker_engine: Engine) -> str:
     except docker.errors.ImageNotFound:
         subprocess.run([str(REPO_ROOT / "deploy/base/build.sh")], env=docker_engine.env(), check=True, timeout=600,
                        stdout=subprocess.DEVNULL)
-    client.images.build(path=str(REPO_ROOT), dockerfile="deploy/Dockerfile", target="core", tag=HIVE_IMAGE,
-                        network_mode="host", rm=True, forcerm=True)
+    hosts = DockerHosts(docker_engine.url)
+    try:
+        images = ImageService(hosts, BASE_IMAGE, REPO_ROOT)
+        job = images.build("local", actor="tests")
+        done = wait_until(lambda: images.job(job.id).state != "running" and images.job(job.id), BUILD_TIMEOUT,
+                          interval=0.5, message=lambda: f"the build of {HIVE_IMAGE}: {images.job(job.id).summary}")
+    finally:
+        hosts.close()
+    assert done.state == "succeeded", f"{done.error}; its output ends: " + " | ".join(done.progress[-15:])
     return HIVE_IMAGE
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.api.deps import HummingbotDep
+from backend.api.deps import CurrentUser, HummingbotDep
 from backend.errors import BadRequest
 
 router = APIRouter(prefix="/docker", tags=["hummingbot api: docker"])
@@ -25,6 +25,7 @@ def is_running() -> bool:
 @router.get("/available-images")
 @router.get("/available-images/", include_in_schema=False)
 def available_images(hb: HummingbotDep, image_name: str | None = None) -> list[str]:
+    """The tags of the local Docker host's images that can run an instance (label org.hive.role=instance)."""
     return hb.images.available(image_name)
 
 
@@ -69,8 +70,10 @@ def remove_container(hb: HummingbotDep, container_name: str, archive_locally: bo
 
 @router.post("/pull-image")
 @router.post("/pull-image/", include_in_schema=False)
-def pull_image(hb: HummingbotDep, image: DockerImage) -> dict[str, Any]:
-    return hb.images.pull(image.image_name)
+def pull_image(hb: HummingbotDep, user: CurrentUser, image: DockerImage) -> dict[str, Any]:
+    """A pull job on the local Docker host (GET /images/jobs shows its progress); hive/hive-core is built,
+    not pulled: present, it counts as pulled."""
+    return hb.images.pull(image.image_name, actor=f"user:{user}")
 
 
 @router.get("/pull-status")
