@@ -6,6 +6,7 @@ from backend.store.models import (
     BotRunRow,
     BrokerRow,
     CredentialRow,
+    DockerHostRow,
     EventRow,
     InstanceRow,
     LogRow,
@@ -22,7 +23,7 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
     "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow", "StateChangeRow", "Store",
     "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow", "WebhookRow",
 ]

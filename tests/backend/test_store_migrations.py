@@ -24,6 +24,7 @@ from backend.store import (
     Base,
     BrokerRow,
     CredentialRow,
+    DockerHostRow,
     EventRow,
     InstanceRow,
     LogEntry,
@@ -44,6 +45,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "store_before_migrations.sql"
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 RESTARTS = "0002"  # the instances' restart count and pending restart
 CREDENTIALS = "0003"  # the credentials table
+DOCKER_HOSTS = "0004"  # the Docker endpoints beyond local
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -115,6 +117,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert not any(f"upgrade  -> {BASELINE}," in line for line in lines)          # its tables not made again
         assert any(f"upgrade {BASELINE} -> {RESTARTS}," in line for line in lines)    # then through 0002
         assert any(f"upgrade {RESTARTS} -> {CREDENTIALS}," in line for line in lines)  # and 0003
+        assert any(f"upgrade {CREDENTIALS} -> {DOCKER_HOSTS}," in line for line in lines)  # and 0004
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -141,6 +144,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalar(select(WebhookRow.targets)) == ["alpha"]
             assert session.scalar(select(EventRow.deliveries)) == {"alpha": "published"}
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty
+            assert session.scalars(select(DockerHostRow)).all() == []                 # 0004's, empty too
         store.write_batch([LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)], [], [], log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5
