@@ -6,6 +6,8 @@ import logging
 from backend.broker.manager import BrokerManager
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
+from backend.docker.labels import backend_id
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -31,6 +33,8 @@ class Services:
         self.library = StrategyLibrary(self.store, settings.core_argv())
         key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
         self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
+        self.docker_hosts = DockerHosts(settings.docker_host, self.store, self.credentials, settings.data_dir,
+                                        backend_id(settings.data_dir), settings.docker_health_interval)
         runtimes: dict[str, Runtime] = {"process": ProcessRuntime(settings.core_argv())}
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, runtimes, self.library,
                                          self.credentials)
@@ -43,11 +47,13 @@ class Services:
         self.broker.adopt()
         self.instances.adopt_all()
         self.supervisor.start()
+        self.docker_hosts.start()
         log.info("backend services up (data in %s)", self.settings.data_dir)
 
     def close(self) -> None:
         """Instances and the embedded broker keep running on purpose: they are detached."""
         self.supervisor.stop()
+        self.docker_hosts.close()
         self.events.close()
         try:
             self.instances.recorder.flush()

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     credentials_key: SecretStr | None = Field(
         None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")
 
+    docker_host: str | None = Field(
+        None, description="the `local` Docker engine's URL; DOCKER_HOST, else unix:///var/run/docker.sock when unset")
+    docker_health_interval: float = Field(10.0, gt=0, description="seconds between health checks of the Docker hosts")
+
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
     @classmethod

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
 from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
@@ -67,10 +68,15 @@ def get_credentials(services: ServicesDep) -> CredentialService:
     return services.credentials
 
 
+def get_docker_hosts(services: ServicesDep) -> DockerHosts:
+    return services.docker_hosts
+
+
 def get_hummingbot(services: ServicesDep) -> HummingbotApi:
     return services.hummingbot
 
 
+DockerHostsDep = Annotated[DockerHosts, Depends(get_docker_hosts)]
 CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]
 EventsDep = Annotated[EventService, Depends(get_events)]

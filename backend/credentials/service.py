@@ -3,7 +3,8 @@
 Only the ciphertext is stored; what the operator sees again is the name, the venue, the times, the API key's
 last 4 characters, whether a passphrase is set and which instances use it. The key is read from where
 key.py says on first use; a key that is missing while credentials are stored, or that does not decrypt
-them, is refused with what to do, and nothing is written with it.
+them, is refused with what to do, and nothing is written with it. The same key seals the TLS material of the Docker
+hosts (backend/docker/hosts.py, through `seal_text`/`open_text`), so one key file and one rotation cover both.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from backend.domain.credentials import (
 from backend.errors import Conflict, InvalidInput, Unavailable, not_found
 from backend.store import AuditRow, CredentialRow, Store
 from backend.store.repositories.credentials import CredentialRepository
+from backend.store.repositories.docker_hosts import DockerHostRepository
 from backend.store.repositories.events import EventRepository
 from backend.store.repositories.instances import InstanceRepository
 
@@ -60,6 +62,16 @@ class CredentialService:
             secrets = self._open(self._vault(), row)
             return {"name": row.name, "venue": row.venue, "api_key": secrets.api_key, "secret": secrets.secret,
                     "passphrase": secrets.passphrase}
+
+    def seal_text(self, plain: str) -> str:
+        """`plain` encrypted with the key in use (made on first use), for secrets kept outside this service."""
+        with self._lock:
+            return self._vault(create=True).seal_text(plain)
+
+    def open_text(self, ciphertext: str, what: str) -> str:
+        """What `seal_text` sealed; a key that does not open it is refused naming `what`."""
+        with self._lock:
+            return self._open_text(self._vault(), ciphertext, what)
 
     # --- changing ------------------------------------------------------------------------------------
     def create(self, spec: CredentialCreate, actor: str) -> CredentialOut:
@@ -120,7 +132,15 @@ class CredentialService:
                     old_vault = self._vault(create=True)
                     for row in rows:
                         row.ciphertext = new_vault.seal(self._open(old_vault, row))
-                    _audit(session, actor, "key_rotated", f"{len(rows)} credential{'' if len(rows) == 1 else 's'}")
+                    hosts = DockerHostRepository(session).sealed()
+                    for host in hosts:
+                        assert host.tls_ciphertext is not None
+                        host.tls_ciphertext = new_vault.seal_text(
+                            self._open_text(old_vault, host.tls_ciphertext, _host_secret(host.name)))
+                    counted = _count(len(rows), "credential")
+                    if hosts:
+                        counted += f" and the TLS material of {_count(len(hosts), 'Docker host')}"
+                    _audit(session, actor, "key_rotated", counted)
                     if in_file:
                         self.key.stage(key)  # on disk before the commit, so a committed rotation never lacks its key
             except BaseException:
@@ -129,12 +149,12 @@ class CredentialService:
             self._key_in_use = key
             if in_file:
                 self.key.install()
-                message = f"{len(rows)} credentials encrypted with the new key, kept in {self.key.path} (mode 0600)"
+                message = f"{counted} encrypted with the new key, kept in {self.key.path} (mode 0600)"
                 return KeyRotated(rotated=len(rows), key_source="file", key_file=str(self.key.path), message=message)
         log.warning("credentials key rotated; %s must be set to the new key before the backend restarts", ENV_NAME)
         return KeyRotated(
             rotated=len(rows), key_source="environment", new_key=key if generated else None,
-            message=f"{len(rows)} credentials encrypted with the new key. The key comes from {ENV_NAME}: set it to "
+            message=f"{counted} encrypted with the new key. The key comes from {ENV_NAME}: set it to "
                     f"the new key{' (new_key, shown this once)' if generated else ''} before the backend restarts, "
                     "or it will not decrypt them")
 
@@ -144,7 +164,7 @@ class CredentialService:
         if self._key_in_use is not None:
             return Vault(self._key_in_use)
         with self.store.session() as session:
-            stored = CredentialRepository(session).any()
+            stored = _sealed_sample(session)
         key = self.key.read()
         if key is None:
             if stored is not None:
@@ -163,18 +183,21 @@ class CredentialService:
             raise Unavailable("credentials_key_invalid", f"the credentials key in {self.key.describe()} is not "
                                                          f"usable: {error}; nothing was changed") from None
         if stored is not None:
-            self._open(vault, stored)
+            self._open_text(vault, *stored)
         self._key_in_use = key
         return vault
 
     def _open(self, vault: Vault, row: CredentialRow) -> Secrets:
+        return Secrets.loads(self._open_text(vault, row.ciphertext, f"credential {row.name!r}"))
+
+    def _open_text(self, vault: Vault, ciphertext: str, what: str) -> str:
         try:
-            return vault.open(row.ciphertext)
+            return vault.open_text(ciphertext)
         except WrongKey:
             raise Unavailable("credentials_key_wrong",
-                              f"the credentials key in {self.key.describe()} does not decrypt the stored credential "
-                              f"{row.name!r}: put back the key they were saved with (after a key rotation, the new "
-                              "one) and try again; nothing was changed") from None
+                              f"the credentials key in {self.key.describe()} does not decrypt the stored {what}: put "
+                              "back the key they were saved with (after a key rotation, the new one) and try again; "
+                              "nothing was changed") from None
 
     @staticmethod
     def _row(credentials: CredentialRepository, name: str) -> CredentialRow:
@@ -182,6 +205,25 @@ class CredentialService:
         if row is None:
             raise not_found("credential", name)
         return row
+
+
+def _sealed_sample(session: Session) -> tuple[str, str] | None:
+    """One stored ciphertext and what it is (a credential, else a Docker host's TLS material), to check a key on."""
+    credential = CredentialRepository(session).any()
+    if credential is not None:
+        return credential.ciphertext, f"credential {credential.name!r}"
+    for host in DockerHostRepository(session).sealed()[:1]:
+        assert host.tls_ciphertext is not None
+        return host.tls_ciphertext, _host_secret(host.name)
+    return None
+
+
+def _host_secret(name: str) -> str:
+    return f"TLS material of Docker host {name!r}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _out(row: CredentialRow, instances: list[str]) -> CredentialOut:

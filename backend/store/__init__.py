@@ -23,7 +23,8 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
-    "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow", "StateChangeRow", "Store",
-    "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow", "WebhookRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow",
+    "LogEntry", "LogRow", "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ScriptConfigRow",
+    "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
+    "WebhookRow",
 ]
