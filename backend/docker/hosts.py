@@ -19,12 +19,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import docker
+import docker.constants
 import docker.errors
 import docker.tls
+import requests
 from sqlalchemy.orm import Session
 
 from backend.docker.health import HealthChecker, describe_failure
@@ -175,7 +177,7 @@ class DockerHosts:
         if host.tls:
             ca, cert, key = self._tls_files(host)
             options["tls"] = docker.tls.TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
-        return docker.DockerClient(base_url=host.url, timeout=timeout, **options)
+        return connect(host.url, timeout, **options)
 
     def _tls_files(self, host: DockerHost) -> tuple[Path, Path, Path]:
         """The host's TLS material in 0600 files of a 0700 folder, written from the sealed copy; each file is
@@ -203,6 +205,29 @@ class DockerHosts:
         host = self.get(name)
         return DockerHostOut(name=host.name, url=host.url, tls=host.tls, broker_host=host.broker_host,
                              removable=name != LOCAL, created_at=host.created_at, note=_note(host), health=health)
+
+
+def connect(url: str, timeout: float, **options: Any) -> docker.DockerClient:
+    """A client of the engine at `url` speaking its API version, that ignores the environment.
+
+    requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the CA a session is given (and HTTPS_PROXY reroute
+    it), which breaks TLS to an engine with its own CA; the SDK's version="auto" asks the engine before the
+    session can be told not to trust the environment, so the version is asked first by a client of the oldest API.
+    Raises DockerException (its cause says why) when the engine does not answer.
+    """
+    try:
+        probe = docker.DockerClient(base_url=url, timeout=timeout, version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+                                    **options)
+        probe.api.trust_env = False
+        try:
+            version = probe.api.version(api_version=False)["ApiVersion"]
+        finally:
+            probe.close()
+    except requests.exceptions.RequestException as error:
+        raise docker.errors.DockerException(f"Error while fetching server API version: {error}") from error
+    client = docker.DockerClient(base_url=url, timeout=timeout, version=version, **options)
+    client.api.trust_env = False
+    return client
 
 
 def _host(row: DockerHostRow) -> DockerHost:
