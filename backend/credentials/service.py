@@ -212,9 +212,9 @@ def _sealed_sample(session: Session) -> tuple[str, str] | None:
     credential = CredentialRepository(session).any()
     if credential is not None:
         return credential.ciphertext, f"credential {credential.name!r}"
-    for host in DockerHostRepository(session).sealed()[:1]:
-        assert host.tls_ciphertext is not None
-        return host.tls_ciphertext, _host_secret(host.name)
+    hosts = DockerHostRepository(session).sealed()
+    if hosts and hosts[0].tls_ciphertext is not None:
+        return hosts[0].tls_ciphertext, _host_secret(hosts[0].name)
     return None
 
 

@@ -3,6 +3,7 @@ backend's containers there, with the time, the latency and, when it fails, why i
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ CHECK_TIMEOUT = 5.0  # s for each call of a check, so one silent host cannot hol
 Connect = Callable[[str, float], docker.DockerClient]  # (host name, timeout) -> a new client; the caller closes it
 
 UNKNOWN = HostHealth(status="unknown")
+_SSL_REASON = re.compile(r"(certificate verify failed: [^'(]+|alert [a-z ]+)")
 
 
 class HealthChecker:
@@ -140,9 +142,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def _reason(text: str) -> str:
-    """The innermost words of an SSL or socket error, without the layers' repetitions."""
-    for marker in ("certificate verify failed: ", "alert ", "] "):
-        if marker in text:
-            tail = text.split(marker, 1)[1]
-            return (marker.strip("] ") + " " if marker != "] " else "") + tail.split(" (_ssl")[0].split("'")[0]
-    return text.split(" | ")[-1][:200]
+    """The words that matter in an SSL error (`certificate verify failed: ...`, `alert bad certificate`), else the
+    innermost error of the chain."""
+    found = _SSL_REASON.search(text)
+    return found.group(1).strip() if found else text.split(" | ")[-1][:200]
