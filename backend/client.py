@@ -155,6 +155,23 @@ class HiveClient:
         """Re-encrypt every credential with `key` (generated when None); the answer says where the key now is."""
         return self._request("POST", "/credentials/rotate-key", json={"key": key})
 
+    # --- Docker hosts (answers never hold TLS material) ----------------------------------------------
+    def list_hosts(self) -> list[dict]:
+        """Each Docker host with its last health check."""
+        return self._request("GET", "/hosts")
+
+    def add_host(self, name: str, url: str, ca: str | None = None, cert: str | None = None, key: str | None = None,
+                 broker_host: str | None = None) -> dict:
+        """Kept even when it does not answer; the answer's `health` says how the first connection went."""
+        body = {"name": name, "url": url, "ca": ca, "cert": cert, "key": key, "broker_host": broker_host}
+        return self._request("POST", "/hosts", json=body)
+
+    def get_host(self, name: str) -> dict:
+        return self._request("GET", f"/hosts/{name}")
+
+    def delete_host(self, name: str) -> None:
+        self._request("DELETE", f"/hosts/{name}")
+
     # --- external events, webhooks, audit --------------------------------------------------------
     def publish_event(self, name: str, data: dict, targets: list[str] | str = "all") -> dict:
         return self._request("POST", "/events", json={"name": name, "data": data, "targets": targets})

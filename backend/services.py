@@ -35,7 +35,8 @@ class Services:
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
         key = settings.credentials_key.get_secret_value() if settings.credentials_key else None
         self.credentials = CredentialService(self.store, KeyLocation(settings.data_dir / KEY_FILE, key or None))
-        self.docker_hosts = DockerHosts(settings.docker_host)  # no engine is asked until an instance needs one
+        self.docker_hosts = DockerHosts(settings.docker_host, self.store, self.credentials, settings.data_dir,
+                                        backend_id(settings.data_dir), settings.docker_health_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
                                     self.docker_hosts, self.credentials)
         self.library = StrategyLibrary(self.store, settings.core_argv())
@@ -56,11 +57,13 @@ class Services:
         self.broker.adopt()
         self.instances.adopt_all()
         self.supervisor.start()
+        self.docker_hosts.start()
         log.info("backend services up (data in %s)", self.settings.data_dir)
 
     def close(self) -> None:
         """Instances and the embedded broker keep running on purpose: they are detached."""
         self.supervisor.stop()
+        self.docker_hosts.close()
         self.events.close()
         try:
             self.instances.recorder.flush()

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
         "hive/debian-python:bookworm",
         description="base of the images built here (`make base-image` makes the default without a registry; "
                     "python:3.11-slim-bookworm where one is reachable)")
+    docker_health_interval: float = Field(10.0, gt=0, description="seconds between health checks of the Docker hosts")
 
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 

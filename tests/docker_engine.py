@@ -5,8 +5,9 @@ An engine started here is private: its own socket under a temporary folder, and 
 machine's firewall and forwarding (`--iptables=false --ip-forward=false --ip-masq=false --bridge=none`), so
 containers use host networking only. Its data root is kept in a cache folder, so images built once (the base,
 the instance image) are there for the next session; when that folder is in use by another engine, a temporary
-data root is used instead. With HIVE_REQUIRE_DOCKER=1 (set by CI) an engine that cannot be had fails the tests
-instead of skipping them.
+data root is used instead. `start_private(tls=...)` starts an engine listening on tcp:// with --tlsverify instead
+(on a fresh data root: it serves the tests of remote hosts, not images). With HIVE_REQUIRE_DOCKER=1 (set by CI) an
+engine that cannot be had fails the tests instead of skipping them.
 """
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import docker.tls
+
+from backend.docker.hosts import connect
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -33,22 +37,43 @@ class EngineUnavailable(RuntimeError):
     """No engine answers and none can be started here; the message says why and what would help."""
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """Where and how a TLS engine listens: tcp://`address` with its server certificate and key, trusting client
+    certificates signed by `ca`; `client_dir` holds the client's ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH)."""
+    address: str  # 127.0.0.1:<port>
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_dir: Path
+
+    def flags(self) -> list[str]:
+        return ["--tlsverify", f"--tlscacert={self.ca}", f"--tlscert={self.server_cert}", f"--tlskey={self.server_key}"]
+
+    def client_config(self) -> docker.tls.TLSConfig:
+        return docker.tls.TLSConfig(client_cert=(str(self.client_dir / "cert.pem"), str(self.client_dir / "key.pem")),
+                                    ca_cert=str(self.client_dir / "ca.pem"), verify=True)
+
+
 @dataclass
 class Engine:
-    url: str                              # what DOCKER_HOST would say: unix:///.../docker.sock
+    url: str                              # what DOCKER_HOST would say: unix:///.../docker.sock or tcp://host:port
     process: subprocess.Popen | None = None  # set when the tests started it
     folder: Path | None = None
     log: Path | None = None
+    tls: TlsListener | None = None
     _clients: list[docker.DockerClient] = field(default_factory=list)
 
     def client(self) -> docker.DockerClient:
-        client = docker.DockerClient(base_url=self.url, timeout=120)
+        client = connect(self.url, 120, tls=self.tls.client_config() if self.tls else False)
         self._clients.append(client)
         return client
 
     def env(self) -> dict[str, str]:
         """The environment of a process (docker CLI, compose, a backend) that should use this engine."""
-        return dict(os.environ, DOCKER_HOST=self.url)
+        if self.tls is None:
+            return dict(os.environ, DOCKER_HOST=self.url)
+        return dict(os.environ, DOCKER_HOST=self.url, DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(self.tls.client_dir))
 
     def stop(self) -> None:
         for client in self._clients:
@@ -65,9 +90,9 @@ class Engine:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def answers(url: str) -> bool:
+def answers(url: str, tls: TlsListener | None = None) -> bool:
     try:
-        client = docker.DockerClient(base_url=url, timeout=5)
+        client = connect(url, 5, tls=tls.client_config() if tls else False)
     except docker.errors.DockerException:
         return False
     try:
@@ -86,7 +111,7 @@ def find_or_start() -> Engine:
     return start_private()
 
 
-def start_private() -> Engine:
+def start_private(tls: TlsListener | None = None) -> Engine:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise EngineUnavailable("no Docker engine answers and dockerd is not installed "
@@ -96,22 +121,23 @@ def start_private() -> Engine:
                                 "(start dockerd, or set DOCKER_HOST to an engine)")
     folder = Path(tempfile.mkdtemp(prefix="hive-dockerd-"))
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    data_root = DATA_ROOT if not _in_use(DATA_ROOT) else folder / "data"
-    url = f"unix://{folder}/docker.sock"
+    data_root = DATA_ROOT if tls is None and not _in_use(DATA_ROOT) else folder / "data"
+    url = f"unix://{folder}/docker.sock" if tls is None else f"tcp://{tls.address}"
     log = folder / "dockerd.log"
     argv = [dockerd, "--host", url, "--data-root", str(data_root), "--exec-root", str(folder / "exec"),
-            "--pidfile", str(folder / "dockerd.pid"), *PRIVATE_FLAGS]
+            "--pidfile", str(folder / "dockerd.pid"), *PRIVATE_FLAGS, *(tls.flags() if tls else [])]
     with open(log, "wb") as output:
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
-    engine = Engine(url, process, folder, log)
-    _mark_in_use(data_root, process.pid)
+    engine = Engine(url, process, folder, log, tls)
+    if data_root == DATA_ROOT:  # a temporary data root is this engine's alone
+        _mark_in_use(data_root, process.pid)
     deadline = time.monotonic() + START_TIMEOUT
-    while not answers(url):
+    while not answers(url, tls):
         if process.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace").splitlines()[-15:]
-            engine.stop()
             how = 'exited' if process.poll() is not None else 'timed out'
+            engine.stop()
             raise EngineUnavailable(f"dockerd did not come up ({how}); "
                                     "its log ends: " + " | ".join(tail))
         time.sleep(0.1)

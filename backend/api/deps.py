@@ -9,6 +9,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
+from backend.docker.hosts import DockerHosts
 from backend.docker.images import ImageService
 from backend.errors import Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
@@ -72,10 +73,15 @@ def get_images(services: ServicesDep) -> ImageService:
     return services.images
 
 
+def get_docker_hosts(services: ServicesDep) -> DockerHosts:
+    return services.docker_hosts
+
+
 def get_hummingbot(services: ServicesDep) -> HummingbotApi:
     return services.hummingbot
 
 
+DockerHostsDep = Annotated[DockerHosts, Depends(get_docker_hosts)]
 CredentialsDep = Annotated[CredentialService, Depends(get_credentials)]
 ImagesDep = Annotated[ImageService, Depends(get_images)]
 HummingbotDep = Annotated[HummingbotApi, Depends(get_hummingbot)]

@@ -54,7 +54,7 @@ class Sealer(Protocol):
 
     def seal_text(self, text: str) -> str: ...
 
-    def open_text(self, ciphertext: str) -> str: ...
+    def open_text(self, ciphertext: str, what: str) -> str: ...
 
 
 class BrokerManager:
@@ -133,14 +133,14 @@ class BrokerManager:
     def _container_logins(self, row: BrokerRow | None) -> tuple[Login, Login]:
         """The container's (backend, instances) logins: the stored ones, else new ones (stored by `_set`)."""
         if row is not None and row.container_login:
-            data = json.loads(self.sealer.open_text(row.container_login))
+            data = json.loads(self.sealer.open_text(row.container_login, "broker container's logins"))
             return Login(**data["backend"]), Login(**data["instances"])
         return Login.generate("backend"), Login.generate("instances")
 
     def _external_login(self, row: BrokerRow) -> Login | None:
         if not row.external_login:
             return None
-        return Login(**json.loads(self.sealer.open_text(row.external_login)))
+        return Login(**json.loads(self.sealer.open_text(row.external_login, "external broker's login")))
 
     def _use_logins(self, backend: Login | None, instances: Login | None = None) -> None:
         """The logins of the broker in use: the backend's, and the instances' (the same one when not given)."""

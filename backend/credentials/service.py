@@ -3,7 +3,8 @@
 Only the ciphertext is stored; what the operator sees again is the name, the venue, the times, the API key's
 last 4 characters, whether a passphrase is set and which instances use it. The key is read from where
 key.py says on first use; a key that is missing while credentials are stored, or that does not decrypt
-them, is refused with what to do, and nothing is written with it.
+them, is refused with what to do, and nothing is written with it. The same key seals the TLS material of the Docker
+hosts (backend/docker/hosts.py, through `seal_text`/`open_text`), so one key file and one rotation cover both.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from backend.errors import Conflict, InvalidInput, Unavailable, not_found
 from backend.store import AuditRow, CredentialRow, Store
 from backend.store.repositories.broker import BrokerRepository, sealed_logins
 from backend.store.repositories.credentials import CredentialRepository
+from backend.store.repositories.docker_hosts import DockerHostRepository
 from backend.store.repositories.events import EventRepository
 from backend.store.repositories.instances import InstanceRepository
 
@@ -62,14 +64,15 @@ class CredentialService:
             return {"name": row.name, "venue": row.venue, "api_key": secrets.api_key, "secret": secrets.secret,
                     "passphrase": secrets.passphrase}
 
-    # --- other secrets under the same key (the broker's logins) ------------------------------------------
-    def seal_text(self, text: str) -> str:
+    def seal_text(self, plain: str) -> str:
+        """`plain` encrypted with the key in use (made on first use), for secrets kept outside this service."""
         with self._lock:
-            return self._vault(create=True).encrypt(text)
+            return self._vault(create=True).seal_text(plain)
 
-    def open_text(self, ciphertext: str) -> str:
+    def open_text(self, ciphertext: str, what: str) -> str:
+        """What `seal_text` sealed; a key that does not open it is refused naming `what`."""
         with self._lock:
-            return self._decrypt(self._vault(), ciphertext)
+            return self._open_text(self._vault(), ciphertext, what)
 
     # --- changing ------------------------------------------------------------------------------------
     def create(self, spec: CredentialCreate, actor: str) -> CredentialOut:
@@ -132,8 +135,16 @@ class CredentialService:
                         row.ciphertext = new_vault.seal(self._open(old_vault, row))
                     broker = BrokerRepository(session).get()
                     for column, sealed in sealed_logins(broker).items():
-                        setattr(broker, column, new_vault.encrypt(self._decrypt(old_vault, sealed)))
-                    _audit(session, actor, "key_rotated", f"{len(rows)} credential{'' if len(rows) == 1 else 's'}")
+                        setattr(broker, column, new_vault.seal_text(self._open_text(old_vault, sealed, BROKER_LOGIN)))
+                    hosts = DockerHostRepository(session).sealed()
+                    for host in hosts:
+                        assert host.tls_ciphertext is not None
+                        host.tls_ciphertext = new_vault.seal_text(
+                            self._open_text(old_vault, host.tls_ciphertext, _host_secret(host.name)))
+                    counted = _count(len(rows), "credential")
+                    if hosts:
+                        counted += f" and the TLS material of {_count(len(hosts), 'Docker host')}"
+                    _audit(session, actor, "key_rotated", counted)
                     if in_file:
                         self.key.stage(key)  # on disk before the commit, so a committed rotation never lacks its key
             except BaseException:
@@ -142,12 +153,12 @@ class CredentialService:
             self._key_in_use = key
             if in_file:
                 self.key.install()
-                message = f"{len(rows)} credentials encrypted with the new key, kept in {self.key.path} (mode 0600)"
+                message = f"{counted} encrypted with the new key, kept in {self.key.path} (mode 0600)"
                 return KeyRotated(rotated=len(rows), key_source="file", key_file=str(self.key.path), message=message)
         log.warning("credentials key rotated; %s must be set to the new key before the backend restarts", ENV_NAME)
         return KeyRotated(
             rotated=len(rows), key_source="environment", new_key=key if generated else None,
-            message=f"{len(rows)} credentials encrypted with the new key. The key comes from {ENV_NAME}: set it to "
+            message=f"{counted} encrypted with the new key. The key comes from {ENV_NAME}: set it to "
                     f"the new key{' (new_key, shown this once)' if generated else ''} before the backend restarts, "
                     "or it will not decrypt them")
 
@@ -157,11 +168,10 @@ class CredentialService:
         if self._key_in_use is not None:
             return Vault(self._key_in_use)
         with self.store.session() as session:
-            stored = CredentialRepository(session).any()
-            logins = list(sealed_logins(BrokerRepository(session).get()).values())
+            stored = _sealed_sample(session)
         key = self.key.read()
         if key is None:
-            if stored is not None or logins:
+            if stored is not None:
                 raise Unavailable("credentials_key_missing",
                                   f"the stored credentials cannot be read: their key is missing ({self.key.path} does "
                                   f"not exist and {ENV_NAME} is not set). Restore that file or set {ENV_NAME} to the "
@@ -177,29 +187,21 @@ class CredentialService:
             raise Unavailable("credentials_key_invalid", f"the credentials key in {self.key.describe()} is not "
                                                          f"usable: {error}; nothing was changed") from None
         if stored is not None:
-            self._open(vault, stored)
-        elif logins:
-            self._decrypt(vault, logins[0])
+            self._open_text(vault, *stored)
         self._key_in_use = key
         return vault
 
     def _open(self, vault: Vault, row: CredentialRow) -> Secrets:
-        try:
-            return vault.open(row.ciphertext)
-        except WrongKey:
-            raise Unavailable("credentials_key_wrong",
-                              f"the credentials key in {self.key.describe()} does not decrypt the stored credential "
-                              f"{row.name!r}: put back the key they were saved with (after a key rotation, the new "
-                              "one) and try again; nothing was changed") from None
+        return Secrets.loads(self._open_text(vault, row.ciphertext, f"credential {row.name!r}"))
 
-    def _decrypt(self, vault: Vault, sealed: str) -> str:
+    def _open_text(self, vault: Vault, ciphertext: str, what: str) -> str:
         try:
-            return vault.decrypt(sealed)
+            return vault.open_text(ciphertext)
         except WrongKey:
             raise Unavailable("credentials_key_wrong",
-                              f"the credentials key in {self.key.describe()} does not decrypt the broker's stored "
-                              "login: put back the key it was saved with (after a key rotation, the new one) and "
-                              "try again; nothing was changed") from None
+                              f"the credentials key in {self.key.describe()} does not decrypt the stored {what}: put "
+                              "back the key they were saved with (after a key rotation, the new one) and try again; "
+                              "nothing was changed") from None
 
     @staticmethod
     def _row(credentials: CredentialRepository, name: str) -> CredentialRow:
@@ -207,6 +209,32 @@ class CredentialService:
         if row is None:
             raise not_found("credential", name)
         return row
+
+
+def _sealed_sample(session: Session) -> tuple[str, str] | None:
+    """One stored ciphertext and what it is (a credential, the broker's login, a Docker host's TLS material), to
+    check a key on."""
+    credential = CredentialRepository(session).any()
+    if credential is not None:
+        return credential.ciphertext, f"credential {credential.name!r}"
+    logins = list(sealed_logins(BrokerRepository(session).get()).values())
+    if logins:
+        return logins[0], BROKER_LOGIN
+    hosts = DockerHostRepository(session).sealed()
+    if hosts and hosts[0].tls_ciphertext is not None:
+        return hosts[0].tls_ciphertext, _host_secret(hosts[0].name)
+    return None
+
+
+BROKER_LOGIN = "broker login"
+
+
+def _host_secret(name: str) -> str:
+    return f"TLS material of Docker host {name!r}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _out(row: CredentialRow, instances: list[str]) -> CredentialOut:

@@ -1,4 +1,5 @@
-"""Encrypting a credential's secret parts together (Fernet: AES-128-CBC with an HMAC-SHA256) and back."""
+"""Encrypting a credential's secret parts together (Fernet: AES-128-CBC with an HMAC-SHA256) and back; other
+secrets the backend keeps (a Docker host's TLS key) are sealed as text with the same key."""
 from __future__ import annotations
 
 import json
@@ -27,6 +28,11 @@ class Secrets:
         return f"Secrets(api_key='…{self.api_key[-4:]}', secret=***, passphrase={'***' if self.passphrase else None})"
 
     @classmethod
+    def loads(cls, plain: str) -> Secrets:
+        data = json.loads(plain)
+        return cls(data["api_key"], data["secret"], data.get("passphrase"))
+
+    @classmethod
     def of(cls, given: CredentialSecrets) -> Secrets:
         passphrase = given.passphrase.get_secret_value() if given.passphrase else None
         return cls(given.api_key.get_secret_value(), given.secret.get_secret_value(), passphrase or None)
@@ -42,18 +48,13 @@ class Vault:
                                "print(Fernet.generate_key().decode())'` makes one") from None
 
     def seal(self, secrets: Secrets) -> str:
-        return self.encrypt(json.dumps({"api_key": secrets.api_key, "secret": secrets.secret,
-                                        "passphrase": secrets.passphrase}))
+        return self.seal_text(json.dumps({"api_key": secrets.api_key, "secret": secrets.secret,
+                                          "passphrase": secrets.passphrase}))
 
-    def open(self, ciphertext: str) -> Secrets:
-        data = json.loads(self.decrypt(ciphertext))
-        return Secrets(data["api_key"], data["secret"], data.get("passphrase"))
+    def seal_text(self, plain: str) -> str:
+        return self._fernet.encrypt(plain.encode()).decode()
 
-    def encrypt(self, text: str) -> str:
-        """Any other secret kept under the same key (the broker's logins)."""
-        return self._fernet.encrypt(text.encode()).decode()
-
-    def decrypt(self, ciphertext: str) -> str:
+    def open_text(self, ciphertext: str) -> str:
         try:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken:

@@ -6,6 +6,7 @@ from backend.store.models import (
     BotRunRow,
     BrokerRow,
     CredentialRow,
+    DockerHostRow,
     EventRow,
     InstanceRow,
     LogRow,
@@ -23,8 +24,9 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "EventRow", "InstanceRow", "LogEntry", "LogRow",
-    "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow", "ScriptConfigRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow",
+    "LogEntry", "LogRow", "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow",
+    "ScriptConfigRow",
     "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
     "WebhookRow",
 ]

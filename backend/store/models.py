@@ -272,3 +272,19 @@ class CredentialRow(Base):
     has_passphrase: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class DockerHostRow(Base):
+    """A Docker endpoint the operator added (`local` is not stored: it comes from the settings). Its TLS material
+    only as ciphertext, sealed with the credentials key (backend/credentials/vault.py)."""
+
+    __tablename__ = "docker_hosts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    url: Mapped[str] = mapped_column(Text, doc="unix://, tcp:// or ssh://")
+    tls_ciphertext: Mapped[str | None] = mapped_column(Text, nullable=True,
+                                                       doc="CA, client certificate and client key, encrypted together")
+    broker_host: Mapped[str | None] = mapped_column(String(255), nullable=True,
+                                                    doc="the broker's address as that host's instances reach it")
+    created_at: Mapped[float] = mapped_column(Float)

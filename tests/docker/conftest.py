@@ -27,7 +27,7 @@ BUILD_TIMEOUT = 900  # s: a first build installs the dependencies; a cached one 
 
 
 @pytest.fixture(scope="session")
-def hive_core_image(docker_engine: Engine) -> str:
+def hive_core_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The instance image hive/hive-core:<version>, built from this checkout by the product's own builder
     (backend/docker/images.py, layers cached in the engine); the base image is made first by
     deploy/base/build.sh when the engine lacks it (about a minute, once)."""
@@ -35,8 +35,8 @@ def hive_core_image(docker_engine: Engine) -> str:
 
     import docker.errors
 
-    from backend.docker.hosts import DockerHosts
     from backend.docker.images import HIVE_IMAGE, ImageService
+    from tests.docker.local_hosts import local_hosts
     from tests.docker_engine import REPO_ROOT
     from tests.polling import wait_until
 
@@ -46,7 +46,7 @@ def hive_core_image(docker_engine: Engine) -> str:
     except docker.errors.ImageNotFound:
         subprocess.run([str(REPO_ROOT / "deploy/base/build.sh")], env=docker_engine.env(), check=True, timeout=600,
                        stdout=subprocess.DEVNULL)
-    hosts = DockerHosts(docker_engine.url)
+    hosts = local_hosts(docker_engine.url, tmp_path_factory.mktemp("image-build"))
     try:
         images = ImageService(hosts, BASE_IMAGE, REPO_ROOT)
         job = images.build("local", actor="tests")

@@ -6,15 +6,16 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from backend.docker import labels
-from backend.docker.hosts import DockerHosts
 from backend.domain.instances import InstanceCreate
 from backend.runtimes.docker import DockerRuntime
+from tests.docker.local_hosts import local_hosts
 
 IMAGE = SimpleNamespace(tags=["hive/hive-core:0.1.0"], id="sha256:1", labels={labels.VERSION: "0.1.0"})
 
 
 def options(tmp_path: Path, network: str | None, **spec) -> dict:
-    runtime = DockerRuntime(DockerHosts("unix:///nowhere.sock"), "b1", "hive/hive-core:0.1.0", network)
+    hosts = local_hosts("unix:///nowhere.sock", tmp_path / "hosts")
+    runtime = DockerRuntime(hosts, "b1", "hive/hive-core:0.1.0", network)
     create = InstanceCreate(name="bot", runtime="docker", strategies=[{"id": "mm", "strategy": "market_maker"}],
                             **spec)
     return runtime._options(create, "bot", IMAGE, tmp_path, "10001:10001")

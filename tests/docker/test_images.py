@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 import hive_core
-from backend.docker.hosts import DockerHosts
 from backend.docker.images import HIVE_IMAGE, ImageService
 from backend.errors import Conflict, Unavailable
 from tests.backend.conftest import PASSWORD, USERNAME, RunningBackend, make_settings, serve
 from tests.conftest import free_port
+from tests.docker.local_hosts import local_hosts
 from tests.docker_engine import REPO_ROOT, Engine
 from tests.polling import wait_until
 
@@ -97,8 +97,8 @@ def test_a_pull_that_cannot_reach_its_registry_fails_in_words_in_bounded_time(ht
     assert operations[image]["status"] == "failed"
 
 
-def test_a_missing_base_image_says_what_to_run(docker_engine: Engine) -> None:
-    hosts = DockerHosts(docker_engine.url)
+def test_a_missing_base_image_says_what_to_run(docker_engine: Engine, tmp_path: Path) -> None:
+    hosts = local_hosts(docker_engine.url, tmp_path)
     try:
         with pytest.raises(Conflict) as refused:
             ImageService(hosts, "hive/no-such-base:test", REPO_ROOT).build("local", actor="tests")
@@ -109,7 +109,7 @@ def test_a_missing_base_image_says_what_to_run(docker_engine: Engine) -> None:
 
 def test_an_engine_that_does_not_answer_is_named(tmp_path: Path) -> None:
     url = f"unix://{tmp_path}/nobody.sock"
-    hosts = DockerHosts(url)
+    hosts = local_hosts(url, tmp_path)
     with pytest.raises(Unavailable) as refused:
         ImageService(hosts, "hive/debian-python:bookworm", REPO_ROOT).runnable("local")
     assert refused.value.code == "docker_unreachable" and url in refused.value.detail

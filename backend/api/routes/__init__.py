@@ -11,6 +11,7 @@ from backend.api.routes import (
     docs,
     events,
     health,
+    hosts,
     hummingbot_bots,
     hummingbot_docker,
     hummingbot_scripts,
@@ -30,6 +31,7 @@ api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
 api_router.include_router(credentials.router, dependencies=_protected)
 api_router.include_router(images.router, dependencies=_protected)
+api_router.include_router(hosts.router, dependencies=_protected)
 api_router.include_router(strategies.router, dependencies=_protected)
 api_router.include_router(events.router, dependencies=_protected)
 api_router.include_router(webhooks.router, dependencies=_protected)

@@ -71,3 +71,9 @@ class InstanceRepository:
             if credential:
                 users.setdefault(credential, []).append(name)
         return users
+
+    def host_users(self, host: str) -> list[str]:
+        """The instances whose create spec puts them on the Docker host `host` (`local` when it names none)."""
+        return [name for name, spec in self.session.execute(select(InstanceRow.name, InstanceRow.spec)
+                                                            .order_by(InstanceRow.name))
+                if (spec or {}).get("create", {}).get("host", "local") == host]
