@@ -18,12 +18,16 @@ def _delete_host(client: HiveClient, name: str) -> None:
                       notice=f"Removed the Docker host {name}")
 
 
-def _start_job(client: HiveClient, kind: str, host: str, image: str = "") -> None:
+def _start_job(client: HiveClient, kind: str, host: str) -> None:
     if kind == "build":
         job = errors.run_action(PREFIX, f"build the instance image on {host}", client.build_image, host)
     else:
-        job = errors.run_action(PREFIX, f"pull {image or '(no image named)'} onto {host}", client.pull_image,
-                                image.strip(), host)
+        image = st.session_state.get("docker_pull_image", "").strip()  # as typed right before the click
+        if not image:
+            st.toast("Type the image to pull first: name:tag, e.g. registry.example.com/bot:1.2",
+                     icon=":material/warning:")
+            return
+        job = errors.run_action(PREFIX, f"pull {image} onto {host}", client.pull_image, image, host)
     if job is not None:
         st.session_state["docker_job"] = job["id"]
 
@@ -103,8 +107,8 @@ def docker_section(client: HiveClient) -> None:
         actions = st.container(horizontal=True)
         actions.button("Build hive-core image", key="docker_build", on_click=_start_job, args=(client, "build", host),
                        help="builds hive/hive-core from this Hive's sources on the chosen host")
-        pulled = actions.text_input("Image to pull", key="docker_pull_image", label_visibility="collapsed",
-                                    placeholder="registry.example.com/bot:1.2")
-        actions.button("Pull", key="docker_pull", on_click=_start_job, args=(client, "pull", host, pulled))
+        actions.text_input("Image to pull", key="docker_pull_image", label_visibility="collapsed",
+                           placeholder="registry.example.com/bot:1.2")
+        actions.button("Pull", key="docker_pull", on_click=_start_job, args=(client, "pull", host))
         _job_progress(client)
         _add_host(client)
