@@ -92,9 +92,70 @@ def container_benchmarks(ns: tuple[int, ...], window_s: float) -> dict:
         return {"skipped": f"{HIVE_IMAGE} missing"}
     figures: dict = {"image": HIVE_IMAGE, "image_size_mb": image_size_mb(client, HIVE_IMAGE)}
     print(f"\ncontainers: image {HIVE_IMAGE}, {figures['image_size_mb']:.0f} MB")
+    engine_url = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"  # what docker.from_env used
+    figures["create_to_running"] = create = create_to_running(engine_url)
+    print(f"create to Running through the API (median of {CREATE_SAMPLES}, slowest): process "
+          f"{create['process']['median_s']:.2f} s ({create['process']['max_s']:.2f} s), docker "
+          f"{create['docker']['median_s']:.2f} s ({create['docker']['max_s']:.2f} s): docker / process "
+          f"{create['ratio']:.1f}x")
     if ns:
         figures["density"] = run_container_density(client, HIVE_IMAGE, ns, window_s)
         print("density in containers: one container with N strategies vs N containers with one (shim, init and "
               "hive_core counted)")
         print(format_density(figures["density"]))
     return figures
+
+
+CREATE_SAMPLES = 5
+RUNNING_TIMEOUT_S = 60.0
+
+
+def create_to_running(engine_url: str, samples: int = CREATE_SAMPLES) -> dict:
+    """Seconds from the create request to Running (the first heartbeat), through a real backend and its API,
+    for the process runtime and the docker runtime side by side; the median and the slowest of `samples` each."""
+    import secrets
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from backend.client import BackendUnavailable, HiveClient
+    from benchmarks.density import _free_port, _stop, _wait_for_port
+
+    password = secrets.token_urlsafe(12)
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="hive-bench-create-") as folder:
+        env = dict(os.environ, HIVE_DATA_DIR=folder, HIVE_PASSWORD=password, HIVE_BACKEND_PORT=str(port),
+                   HIVE_BROKER_PORT=str(_free_port()), HIVE_DOCKER_HOST=engine_url, HIVE_HEARTBEAT_INTERVAL="1")
+        backend = subprocess.Popen([sys.executable, "-m", "backend"], env=env, cwd=folder,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = HiveClient(f"http://127.0.0.1:{port}", "admin", password, timeout=60)
+        try:
+            _wait_for_port(port)
+            client.start_broker()
+            figures = {}
+            for runtime in ("process", "docker"):
+                seconds = []
+                for index in range(samples):
+                    name = f"bench-{runtime}-{index}"
+                    started = time.perf_counter()
+                    client.create_instance({"name": name, "runtime": runtime, "start": True,
+                                            "strategies": [{"id": "mm", "strategy": "market_maker"}]})
+                    deadline = started + RUNNING_TIMEOUT_S
+                    while client.get_instance(name)["state"] != "running":
+                        if time.perf_counter() > deadline:
+                            raise TimeoutError(f"{name} not running after {RUNNING_TIMEOUT_S:.0f} s: "
+                                               f"{client.get_instance(name)['reason']}")
+                        time.sleep(0.02)
+                    seconds.append(time.perf_counter() - started)
+                    client.stop_instance(name)
+                    client.delete_instance(name)
+                figures[runtime] = {"median_s": round(statistics.median(seconds), 3), "max_s": round(max(seconds), 3)}
+            figures["ratio"] = round(figures["docker"]["median_s"] / figures["process"]["median_s"], 2)
+            return figures
+        except BackendUnavailable as error:
+            raise RuntimeError(f"the benchmark's backend did not answer: {error}") from None
+        finally:
+            client.close()
+            _stop([backend])
