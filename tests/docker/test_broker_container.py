@@ -217,3 +217,26 @@ def test_a_missing_broker_image_is_built_first_with_its_progress(start_backend, 
             docker_engine.client().images.remove(tag)
         except docker.errors.ImageNotFound:
             pass
+
+
+def test_a_container_instance_logs_in_to_the_broker_container(start_backend, docker_engine: Engine,
+                                                                hive_core_image: str, data_dir: Path) -> None:
+    """Both parts in containers: the instance's container reads its broker login (0600, its own user's) and
+    reaches running through the Mosquitto container, which refuses anonymous clients."""
+    backend = start_backend()
+    status = backend.client.start_broker(kind="container")
+    assert status["state"] == "running" and status["login_required"] is True, status
+    backend.client.create_instance({"name": "boxedbot", "runtime": "docker", "image": hive_core_image,
+                                    "strategies": [{"id": "mm", "strategy": "market_maker"}]})
+    wait_until(lambda: backend.client.get_instance("boxedbot")["state"] == "running", 40,
+               message=lambda: f"boxedbot running: {backend.client.get_instance('boxedbot')['reason']}")
+    auth_file = data_dir / "instances" / "boxedbot" / "mqtt_auth.json"
+    owner = auth_file.stat()
+    assert stat.S_IMODE(owner.st_mode) == 0o600
+    (container,) = docker_engine.client().containers.list(filters={"label": ["org.hive.instance=boxedbot"]})
+    assert container.attrs["Config"]["User"] == f"{owner.st_uid}:{owner.st_gid}"  # its own user reads it
+    assert "mqtt_password" not in json.dumps(container.attrs)
+    backend.client.stop_instance("boxedbot")
+    wait_until(lambda: backend.client.get_instance("boxedbot")["state"] == "stopped", 20, message="stopped")
+    backend.client.delete_instance("boxedbot")
+    backend.client.stop_broker()
