@@ -16,7 +16,6 @@ services' user.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -26,9 +25,12 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from backend.broker.mosquitto import Login, mosquitto_conf, password_line  # noqa: E402  (standard library only)
+
 IMAGE_USER = 10001                  # the images' user `hive`: whom the services run as when root runs this
 BROKER_USER = "hive"                # the broker login of the backend and of the instances
-MOSQUITTO_ITERATIONS = 101          # mosquitto_passwd's default for its $7$ (PBKDF2-SHA512) hashes
+SYS_INTERVAL = 5                    # seconds between the broker's $SYS updates
 WAIT_TIMEOUT = float(os.environ.get("HIVE_UP_TIMEOUT", "180"))
 
 
@@ -51,12 +53,6 @@ def write_private(path: Path, text: str, owner: tuple[int, int] | None = None) -
     os.chmod(path, 0o600)
     if owner is not None and os.geteuid() == 0:
         os.chown(path, *owner)
-
-
-def mosquitto_hash(password: str) -> str:
-    salt = secrets.token_bytes(12)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, MOSQUITTO_ITERATIONS)
-    return f"$7${MOSQUITTO_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def docker_socket() -> Path:
@@ -109,11 +105,8 @@ def prepare() -> None:
         backend["HIVE_CREDENTIALS_KEY"] = key
     write_private(data / "secrets" / "backend.env", "".join(f"{k}={v}\n" for k, v in backend.items()), (uid, gid))
     port = os.environ.get("HIVE_BROKER_PORT") or existing.get("HIVE_BROKER_PORT") or "1883"
-    write_private(data / "broker" / "mosquitto.conf",
-                  f"# written by deploy/stack.py (make up); changes are overwritten\n"
-                  f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file /etc/hive-broker/passwd\n"
-                  f"persistence false\nlog_dest stdout\nsys_interval 5\nset_tcp_nodelay true\n", (uid, gid))
-    write_private(data / "broker" / "passwd", f"{BROKER_USER}:{mosquitto_hash(broker_password)}\n", (uid, gid))
+    write_private(data / "broker" / "mosquitto.conf", mosquitto_conf("127.0.0.1", int(port), SYS_INTERVAL), (uid, gid))
+    write_private(data / "broker" / "passwd", password_line(Login(BROKER_USER, broker_password)) + "\n", (uid, gid))
 
 
 def wait(compose: list[str]) -> None:

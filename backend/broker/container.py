@@ -10,13 +10,9 @@ found again by them after a backend restart. It is detached from the backend lik
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -26,55 +22,14 @@ from docker.models.containers import Container
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
 from backend.broker.image import BROKER_IMAGE
+from backend.broker.mosquitto import MOUNT, Login, mosquitto_conf, password_line
 from backend.docker.labels import NAME_PREFIX, ROLE, label_filter, ours
 from backend.errors import HiveError, OperationFailed, Unavailable
 from backend.host import port_in_use
 
-MOUNT = "/etc/hive-broker"
 IMAGE_USER = 10001  # the image's `hive` user: owns the files when the backend runs as root
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5  # s between SIGTERM and SIGKILL on Stop
-HASH_ITERATIONS = 1000
-SALT_BYTES = 12
-
-
-@dataclass(frozen=True)
-class Login:
-    username: str
-    password: str = field(repr=False)
-
-    @classmethod
-    def generate(cls, who: str) -> Login:
-        return cls(f"hive-{who}", secrets.token_urlsafe(24))
-
-
-def password_line(login: Login, salt: bytes | None = None) -> str:
-    """One line of a Mosquitto 2 password file: `user:$7$<iterations>$<salt>$<hash>` (PBKDF2-HMAC-SHA512,
-    base64), the format mosquitto_passwd writes."""
-    salt = salt or secrets.token_bytes(SALT_BYTES)
-    digest = hashlib.pbkdf2_hmac("sha512", login.password.encode(), salt, HASH_ITERATIONS)
-    encoded = [base64.b64encode(part).decode() for part in (salt, digest)]
-    return f"{login.username}:$7${HASH_ITERATIONS}${encoded[0]}${encoded[1]}"
-
-
-def mosquitto_conf(host: str, port: int, sys_interval: int) -> str:
-    return "\n".join([
-        "# written by Hive's backend at each start of the broker container; changes are overwritten",
-        f"listener {port} {host}",
-        "allow_anonymous false",
-        f"password_file {MOUNT}/passwd",
-        "set_tcp_nodelay true",
-        f"sys_interval {sys_interval}",
-        "persistence false",
-        "log_dest stderr",  # unbuffered: stdout reaches `docker logs` only in blocks
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "connection_messages true",
-        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-        "",
-    ])
 
 
 class ContainerBroker:

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from backend.broker.base import BrokerBackend, BrokerStats
-from backend.broker.container import ContainerBroker, Login
+from backend.broker.container import ContainerBroker
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
 from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
+from backend.broker.mosquitto import Login
 from backend.docker.hosts import LOCAL, DockerHosts
 from backend.docker.labels import backend_id
 from backend.domain.broker import BrokerHealth, BrokerLog, BrokerStatus
