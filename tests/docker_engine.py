@@ -167,3 +167,15 @@ def _in_use(data_root: Path) -> bool:
 
 def _mark_in_use(data_root: Path, pid: int) -> None:
     (data_root / ".hive-engine.pid").write_text(str(pid))
+
+
+def remove_backend_containers(engine: Engine, data_dir: Path) -> None:
+    """Every container the backend of `data_dir` made on `engine` (by its backend-id label), whatever state."""
+    from backend.docker.labels import BACKEND, BACKEND_ID_FILE
+
+    id_file = data_dir / BACKEND_ID_FILE
+    if not id_file.exists():
+        return
+    label = f"{BACKEND}={id_file.read_text().strip()}"
+    for container in engine.client().containers.list(all=True, filters={"label": [label]}):
+        container.remove(force=True)

@@ -20,7 +20,7 @@ from backend.docker.labels import BACKEND, MANAGED, ROLE
 from backend.store.repositories.broker import BrokerRepository
 from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
 from tests.conftest import free_port
-from tests.docker_engine import Engine
+from tests.docker_engine import Engine, remove_backend_containers
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
@@ -48,10 +48,7 @@ def start_backend(data_dir: Path, docker_engine: Engine, broker_image: str
                     backend.client.stop_instance(instance["name"])
             backend.stop()
     kill_leftovers(data_dir)
-    engine = docker_engine.client()
-    backend_id = (data_dir / "backend-id").read_text().strip() if (data_dir / "backend-id").exists() else ""
-    for container in engine.containers.list(all=True, filters={"label": [f"{BACKEND}={backend_id}"]}):
-        container.remove(force=True)
+    remove_backend_containers(docker_engine, data_dir)
 
 
 class Recorder(HiveClient):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import CONFIG
 from backend.docker.labels import BACKEND
-from tests.docker_engine import Engine
+from tests.docker_engine import Engine, remove_backend_containers
 from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
 
@@ -27,9 +27,7 @@ def backend(tmp_path: Path, docker_engine: Engine, broker_image: str) -> Iterato
     server.start()
     yield server
     server.stop()
-    backend_id = (server.data_dir / "backend-id").read_text().strip()
-    for container in docker_engine.client().containers.list(all=True, filters={"label": [f"{BACKEND}={backend_id}"]}):
-        container.remove(force=True)
+    remove_backend_containers(docker_engine, server.data_dir)
 
 
 def stored_passwords(data_dir: Path) -> list[str]:

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 import CONFIG
 from backend.client import HiveClient
-from backend.docker.labels import BACKEND, INSTANCE
-from tests.docker_engine import Engine
+from backend.docker.labels import INSTANCE
+from tests.docker_engine import Engine, remove_backend_containers
 from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
 
@@ -30,9 +30,7 @@ def backend(tmp_path: Path, docker_engine: Engine, hive_core_image: str) -> Iter
     client.close()
     yield server
     server.stop()
-    backend_id = (server.data_dir / "backend-id").read_text().strip()
-    for container in docker_engine.client().containers.list(all=True, filters={"label": [f"{BACKEND}={backend_id}"]}):
-        container.remove(force=True)
+    remove_backend_containers(docker_engine, server.data_dir)
 
 
 def test_a_docker_instance_created_in_the_form_runs_with_its_limits_where_the_page_says(
