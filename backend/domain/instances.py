@@ -118,6 +118,8 @@ class InstanceOut(BaseModel):
     network_tx_bytes: int | None = None
     host: str | None = Field(None, description="docker: the Docker host it runs on")
     image: str | None = Field(None, description="docker: the image it runs")
+    image_version: str | None = Field(None, description="docker: the Hive version its running container's image "
+                                                        "was built from (label org.hive.version), when it says")
     limits: ResourceLimits | None = Field(None, description="docker: its limits")
     pnl: PnlSummary = Field(default_factory=PnlSummary)
     strategies: list[StrategyStatus]

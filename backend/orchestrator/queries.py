@@ -118,6 +118,7 @@ class InstanceQueries:
             cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes,
             network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
             host=spec.host if docker else None, image=spec.image if docker else None,
+            image_version=(handle.locator.get("image_version") or None) if docker and handle is not None else None,
             limits=spec.limits if docker else None, pnl=_total(strategies),
             strategies=strategies, restart_policy=spec.restart_policy, restarts=row.restarts,
             next_restart_at=row.next_restart_at,

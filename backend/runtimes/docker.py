@@ -160,7 +160,8 @@ class DockerRuntime:
         log.info("started container %s (%s) of instance %s on Docker host %s", container.name,
                  container.short_id, name, spec.host)
         return {"host": spec.host, "container_id": container.id, "name": container.name,
-                "pid": container.attrs["State"].get("Pid") or None}
+                "pid": container.attrs["State"].get("Pid") or None, "image_id": image.id,
+                "image_version": image.labels.get(labels.VERSION, "")}
 
     def _options(self, spec: InstanceCreate, name: str, image: Any, instance_dir: Path, user: str) -> dict[str, Any]:
         limits = spec.limits

@@ -46,7 +46,8 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
     st.subheader(name)
     badges.state_badge(instance["state"], instance.get("reason", ""), key="instances_state")
-    placement = f" on {instance['host']} · image {instance['image']}" if instance.get("host") else ""
+    version = f" (Hive {instance['image_version']})" if instance.get("image_version") else ""
+    placement = f" on {instance['host']} · image {instance['image']}{version}" if instance.get("host") else ""
     since = fmt.clock(instance.get("state_since"))
     st.caption(f"{instance['runtime']} runtime{placement} · in this state since {since}"
                + (f" · pid {instance['pid']}" if instance.get("pid") else "")

@@ -100,6 +100,14 @@ def docker_section(client: HiveClient) -> None:
                    disabled=not removable.get(host), help="local comes from the settings and stays")
 
         st.markdown(f"**Instance images on {host}**")
+        health = next((item.get("health") or {} for item in hosts if item["name"] == host), {})
+        if health.get("status") == "unreachable":
+            why = health.get("error") or "no reason given"
+            st.info(f"{host} does not answer, so its images cannot be listed: {why}. "
+                    "Instances of the docker runtime need a Docker engine there; the process runtime needs none.",
+                    icon=":material/cloud_off:")
+            _add_host(client)
+            return
         images = errors.attempt(f"list the images on {host}", client.list_images, host)
         if images is not None:
             tables.show_table(tables.images_frame(images), "No instance image on this host yet: build one.",

@@ -195,7 +195,8 @@ def test_a_key_rotation_encrypts_the_broker_logins_again(store: Store, tmp_path:
     with store.session() as session:
         after = BrokerRepository(session).get().container_login
     assert after != before and "login" not in after
-    assert service(store, tmp_path).open_text(after) == '{"broker": "login"}'  # with the new key, from its file
+    opened = service(store, tmp_path).open_text(after, "broker login")  # with the new key, from its file
+    assert opened == '{"broker": "login"}'
 
-    with pytest.raises(Unavailable, match="does not decrypt the broker's stored login"):
-        service(store, tmp_path, env_key=Fernet.generate_key().decode()).open_text(after)
+    with pytest.raises(Unavailable, match="does not decrypt the stored broker login"):
+        service(store, tmp_path, env_key=Fernet.generate_key().decode()).open_text(after, "broker login")

@@ -13,6 +13,7 @@ import docker
 import docker.errors
 import pytest
 
+import hive_core
 from backend.client import BackendError, HiveClient
 from backend.docker import labels
 from backend.settings import Settings
@@ -107,6 +108,7 @@ def test_an_instance_runs_in_a_container_with_its_limits_labels_user_mounts_and_
     running = wait_state(stack.client, name, "running", timeout=START_TIMEOUT)
     assert created["runtime"] == "docker" and running["host"] == "local"
     assert running["image"] == stack.backend.services.runtimes["docker"].default_image
+    assert running["image_version"] == hive_core.__version__  # from the image's label
     assert running["limits"] == {"cpus": 0.5, "memory_mb": 256, "pids": 64, "log_max_mb": 5}
 
     attrs = inspect(stack, name)

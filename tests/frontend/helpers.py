@@ -43,3 +43,8 @@ def badges(at: AppTest) -> list[str]:
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def table_with(at: AppTest, column: str):
+    """The first table on the page that has `column` (the page may show several)."""
+    return next(frame.value for frame in at.dataframe if column in frame.value.columns)

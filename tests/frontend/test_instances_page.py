@@ -5,7 +5,7 @@ import pytest
 
 from backend.client import HiveClient
 from frontend import format as fmt
-from tests.frontend.helpers import badges, errors, rerun_until
+from tests.frontend.helpers import badges, errors, rerun_until, table_with
 
 PAGE = "pages/instances/app.py"
 
@@ -83,7 +83,7 @@ def test_created_instance_is_listed_and_selected_and_delete_asks_first(app, clie
     assert at.selectbox(key="instances_selected").value == "bot1"
     assert badges(at) == ["Created"]
     assert at.text_input(key="instances_create_name").value == ""  # cleared for the next one
-    assert "bot1" in list(at.dataframe[0].value["Name"])
+    assert "bot1" in list(table_with(at, "Heartbeat")["Name"])
 
     at.button(key="instances_delete").click().run()
     assert any("Delete **bot1**?" in warning.value for warning in at.warning)
@@ -161,7 +161,7 @@ def test_a_credential_added_in_the_browser_shows_only_its_last_4_and_an_instance
     at.button(key="credentials_submit").click().run()
 
     assert not errors(at)
-    table = at.dataframe[0].value
+    table = table_with(at, "API key")
     assert list(table["Name"]) == ["binance_main"] and list(table["Venue"]) == ["binance_testnet"]
     assert list(table["API key"]) == ["…9z8y"]
     shown = table.to_json() + " ".join(str(w.value) for w in [*at.markdown, *at.caption, *at.info, *at.text_input])
