@@ -5,9 +5,10 @@ An engine started here is private: its own socket under a temporary folder, and 
 machine's firewall and forwarding (`--iptables=false --ip-forward=false --ip-masq=false --bridge=none`), so
 containers use host networking only. Its data root is kept in a cache folder, so images built once (the base,
 the instance image) are there for the next session; when that folder is in use by another engine, a temporary
-data root is used instead. `start_private(tls=...)` starts an engine listening on tcp:// with --tlsverify instead
-(on a fresh data root: it serves the tests of remote hosts, not images). With HIVE_REQUIRE_DOCKER=1 (set by CI) an
-engine that cannot be had fails the tests instead of skipping them.
+data root is used instead. `start_private(tls=...)` starts an engine listening on tcp:// with --tlsverify instead,
+on a fresh data root, or with `keep_images` on a cached one of its own (TLS_DATA_ROOT: the images built there for
+remote instances stay for the next session). With HIVE_REQUIRE_DOCKER=1 (set by CI) an engine that cannot be had
+fails the tests instead of skipping them.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hive"
 DATA_ROOT = CACHE / "dockerd"
+TLS_DATA_ROOT = CACHE / "dockerd-tls"
 START_TIMEOUT = 30.0
 PRIVATE_FLAGS = ("--iptables=false", "--ip-forward=false", "--ip-masq=false", "--bridge=none")
 
@@ -111,7 +113,7 @@ def find_or_start() -> Engine:
     return start_private()
 
 
-def start_private(tls: TlsListener | None = None) -> Engine:
+def start_private(tls: TlsListener | None = None, keep_images: bool = False) -> Engine:
     dockerd = shutil.which("dockerd")
     if dockerd is None:
         raise EngineUnavailable("no Docker engine answers and dockerd is not installed "
@@ -120,8 +122,10 @@ def start_private(tls: TlsListener | None = None) -> Engine:
         raise EngineUnavailable("no Docker engine answers, and starting one needs root "
                                 "(start dockerd, or set DOCKER_HOST to an engine)")
     folder = Path(tempfile.mkdtemp(prefix="hive-dockerd-"))
-    DATA_ROOT.mkdir(parents=True, exist_ok=True)
-    data_root = DATA_ROOT if tls is None and not _in_use(DATA_ROOT) else folder / "data"
+    cache = DATA_ROOT if tls is None else TLS_DATA_ROOT if keep_images else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    data_root = cache if cache is not None and not _in_use(cache) else folder / "data"
     url = f"unix://{folder}/docker.sock" if tls is None else f"tcp://{tls.address}"
     log = folder / "dockerd.log"
     argv = [dockerd, "--host", url, "--data-root", str(data_root), "--exec-root", str(folder / "exec"),
@@ -130,7 +134,7 @@ def start_private(tls: TlsListener | None = None) -> Engine:
         process = subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True)
     engine = Engine(url, process, folder, log, tls)
-    if data_root == DATA_ROOT:  # a temporary data root is this engine's alone
+    if data_root == cache:  # a temporary data root is this engine's alone
         _mark_in_use(data_root, process.pid)
     deadline = time.monotonic() + START_TIMEOUT
     while not answers(url, tls):

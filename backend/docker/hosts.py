@@ -53,6 +53,13 @@ class DockerHost:
     tls: bool = False               # TLS material is stored for it
     created_at: float | None = None  # None for local
 
+    @property
+    def on_this_machine(self) -> bool:
+        """Its engine sees this machine's files, so instances get their folder as a bind mount: a unix:// socket is on
+        this machine. A tcp:// or ssh:// engine may be anywhere (tcp://127.0.0.1 may be a tunnel), so its instances
+        get a copy of their files in a volume instead (runtimes/docker.py)."""
+        return urlsplit(self.url).scheme == "unix"
+
 
 class Sealer(Protocol):
     """Encrypts with the credentials key (backend/credentials/service.py's CredentialService)."""

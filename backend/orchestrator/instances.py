@@ -131,8 +131,9 @@ class InstanceService:
             raise InvalidInput("unknown_credential",
                                f"unknown credential {spec.credential!r}; stored: {', '.join(stored) or 'none'} "
                                "(add it under Credentials first)")
-        spec = self.runtimes[spec.runtime].check(spec)
-        self.files.check(spec, self.broker.address())
+        runtime = self.runtimes[spec.runtime]
+        spec = runtime.check(spec)
+        self.files.check(spec, runtime.broker_address(spec, self.broker.address()))
         with self._lock:
             if self._exists(spec.name):
                 raise Conflict("duplicate_name", f"an instance named {spec.name!r} already exists")
@@ -156,8 +157,9 @@ class InstanceService:
 
     def _store_new(self, spec: InstanceCreate, deployment: Deployment) -> None:
         folder = self.files.folder(spec.name)
-        config_path, versions = self.files.write(spec, folder, self.broker.address(),
-                                                 root=self.runtimes[spec.runtime].instance_root(folder))
+        runtime = self.runtimes[spec.runtime]
+        config_path, versions = self.files.write(spec, folder, runtime.broker_address(spec, self.broker.address()),
+                                                 root=runtime.instance_root(folder))
         with self.store.session() as session:
             row = InstanceRow(
                 name=spec.name, runtime=spec.runtime,
@@ -229,8 +231,9 @@ class InstanceService:
         spec = InstanceCreate.model_validate(row.spec["create"])
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
         runtime = self._runtime(row)
-        config_path, versions = self.files.write(spec, folder, self.broker.address(), credentials,
-                                                 self.broker.instance_login(), root=runtime.instance_root(folder))
+        config_path, versions = self.files.write(spec, folder, runtime.broker_address(spec, self.broker.address()),
+                                                 credentials, self.broker.instance_login(),
+                                                 root=runtime.instance_root(folder))
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)
         try:

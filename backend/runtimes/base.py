@@ -48,6 +48,9 @@ class Runtime(Protocol):
     def instance_root(self, folder: Path) -> Path:
         """Where the instance sees its folder: the paths written into its config are below this."""
 
+    def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
+        """Where the instance reaches the broker (its config says so), given the backend's own broker address."""
+
     def start(self, name: str, instance_dir: Path, config_path: Path, spec: InstanceCreate) -> dict[str, Any]:
         """Launch the instance as `spec` says; return a JSON-able handle that finds it again (also after a backend
         restart)."""

@@ -1,7 +1,12 @@
 """The `docker` runtime: each instance is a container `hive-<name>` on one of the Docker hosts, running hive_core.
 
+On a host whose engine sees this machine's files (a unix:// socket: DockerHost.on_this_machine):
     <data>/instances/<name>/            bind-mounted at /instance (config.yml, strategies/), its working dir
     <data>/instances/<name>/credentials.json   mounted read-only over it, only when the instance has one
+On any other host (tcp://, ssh://), where the backend's folder does not exist:
+    volume `hive-<name>`                mounted at /instance, made anew at every start, and filled before the
+                                        container starts with a copy of the folder's config, strategies and
+                                        secrets (instance_archive.py: owned by the image's user, secrets 0600)
 
 The container runs the image's hive_core (`python -m hive_core run --config /instance/config.yml`) as a
 non-root user, under the engine's init (docker-init as PID 1, so SIGTERM reaches hive_core and a stop takes
@@ -9,10 +14,11 @@ as long as hive_core's own shutdown), on a read-only root filesystem (tmpfs /tmp
 privilege gains, within its limits (CPUs, memory with no swap beyond it, pids, a rotated json-file log).
 Host networking by default, so it meets the broker at the address the backend gave it.
 
-Labels mark it as this backend's (labels.MANAGED, BACKEND, INSTANCE, ROLE=instance); every lookup checks
-them, so a container that is not ours is never stopped, adopted or removed. The handle stored with the
-instance is the host's name, the container's id and name. An ended container is kept until the instance
-starts again or is deleted, so its exit code, OOM flag and log can still be read.
+Labels mark it (and its volume) as this backend's (labels.MANAGED, BACKEND, INSTANCE, ROLE=instance); every lookup
+checks them, so a container or volume that is not ours is never stopped, adopted or removed. The handle stored
+with the instance is the host's name, the container's id and name, and its volume's name on a remote host. An
+ended container is kept (with its volume) until the instance starts again or is deleted, so its exit code, OOM
+flag and log can still be read.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.models.containers import Container
+from docker.models.volumes import Volume
 from docker.types import LogConfig
 
 from backend.docker import labels
@@ -36,11 +43,13 @@ from backend.errors import Conflict, InvalidInput, NotFound, Unavailable
 from backend.runtimes.base import ProcessState, Resources, exit_words
 from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME
 from backend.runtimes.docker_stats import StatsSampler
+from backend.runtimes.instance_archive import instance_archive
 
 log = logging.getLogger(__name__)
 
 CONTAINER_ROOT = Path("/instance")  # where a container sees its instance's folder
 IMAGE_UID = 10001  # the image's user `hive` (deploy/Dockerfile): the folder is handed to it when we are root
+IMAGE_USER = f"{IMAGE_UID}:{IMAGE_UID}"
 LOG_FILES = 3  # json-file log: this many files of `log_max_mb` each
 RUNNING = ("created", "running", "restarting", "paused")
 MIB = 1024 * 1024
@@ -106,22 +115,28 @@ class DockerRuntime:
             container = client.containers.get(handle["container_id"])
         except docker.errors.NotFound:
             return None
-        return container if self._is_ours(container) else None
+        return container if self._is_ours(container.labels) else None
 
-    def _is_ours(self, container: Container) -> bool:
-        found = container.labels
-        return all(found.get(key) == value for key, value in self._ours.items())
+    def _is_ours(self, found: dict[str, str] | None) -> bool:
+        """Labels (a container's or a volume's) that mark this backend's."""
+        return all((found or {}).get(key) == value for key, value in self._ours.items())
 
     # --- before creating -------------------------------------------------------------------------
     def check(self, spec: InstanceCreate) -> InstanceCreate:
-        """The host answers and has the image; the spec names the image (the default one when it named none), so
-        the instance keeps running the same image after a backend upgrade."""
+        """The host answers and has the image, and the instance's container (and volume) names are free or ours; the
+        spec names the image (the default one when it named none), so the instance keeps running the same image after
+        a backend upgrade."""
         image = spec.image or self.default_image
         with self._engine(spec.host) as client:
             try:
                 self._not_taken(client.containers.get(container_name(spec.name)), spec.name)
             except docker.errors.NotFound:
                 pass
+            if not self.hosts.get(spec.host).on_this_machine:
+                try:
+                    self._volume_not_taken(client.volumes.get(container_name(spec.name)), spec.name, spec.host)
+                except docker.errors.NotFound:
+                    pass
             try:
                 client.images.get(image)
             except docker.errors.ImageNotFound:
@@ -134,14 +149,20 @@ class DockerRuntime:
     def instance_root(self, folder: Path) -> Path:
         return CONTAINER_ROOT
 
+    def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
+        """The host's broker_host (at the broker's port) when it has one: how containers there reach the broker;
+        else the backend's own address."""
+        broker_host = self.hosts.get(spec.host).broker_host
+        return (broker_host, default[1]) if broker_host else default
+
     # --- start -----------------------------------------------------------------------------------
     def start(self, name: str, instance_dir: Path, config_path: Path,
               spec: InstanceCreate | None = None) -> dict[str, Any]:
         if spec is None:
             raise ValueError("the docker runtime starts an instance from its spec")
         image_name = spec.image or self.default_image
-        user = self._hand_over(instance_dir)
         with self._engine(spec.host) as client:
+            remote = not self.hosts.get(spec.host).on_this_machine
             self._remove_leftover(client, name)
             try:
                 image = client.images.get(image_name)
@@ -149,26 +170,44 @@ class DockerRuntime:
                 raise InvalidInput("image_not_found",
                                    f"image {image_name!r} is no longer on Docker host {spec.host!r}; build it "
                                    "there (`make image`, or POST /images/build)") from None
-            container = client.containers.create(image_name, **self._options(spec, name, image, instance_dir, user))
+            volume = self._fresh_volume(client, name, spec.host) if remote else None
+            user = IMAGE_USER if remote else self._hand_over(instance_dir)
+            container = None
             try:
+                container = client.containers.create(image_name, **self._options(
+                    spec, name, image, instance_dir, user, volume.name if volume is not None else None))
+                if volume is not None:  # the tar's owners decide: nothing here can chown files over there
+                    container.put_archive(str(CONTAINER_ROOT), instance_archive(instance_dir, IMAGE_UID))
                 container.start()
             except docker.errors.APIError:
-                container.remove(force=True)
+                if container is not None:
+                    container.remove(force=True)
+                if volume is not None:
+                    volume.remove(force=True)
                 raise
             container.reload()
         self._sampler(spec.host)
-        log.info("started container %s (%s) of instance %s on Docker host %s", container.name,
-                 container.short_id, name, spec.host)
-        return {"host": spec.host, "container_id": container.id, "name": container.name,
-                "pid": container.attrs["State"].get("Pid") or None, "image_id": image.id,
-                "image_version": image.labels.get(labels.VERSION, "")}
+        log.info("started container %s (%s) of instance %s on Docker host %s%s", container.name,
+                 container.short_id, name, spec.host, f" with its files in volume {volume.name}" if volume else "")
+        handle = {"host": spec.host, "container_id": container.id, "name": container.name,
+                  "pid": container.attrs["State"].get("Pid") or None, "image_id": image.id,
+                  "image_version": image.labels.get(labels.VERSION, "")}
+        if volume is not None:
+            handle["volume"] = volume.name
+        return handle
 
-    def _options(self, spec: InstanceCreate, name: str, image: Any, instance_dir: Path, user: str) -> dict[str, Any]:
+    def _options(self, spec: InstanceCreate, name: str, image: Any, instance_dir: Path, user: str,
+                 volume: str | None = None) -> dict[str, Any]:
+        """The container's settings; its files are `volume` at /instance when given, else bind mounts of
+        `instance_dir` (and of its credentials file, read-only)."""
         limits = spec.limits
-        volumes = {str(instance_dir): {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
-        credentials = instance_dir / CREDENTIALS_NAME
-        if credentials.exists():
-            volumes[str(credentials)] = {"bind": str(CONTAINER_ROOT / CREDENTIALS_NAME), "mode": "ro"}
+        if volume is not None:
+            volumes = {volume: {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
+        else:
+            volumes = {str(instance_dir): {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
+            credentials = instance_dir / CREDENTIALS_NAME
+            if credentials.exists():
+                volumes[str(credentials)] = {"bind": str(CONTAINER_ROOT / CREDENTIALS_NAME), "mode": "ro"}
         options: dict[str, Any] = dict(
             name=container_name(name),
             command=["run", "--config", str(CONTAINER_ROOT / CONFIG_NAME)],
@@ -201,7 +240,21 @@ class DockerRuntime:
             return f"{os.getuid()}:{os.getgid()}"
         for path in [instance_dir, *instance_dir.rglob("*")]:
             os.chown(path, IMAGE_UID, IMAGE_UID, follow_symlinks=False)
-        return f"{IMAGE_UID}:{IMAGE_UID}"
+        return IMAGE_USER
+
+    def _fresh_volume(self, client: docker.DockerClient, name: str, host: str) -> Volume:
+        """The instance's volume, empty: the last run's (its container is gone by now) is removed, so what the
+        container sees is this start's files and nothing left from before (an old broker login)."""
+        volume_name = container_name(name)
+        try:
+            old = client.volumes.get(volume_name)
+        except docker.errors.NotFound:
+            pass
+        else:
+            self._volume_not_taken(old, name, host)
+            old.remove()
+        return client.volumes.create(volume_name, labels={**self._ours, labels.INSTANCE: name,
+                                                          labels.ROLE: "instance"})
 
     def _remove_leftover(self, client: docker.DockerClient, name: str) -> None:
         """The ended container of this instance's last run goes before a new one takes its name; a container of
@@ -215,9 +268,17 @@ class DockerRuntime:
 
     def _not_taken(self, container: Container, name: str) -> None:
         """A container under the instance's container name must be this instance's."""
-        if not self._is_ours(container) or container.labels.get(labels.INSTANCE) != name:
+        if not self._is_ours(container.labels) or container.labels.get(labels.INSTANCE) != name:
             raise Conflict("container_name_taken",
                            f"a container named {container_name(name)!r} exists and is not this backend's; "
+                           "rename or remove it, or give the instance another name")
+
+    def _volume_not_taken(self, volume: Volume, name: str, host: str) -> None:
+        """A volume under the instance's volume name must be this instance's: anyone else's is never emptied."""
+        found = volume.attrs.get("Labels") or {}
+        if not self._is_ours(found) or found.get(labels.INSTANCE) != name:
+            raise Conflict("volume_name_taken",
+                           f"a volume named {volume.name!r} exists on Docker host {host!r} and is not this backend's; "
                            "rename or remove it, or give the instance another name")
 
     # --- finding containers ----------------------------------------------------------------------
@@ -292,10 +353,18 @@ class DockerRuntime:
                     raise
 
     def remove(self, handle: dict[str, Any]) -> None:
+        """The container, and on a remote host its volume, when they are ours."""
         with self._engine(handle["host"]) as client:
             container = self._container(client, handle)
             if container is not None:
                 container.remove(force=True)
+            if "volume" in handle:
+                try:
+                    volume = client.volumes.get(handle["volume"])
+                except docker.errors.NotFound:
+                    return
+                if self._is_ours(volume.attrs.get("Labels")):
+                    volume.remove()
 
     # --- resource use ----------------------------------------------------------------------------
     def resources(self, handle: dict[str, Any]) -> Resources:

@@ -49,6 +49,10 @@ class ProcessRuntime:
     def instance_root(self, folder: Path) -> Path:
         return folder
 
+    def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
+        """A local process reaches the broker where the backend does."""
+        return default
+
     # --- start -----------------------------------------------------------------------------------
     def start(self, name: str, instance_dir: Path, config_path: Path,
               spec: InstanceCreate | None = None) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class ScriptedRuntime:
     def instance_root(self, folder):
         return folder
 
+    def broker_address(self, spec, default):
+        return default
+
     def start(self, name, instance_dir, config_path, spec=None) -> dict:
         return {"pid": 4242, "config_path": str(config_path)}
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
 from tests.backend.conftest import backend_factory, data_dir  # noqa: F401  (the backend fixtures, here too)
-from tests.docker_engine import Engine, EngineUnavailable, find_or_start
+from tests.conftest import free_port
+from tests.docker.certificates import Authority, Issued, authority, write
+from tests.docker_engine import Engine, EngineUnavailable, TlsListener, find_or_start, start_private
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +69,42 @@ def broker_image(docker_engine: Engine) -> str:
     if not image_present(docker_engine.client()):
         build_broker_image(docker_engine.url, lambda _step: None)
     return BROKER_IMAGE
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Authority
+    server: Issued
+    client: Issued
+
+
+@pytest.fixture(scope="module")
+def pki() -> Pki:
+    ca = authority("hive test CA")
+    return Pki(ca, ca.issue("127.0.0.1", server_ip="127.0.0.1"), ca.issue("hive backend"))
+
+
+@pytest.fixture(scope="module")
+def tls_engine_factory(tmp_path_factory: pytest.TempPathFactory, pki: Pki,
+                       docker_engine: Engine) -> Iterator[Callable[..., Engine]]:
+    """Starts private engines on tcp://127.0.0.1:<free port> with --tlsverify (`keep_images`: on the cached data
+    root of such engines, tests/docker_engine.py); all stopped at the end."""
+    started: list[Engine] = []
+
+    def start(keep_images: bool = False) -> Engine:
+        folder = tmp_path_factory.mktemp("tls")
+        server = write(folder / "server", {"ca.pem": pki.ca.pem, "cert.pem": pki.server.cert,
+                                           "key.pem": pki.server.key})
+        write(folder / "client", {"ca.pem": pki.ca.pem, "cert.pem": pki.client.cert, "key.pem": pki.client.key})
+        listener = TlsListener(f"127.0.0.1:{free_port()}", server["ca.pem"], server["cert.pem"], server["key.pem"],
+                               folder / "client")
+        try:
+            engine = start_private(tls=listener, keep_images=keep_images)
+        except EngineUnavailable as error:
+            pytest.skip(f"needs a second, private Docker engine: {error}")
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        engine.stop()

@@ -8,8 +8,7 @@ import os
 import stat
 import tarfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,51 +19,14 @@ from backend.docker.labels import backend_id, ours
 from backend.store import DockerHostRow, InstanceRow
 from tests.backend.conftest import RunningBackend, backend_factory, data_dir  # noqa: F401 (fixtures)
 from tests.conftest import free_port
-from tests.docker.certificates import Authority, Issued, authority, write
-from tests.docker_engine import Engine, EngineUnavailable, TlsListener, start_private
+from tests.docker.certificates import authority
+from tests.docker.conftest import Pki
+from tests.docker_engine import Engine
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow  # engines started and stopped, a backend per test: about 6 s in all
 
 HEALTH_INTERVAL = 0.5
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca: Authority
-    server: Issued
-    client: Issued
-
-
-@pytest.fixture(scope="module")
-def pki() -> Pki:
-    ca = authority("hive test CA")
-    return Pki(ca, ca.issue("127.0.0.1", server_ip="127.0.0.1"), ca.issue("hive backend"))
-
-
-@pytest.fixture(scope="module")
-def tls_engine_factory(tmp_path_factory: pytest.TempPathFactory, pki: Pki,
-                       docker_engine: Engine) -> Iterator[Callable[[], Engine]]:
-    """Starts private engines on tcp://127.0.0.1:<free port> with --tlsverify; all stopped at the end."""
-    started: list[Engine] = []
-
-    def start() -> Engine:
-        folder = tmp_path_factory.mktemp("tls")
-        server = write(folder / "server", {"ca.pem": pki.ca.pem, "cert.pem": pki.server.cert,
-                                           "key.pem": pki.server.key})
-        write(folder / "client", {"ca.pem": pki.ca.pem, "cert.pem": pki.client.cert, "key.pem": pki.client.key})
-        listener = TlsListener(f"127.0.0.1:{free_port()}", server["ca.pem"], server["cert.pem"], server["key.pem"],
-                               folder / "client")
-        try:
-            engine = start_private(tls=listener)
-        except EngineUnavailable as error:
-            pytest.skip(f"needs a second, private Docker engine: {error}")
-        started.append(engine)
-        return engine
-
-    yield start
-    for engine in started:
-        engine.stop()
 
 
 @pytest.fixture(scope="module")
