@@ -106,7 +106,7 @@ def container_benchmarks(ns: tuple[int, ...], window_s: float) -> dict:
     return figures
 
 
-CREATE_SAMPLES = 5
+CREATE_SAMPLES = 10
 RUNNING_TIMEOUT_S = 60.0
 
 
