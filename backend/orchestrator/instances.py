@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
 from backend.domain.instances import InstanceCreate, InstanceOut
-from backend.errors import Conflict, HiveError, InvalidInput, NotFound, not_found
+from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.instance_files import InstanceFiles
@@ -349,18 +349,22 @@ class InstanceService:
                 return state
             runtime = self._runtime(row)
             exited_now = False
+            unreachable = ""  # why its runtime cannot tell (a Docker host that does not answer): heartbeats decide
             if not handle.live:
                 process = handle.exit_state()
             else:
                 locator = dict(handle.locator)
-                process = runtime.poll(locator)  # may learn the bot's pid, which it notes in the locator
+                try:
+                    process = runtime.poll(locator)  # may learn the bot's pid, which it notes in the locator
+                except Unavailable as error:
+                    process, unreachable = ProcessState(alive=True), error.detail
                 if locator != handle.locator:
                     handle = replace(handle, locator=locator)
                     row.handle = handle.to_json()
                 if not process.alive:
                     self._exited(row, handle, process)
                     exited_now = True
-                else:
+                elif not unreachable:
                     if runtime.pid(locator) != row.pid:
                         row.pid = runtime.pid(locator)
                     self._resources[name] = runtime.resources(locator)
@@ -373,11 +377,13 @@ class InstanceService:
                 view=self.fleet.bot(name), broker_down=down,
                 listening_since=self.fleet.listening_since, broker=self.queries.broker_words(),
             ), Thresholds.of(self.settings), now)
-            if outcome.kill:
+            if outcome.kill and not unreachable:
                 runtime.kill(handle.locator)
                 row.handle = replace(handle, killed=True).to_json()
             if exited_now and outcome.state == State.ERROR:
                 outcome = replace(outcome, reason=self._failed(row, handle, process, now))
+            if unreachable and outcome.state != state:
+                outcome = replace(outcome, reason=f"{outcome.reason}; {unreachable}")
             if outcome.state != state:
                 transition(session, row, outcome.state, outcome.reason, now=now)
             elif outcome.reason != row.reason:

@@ -113,7 +113,8 @@ def reason_now(state: State, reason: str, started_at: float | None, view: BotVie
         return alive_words(view, now) or "running; no heartbeat heard yet since the backend started"
     if state == State.ERROR and reason.startswith(SILENT):
         alive_at = view.last_alive if view else None
-        return f"{SILENT} {now - max(alive_at or 0.0, listening_since, started_at or 0.0):.0f} s"
+        _seconds, more, rest = reason.partition("; ")  # what follows the silence (why it cannot be told) stays
+        return f"{SILENT} {now - max(alive_at or 0.0, listening_since, started_at or 0.0):.0f} s{more}{rest}"
     return reason
 
 
