@@ -107,7 +107,7 @@ lock: install-all
 	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --all-extras --strip-extras --allow-unsafe \
 	  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
-bench: install
+bench: install-all
 	$(PY) -m benchmarks
 
 clean:
