@@ -101,6 +101,8 @@ def tls_engine_factory(tmp_path_factory: pytest.TempPathFactory, pki: Pki,
         try:
             engine = start_private(tls=listener, keep_images=keep_images)
         except EngineUnavailable as error:
+            if os.environ.get("HIVE_REQUIRE_DOCKER") == "1":
+                pytest.fail(f"HIVE_REQUIRE_DOCKER=1 but a second, private Docker engine cannot start: {error}")
             pytest.skip(f"needs a second, private Docker engine: {error}")
         started.append(engine)
         return engine
