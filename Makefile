@@ -83,6 +83,7 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compos
 STACK := $(COMPOSE) --env-file $(or $(HIVE_ENV_FILE),.env)
 up: image
 	python3 deploy/stack.py prepare
+	python3 deploy/stack.py ports $(STACK)
 	HIVE_IMAGE_BASE=$(BASE_IMAGE) HIVE_VERSION=$(HIVE_VERSION) $(STACK) up -d --build
 	python3 deploy/stack.py wait $(STACK)
 

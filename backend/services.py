@@ -55,6 +55,8 @@ class Services:
     def start(self) -> None:
         """Find the broker and the instances that outlived the last backend, connect, supervise."""
         self.broker.adopt()
+        if self.settings.broker_external:
+            self.broker.use_configured_external()
         self.instances.adopt_all()
         self.supervisor.start()
         self.docker_hosts.start()

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(1883, ge=1, le=65535)
     broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
+    broker_external: bool = Field(
+        False, description="use the broker at broker_host:broker_port, run by someone else (the compose stack's "
+                           "Mosquitto), from the start: no Start Broker needed")
+    broker_username: str | None = Field(None, description="the login at the external broker, when it needs one")
+    broker_password: SecretStr | None = None
     mqtt_namespace: str = "hbot"
 
     heartbeat_interval: float = Field(

@@ -1,6 +1,8 @@
 """`make up`'s helper for docker-compose.yml, with the standard library only (it runs before any venv exists).
 
     python3 deploy/stack.py prepare          complete .env and write the files the services mount
+    python3 deploy/stack.py ports COMPOSE... refuse to start when another program holds one of the stack's ports
+                                             (the stack's own running containers may: that is an upgrade)
     python3 deploy/stack.py wait COMPOSE...  wait until every service of the stack is healthy, then print the
                                              URLs and the login (COMPOSE: the compose command and its options)
 
@@ -19,6 +21,7 @@ import base64
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -109,6 +112,32 @@ def prepare() -> None:
     write_private(data / "broker" / "passwd", password_line(Login(BROKER_USER, broker_password)) + "\n", (uid, gid))
 
 
+PORTS = (("HIVE_BROKER_PORT", "1883", "the broker"), ("HIVE_BACKEND_PORT", "8000", "the backend"),
+         ("HIVE_DASHBOARD_PORT", "8501", "the dashboard"))
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ports(compose: list[str]) -> None:
+    """Host networking: each service binds its port on 127.0.0.1 itself, so a port another program holds would
+    only show as an unhealthy container. Say which one, and how to move it, before anything starts."""
+    running = subprocess.run([*compose, "ps", "-q"], capture_output=True, text=True).stdout.split()
+    if running:
+        return  # the stack runs already (an upgrade): its own services hold the ports
+    env = read_env(Path(os.environ.get("HIVE_ENV_FILE", REPO_ROOT / ".env")))
+    taken = [(name, value, what) for name, default, what in PORTS
+             if listening(int(value := os.environ.get(name) or env.get(name) or default))]
+    if taken:
+        lines = [f"  port {value} ({what}) is taken by another program: set {name} to a free port" for name, value, what
+                 in taken]
+        sys.exit("stack: cannot start, the services use host networking and bind their ports on 127.0.0.1:\n"
+                 + "\n".join(lines) + f"\n  e.g. {taken[0][0]}={int(taken[0][1]) + 1} make up (or put it in .env)")
+
+
 def wait(compose: list[str]) -> None:
     """Every container of the stack running and healthy, or the first one that is not, with its last log lines."""
     env = read_env(Path(os.environ.get("HIVE_ENV_FILE", REPO_ROOT / ".env")))
@@ -142,6 +171,8 @@ def wait(compose: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["prepare"]:
         prepare()
+    elif sys.argv[1:2] == ["ports"] and len(sys.argv) > 2:
+        ports(sys.argv[2:])
     elif sys.argv[1:2] == ["wait"] and len(sys.argv) > 2:
         wait(sys.argv[2:])
     else:

@@ -256,6 +256,17 @@ class BrokerManager:
                 self._set(backend, "stopped", "stopped by operator")
         return self.status()
 
+    def use_configured_external(self) -> None:
+        """HIVE_BROKER_EXTERNAL: the broker of the settings (with their login) is the one, from the start."""
+        host, port = self.settings.broker_host, self.settings.broker_port
+        current = self._backend
+        if current is not None and current.kind == "external" and (current.host, current.port) == (host, port) \
+                and self._desired == "running" and self.settings.broker_username is None:
+            return  # already in use, and no login to bring up to date
+        password = self.settings.broker_password.get_secret_value() if self.settings.broker_password else None
+        status = self.use_external(host, port, self.settings.broker_username, password)
+        log.info("using the external broker of the settings at %s:%s: %s", host, port, status.reason)
+
     def use_external(self, host: str, port: int, username: str | None = None,
                      password: str | None = None) -> BrokerStatus:
         """Connect to a broker someone else runs; `username`/`password` when it needs a login (kept encrypted)."""

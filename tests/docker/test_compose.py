@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.conftest import free_port
-from tests.docker_engine import REPO_ROOT, Engine
+from tests.docker_engine import REPO_ROOT, Engine, remove_backend_containers
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
@@ -65,13 +65,15 @@ def stack(docker_engine: Engine, hive_core_image: str, tmp_path: Path) -> Iterat
     try:
         yield running
     finally:
+        remove_backend_containers(docker_engine, Path(env["HIVE_DATA_DIR"]))  # instances the stack's backend made
         down = running.compose("down", "-v")
         assert down.returncode == 0, down.stderr
         assert client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"}) == []
         assert {network.id for network in client.networks.list()} == networks_before
         for image in client.images.list(name=f"{project}/*"):
             for tag in image.tags:
-                client.images.remove(tag, noprune=True)  # the layers stay cached for the next run
+                client.images.remove(tag, force=True, noprune=True)  # only the tag: layers stay cached, and
+                # an image that a container of another stack uses (built from the same layers) stays
 
 
 def test_the_stack_comes_up_healthy_and_serves_its_login(stack: Stack, docker_engine: Engine) -> None:
@@ -93,6 +95,22 @@ def test_the_stack_comes_up_healthy_and_serves_its_login(stack: Stack, docker_en
     # the backend drives the engine through the mounted socket, as its non-root user
     images = httpx.get(f"{backend}/images", auth=("admin", password), timeout=30).json()
     assert any(tag.startswith("hive/hive-core:") for image in images for tag in image["tags"]), images
+
+    # the backend uses the stack's broker from the start, with its login; a docker instance runs through it
+    auth = ("admin", password)
+    broker = wait_until(lambda: (b := httpx.get(f"{backend}/broker", auth=auth, timeout=10).json())["health"]
+                        == "healthy" and b, 30, message="the stack's broker in use by the backend")
+    assert broker["kind"] == "external" and broker["login_required"] is True, broker
+    created = httpx.post(f"{backend}/instances", auth=auth, timeout=60, json={
+        "name": "stackbot", "runtime": "docker", "strategies": [{"id": "mm", "strategy": "market_maker"}]})
+    assert created.status_code == 201, created.text
+    running = wait_until(lambda: (i := httpx.get(f"{backend}/instances/stackbot", auth=auth, timeout=10).json())
+                         ["state"] == "running" and i, 60, message="stackbot running through the stack's broker")
+    assert running["host"] == "local" and running["image"].startswith("hive/hive-core:")
+    assert httpx.post(f"{backend}/instances/stackbot/stop", auth=auth, timeout=30).status_code == 200
+    wait_until(lambda: httpx.get(f"{backend}/instances/stackbot", auth=auth, timeout=10).json()["state"] == "stopped",
+               30, message="stackbot stopped")
+    assert httpx.delete(f"{backend}/instances/stackbot", auth=auth, timeout=30).status_code == 204
 
     dashboard = f"http://127.0.0.1:{stack.port('HIVE_DASHBOARD_PORT')}"
     assert httpx.get(f"{dashboard}/", timeout=10).status_code == 200
