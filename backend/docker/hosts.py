@@ -45,6 +45,11 @@ LOCAL = "local"
 DEFAULT_URL = "unix:///var/run/docker.sock"
 CLIENT_TIMEOUT = 60  # s per engine call (builds stream their progress and take longer: they pass their own)
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+# Each pooled connection of an ssh:// client is a session of its one ssh connection, and sshd refuses more than
+# MaxSessions (10 by default: "no more sessions"). The SDK keeps a pool per request URL (9 of them, 10 connections
+# each), which a few threads on one host soon exceed; 4 pools of 2 keep 8 sessions open at most.
+SSH_POOLS = 4
+SSH_POOL_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,8 @@ class DockerHosts:
         engine that does not answer raises DockerException."""
         host = self.get(name)
         options: dict = {}
+        if host.url.startswith("ssh://"):
+            options.update(num_pools=SSH_POOLS, max_pool_size=SSH_POOL_SIZE)
         if host.tls:
             ca, cert, key = self._tls_files(host)
             options["tls"] = docker.tls.TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
