@@ -48,10 +48,12 @@ browser:
 	    echo "chromium is missing: run 'sudo apt-get install chromium' and try again"; exit 1; \
 	  fi; }
 
-# The Docker tests need Debian's engine, debootstrap (the base image) and compose v1; installed when missing.
-DOCKER_PACKAGES := docker.io debootstrap docker-compose
+# The Docker tests need Debian's engine, debootstrap (the base image), compose v1 and an sshd (the ssh:// host's
+# test starts a private one); installed when missing.
+DOCKER_PACKAGES := docker.io debootstrap docker-compose openssh-server
 docker-tools:
 	@missing=""; for tool in dockerd debootstrap docker-compose; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
+	test -x /usr/sbin/sshd || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES); \

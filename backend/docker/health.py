@@ -87,7 +87,7 @@ class HealthChecker:
             latency_ms = (time.monotonic() - ping_started) * 1000
             version = client.version()
             containers = client.containers.list(all=True, filters={"label": self._labels})
-        except HiveError as error:  # the client could not be made (no TLS material, no ssh support)
+        except HiveError as error:  # the client could not be made (no TLS material)
             return HostHealth(status="unreachable", checked_at=started, error=error.detail)
         except Exception as error:
             return HostHealth(status="unreachable", checked_at=started, error=describe_failure(error, url))
@@ -115,6 +115,10 @@ def describe_failure(error: BaseException, url: str) -> str:
                                           "certificate unknown")):
         return (f"TLS: the engine at {url} refused the client certificate ({_reason(text)}): give a cert and key "
                 "signed by the CA of its --tlscacert")
+    if parts.scheme == "ssh":
+        ssh = _ssh_failure(lowered, parts.hostname or "", parts.port or 22, url)
+        if ssh:
+            return ssh
     if "wrong version number" in lowered or "record layer failure" in lowered:
         return f"TLS: the engine at {url} does not speak TLS on that port (started without --tlsverify?)"
     if "connection refused" in lowered:
@@ -130,6 +134,30 @@ def describe_failure(error: BaseException, url: str) -> str:
     if "no route to host" in lowered or "network is unreachable" in lowered:
         return f"unreachable: no route to {parts.hostname}"
     return f"unreachable: {_reason(text)} at {where}"
+
+
+def _ssh_failure(lowered: str, host: str, port: int, url: str) -> str | None:
+    """What went wrong logging in to an ssh:// host, or None for the failures every scheme shares."""
+    known = f"[{host}]:{port}" if port != 22 else host  # how known_hosts names it
+    scan = f"ssh-keyscan -p {port} {host}" if port != 22 else f"ssh-keyscan {host}"
+    if "not found in known_hosts" in lowered:
+        return (f"ssh: the host key of {host}:{port} is unknown (not in the backend user's ~/.ssh/known_hosts), so "
+                f"the connection was refused: compare `{scan}` with the fingerprint shown on that machine "
+                "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and add its line to ~/.ssh/known_hosts")
+    if "does not match" in lowered and "host key" in lowered:
+        return (f"ssh: the host key of {host}:{port} is not the one in the backend user's ~/.ssh/known_hosts (the "
+                "machine was reinstalled, or another one answers at that address): check it on the machine, then "
+                f"replace its line (ssh-keygen -R '{known}')")
+    if ("authentication failed" in lowered or "no authentication methods" in lowered
+            or "bad authentication type" in lowered):
+        return (f"ssh: {url} refused the login: none of the backend user's keys (~/.ssh/id_*, its agent, an "
+                "IdentityFile in ~/.ssh/config) is in the remote user's ~/.ssh/authorized_keys; add its public key "
+                "there")
+    if "remote end closed connection" in lowered or "connection aborted" in lowered:
+        return (f"ssh: logged in to {url}, but `docker system dial-stdio` there reached no engine: the remote user "
+                "needs the docker CLI and the right to use the engine's socket (DOCKER_HOST in its environment for "
+                "a socket other than /var/run/docker.sock)")
+    return None
 
 
 def _chain(error: BaseException) -> list[BaseException]:

@@ -5,10 +5,11 @@ be deleted. The operator adds others (unix://, tcp:// with TLS, ssh://), kept in
 client certificate and key sealed with the credentials key, written to 0600 files under
 `<data_dir>/docker-hosts/<name>/` only when a client is made (the SDK reads them from files), and never returned.
 Clients are made on first use and kept; an engine that does not answer raises Unavailable with what to do.
+An ssh:// host is reached through paramiko (the SDK's own ssh transport) as the backend's user, with that user's
+~/.ssh: its keys or agent to log in, its known_hosts to know the machine (an unknown host key is refused).
 """
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
 import logging
@@ -26,6 +27,7 @@ import docker
 import docker.constants
 import docker.errors
 import docker.tls
+import paramiko
 import requests
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,11 @@ LOCAL = "local"
 DEFAULT_URL = "unix:///var/run/docker.sock"
 CLIENT_TIMEOUT = 60  # s per engine call (builds stream their progress and take longer: they pass their own)
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")
+# Each pooled connection of an ssh:// client is a session of its one ssh connection, and sshd refuses more than
+# MaxSessions (10 by default: "no more sessions"). The SDK keeps a pool per request URL (9 of them, 10 connections
+# each), which a few threads on one host soon exceed; 4 pools of 2 keep 8 sessions open at most.
+SSH_POOLS = 4
+SSH_POOL_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -171,16 +178,11 @@ class DockerHosts:
     # --- inside --------------------------------------------------------------------------------------
     def _connect(self, name: str, timeout: float) -> docker.DockerClient:
         """A new client of `name` (the caller keeps or closes it). Making one asks the engine its API version, so an
-        engine that does not answer raises DockerException; ssh:// without its package raises Unavailable."""
+        engine that does not answer raises DockerException."""
         host = self.get(name)
         options: dict = {}
         if host.url.startswith("ssh://"):
-            if importlib.util.find_spec("paramiko") is None:
-                raise Unavailable("docker_unreachable", f"unreachable: ssh support needs the paramiko package in the "
-                                                        f"backend's environment (docker 7.2 imports it for ssh:// "
-                                                        f"even when it runs the ssh binary): pip install paramiko, "
-                                                        f"or reach {host.url} over tcp:// with TLS")
-            options["use_ssh_client"] = shutil.which("ssh") is not None  # ~/.ssh/config and the agent, as `docker`
+            options.update(num_pools=SSH_POOLS, max_pool_size=SSH_POOL_SIZE)
         if host.tls:
             ca, cert, key = self._tls_files(host)
             options["tls"] = docker.tls.TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
@@ -220,7 +222,10 @@ def connect(url: str, timeout: float, **options: Any) -> docker.DockerClient:
     requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE replace the CA a session is given (and HTTPS_PROXY reroute
     it), which breaks TLS to an engine with its own CA; the SDK's version="auto" asks the engine before the
     session can be told not to trust the environment, so the version is asked first by a client of the oldest API.
-    Raises DockerException (its cause says why) when the engine does not answer.
+    Raises DockerException (its cause says why) when the engine does not answer. ssh:// goes through paramiko, not
+    the ssh binary (use_ssh_client): paramiko's errors say what failed (the binary's go to the backend's stderr and
+    the SDK sees a closed pipe), its channels honour the timeout (the SDK reads the binary's output without one),
+    and the SDK gives it ~/.ssh/known_hosts with a policy that refuses a host key it does not find there.
     """
     try:
         probe = docker.DockerClient(base_url=url, timeout=timeout, version=docker.constants.MINIMUM_DOCKER_API_VERSION,
@@ -232,6 +237,10 @@ def connect(url: str, timeout: float, **options: Any) -> docker.DockerClient:
             probe.close()
     except requests.exceptions.RequestException as error:
         raise docker.errors.DockerException(f"Error while fetching server API version: {error}") from error
+    except paramiko.ssh_exception.NoValidConnectionsError as error:  # says only "Unable to connect"; its errors why
+        raise docker.errors.DockerException(f"ssh: {'; '.join(map(str, error.errors.values()))}") from error
+    except (paramiko.SSHException, OSError) as error:  # while logging in: the host key, the user's keys, the network
+        raise docker.errors.DockerException(f"ssh: {error}") from error
     client = docker.DockerClient(base_url=url, timeout=timeout, version=version, **options)
     client.api.trust_env = False
     return client

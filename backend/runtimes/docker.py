@@ -32,6 +32,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import paramiko
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 from docker.types import LogConfig
@@ -104,7 +105,8 @@ class DockerRuntime:
             yield self.hosts.client(host)
         except docker.errors.APIError:
             raise  # the engine answered: with a refusal
-        except OSError as error:  # the SDK's connection errors and timeouts are OSErrors: nothing answered
+        except (OSError, paramiko.SSHException) as error:  # the SDK's connection errors and timeouts are OSErrors,
+            # an ssh:// host's lost connection or refused session SSHExceptions: nothing answered
             raise Unavailable("docker_unreachable",
                               f"Docker host {host!r} ({url}) does not answer: {error}; start its engine, or choose "
                               "another host") from None
