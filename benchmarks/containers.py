@@ -120,7 +120,7 @@ def create_to_running(engine_url: str, samples: int = CREATE_SAMPLES) -> dict:
     import tempfile
     import time
 
-    from backend.client import BackendUnavailable, HiveClient
+    from backend.client import BackendError, BackendUnavailable, HiveClient
     from benchmarks.density import _free_port, _stop, _wait_for_port
 
     password = secrets.token_urlsafe(12)
@@ -157,5 +157,9 @@ def create_to_running(engine_url: str, samples: int = CREATE_SAMPLES) -> dict:
         except BackendUnavailable as error:
             raise RuntimeError(f"the benchmark's backend did not answer: {error}") from None
         finally:
+            try:
+                client.stop_broker()  # the embedded broker is detached from its backend on purpose: stop it first
+            except (BackendUnavailable, BackendError):
+                pass
             client.close()
             _stop([backend])
