@@ -19,6 +19,7 @@ from backend.docker import labels
 from backend.settings import Settings
 from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
 from tests.backend.test_api_instances import wait_state
+from tests.docker.teardown import tear_down
 from tests.docker_engine import Engine
 from tests.polling import wait_until
 
@@ -76,18 +77,7 @@ def stack(docker_engine: Engine, hive_core_image: str, tmp_path_factory: pytest.
     try:
         yield stack
     finally:
-        broker = stack.backend.services.broker._backend
-        broker_pids = {broker.pid} if broker is not None and broker.pid else set()
-        try:
-            stack.client.stop_broker()
-        except BackendError:
-            pass
-        if stack.backend.thread.is_alive():
-            stack.backend.stop()
-        ours = labels.label_filter(labels.ours(labels.backend_id(data_dir)))
-        for container in stack.docker.containers.list(all=True, filters={"label": ours}):
-            container.remove(force=True)
-        kill_leftovers(data_dir, broker_pids)
+        tear_down(stack.backend, data_dir, [stack.docker])
 
 
 def inspect(stack: Stack, name: str) -> dict:

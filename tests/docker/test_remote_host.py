@@ -21,9 +21,10 @@ from backend.docker import labels
 from backend.orchestrator.handle import ProcessHandle
 from backend.settings import Settings
 from backend.store import InstanceRow
-from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
+from tests.backend.conftest import REAL_CORE, RunningBackend, make_settings, serve
 from tests.backend.test_api_instances import wait_state
 from tests.docker.conftest import BASE_IMAGE, BUILD_TIMEOUT, Pki
+from tests.docker.teardown import tear_down
 from tests.docker.test_hosts import add_remote
 from tests.docker_engine import Engine
 from tests.polling import wait_until
@@ -81,11 +82,8 @@ def stack(docker_engine: Engine, hive_core_image: str, remote: Engine, pki: Pki,
     settings = make_settings(data_dir, core_command=REAL_CORE, docker_host=docker_engine.url, heartbeat_interval=1.0,
                              heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=8.0)
     stack = Stack(serve(settings), settings, docker_engine.client(), remote.client())
-    broker_pids: set[int] = set()
     try:
         stack.client.start_broker()
-        broker = stack.backend.services.broker._backend
-        broker_pids = {broker.pid} if broker is not None and broker.pid else set()
         assert add_remote(stack.client, HOST, remote, pki, broker_host=BROKER_HOST)["health"]["status"] == "ok"
         job = stack.client.build_image(HOST)
         done = wait_until(lambda: (j := stack.client.image_job(job["id"]))["state"] != "running" and j, BUILD_TIMEOUT,
@@ -94,20 +92,7 @@ def stack(docker_engine: Engine, hive_core_image: str, remote: Engine, pki: Pki,
         stack.client.upload_strategy(f"quiet{TAG}.py", QUIET)
         yield stack
     finally:
-        try:
-            stack.client.stop_broker()
-        except BackendError:
-            pass
-        if stack.backend.thread.is_alive():
-            stack.backend.stop()
-        ours = labels.label_filter(labels.ours(labels.backend_id(data_dir)))
-        for engine in (stack.local, stack.remote):
-            for container in engine.containers.list(all=True, filters={"label": ours}):
-                container.remove(force=True)
-        for volume in stack.remote.volumes.list(filters={"label": ours}):
-            volume.remove(force=True)
-        kill_leftovers(data_dir, broker_pids)
-
+        tear_down(stack.backend, data_dir, [stack.local, stack.remote])
 
 def named(suffix: str) -> str:
     return f"r{TAG}{suffix}"

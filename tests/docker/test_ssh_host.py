@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.client import BackendError
 from backend.docker import labels
-from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
+from tests.backend.conftest import REAL_CORE, RunningBackend, make_settings, serve
 from tests.backend.test_api_instances import wait_state
 from tests.conftest import free_port, wait_for_port
+from tests.docker.teardown import tear_down
 from tests.docker.test_hosts import backend  # noqa: F401 (the fixture: a backend on the test engine)
 from tests.docker.test_remote_host import QUIET, START_TIMEOUT
 from tests.docker_engine import Engine
@@ -154,30 +154,16 @@ def ssh_backend(sshd: Sshd, docker_engine: Engine, hive_core_image: str,
     settings = make_settings(data_dir, core_command=REAL_CORE, docker_host=docker_engine.url, heartbeat_interval=1.0,
                              heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=8.0)
     engine = docker_engine.client()
-    broker_pids: set[int] = set()
     with pytest.MonkeyPatch.context() as monkeypatch:
         ssh_home(monkeypatch, tmp_path_factory.mktemp("home"), sshd.client_key, sshd.known_line())
         backend = serve(settings)
         try:
             backend.client.start_broker()
-            broker = backend.services.broker._backend
-            broker_pids = {broker.pid} if broker is not None and broker.pid else set()
             assert backend.client.add_host(HOST, sshd.url)["health"]["status"] == "ok"
             backend.client.upload_strategy(f"quiet{TAG}.py", QUIET)
             yield backend
         finally:
-            try:
-                backend.client.stop_broker()
-            except BackendError:
-                pass
-            if backend.thread.is_alive():
-                backend.stop()
-            ours = labels.label_filter(labels.ours(labels.backend_id(data_dir)))
-            for container in engine.containers.list(all=True, filters={"label": ours}):
-                container.remove(force=True)
-            for volume in engine.volumes.list(filters={"label": ours}):
-                volume.remove(force=True)
-            kill_leftovers(data_dir, broker_pids)
+            tear_down(backend, data_dir, [engine])
 
 
 def test_an_instance_on_the_ssh_host_runs_from_a_volume_and_is_stopped_and_deleted(
