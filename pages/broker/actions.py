@@ -1,6 +1,8 @@
 """Button callbacks of the broker page: call the backend, record the outcome for the panel to show."""
 from __future__ import annotations
 
+import streamlit as st
+
 from backend.client import HiveClient
 from frontend import errors
 
@@ -27,6 +29,14 @@ def use_external(client: HiveClient, host: str, port: int, username: str | None 
                  password: str | None = None) -> None:
     errors.run_action(PREFIX, f"use the broker at {host}:{port}", client.use_external_broker, host, port,
                       username, password, notice=f"Using the broker at {host}:{port}")
+
+
+def connect_external(client: HiveClient) -> None:
+    """The external broker as the form holds it now: read from the session, since a click right after typing may
+    come before the rerun that would pass the new values as arguments."""
+    state = st.session_state
+    use_external(client, state["broker_ext_host"].strip(), int(state["broker_ext_port"]),
+                 state.get("broker_ext_username") or None, state.get("broker_ext_password") or None)
 
 
 def describe(status: dict) -> str:

@@ -66,15 +66,14 @@ def external_form(active: bool, host: str, port: int) -> None:
     """Where the external broker is, and its login when it needs one (sent once, kept encrypted, never shown)."""
     where, at = st.columns([3, 1])
     ext_host = where.text_input("Host", value=host, key="broker_ext_host", disabled=active)
-    ext_port = at.number_input("Port", min_value=1, max_value=65535, value=port, step=1, key="broker_ext_port",
-                               disabled=active)
+    at.number_input("Port", min_value=1, max_value=65535, value=port, step=1, key="broker_ext_port",
+                    disabled=active)
     user, secret = st.columns(2)
-    username = user.text_input("Username", key="broker_ext_username", disabled=active,
-                               help="leave empty for a broker that takes anonymous clients")
-    password = secret.text_input("Password", type="password", key="broker_ext_password", disabled=active)
+    user.text_input("Username", key="broker_ext_username", disabled=active,
+                    help="leave empty for a broker that takes anonymous clients")
+    secret.text_input("Password", type="password", key="broker_ext_password", disabled=active)
     st.button("Connect", key="broker_connect", type="primary", disabled=active or not ext_host,
-              on_click=actions.use_external, args=(client, ext_host, int(ext_port), username or None,
-                                                   password or None))
+              on_click=actions.connect_external, args=(client,))
 
 
 broker_panel()

@@ -27,12 +27,12 @@ st.subheader("Publish an event")
 name_col, targets_col = st.columns([1, 2])
 event_name = name_col.text_input("Event name", key="events_name", help="dotted, e.g. tv.signal.buy")
 all_bots = targets_col.checkbox("All bots", key="events_all")
-chosen = targets_col.multiselect("Targets", names, key="events_targets", disabled=all_bots)
+targets_col.multiselect("Targets", names, key="events_targets", disabled=all_bots)
 st.caption("Data (a JSON object)")
 source = st_ace(value='{\n  "side": "buy"\n}', language="json", theme="chrome", min_lines=4, max_lines=15,
                 key="events_data", auto_update=True)
 st.button("Publish event", key="events_publish", type="primary", disabled=not event_name.strip(),
-          on_click=actions.publish, args=(client, event_name, source, all_bots, chosen))
+          on_click=actions.publish, args=(client, source))
 
 # --- webhooks --------------------------------------------------------------------------------------
 st.subheader("TradingView webhooks")
@@ -47,15 +47,14 @@ if created:
 
 with st.expander("New webhook"):
     hook_col, hook_event_col = st.columns(2)
-    hook_id = hook_col.text_input("Webhook id", key="events_hook_id", placeholder="generated when empty")
+    hook_col.text_input("Webhook id", key="events_hook_id", placeholder="generated when empty")
     hook_event = hook_event_col.text_input("Event name", key="events_hook_event")
     hook_all = st.checkbox("All bots", key="events_hook_all")
-    hook_targets = st.multiselect("Targets", names, key="events_hook_targets", disabled=hook_all)
-    tradingview_only = st.checkbox("Accept calls only from TradingView's addresses", key="events_hook_tv",
+    st.multiselect("Targets", names, key="events_hook_targets", disabled=hook_all)
+    st.checkbox("Accept calls only from TradingView's addresses", key="events_hook_tv",
                                    help="52.89.214.238, 34.212.75.30, 54.218.53.128, 52.32.178.7")
     st.button("Create webhook", key="events_hook_create", disabled=not hook_event.strip(),
-              on_click=actions.create_webhook,
-              args=(client, hook_id, hook_event, hook_all, hook_targets, tradingview_only))
+              on_click=actions.create_webhook, args=(client,))
 
 hooks = errors.attempt("list the webhooks", client.list_webhooks) or []
 if hooks:

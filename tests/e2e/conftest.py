@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import REPO_ROOT, free_port, wait_for_port
+from tests.conftest import ARTIFACTS, REPO_ROOT, free_port, wait_for_port
 from tests.frontend.backend_process import BackendProcess
 
 CHROMIUM = "/usr/bin/chromium"
@@ -63,11 +63,22 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Keep each phase's report on the test, so the page fixture knows whether the test failed."""
+    outcome = yield
+    setattr(item, f"report_{call.when}", outcome.get_result())
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     # Tall: Streamlit scrolls inside the page, so a screenshot shows only what fits the viewport.
     context = browser.new_context(viewport={"width": 1440, "height": 2400})
     context.set_default_timeout(30_000)
     tab = context.new_page()
     yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:  # what the page showed when it failed, for the one reading CI's log
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"), full_page=True)
     context.close()
