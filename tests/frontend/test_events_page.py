@@ -49,6 +49,19 @@ def test_publish_reaches_the_bot_and_shows_in_the_log_with_its_delivery(app, bot
     assert row["Sender"].startswith("user:")
 
 
+def test_a_click_right_after_typing_publishes_what_was_typed(app, bot):
+    """The name typed and the click arrive in one rerun (a busy machine): the event has the new name, not the one
+    the button was last drawn with."""
+    at = app.switch_page(PAGE).run()
+    at.text_input(key="events_name").input("tv.signal.sell")
+    at.button(key="events_publish").click().run()
+    assert not errors(at)
+    payload = bot.wait_for("hbot/evbot/external/event/tv/signal/sell")[0].json()
+    assert payload["type"] == "eevent"
+    rerun_until(at, lambda page: _log(page) is not None, timeout=15)
+    assert _log(at).iloc[0]["Event"] == "tv.signal.sell"
+
+
 def test_create_webhook_shows_url_and_secret_once_then_delete(app, bot):
     at = app.switch_page(PAGE).run()
     at.text_input(key="events_hook_id").input("tv1").run()
