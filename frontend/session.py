@@ -5,6 +5,7 @@ Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `s
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -27,12 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "instances_create_start": True,
     "instances_create_restart_policy": "on_failure",
     "instances_create_max_retries": 3,
-    "instances_create_reset": False,  # clear the create form's name on the next run
     "credentials_error": None,
     "credentials_notice": None,
     "credentials_rotated": None,  # the last key rotation's answer, shown until the next save
     "credentials_venue": "binance_testnet",
-    "credentials_reset": False,  # empty the add-credential inputs on the next run
     "instances_create_credential": "",
     "strategies_selected": None,
     "strategies_error": None,
@@ -60,6 +59,19 @@ def client() -> HiveClient:
     if current is None:  # main.py shows no page before login; this guards against misuse
         raise RuntimeError("not logged in")
     return current
+
+
+def empty_on_next_run(form: str) -> None:
+    """Ask for `form`'s text inputs to be emptied: a widget's value can be set only before it is drawn again."""
+    st.session_state[f"{form}_reset"] = True
+
+
+def empty_if_asked(form: str, keys: Iterable[str]) -> None:
+    """Call before drawing `form`: empties `keys` when empty_on_next_run(form) asked for it."""
+    if st.session_state.get(f"{form}_reset"):
+        for key in keys:
+            st.session_state[key] = ""
+        st.session_state[f"{form}_reset"] = False
 
 
 def logged_in() -> bool:

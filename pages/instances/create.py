@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors
+from frontend import errors, session
 from frontend.schema_form import param_inputs
 
 RUNTIMES = {"process": "process (a local subprocess)", "docker": "docker (a container)"}
@@ -72,9 +72,7 @@ def _docker_inputs(client: HiveClient) -> dict[str, Any] | None:
 
 @st.fragment
 def create_form(client: HiveClient) -> None:
-    if st.session_state["instances_create_reset"]:
-        st.session_state["instances_create_name"] = ""
-        st.session_state["instances_create_reset"] = False
+    session.empty_if_asked("instances_create", ["instances_create_name"])
     with st.expander("New instance", icon=":material/add:"):
         strategies = errors.attempt("list the strategies", client.list_strategies)
         if strategies is None:
@@ -134,5 +132,5 @@ def create_form(client: HiveClient) -> None:
             return  # the error is shown above and every input keeps its value
         st.session_state["instances_selected"] = created["name"]
         st.session_state["instances_notice"] = f"Created {created['name']}"
-        st.session_state["instances_create_reset"] = True
+        session.empty_on_next_run("instances_create")
         st.rerun(scope="app")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors, tables
+from frontend import errors, session, tables
 
 PREFIX = "credentials"
 SECRET_KEYS = ("credentials_api_key", "credentials_secret", "credentials_passphrase")
@@ -27,10 +27,7 @@ def _rotate(client: HiveClient) -> None:
 
 @st.fragment
 def credentials_section(client: HiveClient) -> None:
-    if st.session_state["credentials_reset"]:
-        for key in ("credentials_name", *SECRET_KEYS):
-            st.session_state[key] = ""
-        st.session_state["credentials_reset"] = False
+    session.empty_if_asked(PREFIX, ["credentials_name", *SECRET_KEYS])
     with st.expander("Credentials", icon=":material/key:"):
         st.caption("Exchange API keys, encrypted at rest and handed to an instance's process only while it runs. "
                    "Once saved they are never shown again.")
@@ -65,5 +62,5 @@ def credentials_section(client: HiveClient) -> None:
             return
         st.session_state[f"{PREFIX}_notice"] = f"Saved the credential {saved['name']} (API key {saved['api_key_hint']})"
         st.session_state["credentials_rotated"] = None
-        st.session_state["credentials_reset"] = True
+        session.empty_on_next_run(PREFIX)
         st.rerun(scope="app")  # the create form lists it too

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors, tables
+from frontend import errors, session, tables
 
 PREFIX = "docker"
 TLS_KEYS = ("docker_host_ca", "docker_host_cert", "docker_host_key")
@@ -74,16 +74,13 @@ def _add_host(client: HiveClient) -> None:
     health = added.get("health", {})
     st.session_state[f"{PREFIX}_notice"] = (f"Added the Docker host {added['name']}: {health.get('status')}"
                                             + (f" ({health['error']})" if health.get("error") else ""))
-    st.session_state["docker_host_reset"] = True
+    session.empty_on_next_run("docker_host")
     st.rerun(scope="app")  # the create form lists it too
 
 
 @st.fragment
 def docker_section(client: HiveClient) -> None:
-    if st.session_state.get("docker_host_reset"):
-        for key in ("docker_host_name", "docker_host_url", "docker_host_broker", *TLS_KEYS):
-            st.session_state[key] = ""
-        st.session_state["docker_host_reset"] = False
+    session.empty_if_asked("docker_host", ["docker_host_name", "docker_host_url", "docker_host_broker", *TLS_KEYS])
     with st.expander("Docker hosts and images", icon=":material/deployed_code:"):
         st.caption("The Docker engines instances of the docker runtime run on, and the instance images on each. "
                    "Every instance, wherever it runs, reports to the same broker.")

@@ -1,7 +1,6 @@
 """A real Docker engine for the Docker tests (tests/docker_engine.py), started once per session when needed."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -10,7 +9,14 @@ import pytest
 from tests.backend.conftest import backend_factory, data_dir  # noqa: F401  (the backend fixtures, here too)
 from tests.conftest import free_port
 from tests.docker.certificates import Authority, Issued, authority, write
-from tests.docker_engine import Engine, EngineUnavailable, TlsListener, find_or_start, start_private
+from tests.docker_engine import (
+    Engine,
+    EngineUnavailable,
+    TlsListener,
+    find_or_start,
+    prerequisite_missing,
+    start_private,
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +24,7 @@ def docker_engine() -> Iterator[Engine]:
     try:
         engine = find_or_start()
     except EngineUnavailable as error:
-        if os.environ.get("HIVE_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"HIVE_REQUIRE_DOCKER=1 but {error}")
-        pytest.skip(f"needs a Docker engine: {error} (CI sets HIVE_REQUIRE_DOCKER=1 and fails instead)")
+        prerequisite_missing("a Docker engine", f"{error}; start dockerd or set DOCKER_HOST to one that answers")
     yield engine
     engine.stop()
 
@@ -101,9 +105,8 @@ def tls_engine_factory(tmp_path_factory: pytest.TempPathFactory, pki: Pki,
         try:
             engine = start_private(tls=listener, keep_images=keep_images)
         except EngineUnavailable as error:
-            if os.environ.get("HIVE_REQUIRE_DOCKER") == "1":
-                pytest.fail(f"HIVE_REQUIRE_DOCKER=1 but a second, private Docker engine cannot start: {error}")
-            pytest.skip(f"needs a second, private Docker engine: {error}")
+            prerequisite_missing("a second, private Docker engine", f"{error}; run the tests as root with Debian's "
+                                                                    "docker.io installed (`make docker-tools`)")
         started.append(engine)
         return engine
 

@@ -22,7 +22,7 @@ from tests.conftest import free_port, wait_for_port
 from tests.docker.teardown import tear_down
 from tests.docker.test_hosts import backend  # noqa: F401 (the fixture: a backend on the test engine)
 from tests.docker.test_remote_host import QUIET, START_TIMEOUT
-from tests.docker_engine import Engine
+from tests.docker_engine import Engine, prerequisite_missing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,10 +55,10 @@ def keygen(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def sshd(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     if not SSHD.exists():
-        pytest.skip("needs Debian's openssh-server (make docker-tools installs it)")
+        prerequisite_missing("Debian's openssh-server", "apt-get install openssh-server (`make docker-tools`)")
     if not PRIVSEP_DIR.is_dir():
         if os.geteuid() != 0:
-            pytest.skip(f"sshd needs {PRIVSEP_DIR}: make it as root (mkdir -m 755 {PRIVSEP_DIR})")
+            prerequisite_missing(f"sshd's {PRIVSEP_DIR}", f"make it as root (mkdir -m 755 {PRIVSEP_DIR})")
         PRIVSEP_DIR.mkdir(mode=0o755)
     folder = tmp_path_factory.mktemp("sshd")
     host_key, client_key = keygen(folder / "host_key"), keygen(folder / "client_key")
