@@ -33,6 +33,10 @@ class Journey:
     def button(self, label: str):
         return self.page.get_by_role("button", name=label, exact=True)
 
+    def settled(self) -> None:
+        """The page's script run is over: a click while Streamlit redraws can land on an element being replaced."""
+        expect(self.page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
+
     def badge(self, label: str):
         """The state badge of the page's subject (the broker, or the selected instance)."""
         return self.page.locator(".st-key-broker_state, .st-key-instances_state").get_by_text(label, exact=True)
@@ -115,6 +119,7 @@ def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     name = page.get_by_label("Event name", exact=True).first
     name.fill("journey.ping")
     name.press("Enter")
+    journey.settled()
     journey.button("Publish event").click()
     expect(page.get_by_text(re.compile(r"^Latest: journey\.ping from user:\w+, published to 1 of 1 bot"))
            ).to_be_visible(timeout=30_000)  # delivered to bot1
