@@ -1,6 +1,7 @@
 """Remote commands: parse the RPC envelope, validate the request fields, call the controller.
 
-Only `header.reply_to` and `data` of a request are read (docs/protocol.md). Unlike Hummingbot, a
+The request is acted on by `header.reply_to` and `data` (docs/protocol.md); the other header fields only name the
+sender in the command report. Unlike Hummingbot, a
 request whose JSON does not parse or whose fields do not validate is answered with status 400 and a
 message naming the field, provided a reply topic can be found (for broken JSON, `reply_to` is
 looked for in the raw text). Unknown request fields are ignored, so newer callers still work.
