@@ -192,8 +192,11 @@ class HiveClient:
     def tradingview_ips(self) -> list[str]:
         return self._request("GET", "/webhooks/tradingview-ips")
 
-    def audit_log(self, limit: int = 200) -> list[dict]:
-        return self._request("GET", "/audit", params={"limit": limit})
+    def audit_log(self, limit: int = 200, instance: str | None = None) -> list[dict]:
+        params: dict[str, Any] = {"limit": limit}
+        if instance is not None:
+            params["instance"] = instance
+        return self._request("GET", "/audit", params=params)
 
     # --- images ----------------------------------------------------------------------------------
     def list_images(self, host: str = "local") -> list[dict]:

@@ -132,6 +132,21 @@ def history_frame(changes: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def commands_frame(entries: list[dict]) -> pd.DataFrame:
+    """The audit entries of the commands that reached one bot, newest first, with who sent them and by which path."""
+    rows = [
+        {
+            "Time": fmt.clock(item["ts"]),
+            "Command": item.get("detail", ""),
+            "Outcome": item.get("outcome", ""),
+            "By": item.get("actor", ""),
+            "Path": "MQTT, not through Hive" if item.get("origin") == "mqtt" else "Hive",
+        }
+        for item in entries if item.get("action") == "command"
+    ]
+    return pd.DataFrame(rows)
+
+
 def strategies_frame(strategies: list[dict]) -> pd.DataFrame:
     rows = [
         {

@@ -189,3 +189,13 @@ COMMAND_TIMEOUTS: dict[str, float] = {topic: command.timeout for topic, command 
 def canonical(command: str) -> str:
     """The command a topic suffix stands for (`import_strategy` -> `import`)."""
     return ALIASES.get(command, command)
+
+
+READ_ONLY_COMMANDS = frozenset({"status", "history"})
+
+
+def only_reads(command: str, data: dict[str, Any]) -> bool:
+    """`status`, `history` and a `config` without params change nothing: the bot does not report them and the
+    backend does not audit them. Every other command acts (docs/protocol.md, "Command reports")."""
+    name = canonical(command)
+    return name in READ_ONLY_COMMANDS or (name == "config" and not data.get("params"))

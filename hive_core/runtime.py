@@ -207,8 +207,9 @@ class Runtime:
         # no console to start it later, so with it off the instance runs without MQTT.
         if settings.mqtt_autostart:
             reports, delivery = self.reports, self.delivery
+            router = CommandRouter(self.controller, report=self.link.report_command)
             bridge = self.link.bridge = MqttBridge(
-                settings, self.config.instance_id, router=CommandRouter(self.controller),
+                settings, self.config.instance_id, router=router,
                 performance=reports.performance_report, metrics=reports.metrics_report,
                 performance_parts=reports.performance_json_parts, on_external_event=delivery.deliver_event,
                 on_topic_message=delivery.deliver_topic, raw_topics=delivery.raw_topics)

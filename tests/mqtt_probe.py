@@ -83,3 +83,11 @@ class MqttProbe:
     def close(self) -> None:
         self._client.loop_stop()
         self._client.disconnect()
+
+
+def foreign_client(host: str, port: int, name: str = "hbotrc") -> MqttProbe:
+    """A controller tool that is not Hive's backend (hbotrc, Hummingbot's API server) under its own client id,
+    subscribed to everything. Tests connect such a client only through here, so a broker login goes in one place."""
+    probe = MqttProbe(host, port, client_id=f"{name}-{next(_ids)}")
+    probe.subscribe("#")
+    return probe

@@ -58,7 +58,11 @@ class WebhookCreated(WebhookOut):
 
 class AuditEntry(BaseModel):
     ts: float
-    actor: str
+    actor: str = Field(description="who: `user:<name>`, `webhook:<hook> from <ip>`, or for a command that reached a "
+                                   "bot by MQTT from another controller `mqtt:<agent>`")
     action: str
     outcome: str
     detail: str
+    instance: str | None = Field(None, description="the bot a command went to")
+    origin: str | None = Field(None, description="commands: `api` (sent by this backend for the actor) or `mqtt` "
+                                                 "(reported by the bot, sent by another controller)")

@@ -84,13 +84,15 @@ class Bots:
             return [_log_out(line) for line in reversed(general)], [_log_out(line) for line in reversed(errors)]
 
     # --- commands --------------------------------------------------------------------------------
-    def command(self, name: str, command: str, data: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send a command (docs/protocol.md) to an active bot: {"success": bool}, "message" and the reply's fields."""
+    def command(self, name: str, command: str, data: dict[str, Any], timeout: float | None = None,
+                actor: str = "hummingbot-api") -> dict[str, Any]:
+        """Send a command (docs/protocol.md) for `actor` to an active bot: {"success": bool}, "message" and the
+        reply's fields. One that acts is audited."""
         if name not in self.active():
             return {"success": False, "message": f"Bot {name} not found"}
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
         try:
-            reply = self.fleet.connection.request(name, command, data, timeout)
+            reply = self.instances.audit.request(actor, name, command, data, timeout)
         except HiveError as error:
             if error.code != "command_timeout":
                 raise
@@ -101,7 +103,8 @@ class Bots:
         return {"success": True, "data": reply} if command == "history" else {"success": True}
 
     # --- stop and archive ------------------------------------------------------------------------
-    def stop_and_archive(self, name: str, skip_order_cancellation: bool, archive_locally: bool) -> dict[str, Any]:
+    def stop_and_archive(self, name: str, skip_order_cancellation: bool, archive_locally: bool,
+                         actor: str = "hummingbot-api") -> dict[str, Any]:
         """Start stopping `name` in the background: the stop command, then (for an instance run here) its
         process, then its deletion with its folder archived. Answers at once, as Hummingbot API does."""
         active = self.active()
@@ -116,18 +119,18 @@ class Bots:
             self._archiving.add(name)
         threading.Thread(target=self._stop_and_archive, name=f"archive-{name}", daemon=True,
                          args=(name, active[name] == "docker", skip_order_cancellation, archive_locally,
-                               final_status)).start()
+                               final_status, actor)).start()
         what = ("stopped, archived and removed" if active[name] == "docker"
                 else "sent the stop command (it runs elsewhere, so it is not archived or removed)")
         return {"status": "success", "message": f"Stop and archive process started for bot {name}",
                 "details": details | {"process": f"The bot will be gracefully {what} in the background."}}
 
     def _stop_and_archive(self, name: str, ours: bool, skip_order_cancellation: bool, archive_locally: bool,
-                          final_status: dict[str, Any]) -> None:
+                          final_status: dict[str, Any], actor: str) -> None:
         try:
             try:
-                self.fleet.connection.request(name, "stop", {"skip_order_cancellation": skip_order_cancellation,
-                                                  "async_backend": False})
+                self.instances.audit.request(actor, name, "stop", {"skip_order_cancellation": skip_order_cancellation,
+                                                                   "async_backend": False})
             except HiveError as error:
                 log.warning("stop-and-archive %s: the stop command was not answered (%s); stopping the process",
                             name, error.detail)

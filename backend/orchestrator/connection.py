@@ -151,7 +151,8 @@ class FleetConnection:
                 return None
         return client.publish(topic, data, qos=qos)
 
-    def request(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    def request(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None,
+                msg_id: str | None = None) -> dict[str, Any]:
         """Send `P/<command>` with the RPC envelope and wait for the bot's reply on our own reply topic.
 
         Raises TimedOut when no reply arrives in time. A request survives a broker reconnect: while
@@ -160,7 +161,7 @@ class FleetConnection:
         so is one sent within RECONNECT_SETTLE after a reconnect (the bots reconnect too). Only the first
         reply counts; in steady state a request is sent exactly once."""
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
-        msg_id = uuid.uuid4().hex
+        msg_id = msg_id or uuid.uuid4().hex
         reply_to = f"{self.reply_prefix}/{msg_id}"
         envelope = {"header": {"reply_to": reply_to, "timestamp": int(time.time() * 1000), "msg_id": msg_id,
                                "node_id": self.node_id, "agent": "hive-backend", "properties": {}},

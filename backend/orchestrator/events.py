@@ -180,11 +180,11 @@ class EventService:
             EventRepository(session).add_audit(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome,
                                                         detail=detail))
 
-    def audit_log(self, limit: int) -> list[AuditEntry]:
+    def audit_log(self, limit: int, instance: str | None = None) -> list[AuditEntry]:
         with self.store.session() as session:
-            rows = EventRepository(session).newest_audit(limit)
-            return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail)
-                    for r in rows]
+            rows = EventRepository(session).newest_audit(limit, instance)
+            return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail,
+                               instance=r.instance, origin=r.origin) for r in rows]
 
 
 def _hash(secret: str) -> str:

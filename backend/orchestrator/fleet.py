@@ -39,6 +39,24 @@ class StrategyView:
     at: float = 0.0
 
 
+@dataclass(frozen=True)
+class CommandReport:
+    """A bot's report of a command it handled (P/notify with the Hive `command` field, docs/protocol.md)."""
+
+    instance: str
+    name: str
+    strategy: str | None
+    outcome: str                # ok or error
+    origin: dict[str, str]      # agent, node_id, msg_id, reply_to: those the request's header had
+    text: str                   # the notification's msg
+    key: str                    # `<instance>:<run>:<seq>`: the same report heard twice has the same key
+    at: float                   # receive time
+
+    @property
+    def sender(self) -> str:
+        return self.origin.get("agent") or "an unnamed sender"
+
+
 @dataclass
 class BotView:
     """What the fleet connection last heard from one bot; all times are the backend's receive times."""
@@ -49,6 +67,7 @@ class BotView:
     last_seen: float | None = None
     strategies: dict[str, StrategyView] = field(default_factory=dict)
     first_seen: float | None = None
+    last_stop: CommandReport | None = None   # the last stop command it reported carrying out
 
     @property
     def last_alive(self) -> float | None:
@@ -104,8 +123,12 @@ class Fleet:
             elif kind == "log":
                 self._queue(self._logs, _log_entry(bot, data, now))
             elif kind == "notify":
+                report = _command_report(bot, data, now)
+                if report is not None and report.name == "stop" and report.outcome == "ok":
+                    view.last_stop = report
                 self._queue(self._notifications, {"instance": bot, "ts": now, "seq": data.get("seq"),
-                                                  "timestamp": data.get("timestamp"), "msg": str(data.get("msg", ""))})
+                                                  "timestamp": data.get("timestamp"), "msg": str(data.get("msg", "")),
+                                                  "command": report})
                 self._queue(self._logs, LogEntry(bot, _float(data.get("timestamp"), now, seconds=True), 20, "INFO",
                                                  "hive.notify", str(data.get("msg", "")), None))
             elif kind == "events":
@@ -190,7 +213,7 @@ class Fleet:
                 return None
             return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
                            {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
-                            for k, v in view.strategies.items()}, view.first_seen)
+                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop)
 
     def forget(self, name: str) -> None:
         with self._lock:
@@ -250,6 +273,21 @@ def _log_entry(bot: str, data: dict, now: float) -> LogEntry:
         level_name=str(data.get("level_name") or logging.getLevelName(level_no)), logger_name=logger_name,
         msg=str(data.get("msg", "")), strategy=strategy_of_logger(logger_name),
     )
+
+
+def _command_report(bot: str, data: dict, now: float) -> CommandReport | None:
+    """The command report a notification carries, when it has a well-formed `command` field."""
+    command, seq = data.get("command"), data.get("seq")
+    if not isinstance(command, dict) or not isinstance(command.get("name"), str) or not isinstance(seq, int):
+        return None
+    origin = command.get("origin")
+    strategy = command.get("strategy")
+    return CommandReport(
+        instance=bot, name=command["name"], strategy=strategy if isinstance(strategy, str) else None,
+        outcome="ok" if command.get("outcome") == "ok" else "error",
+        origin={k: v for k, v in origin.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(origin, dict) else {},
+        text=str(data.get("msg", "")), key=f"{bot}:{command.get('run', '')}:{seq}"[:255], at=now)
 
 
 def _trade_entry(bot: str, event: dict, now: float) -> TradeEntry | None:

@@ -23,6 +23,7 @@ from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
 from backend.domain.instances import InstanceCreate, InstanceOut
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
+from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.instance_files import InstanceFiles
@@ -64,7 +65,8 @@ class InstanceService:
         self.library = library
         self.files = InstanceFiles(settings.data_dir, library, settings.core_argv(), settings.namespace(),
                                    settings.heartbeat_interval)
-        self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance)
+        self.audit = CommandAudit(store, fleet.connection)
+        self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources)
@@ -94,8 +96,9 @@ class InstanceService:
     # remote control (docs/protocol.md request/reply)
     # =============================================================================================
     def command(self, name: str, command: str, data: dict[str, Any], strategy: str | None = None,
-                timeout: float | None = None) -> dict[str, Any]:
-        """Send one command to the bot over MQTT and return its reply (`status`, `msg`, fields)."""
+                timeout: float | None = None, actor: str = "backend") -> dict[str, Any]:
+        """Send one command to the bot over MQTT for `actor` and return its reply (`status`, `msg`, fields);
+        one that acts is audited (command_audit.py)."""
         if command not in COMMAND_TIMEOUTS:
             raise NotFound("unknown_command",
                            f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
@@ -103,7 +106,7 @@ class InstanceService:
         data = dict(data)
         if strategy is not None:
             data["strategy"] = strategy
-        return self.fleet.connection.request(name, command, data, timeout)
+        return self.audit.request(actor, name, command, data, timeout)
 
     # =============================================================================================
     # creating and deleting

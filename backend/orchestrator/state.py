@@ -9,6 +9,7 @@ applies the outcome through the transition table (lifecycle.py).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from backend.orchestrator.fleet import BotView
@@ -110,7 +111,9 @@ def reason_now(state: State, reason: str, started_at: float | None, view: BotVie
                listening_since: float) -> str:
     """The stored reason, or for the states that change by the second, the reason as of now."""
     if state == State.RUNNING:
-        return alive_words(view, now) or "running; no heartbeat heard yet since the backend started"
+        alive = alive_words(view, now) or "running; no heartbeat heard yet since the backend started"
+        stopped = stopped_words(view)
+        return f"{stopped}; {alive}" if stopped else alive
     if state == State.ERROR and reason.startswith(SILENT):
         alive_at = view.last_alive if view else None
         _seconds, more, rest = reason.partition("; ")  # what follows the silence (why it cannot be told) stays
@@ -133,7 +136,27 @@ def external_state(view: BotView, now: float, broker_is_down: bool, broker: str,
             f"external bot; messages heard (last {now - (view.last_seen or now):.0f} s ago) but no heartbeat yet")
     if now - alive_at > heartbeat_timeout:
         return State.ERROR, f"external bot; {SILENT} {now - alive_at:.0f} s"
-    return State.RUNNING, "external bot; " + (alive_words(view, now) or "alive")
+    stopped = stopped_words(view)
+    return State.RUNNING, "external bot; " + (f"{stopped}; " if stopped else "") + (alive_words(view, now) or "alive")
+
+
+def stopped_words(view: BotView | None) -> str:
+    """'all strategies stopped' or '2 of 5 strategies stopped' as the bot's last performance report says, with the
+    last stop command it reported ('(stop command from commlib at 14:03:12)'); '' when none is stopped."""
+    if view is None or not view.strategies:
+        return ""
+    latest = max(strategy.at for strategy in view.strategies.values())
+    statuses = [strategy.status for strategy in view.strategies.values() if strategy.at == latest]
+    stopped = statuses.count("stopped")
+    if not stopped:
+        return ""
+    words = "all strategies stopped" if stopped == len(statuses) else \
+        f"{stopped} of {len(statuses)} strategies stopped"
+    stop = view.last_stop
+    if stop is not None:
+        words += (f" (stop command{f' for {stop.strategy}' if stop.strategy else ''} from {stop.sender} "
+                  f"at {time.strftime('%H:%M:%S', time.localtime(stop.at))})")
+    return words
 
 
 def alive_words(view: BotView | None, now: float) -> str:

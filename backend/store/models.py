@@ -214,7 +214,13 @@ class WebhookReceiptRow(Base):
 
 
 class AuditRow(Base):
+    """One audited action. A command to a bot names its `instance` and `origin` (`api`: sent by this backend for an
+    operator, `msg_id` its request; `mqtt`: reported by the bot, sent by someone else); `report_key` is the bot's
+    report (`<instance>:<run>:<seq>`) that this row stands for, so that a report is audited once."""
+
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_instance_id", "instance", "id"), Index("ix_audit_msg_id", "msg_id"),
+                      Index("ux_audit_report_key", "report_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ts: Mapped[float] = mapped_column(Float)
@@ -222,6 +228,10 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(63))
     outcome: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+    instance: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    report_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class ScriptConfigRow(Base):

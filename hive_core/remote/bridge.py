@@ -265,10 +265,11 @@ class MqttBridge:
         for suffix, payload in kept:
             self.publish(suffix, payload)
 
-    def notify(self, msg: str) -> None:
+    def notify(self, msg: str, command: dict | None = None) -> None:
+        """A line on P/notify; `command` is the Hive report field of a handled command."""
         if self.settings.mqtt_notifier:
             self._notify_seq += 1
-            self.publish(protocol.NOTIFY_TOPIC, messages.notify_message(self._notify_seq, msg, time.time()))
+            self.publish(protocol.NOTIFY_TOPIC, messages.notify_message(self._notify_seq, msg, time.time(), command))
 
     def log_handler(self, level: int = logging.NOTSET) -> MqttLogHandler:
         return MqttLogHandler(self, level)

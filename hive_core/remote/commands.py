@@ -1,6 +1,7 @@
 """Remote commands: parse the RPC envelope, validate the request fields, call the controller.
 
-Only `header.reply_to` and `data` of a request are read (docs/protocol.md). Unlike Hummingbot, a
+The request is acted on by `header.reply_to` and `data` (docs/protocol.md); the other header fields only name the
+sender in the command report. Unlike Hummingbot, a
 request whose JSON does not parse or whose fields do not validate is answered with status 400 and a
 message naming the field, provided a reply topic can be found (for broken JSON, `reply_to` is
 looked for in the raw text). Unknown request fields are ignored, so newer callers still work.
@@ -9,12 +10,18 @@ Every command of `hive_core.protocol.COMMANDS` is served by one `Controller` met
 (`command_<name>`, `/` as `_`; `import_strategy` is `import`). Replies to the hive extensions carry
 `strategy` and `strategy_status`; a bad field or an unknown strategy id is a 400 naming the field
 (`data.strategy: unknown strategy id 'x'; known: a, b`).
+
+Every command that acts (all but the reads of `protocol.only_reads`) is reported
+once handled, whoever sent it: an INFO line and a P/notify message naming the command, its strategy,
+the outcome and the origin seen in the request's header (`agent`, `node_id`, `msg_id`, `reply_to`;
+never the request's data). See `messages.command_report`.
 """
 from __future__ import annotations
 
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,10 +43,13 @@ from hive_core.protocol import (
     StrategyRemoveRequest,
     StrategyRequest,
     canonical,
+    only_reads,
 )
 from hive_core.validation import describe_validation_error
 
 _REPLY_TO_RE = re.compile(r'"reply_to"\s*:\s*"((?:[^"\\]|\\.)*)"')
+ORIGIN_FIELDS = ("agent", "node_id", "msg_id", "reply_to")
+MAX_ORIGIN_CHARS = 200  # a header field longer than this is cut in the report
 
 
 class Controller(Protocol):
@@ -63,6 +73,40 @@ class Controller(Protocol):
 class Reply:
     reply_to: str
     data: dict
+
+
+@dataclass(frozen=True)
+class CommandReport:
+    """One handled command, as reported on P/notify: what, for which strategy, the outcome, and who sent it."""
+
+    command: str
+    strategy: str | None
+    status: int
+    msg: str
+    origin: dict[str, str]    # the header fields of ORIGIN_FIELDS the request carried (strings only)
+
+
+def origin_of(header: object) -> dict[str, str]:
+    """The sender as its header names it: `agent`, `node_id`, `msg_id`, `reply_to` when they are strings."""
+    if not isinstance(header, dict):
+        return {}
+    return {name: header[name][:MAX_ORIGIN_CHARS] for name in ORIGIN_FIELDS
+            if isinstance(header.get(name), str) and header[name]}
+
+
+def _header_of(payload: bytes) -> object:
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return message.get("header") if isinstance(message, dict) else None
+
+
+def acts(command: str, request: Request | None) -> bool:
+    """Whether the command changes something (and is therefore reported); a refused request counts unless it
+    was for a read-only command."""
+    data = {"params": True} if request is None else request.model_dump()
+    return not only_reads(command, data)
 
 
 class BadRequest(ValueError):
@@ -113,9 +157,12 @@ def parse_request(command: str, payload: bytes) -> tuple[str, Request]:
 class CommandRouter:
     """Turns one raw request into one reply (or none, when there is nowhere to send it)."""
 
-    def __init__(self, controller: Controller, logger: logging.Logger | None = None) -> None:
+    def __init__(self, controller: Controller, logger: logging.Logger | None = None,
+                 report: Callable[[CommandReport], None] | None = None) -> None:
+        """`report` gets every handled command that acts (see `acts`), after its reply is built."""
         self._controller = controller
         self._logger = logger or logging.getLogger("hive.bridge")
+        self._report = report
 
     def handle(self, command: str, payload: bytes) -> Reply | None:
         if command not in REQUEST_MODELS:
@@ -125,6 +172,7 @@ class CommandRouter:
         except BadRequest as problem:
             message, reply_to = problem.args
             self._logger.warning("rejected %s request: %s", command, message)
+            self._reported(command, None, error(message), _header_of(payload))
             return Reply(reply_to, error(message)) if reply_to else None
         handler = getattr(self._controller, "command_" + canonical(command).replace("/", "_"))
         try:
@@ -132,5 +180,19 @@ class CommandRouter:
         except Exception as problem:  # a bug in a handler must still answer the caller
             self._logger.exception("%s command failed", command)
             data = error(f"{type(problem).__name__}: {problem}")
-        self._logger.info("%s command -> %s %s", command, data.get("status"), data.get("msg") or "")
+        if not self._reported(command, request, data, _header_of(payload)):
+            self._logger.info("%s command -> %s %s", command, data.get("status"), data.get("msg") or "")
         return Reply(reply_to, data) if reply_to else None
+
+    def _reported(self, command: str, request: Request | None, data: dict, header: object) -> bool:
+        """Hand an acting command's outcome to the report sink; False when it is not reported."""
+        if self._report is None or not acts(command, request):
+            return False
+        strategy = getattr(request, "strategy", None) or data.get("strategy")
+        if isinstance(request, StrategyAddRequest):
+            strategy = request.entry().get("id") or strategy
+        elif isinstance(request, ImportRequest):
+            strategy = None     # its `strategy` is a config name, not a strategy id
+        self._report(CommandReport(canonical(command), strategy if isinstance(strategy, str) else None,
+                                   int(data.get("status", 500)), str(data.get("msg") or ""), origin_of(header)))
+        return True

@@ -6,9 +6,15 @@ while there is no bridge.
 """
 from __future__ import annotations
 
+import logging
+import uuid
+
 from hive_core.market.types import OrderUpdate
 from hive_core.remote import messages
 from hive_core.remote.bridge import MqttBridge
+from hive_core.remote.commands import CommandReport
+
+log = logging.getLogger("hive.commands")
 
 
 class BridgeLink:
@@ -16,11 +22,19 @@ class BridgeLink:
 
     def __init__(self) -> None:
         self.bridge: MqttBridge | None = None
+        self.run = uuid.uuid4().hex[:12]   # this process's run: seq of P/notify restarts with every run
 
-    def notify(self, msg: str) -> None:
-        """A line on P/notify."""
+    def report_command(self, report: CommandReport) -> None:
+        """A handled command: an INFO line (hive.commands) and a P/notify with the Hive `command` field."""
+        text, fields = messages.command_report(report.command, report.strategy, report.status, report.msg,
+                                               report.origin, self.run)
+        log.info("%s", text)
+        self.notify(text, fields)
+
+    def notify(self, msg: str, command: dict | None = None) -> None:
+        """A line on P/notify (`command`: the report field of a handled command)."""
         if self.bridge is not None:
-            self.bridge.notify(msg)
+            self.bridge.notify(msg, command)
 
     def publish(self, suffix: str, payload: dict) -> bool:
         """One message under the instance's prefix; False when it was not sent."""

@@ -66,8 +66,29 @@ def log_message(record: logging.LogRecord, text: str) -> dict:
             "level_name": record.levelname, "logger_name": record.name}
 
 
-def notify_message(seq: int, msg: str, now: float) -> dict:
-    return {"seq": seq, "timestamp": int(now), "msg": msg}
+def notify_message(seq: int, msg: str, now: float, command: dict | None = None) -> dict:
+    """Hummingbot's notification; `command` (Hive) is the structured report of a handled command."""
+    message: dict[str, Any] = {"seq": seq, "timestamp": int(now), "msg": msg}
+    if command is not None:
+        message["command"] = command
+    return message
+
+
+def command_report(command: str, strategy: str | None, status: int, msg: str, origin: dict[str, str],
+                   run: str) -> tuple[str, dict]:
+    """The P/notify text and the `command` field (Hive) of a handled command.
+
+    Text: `command stop for mm1 from commlib (reply_to rpc-1f2e): ok`, or `...: error: <reply msg>`;
+    the parenthesis lists the header fields the request had (node_id, msg_id, reply_to). `run` tells
+    this process's reports apart from those of an earlier run of the same instance (seq restarts at 1).
+    """
+    outcome = "ok" if status < 400 else "error"
+    words = f"command {command}" + (f" for {strategy}" if strategy else "")
+    words += f" from {origin.get('agent') or 'an unnamed sender'}"
+    seen = [f"{name} {origin[name]}" for name in ("node_id", "msg_id", "reply_to") if name in origin]
+    words += (f" ({', '.join(seen)})" if seen else "") + f": {outcome}" + (f": {msg}" if outcome == "error" else "")
+    return words, {"name": command, "strategy": strategy, "outcome": outcome, "status": status,
+                   "origin": dict(origin), "run": run}
 
 
 def event_message(kind: str, data: dict, timestamp: float) -> dict:

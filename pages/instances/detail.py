@@ -1,4 +1,4 @@
-"""The selected instance: state with its reason, controls, PnL, trades, logs, history and resource use."""
+"""The selected instance: state with its reason, controls, PnL, trades, logs, history, commands and resource use."""
 from __future__ import annotations
 
 import streamlit as st
@@ -11,6 +11,8 @@ from frontend.charts import pnl_chart, resources_chart
 from frontend.logs import log_filters, log_view
 from frontend.resources import resource_metrics
 from pages.instances import actions
+
+COMMANDS_SHOWN = 100  # the newest commands listed on the detail
 
 
 def _controls(client: HiveClient, instance: dict) -> None:
@@ -78,6 +80,13 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     changes = errors.attempt(f"read the state history of {name}", client.instance_history, name)
     if changes is not None:
         tables.show_table(tables.history_frame(changes), "No state changes yet.", height=250)
+
+    st.markdown("**Commands**")
+    st.caption("Every command that reached this bot and changed something: through Hive, or straight over MQTT "
+               "from another controller (hbotrc, Hummingbot's API server), as the bot reported it.")
+    entries = errors.attempt(f"read the commands of {name}", client.audit_log, COMMANDS_SHOWN, name)
+    if entries is not None:
+        tables.show_table(tables.commands_frame(entries), "No commands yet.", key="instances_commands", height=250)
 
     st.markdown("**Logs**")
     log_filter = log_filters("instances", [item["id"] for item in instance.get("strategies", [])])

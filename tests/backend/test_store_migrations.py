@@ -49,6 +49,7 @@ CREDENTIALS = "0003"  # the credentials table
 RESOURCES = "0004"  # the instances' resource samples
 BROKER_CONTAINER = "0005"  # the broker container's id, image and encrypted logins
 DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
+AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -123,6 +124,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {CREDENTIALS} -> {RESOURCES}," in line for line in lines)  # and 0004
         assert any(f"upgrade {RESOURCES} -> {BROKER_CONTAINER}," in line for line in lines)  # and 0005
         assert any(f"upgrade {BROKER_CONTAINER} -> {DOCKER_HOSTS}," in line for line in lines)  # and 0006
+        assert any(f"upgrade {DOCKER_HOSTS} -> {AUDIT_ORIGIN}," in line for line in lines)  # and 0007
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -146,6 +148,8 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalar(select(StateChangeRow.to_state)) == "running"
             assert session.scalar(select(BrokerRow.kind)) == "embedded"
             assert session.scalar(select(AuditRow.detail)) == "alpha"
+            assert session.execute(select(AuditRow.instance, AuditRow.origin, AuditRow.report_key)).one() == (
+                None, None, None)                                                     # 0007's new columns: nulls
             assert session.scalar(select(WebhookRow.targets)) == ["alpha"]
             assert session.scalar(select(EventRow.deliveries)) == {"alpha": "published"}
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty

@@ -6,6 +6,7 @@ import pytest
 from backend.client import HiveClient
 from frontend import format as fmt
 from tests.frontend.helpers import badges, errors, rerun_until, table_with
+from tests.mqtt_probe import foreign_client
 
 PAGE = "pages/instances/app.py"
 
@@ -106,6 +107,20 @@ def test_running_instance_shows_detail_refuses_delete_and_stops_with_a_reason(ap
 
     rerun_until(at, lambda page: badges(page) == ["Running"], timeout=90)
     rerun_until(at, lambda page: len(page.get("plotly_chart")) == 1, timeout=90)  # PnL arrived
+
+    # a command sent straight over MQTT by another controller is listed with its path
+    hbotrc = foreign_client("127.0.0.1", client.broker_status()["port"])
+    try:
+        hbotrc.publish("hbot/runner/balance/paper", {"header": {"reply_to": "rpc-page", "agent": "commlib"},
+                                                     "data": {"asset": "USDT", "amount": 700}})
+        hbotrc.wait_for("rpc-page", timeout=15)
+    finally:
+        hbotrc.close()
+    rerun_until(at, lambda page: any("Path" in frame.value.columns and "MQTT, not through Hive" in
+                                     list(frame.value["Path"]) for frame in page.dataframe), timeout=30)
+    [command] = table_with(at, "Path").to_dict("records")
+    assert command["By"] == "mqtt:commlib" and command["Outcome"] == "ok"
+    assert command["Command"].startswith("balance/paper from commlib")
 
     at.button(key="instances_delete").click().run()
     at.button(key="instances_delete_confirm").click().run()

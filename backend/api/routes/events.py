@@ -22,6 +22,9 @@ def list_events(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] =
 
 
 @router.get("/audit", response_model=list[AuditEntry])
-def audit_log(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[AuditEntry]:
-    """Webhook calls (accepted and refused) and other security-relevant actions, newest first."""
-    return events.audit_log(limit)
+def audit_log(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+              instance: Annotated[str | None, Query(description="only the commands to this bot")] = None,
+              ) -> list[AuditEntry]:
+    """Webhook calls (accepted and refused), commands to bots (by any path) and other security-relevant actions,
+    newest first."""
+    return events.audit_log(limit, instance)

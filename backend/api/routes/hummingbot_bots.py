@@ -4,7 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from backend.api.deps import HummingbotDep
+from backend.api.deps import CurrentUser, HummingbotDep
 from backend.errors import BadRequest, NotFound
 from backend.hummingbot_api.deploy import V2ControllerDeployment, V2ScriptDeployment
 from backend.hummingbot_api.performance import INTERVAL_PATTERN
@@ -79,24 +79,24 @@ def delete_bot_run(hb: HummingbotDep, bot_run_id: int) -> dict[str, Any]:
 
 
 @router.post("/start-bot")
-def start_bot(hb: HummingbotDep, action: StartBotAction) -> dict[str, Any]:
+def start_bot(hb: HummingbotDep, user: CurrentUser, action: StartBotAction) -> dict[str, Any]:
     """Send the start command (docs/protocol.md) and report the bot's answer."""
     data = action.model_dump(exclude={"bot_name"})
-    return {"status": "success", "response": hb.bots.command(action.bot_name, "start", data)}
+    return {"status": "success", "response": hb.bots.command(action.bot_name, "start", data, actor=f"user:{user}")}
 
 
 @router.post("/stop-bot")
-def stop_bot(hb: HummingbotDep, action: StopBotAction) -> dict[str, Any]:
+def stop_bot(hb: HummingbotDep, user: CurrentUser, action: StopBotAction) -> dict[str, Any]:
     data = action.model_dump(exclude={"bot_name"})
-    return {"status": "success", "response": hb.bots.command(action.bot_name, "stop", data)}
+    return {"status": "success", "response": hb.bots.command(action.bot_name, "stop", data, actor=f"user:{user}")}
 
 
 @router.post("/stop-and-archive-bot/{bot_name}")
-def stop_and_archive_bot(hb: HummingbotDep, bot_name: str, skip_order_cancellation: bool = True,
+def stop_and_archive_bot(hb: HummingbotDep, user: CurrentUser, bot_name: str, skip_order_cancellation: bool = True,
                          archive_locally: bool = True, s3_bucket: str | None = None) -> dict[str, Any]:
     if s3_bucket:
         raise BadRequest("unsupported", "s3_bucket: Hive archives locally only; leave s3_bucket out")
-    return hb.bots.stop_and_archive(bot_name, skip_order_cancellation, archive_locally)
+    return hb.bots.stop_and_archive(bot_name, skip_order_cancellation, archive_locally, actor=f"user:{user}")
 
 
 @router.post("/deploy-v2-script")

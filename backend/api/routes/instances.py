@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from backend.api.deps import InstanceQueriesDep, InstancesDep
+from backend.api.deps import CurrentUser, InstanceQueriesDep, InstancesDep
 from backend.api.schemas import CommandReply, CommandRequest
 from backend.domain.instances import (
     InstanceCreate,
@@ -99,12 +99,12 @@ def instance_history(instances: InstanceQueriesDep, name: str) -> list[StateChan
 
 @router.post("/{name}/commands/{command:path}", response_model=CommandReply,
              responses={504: {"description": "the bot did not answer within the command's time limit"}})
-def instance_command(instances: InstancesDep, name: str, command: str,
+def instance_command(instances: InstancesDep, user: CurrentUser, name: str, command: str,
                      request: CommandRequest | None = None) -> dict:
     """Send a command of docs/protocol.md (start, stop, config, import, status, history, balance/limit, balance/paper,
     strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it."""
     request = request or CommandRequest()
-    return instances.command(name, command, request.data, request.strategy, request.timeout)
+    return instances.command(name, command, request.data, request.strategy, request.timeout, actor=f"user:{user}")
 
 
 @router.get("/{name}/notifications", response_model=list[Notification])

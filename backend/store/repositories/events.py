@@ -64,5 +64,16 @@ class EventRepository:
     def add_audit(self, row: AuditRow) -> None:
         self.session.add(row)
 
-    def newest_audit(self, limit: int) -> list[AuditRow]:
-        return list(self.session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)))
+    def newest_audit(self, limit: int, instance: str | None = None) -> list[AuditRow]:
+        query = select(AuditRow)
+        if instance is not None:
+            query = query.where(AuditRow.instance == instance)
+        return list(self.session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
+
+    def audit_of_request(self, msg_id: str) -> AuditRow | None:
+        """The row of a command this backend sent with `msg_id` (origin api)."""
+        return self.session.scalar(select(AuditRow).where(AuditRow.msg_id == msg_id, AuditRow.origin == "api")
+                                   .order_by(AuditRow.id).limit(1))
+
+    def audit_of_report(self, report_key: str) -> AuditRow | None:
+        return self.session.scalar(select(AuditRow).where(AuditRow.report_key == report_key))
