@@ -8,6 +8,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from backend import __version__
+from backend.api.audit import AuditMiddleware
 from backend.api.errors import install_error_handlers
 from backend.api.routes import api_router
 from backend.services import Services
@@ -33,5 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None,  # served behind auth by routes/docs.py
                   description="Drives the MQTT broker and the hive_core instances of one Hive installation.")
     install_error_handlers(app)
+    app.add_middleware(AuditMiddleware, events=lambda: app.state.services.events)
     app.include_router(api_router)
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from backend.api.audit import USER_KEY
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
 from backend.docker.hosts import DockerHosts
@@ -29,9 +30,10 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_user(services: ServicesDep,
+def require_user(request: Request, services: ServicesDep,
                  credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
-    """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time."""
+    """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time; the user is kept on the
+    request for the audit of its action (api/audit.py)."""
     if credentials is None:
         raise Unauthorized("unauthorized", "credentials required (HTTP Basic: HIVE_USERNAME / HIVE_PASSWORD)")
     settings = services.settings
@@ -39,6 +41,7 @@ def require_user(services: ServicesDep,
     password_ok = secrets.compare_digest(credentials.password.encode(), (settings.password_value() or "").encode())
     if not (user_ok and password_ok):
         raise Unauthorized("unauthorized", "wrong username or password")
+    setattr(request.state, USER_KEY, credentials.username)
     return credentials.username
 
 

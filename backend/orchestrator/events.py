@@ -174,11 +174,12 @@ class EventService:
         return event.id
 
     # --- audit -----------------------------------------------------------------------------------
-    def audit(self, actor: str, action: str, outcome: str, detail: str = "") -> None:
+    def audit(self, actor: str, action: str, outcome: str, detail: str = "", *, instance: str | None = None,
+              origin: str | None = None) -> None:
         log.info("audit: %s %s %s %s", actor, action, outcome, detail)
         with self.store.session() as session:
             EventRepository(session).add_audit(AuditRow(ts=time.time(), actor=actor, action=action, outcome=outcome,
-                                                        detail=detail))
+                                                        detail=detail, instance=instance, origin=origin))
 
     def audit_log(self, limit: int, instance: str | None = None) -> list[AuditEntry]:
         with self.store.session() as session:

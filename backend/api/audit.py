@@ -1,0 +1,78 @@
+"""Every operator action is in the audit log: each state-changing request (POST, PUT, PATCH, DELETE) made with
+the login is recorded with its user, its route, the resource it names and its outcome, success or refusal.
+
+Routes whose service writes its own, more precise entry (credentials, Docker hosts, images, commands to bots)
+are listed in SERVICE_AUDITED and left to it, so an action is never recorded twice. Requests without a valid
+login (401) are not operator actions. Nothing of the body is recorded: it may carry secrets.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from anyio import to_thread
+from starlette.routing import Route
+
+from backend.orchestrator.events import EventService
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Route names (the endpoint functions) whose service audits the action itself, with its details.
+SERVICE_AUDITED = frozenset({
+    "create_credential", "replace_credential", "delete_credential", "rotate_key",
+    "add_host", "delete_host", "build_image", "pull_image",
+    "instance_command", "start_bot", "stop_bot", "stop_and_archive_bot",
+})
+USER_KEY = "audit_user"  # request.state.<USER_KEY>: set by the login check (deps.require_user)
+
+
+def outcome_of(status: int) -> str:
+    return "ok" if status < 400 else f"refused ({status})" if status < 500 else f"failed ({status})"
+
+
+class AuditMiddleware:
+    """Pure ASGI, so streaming answers pass through untouched; the row is written after the answer is sent."""
+
+    def __init__(self, app: ASGIApp, events: Callable[[], EventService]) -> None:
+        self.app = app
+        self.events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in MUTATING:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def remember_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            await self._record(scope, status)
+
+    async def _record(self, scope: Scope, status: int) -> None:
+        user = scope.get("state", {}).get(USER_KEY)
+        route = scope.get("route")
+        if user is None or not isinstance(route, Route) or route.name in SERVICE_AUDITED:
+            return
+        params = {key: str(value) for key, value in scope.get("path_params", {}).items()}
+        instance = params.get("name") if route.path.startswith("/instances/") else params.get("bot_name")
+        detail = " ".join(f"{key}={value}" for key, value in params.items())
+        try:
+            await to_thread.run_sync(lambda: self.events().audit(
+                f"user:{user}", f"{scope['method']} {route.path}"[:63], outcome_of(status), detail, instance=instance,
+                origin="api"))
+        except Exception:
+            log.exception("cannot write the audit entry of %s %s", scope["method"], route.path)
