@@ -19,6 +19,7 @@ from backend.orchestrator.supervisor import Supervisor
 from backend.runtimes.base import Runtime
 from backend.runtimes.docker import DockerRuntime
 from backend.runtimes.process import ProcessRuntime
+from backend.sandbox.choice import SandboxChoice
 from backend.settings import Settings
 from backend.store import Store
 from backend.strategies.library import StrategyLibrary
@@ -39,7 +40,8 @@ class Services:
                                         backend_id(settings.data_dir), settings.docker_health_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
                                     self.docker_hosts, self.credentials)
-        self.library = StrategyLibrary(self.store, settings.core_argv())
+        self.library = StrategyLibrary(self.store, settings.core_argv(),
+                                       SandboxChoice(settings, self.docker_hosts, backend_id(settings.data_dir)))
         self.runtimes: dict[str, Runtime] = {
             "process": ProcessRuntime(settings.core_argv()),
             "docker": DockerRuntime(self.docker_hosts, backend_id(settings.data_dir), HIVE_IMAGE,

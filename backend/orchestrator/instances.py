@@ -62,7 +62,7 @@ class InstanceService:
         self.broker = broker
         self.runtimes = runtimes
         self.library = library
-        self.files = InstanceFiles(settings.data_dir, library, settings.core_argv(), settings.namespace(),
+        self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
                                    settings.heartbeat_interval)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance)
         self._resources: dict[str, Resources] = {}
