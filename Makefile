@@ -110,7 +110,7 @@ lint: install-all
 test: install-all browser sandbox-tools docker-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: install-all
+test-unit: install-all sandbox-tools
 	$(PY) -m pytest -m "$(UNIT_LAYER)" $(PYTEST_ARGS)
 
 # Regenerates requirements.lock from pyproject.toml with every extra. It keeps the pinned versions that still
