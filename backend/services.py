@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings) -> None:
         settings = settings.model_copy(update={"data_dir": settings.data_dir.expanduser().resolve()})
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.data_dir.chmod(0o700)  # the store, the credentials key, the instances' folders: the backend's alone
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)

@@ -116,11 +116,14 @@ class GeneratedCredentials:
 def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | None:
     """Make sure HIVE_PASSWORD is set; return the generated credentials when it had to make them.
 
+    An existing `env_file` is narrowed to mode 0600 in any case.
     Development: a random password is written into `env_file` (mode 0600; created when missing, its other
     lines and comments kept) together with HIVE_USERNAME when that is missing too. Production: raises
     CredentialsError instead.
     """
     env_file = Path(env_file)
+    if env_file.exists():
+        _make_private(env_file)  # an existing .env holds secrets too, whatever made it
     settings = Settings.from_env_file(env_file)
     if settings.password_value():
         return None
