@@ -67,6 +67,7 @@ def test_a_module_cannot_read_the_store_nor_reach_the_network(backend: RunningBa
     assert error.status == 422 and "ConnectionRefusedError" in error.message, error.message
 
 
+@pytest.mark.slow  # waits out the 5 s bound
 def test_a_slow_import_is_cut_at_the_bound_and_the_previous_version_stays(real_client: HiveClient) -> None:
     real_client.upload_strategy("sleeper.py", strategy_doing("import time"))
     started = time.monotonic()

@@ -13,6 +13,7 @@ from tests.backend.test_upload_sandbox import strategy_doing
 from tests.docker_engine import Engine
 
 
+@pytest.mark.slow  # waits out the 5 s bound
 def test_uploads_are_validated_in_a_throwaway_container(backend_factory, docker_engine: Engine,
                                                         hive_core_image: str, tmp_path: Path) -> None:
     backend = backend_factory(docker_host=docker_engine.url, validation_sandbox="docker")
