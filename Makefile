@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser docker-tools base-image image broker-image up down clean
+.PHONY: install install-all run test test-unit lint lock bench browser sandbox-tools docker-tools base-image image broker-image up down clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -36,8 +36,18 @@ $(VENV)/.installed-all: $(INSTALL_INPUTS)
 	$(call install_extras,$(ALL_EXTRAS))
 	touch $@ $(VENV)/.installed-run
 
-run: install
+run: install sandbox-tools
 	$(PY) -m backend.launcher
+
+# Debian's bubblewrap is the sandbox that imports uploaded strategies and isolates the process runtime's instances
+# (prlimit and setpriv come with util-linux); installed when missing.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "bubblewrap is missing: run 'sudo apt-get install bubblewrap' and try again"; exit 1; \
+	  fi; }
 
 # Debian's chromium drives the browser tests; Playwright never downloads a browser of its own.
 browser:
@@ -97,10 +107,10 @@ lint: install-all
 	$(PY) -m mypy
 
 # pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
-test: install-all browser docker-tools lint
+test: install-all browser sandbox-tools docker-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: install-all
+test-unit: install-all sandbox-tools
 	$(PY) -m pytest -m "$(UNIT_LAYER)" $(PYTEST_ARGS)
 
 # Regenerates requirements.lock from pyproject.toml with every extra. It keeps the pinned versions that still

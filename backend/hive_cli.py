@@ -1,25 +1,36 @@
 """hive_core's command line, as the backend calls it: `check` a config, `describe` strategies.
 
-The backend never imports strategy code itself; whatever runs user code runs in a subprocess with a
-time limit.
+The backend never imports strategy code itself: whatever runs user code runs in a subprocess with a time
+limit. A `Runner` runs hive_core's CLI with the given arguments: `on_host` as the backend's user (for the
+shipped examples only), or a sandbox (backend/sandbox) for anything uploaded.
 """
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from backend.host import child_env
 
-CHECK_TIMEOUT = 60.0
-DESCRIBE_TIMEOUT = 60.0
+HOST_TIMEOUT = 60.0
+
+# hive_core's CLI arguments (after the command that runs it) -> how the run ended
+Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
 
 class CoreError(Exception):
     """hive_core refused (exit 2 with a one-line message) or could not run at all."""
+
+
+class TimedOut(CoreError):
+    """A sandboxed run took longer than its bound and was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"did not finish within {seconds:g} s")
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -28,14 +39,18 @@ class CheckResult:
     message: str
 
 
-def _run(argv: list[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=child_env(),
-                              cwd=cwd, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise CoreError(f"{' '.join(argv[-3:])} did not finish within {timeout:.0f} s") from None
-    except OSError as error:
-        raise CoreError(f"cannot run {argv[0]}: {error.strerror}") from None
+def on_host(core_argv: list[str], timeout: float = HOST_TIMEOUT, cwd: Path | None = None) -> Runner:
+    """Runs hive_core as the backend's user, on this machine: for code shipped with hive_core only."""
+    def run(args: list[str]) -> subprocess.CompletedProcess:
+        argv = [*core_argv, *args]
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=child_env(),
+                                  cwd=cwd, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            raise CoreError(f"{' '.join(argv[-3:])} did not finish within {timeout:.0f} s") from None
+        except OSError as error:
+            raise CoreError(f"cannot run {argv[0]}: {error.strerror}") from None
+    return run
 
 
 def message_of(completed: subprocess.CompletedProcess) -> str:
@@ -47,21 +62,20 @@ def message_of(completed: subprocess.CompletedProcess) -> str:
     return lines[-1] if lines else f"exit code {completed.returncode}"
 
 
-def check_config(core_argv: list[str], config_path: Path) -> CheckResult:
-    completed = _run([*core_argv, "check", "--config", str(config_path)], CHECK_TIMEOUT, cwd=config_path.parent)
+def check_config(run: Runner, config_path: Path) -> CheckResult:
+    completed = run(["check", "--config", str(config_path)])
     if completed.returncode == 0:
         return CheckResult(True, "ok")
     return CheckResult(False, message_of(completed))
 
 
-def describe(core_argv: list[str], strategy_dirs: Sequence[Path] = (),
-             file: Path | None = None) -> list[dict[str, Any]]:
-    argv = [*core_argv, "describe"]
+def describe(run: Runner, strategy_dirs: Sequence[Path] = (), file: Path | None = None) -> list[dict[str, Any]]:
+    args = ["describe"]
     for directory in strategy_dirs:
-        argv += ["--strategy-dir", str(directory)]
+        args += ["--strategy-dir", str(directory)]
     if file is not None:
-        argv += ["--file", str(file)]
-    completed = _run(argv, DESCRIBE_TIMEOUT)
+        args += ["--file", str(file)]
+    completed = run(args)
     if completed.returncode != 0:
         raise CoreError(message_of(completed))
     try:

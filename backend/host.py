@@ -11,7 +11,7 @@ import psutil
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_MARKER = "=== hive: run of"  # written into a log file before each run's output
 # Settings and secrets of the backend that the processes it starts have no business seeing.
-_PRIVATE_ENV = ("HIVE_PASSWORD", "HIVE_USERNAME", "DATABASE_URL")
+_PRIVATE_ENV = ("HIVE_PASSWORD", "HIVE_USERNAME", "DATABASE_URL", "HIVE_CREDENTIALS_KEY", "HIVE_BROKER_PASSWORD")
 
 
 def child_env() -> dict[str, str]:

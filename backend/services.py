@@ -19,6 +19,7 @@ from backend.orchestrator.supervisor import Supervisor
 from backend.runtimes.base import Runtime
 from backend.runtimes.docker import DockerRuntime
 from backend.runtimes.process import ProcessRuntime
+from backend.sandbox.choice import SandboxChoice
 from backend.settings import Settings
 from backend.store import Store
 from backend.strategies.library import StrategyLibrary
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings) -> None:
         settings = settings.model_copy(update={"data_dir": settings.data_dir.expanduser().resolve()})
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.data_dir.chmod(0o700)  # the store, the credentials key, the instances' folders: the backend's alone
         self.settings = settings
         self.store = Store(settings.database())
         self.fleet = Fleet(settings.namespace(), settings.pnl_snapshot_interval)
@@ -39,7 +41,8 @@ class Services:
                                         backend_id(settings.data_dir), settings.docker_health_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
                                     self.docker_hosts, self.credentials)
-        self.library = StrategyLibrary(self.store, settings.core_argv())
+        self.library = StrategyLibrary(self.store, settings.core_argv(),
+                                       SandboxChoice(settings, self.docker_hosts, backend_id(settings.data_dir)))
         self.runtimes: dict[str, Runtime] = {
             "process": ProcessRuntime(settings.core_argv()),
             "docker": DockerRuntime(self.docker_hosts, backend_id(settings.data_dir), HIVE_IMAGE,

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
                     "python:3.11-slim-bookworm where one is reachable)")
     docker_health_interval: float = Field(10.0, gt=0, description="seconds between health checks of the Docker hosts")
 
+    validation_sandbox: Literal["auto", "bwrap", "docker", "none"] = Field(
+        "auto", description="where an uploaded strategy is imported to validate it: `bwrap` (bubblewrap, no Docker "
+                            "needed), `docker` (a throwaway container of the instance image on the local Docker "
+                            "host), `auto` (bwrap where it works, else docker), `none` (never: static checks only)")
+    validation_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds an uploaded module may take to import in the sandbox before the "
+                                      "upload is refused and the sandbox killed")
+    validation_memory_mb: int = Field(512, ge=64, description="memory (address space) of a validation sandbox")
+
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
     @classmethod
@@ -107,11 +116,14 @@ class GeneratedCredentials:
 def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | None:
     """Make sure HIVE_PASSWORD is set; return the generated credentials when it had to make them.
 
+    An existing `env_file` is narrowed to mode 0600 in any case.
     Development: a random password is written into `env_file` (mode 0600; created when missing, its other
     lines and comments kept) together with HIVE_USERNAME when that is missing too. Production: raises
     CredentialsError instead.
     """
     env_file = Path(env_file)
+    if env_file.exists():
+        _make_private(env_file)  # an existing .env holds secrets too, whatever made it
     settings = Settings.from_env_file(env_file)
     if settings.password_value():
         return None

@@ -24,6 +24,8 @@ class StrategyVersion(BaseModel):
 class StrategyDetail(StrategyOut):
     source: str
     versions: list[StrategyVersion] = Field(default_factory=list)
+    validation: str | None = Field(None, description="how an upload or save was checked (in which sandbox, or "
+                                                     "statically only); only in the answer to one")
 
 
 class StrategyVersionDetail(StrategyVersion):

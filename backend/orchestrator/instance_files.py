@@ -26,12 +26,10 @@ from backend.strategies.library import StrategyLibrary
 
 
 class InstanceFiles:
-    def __init__(self, data_dir: Path, library: StrategyLibrary, core_argv: list[str], namespace: str,
-                 heartbeat_interval: float) -> None:
+    def __init__(self, data_dir: Path, library: StrategyLibrary, namespace: str, heartbeat_interval: float) -> None:
         self.instances_dir = data_dir / "instances"
         self.archive_dir = data_dir / "archived"
         self.library = library
-        self.core_argv = core_argv
         self.namespace = namespace
         self.heartbeat_interval = heartbeat_interval
 
@@ -64,11 +62,18 @@ class InstanceFiles:
         remove_credentials_file(self.folder(name))
 
     def check(self, spec: InstanceCreate, broker: tuple[str, int]) -> None:
-        """Let hive_core validate the strategies' params on a throw-away copy of the config."""
+        """Let hive_core validate the strategies' params on a throw-away copy of the config, in the sandbox of
+        the uploads (it imports them); without one, hive_core checks the config when the instance starts."""
+        sandbox, _how = self.library.sandboxes.get()
+        if sandbox is None:
+            return
         with tempfile.TemporaryDirectory(prefix="hive-check-") as directory:
             config_path, _versions = self.write(spec, Path(directory), broker)
             try:
-                result = hive_cli.check_config(self.core_argv, config_path)
+                result = hive_cli.check_config(sandbox.runner(Path(directory)), config_path)
+            except hive_cli.TimedOut as error:
+                raise InvalidInput("invalid_config", f"checking the config took longer than {error.seconds:g} s: "
+                                   "a strategy module is slow to import") from None
             except hive_cli.CoreError as error:
                 raise Unavailable("core_unavailable", f"hive_core cannot check the config: {error}") from None
             if not result.ok:

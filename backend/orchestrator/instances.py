@@ -63,7 +63,7 @@ class InstanceService:
         self.broker = broker
         self.runtimes = runtimes
         self.library = library
-        self.files = InstanceFiles(settings.data_dir, library, settings.core_argv(), settings.namespace(),
+        self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
                                    settings.heartbeat_interval)
         self.audit = CommandAudit(store, fleet.connection)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)

@@ -5,7 +5,9 @@
     <data>/instances/<name>/exit_code     how the last run ended, written by the launcher
 
 Processes are started in a session of their own (start_new_session), so they outlive the backend;
-after a backend restart they are found again by pid, create time and command line.
+after a backend restart they are found again by pid, create time and command line. When the backend is root,
+each runs as a user of its own in a mount namespace (instance_user.py): the launcher is then bwrap, and the bot
+is the first process below it that is not the launcher.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import psutil
 from backend.domain.instances import InstanceCreate
 from backend.host import RUN_MARKER, child_env, last_output_line, last_output_lines, live_process
 from backend.runtimes.base import ProcessState, Resources, exit_words
+from backend.runtimes.instance_user import isolated, isolating
 
 LAUNCH_MODULE = "backend.runtimes.launch"
 
@@ -62,6 +65,8 @@ class ProcessRuntime:
         argv = [sys.executable, "-m", LAUNCH_MODULE, str(exit_file), "--",
                 *self.core_argv, "run", "--config", str(config_path)]
         with open(log_file, "ab") as log:
+            if isolating():
+                argv = isolated(argv, instance_dir, self.core_argv)
             log.write(f"{RUN_MARKER} {name} at {datetime.now(UTC).isoformat(timespec='seconds')} ===\n".encode())
             log.flush()
             launcher = subprocess.Popen(
@@ -89,13 +94,10 @@ class ProcessRuntime:
         while True:
             launcher = self._launcher(handle)
             if launcher is not None:
-                try:
-                    children = launcher.children()
-                except psutil.Error:
-                    children = []
-                if children:
-                    handle["pid"] = children[0].pid
-                    handle["create_time"] = children[0].create_time()
+                bot = _bot_below(launcher)
+                if bot is not None:
+                    handle["pid"] = bot.pid
+                    handle["create_time"] = bot.create_time()
                     return
             if launcher is None or time.monotonic() >= deadline:
                 return
@@ -109,6 +111,8 @@ class ProcessRuntime:
         return live_process(handle.get("pid"), handle.get("create_time"))
 
     def adopt(self, handle: dict[str, Any]) -> bool:
+        if _ended(handle):
+            return False
         launcher = self._launcher(handle)
         if launcher is not None:
             try:
@@ -131,7 +135,7 @@ class ProcessRuntime:
         if popen is not None and popen.poll() is not None:  # reap our own child, so it is no zombie
             with self._lock:
                 self._children.pop(popen.pid, None)
-        if self._launcher(handle) is not None or self._bot(handle) is not None:
+        if not _ended(handle) and (self._launcher(handle) is not None or self._bot(handle) is not None):
             if handle.get("pid") is None:
                 self._find_child(handle, timeout=0)
             return ProcessState(alive=True)
@@ -198,6 +202,22 @@ class ProcessRuntime:
                     self._probes.clear()
                 probe = self._probes[key] = process
             return probe
+
+
+def _ended(handle: dict[str, Any]) -> bool:
+    """The launcher wrote the exit code: the bot is gone (bwrap above it may linger for a moment)."""
+    return Path(handle["exit_file"]).exists()
+
+
+def _bot_below(launcher: psutil.Process) -> psutil.Process | None:
+    """The first process below the launcher that runs the bot's command (not the launcher's, nor bwrap's)."""
+    try:
+        for process in launcher.children(recursive=True):
+            if LAUNCH_MODULE not in process.cmdline():
+                return process
+    except psutil.Error:
+        pass
+    return None
 
 
 def _create_time(pid: int) -> float | None:

@@ -4,6 +4,7 @@ Opening a Store brings its schema to the newest migration (backend/store/migrati
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class Store:
         connect_args = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_file(Path(parsed.database))
             connect_args = {"check_same_thread": False, "timeout": 30}
         self.engine: Engine = create_engine(parsed, connect_args=connect_args)
         if parsed.get_backend_name() == "sqlite":
@@ -121,6 +122,16 @@ def _trim_logs(session: Session, instance_id: int, keep: int) -> None:
     )
     if cutoff is not None:
         session.execute(delete(LogRow).where(LogRow.instance_id == instance_id, LogRow.id <= cutoff))
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database file exists, readable by its owner alone (0600), like its -wal and -shm files (SQLite makes
+    them with the database's mode); a new folder for it is 0700."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            file.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

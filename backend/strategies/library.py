@@ -1,8 +1,9 @@
 """The strategy library: hive_core's shipped examples plus uploaded files, each upload kept in every version.
 
 An upload is checked statically first (it must parse and define a Strategy subclass), then described by
-hive_core in a subprocess (which imports it, and yields its description and params schema). Nothing is
-stored when either refuses.
+hive_core in a sandbox (backend/sandbox: it imports it there, and yields its description and params schema).
+Nothing is stored when either refuses. Without a usable sandbox, the module is never imported: the static
+checks alone decide, and the answer says so.
 """
 from __future__ import annotations
 
@@ -18,20 +19,22 @@ from sqlalchemy.exc import IntegrityError
 import hive_core
 from backend import hive_cli
 from backend.domain.strategies import StrategyDetail, StrategyOut, StrategyVersion, StrategyVersionDetail
-from backend.errors import Conflict, HiveError, NotFound, Unavailable, not_found
+from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
+from backend.sandbox.choice import SandboxChoice
 from backend.store import Store, StrategyVersionRow
 from backend.store.repositories.instances import InstanceRepository
 from backend.store.repositories.strategies import StrategyRepository
-from backend.strategies.validation import check_source, decode_source, invalid, name_from_filename
+from backend.strategies.validation import check_source, decode_source, docstring_of, invalid, name_from_filename
 
 log = logging.getLogger(__name__)
 SHIPPED_DIR = Path(hive_core.__file__).resolve().parent / "strategies"
 
 
 class StrategyLibrary:
-    def __init__(self, store: Store, core_argv: list[str]) -> None:
+    def __init__(self, store: Store, core_argv: list[str], sandboxes: SandboxChoice) -> None:
         self.store = store
         self.core_argv = core_argv
+        self.sandboxes = sandboxes
         self._shipped: list[dict[str, Any]] | None = None
         self._shipped_lock = threading.Lock()
 
@@ -41,7 +44,7 @@ class StrategyLibrary:
         with self._shipped_lock:
             if self._shipped is None:
                 try:
-                    self._shipped = hive_cli.describe(self.core_argv)
+                    self._shipped = hive_cli.describe(hive_cli.on_host(self.core_argv))
                 except hive_cli.CoreError as error:
                     raise Unavailable("core_unavailable",
                                       f"hive_core cannot describe its strategies: {error}") from None
@@ -122,7 +125,7 @@ class StrategyLibrary:
         if name in self._uploaded_names():
             raise Conflict("duplicate_name",
                            f"a strategy named {name!r} is already uploaded; save a new version of it instead")
-        description = self._validate(name, source)
+        description, validation = self._validate(name, source)
         now = time.time()
         try:
             with self.store.session() as session:
@@ -131,7 +134,7 @@ class StrategyLibrary:
                 strategies.add_version(_version_row(file_id, 1, source, now, description))
         except IntegrityError:
             raise Conflict("duplicate_name", f"a strategy named {name!r} is already uploaded") from None
-        return self.get(name)
+        return self.get(name).model_copy(update={"validation": validation})
 
     def save(self, name: str, source: str) -> StrategyDetail:
         """Store `source` as the next version of the uploaded strategy `name` (same checks as an upload)."""
@@ -143,7 +146,7 @@ class StrategyLibrary:
                 raise Conflict("read_only", f"{name!r} is a shipped example and cannot be changed; "
                                             "upload a copy under another name")
             raise not_found("strategy", name)
-        description = self._validate(name, source)
+        description, validation = self._validate(name, source)
         for _attempt in range(3):
             try:
                 with self.store.session() as session:
@@ -156,7 +159,7 @@ class StrategyLibrary:
                 break
             except IntegrityError:  # someone saved the same number at the same moment: take the next
                 continue
-        return self.get(name)
+        return self.get(name).model_copy(update={"validation": validation})
 
     def put(self, name: str, source: str) -> StrategyDetail:
         """Upload `name`, or store `source` as its next version when it exists (Hummingbot's POST /scripts/{name})."""
@@ -183,18 +186,26 @@ class StrategyLibrary:
     def _shipped_names_or_empty(self) -> set[str]:
         return {item["name"] for item in self._shipped_or_empty()}
 
-    def _validate(self, name: str, source: str) -> dict[str, Any]:
+    def _validate(self, name: str, source: str) -> tuple[dict[str, Any], str]:
+        """The strategy's description from hive_core in the sandbox, and how it was checked."""
         check_source(source, f"{name}.py")
+        sandbox, how = self.sandboxes.get()
+        if sandbox is None:
+            return {"name": name, "description": docstring_of(source), "params_schema": {}}, how
         with tempfile.TemporaryDirectory(prefix="hive-strategy-") as directory:
             path = Path(directory) / f"{name}.py"
             path.write_text(source)
             try:
-                described = hive_cli.describe(self.core_argv, file=path)
+                described = hive_cli.describe(sandbox.runner(Path(directory)), file=path)
+            except hive_cli.TimedOut as error:
+                raise InvalidInput("import_timeout", f"importing the module took longer than {error.seconds:g} s: "
+                                   f"the {sandbox.name} sandbox was stopped; do no slow work (network, sleeps, "
+                                   "large computations) at module level") from None
             except hive_cli.CoreError as error:
                 raise invalid(str(error).replace(str(path), f"{name}.py")) from None
         if not described:
             raise invalid(f"hive_core found no strategy in {name}.py")
-        return described[0]
+        return described[0], how
 
 
 def _version_row(file_id: int, number: int, source: str, now: float, description: dict[str, Any]) -> StrategyVersionRow:

@@ -55,6 +55,15 @@ def check_source(source: str, filename: str) -> None:
                       f"`class MyStrategy({BASE_CLASS}): ...` with hive_core's {BASE_CLASS} base class")
 
 
+def docstring_of(source: str) -> str:
+    """The docstring of the file's first Strategy class (the description, when the module is not imported)."""
+    tree = ast.parse(source)
+    classes = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    for name in _strategy_classes(tree):
+        return (ast.get_docstring(classes[name]) or "").strip()
+    return ""
+
+
 def _strategy_classes(tree: ast.Module) -> list[str]:
     """Classes deriving from Strategy, directly (under any imported alias) or through another class of the file."""
     bases_named = {BASE_CLASS}

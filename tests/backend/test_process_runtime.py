@@ -106,3 +106,48 @@ def test_last_line_comes_from_the_current_run_only(tmp_path: Path) -> None:
     assert describe_exit(0, "") == "exited with code 0"
     assert describe_exit(None, "x") == "exited (exit code unknown): x"
     assert describe_exit(-15, "") == "killed by SIGTERM"
+
+
+PRYING_BOT = textwrap.dedent("""
+    import os, sys, time
+    print("uid", os.getuid(), os.getgid(), os.getgroups(), flush=True)
+    for path in PATHS:
+        try:
+            open(path, "rb").read()
+            print("READ", path, flush=True)
+        except OSError as error:
+            print("cannot read", path, type(error).__name__, flush=True)
+    open("state.json", "w").write("{}")  # its own folder is writable
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="instances get users of their own when the backend runs as root")
+def test_an_instance_runs_as_its_own_user_and_cannot_read_the_store_nor_another_instances_credentials(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "instances" / "alice").mkdir(parents=True)
+    (data / "instances" / "bob").mkdir()
+    data.chmod(0o700)
+    store, secret = data / "hive.db", data / "instances" / "alice" / "credentials.json"
+    for path in (store, secret):
+        path.write_text("secret")
+        path.chmod(0o600)
+    (tmp_path / "prying_bot.py").write_text(f"PATHS = {[str(store), str(secret)]!r}\n{PRYING_BOT}")
+    alice = ProcessRuntime([sys.executable, str(tmp_path / "prying_bot.py")])
+    alice_handle = alice.start("alice", data / "instances" / "alice", data / "instances" / "alice" / "config.yml")
+    bob = ProcessRuntime([sys.executable, str(tmp_path / "prying_bot.py")])
+    handle = bob.start("bob", data / "instances" / "bob", data / "instances" / "bob" / "config.yml")
+    try:
+        state = wait_until(lambda: (s := bob.poll(handle)) and not s.alive and s, 10)
+        log = (data / "instances" / "bob" / "process.log").read_text()
+        assert state.exit_code == 0, log
+        bob_uid, alice_uid = (data / "instances" / "bob").stat().st_uid, secret.stat().st_uid
+        assert bob_uid != alice_uid and 0 not in (bob_uid, alice_uid)
+        assert f"uid {bob_uid} {bob_uid} []" in log
+        assert f"cannot read {store} FileNotFoundError" in log and f"cannot read {secret} FileNotFoundError" in log
+        assert (data / "instances" / "bob" / "state.json").stat().st_uid == bob_uid
+        assert (data / "instances" / "bob").stat().st_mode & 0o777 == 0o700
+        assert secret.stat().st_mode & 0o777 == 0o600
+    finally:
+        wait_until(lambda: not alice.poll(alice_handle).alive, 10)

@@ -28,6 +28,14 @@ def test_development_without_password_generates_one_into_a_private_env_file(tmp_
     assert settings.password_value() == generated.password and settings.username == "admin"
 
 
+def test_an_existing_env_file_with_a_password_is_made_private(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("HIVE_PASSWORD=chosen-by-the-operator\n")
+    env_file.chmod(0o644)
+    assert ensure_credentials(env_file) is None
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+
+
 def test_generated_passwords_differ_between_installations(tmp_path: Path) -> None:
     first = ensure_credentials(tmp_path / "a.env")
     second = ensure_credentials(tmp_path / "b.env")

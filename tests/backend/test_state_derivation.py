@@ -18,6 +18,7 @@ from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import State, record_creation
 from backend.runtimes.base import ProcessState, Resources
+from backend.sandbox.choice import SandboxChoice
 from backend.store import InstanceRow, Store
 from backend.strategies.library import StrategyLibrary
 from tests.backend.conftest import make_settings
@@ -95,7 +96,7 @@ def world(tmp_path: Path):
     fleet.connection._connected.set()  # a connected fleet; the broker-down test clears it
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
-                              StrategyLibrary(store, settings.core_argv()),
+                              StrategyLibrary(store, settings.core_argv(), SandboxChoice(settings, None)),
                               CredentialService(store, KeyLocation(tmp_path / KEY_FILE)))
     fleet.listening_since = 0.0
     with store.session() as session:

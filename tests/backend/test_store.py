@@ -1,6 +1,8 @@
 """The store: SQLite in WAL mode, bulk writes from the fleet, log lines capped per instance."""
 from __future__ import annotations
 
+import stat
+
 from sqlalchemy import func, select, text
 
 from backend.store import InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
@@ -26,6 +28,19 @@ def test_sqlite_file_is_created_in_wal_mode(tmp_path) -> None:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     assert (tmp_path / "sub" / "hive.db").exists()
     store.close()
+
+
+def test_the_sqlite_files_and_a_new_folder_for_them_are_private(tmp_path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "hive.db").touch(mode=0o644)
+    for folder in ("sub", "old"):
+        store = Store(f"sqlite:///{tmp_path / folder / 'hive.db'}")
+        _add(store, "bot")
+        with store.engine.connect():  # an open connection: the -wal and -shm files exist
+            names = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / folder).iterdir()}
+        store.close()
+        assert names == {"hive.db": 0o600, "hive.db-wal": 0o600, "hive.db-shm": 0o600}
+    assert stat.S_IMODE((tmp_path / "sub").stat().st_mode) == 0o700
 
 
 def test_batch_stores_rows_of_known_instances_and_drops_unknown_ones(tmp_path) -> None:
