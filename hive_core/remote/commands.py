@@ -27,6 +27,7 @@ from hive_core.protocol import (
     ConfigRequest,
     HistoryRequest,
     ImportRequest,
+    JournalRequest,
     Request,
     StartRequest,
     StatusRequest,
@@ -57,6 +58,7 @@ class Controller(Protocol):
     def command_strategy_remove(self, request: StrategyRemoveRequest) -> dict: ...
     def command_strategy_reload(self, request: StrategyReloadRequest) -> dict: ...
     def command_strategy_resume(self, request: StrategyRequest) -> dict: ...
+    def command_journal(self, request: JournalRequest) -> dict: ...
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hive_core.market.types import OrderUpdate
 from hive_core.remote import messages
 from hive_core.remote.bridge import MqttBridge
+from hive_core.remote.journal import Journal
 
 
 class BridgeLink:
@@ -16,6 +17,7 @@ class BridgeLink:
 
     def __init__(self) -> None:
         self.bridge: MqttBridge | None = None
+        self.journal: Journal | None = None    # the bridge's journal, when it keeps one
 
     def notify(self, msg: str) -> None:
         """A line on P/notify."""

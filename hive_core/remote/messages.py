@@ -70,6 +70,11 @@ def notify_message(seq: int, msg: str, now: float) -> dict:
     return {"seq": seq, "timestamp": int(now), "msg": msg}
 
 
+def pnl_message(points: dict, now: float) -> dict:
+    """P/pnl (hive extension): `strategies` maps each strategy id to its PnL figures."""
+    return {"timestamp": now, "strategies": points}
+
+
 def event_message(kind: str, data: dict, timestamp: float) -> dict:
     return {"timestamp": int(timestamp), "type": kind, "data": data}
 
