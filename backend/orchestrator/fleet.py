@@ -8,7 +8,8 @@ thread never waits on the database.
 
 What a hive_core bot journals (its messages carry `journal: {run, seq}`) is queued exactly once and in order,
 what it published while nobody listened is fetched from its journal (backend/orchestrator/journal.py), and its
-PnL points are its own (P/pnl). Of other bots, PnL points are sampled from P/performance every `pnl_interval`.
+PnL points are its own (P/pnl). Of other bots (their heartbeat carries no journal head), PnL points are sampled
+from P/performance every `pnl_interval`.
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ class BotView:
     last_seen: float | None = None
     strategies: dict[str, StrategyView] = field(default_factory=dict)
     first_seen: float | None = None
-    journaled: bool = False  # it keeps a journal: its PnL points come from P/pnl
+    journaled: bool | None = None  # it keeps a journal (PnL points from P/pnl); None until its heartbeat is heard
 
     @property
     def last_alive(self) -> float | None:
@@ -100,6 +101,8 @@ class Fleet:
         with self._lock:
             view = self._bots.setdefault(bot, BotView(first_seen=now))
             view.last_seen = now
+            if kind == HEARTBEAT_TOPIC:
+                view.journaled = journal is not None or bool(view.journaled)
             if journal is not None:
                 view.journaled = True
                 if kind == HEARTBEAT_TOPIC:
@@ -190,7 +193,7 @@ class Fleet:
             strategy.error = entry.get("error")
             strategy.at = now
             key = (bot, str(strategy_id))
-            if not view.journaled and now - self._last_pnl.get(key, 0.0) >= self.pnl_interval:
+            if view.journaled is False and now - self._last_pnl.get(key, 0.0) >= self.pnl_interval:
                 self._last_pnl[key] = now
                 self._queue(self._heard.pnl, _pnl_entry(bot, str(strategy_id), now, performance, None))
 

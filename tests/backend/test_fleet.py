@@ -56,6 +56,7 @@ def test_order_filled_events_become_trades_and_other_events_do_not() -> None:
 
 def test_performance_keeps_the_latest_view_but_stores_at_most_one_point_per_interval() -> None:
     fleet = Fleet(pnl_interval=5.0)
+    feed(fleet, "hbot/b1/hb", {"ts": 1}, 999.0)  # a bot without a journal (its PnL points are sampled)
     for second in range(12):
         feed(fleet, "hbot/b1/performance", {
             "s1": {"performance": {"realized_pnl_quote": second, "unrealized_pnl_quote": 1,
