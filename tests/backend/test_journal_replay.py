@@ -21,7 +21,7 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(420)]
 
 NAMES = ("jr1", "jr2")
-NEW_FILLS = 40  # per instance while the backend is down (about 30 s of the market maker's trading)
+NEW_FILLS = 40  # per instance while the backend is down (20 to 30 s of the market maker's trading)
 START_TIMEOUT = 60.0
 CATCH_UP_TIMEOUT = 60.0
 
@@ -94,10 +94,12 @@ def fleet(tmp_path: Path):
                 pass
 
 
-def kill_backend(backend: BackendProcess) -> None:
+def kill_backend(backend: BackendProcess) -> dict[str, int]:
+    """SIGKILL it; returns how many records each instance had journaled then."""
     assert backend.process is not None
     backend.process.send_signal(signal.SIGKILL)
     backend.process.wait(timeout=10)
+    return {name: len(journal(backend.data_dir, name)) for name in NAMES}
 
 
 def trade_on(data_dir: Path, count: int) -> None:
@@ -107,10 +109,11 @@ def trade_on(data_dir: Path, count: int) -> None:
                message=lambda: f"{count} more fills per instance (had {before})")
 
 
-def caught_up_and_equal(backend: BackendProcess, client: HiveClient) -> dict[str, float]:
+def caught_up_and_equal(backend: BackendProcess, client: HiveClient, at_kill: dict[str, int]) -> None:
     """Once back: the fills journaled during the outage are stored within a bounded wait (the time is returned);
     then, the instances stopped, the API equals each journal exactly."""
     data_dir = backend.data_dir
+    missed = {name: len(journal(data_dir, name)) - at_kill[name] for name in NAMES}
     at_restart = {name: fills(journal(data_dir, name)) for name in NAMES}
     started = time.monotonic()
     for name in NAMES:
@@ -128,28 +131,29 @@ def caught_up_and_equal(backend: BackendProcess, client: HiveClient) -> dict[str
                    message=lambda n=name, w=want: f"{n}: {first_difference(w, stored(client, n))}")
         have = stored(client, name)
         assert len(set(have["trades"])) == len(have["trades"]) and len(set(have["pnl"])) == len(have["pnl"])
-    figures = {"catch_up_s": round(catch_up_s, 2)}
+    figures: dict[str, float] = {"catch_up_s": round(catch_up_s, 2)}
     for name in NAMES:
         records = journal(data_dir, name)
-        figures[f"{name}_records"] = len(records)
-        figures[f"{name}_journal_bytes"] = sum(p.stat().st_size for p in
-                                               (data_dir / "instances" / name / "journal").glob("*.jsonl"))
+        stamps = [p["timestamp"] for _s, topic, p in records if topic == "pnl"]
+        size = sum(p.stat().st_size for p in (data_dir / "instances" / name / "journal").glob("*.jsonl"))
+        figures.update({f"{name}_missed_records": missed[name], f"{name}_records": len(records),
+                        f"{name}_fills": len(fills(records)),
+                        f"{name}_journal_mb_per_hour": round(size / (stamps[-1] - stamps[0]) * 3600 / 1e6, 1)})
     print(f"\njournal replay figures: {figures}")
-    return figures
 
 
 def test_fills_pnl_and_logs_made_while_the_backend_is_killed_reach_the_store_exactly_once(fleet) -> None:
     backend, client, _brokers = fleet
-    kill_backend(backend)
+    at_kill = kill_backend(backend)
     trade_on(backend.data_dir, NEW_FILLS)
     backend.start()
-    caught_up_and_equal(backend, client)
+    caught_up_and_equal(backend, client, at_kill)
 
 
 def test_the_same_with_the_broker_killed_and_another_one_up_during_the_outage(fleet) -> None:
     backend, client, brokers = fleet
     port = backend.broker_port
-    kill_backend(backend)
+    at_kill = kill_backend(backend)
     trade_on(backend.data_dir, NEW_FILLS // 2)
     os.killpg(brokers[0], signal.SIGKILL)            # the broker goes: what the bots sent in flight is lost
     trade_on(backend.data_dir, NEW_FILLS // 2)        # nobody to publish to
@@ -164,4 +168,4 @@ def test_the_same_with_the_broker_killed_and_another_one_up_during_the_outage(fl
     assert client.broker_status()["state"] != "running"
     brokers.append(client.start_broker()["pid"])
     wait_for_port("127.0.0.1", port)
-    caught_up_and_equal(backend, client)
+    caught_up_and_equal(backend, client, at_kill)
