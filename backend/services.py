@@ -70,6 +70,7 @@ class Services:
         self.supervisor.stop()
         self.docker_hosts.close()
         self.events.close()
+        self.fleet.catchup.stop()
         try:
             self.instances.recorder.flush()
         finally:

@@ -137,6 +137,23 @@ class CredentialsFileConfig(Frozen):
     file: Path = Field(description="JSON file; relative to the config's folder unless absolute")
 
 
+class JournalConfig(Frozen):
+    """The instance's journal of what it publishes (hive_core/remote/journal.py), in its folder."""
+
+    enabled: bool = True
+    dir: Path = Field(Path("journal"), description="relative to the config's folder unless absolute")
+    segment_bytes: int = Field(4 * 1024 * 1024, ge=4096, description="a segment file is closed at this size")
+    max_bytes: int = Field(64 * 1024 * 1024, ge=4096,
+                           description="all segments together; the oldest are deleted beyond it")
+    pnl_interval: float = Field(5.0, gt=0, description="seconds between journaled PnL points (P/pnl)")
+
+    @model_validator(mode="after")
+    def _room_for_a_segment(self) -> JournalConfig:
+        if self.max_bytes < self.segment_bytes:
+            raise ValueError(f"max_bytes ({self.max_bytes}) must be at least segment_bytes ({self.segment_bytes})")
+        return self
+
+
 # `default_factory=<model>` below: mypy (without the pydantic plugin) takes defaulted fields for required ones.
 class InstanceConfig(Frozen):
     instance_id: Identifier
@@ -149,6 +166,7 @@ class InstanceConfig(Frozen):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)  # type: ignore[arg-type]
     metrics_port: int | None = Field(None, ge=0, le=65535, description="serve Prometheus text on 127.0.0.1:<port>")
     credentials: CredentialsFileConfig | None = Field(None, description="venue credentials, read at start")
+    journal: JournalConfig = Field(default_factory=JournalConfig)
 
     @model_validator(mode="after")
     def _unique_ids_and_known_pairs(self) -> InstanceConfig:

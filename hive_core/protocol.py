@@ -13,6 +13,8 @@ Hive extensions (optional for Hummingbot's tools, which never send them):
 - `strategy/add` (data: a strategy entry as in the instance config, plus `start`, default true),
   `strategy/remove` (`strategy`, `skip_order_cancellation`), `strategy/reload` (`strategy`,
   `keep_state` true, `reset_metrics` false, `cancel_orders` false) and `strategy/resume` (`strategy`).
+- the journal (hive_core/remote/journal.py): `P/log`, `P/notify`, `P/events` and `P/pnl` messages carry
+  `journal: {run, seq}`, `P/hb` the journal's head; `journal` (`run`, `since`, `limit`) answers a range.
 """
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ NOTIFY_TOPIC = "notify"
 EVENTS_TOPIC = "events"
 PERFORMANCE_TOPIC = "performance"
 METRICS_TOPIC = "metrics"          # hive extension: the instance's figures
-BOT_TOPICS = (HEARTBEAT_TOPIC, STATUS_TOPIC, LOG_TOPIC, NOTIFY_TOPIC, EVENTS_TOPIC, PERFORMANCE_TOPIC)
+PNL_TOPIC = "pnl"                  # hive extension: journaled PnL points (hive_core/remote/journal.py)
+BOT_TOPICS = (HEARTBEAT_TOPIC, STATUS_TOPIC, LOG_TOPIC, NOTIFY_TOPIC, EVENTS_TOPIC, PERFORMANCE_TOPIC, PNL_TOPIC)
+# What the journal keeps: every message on these topics carries `journal: {run, seq}`.
+JOURNALED_TOPICS = (LOG_TOPIC, NOTIFY_TOPIC, EVENTS_TOPIC, PNL_TOPIC)
 
 # Topics the bot listens on under its prefix, besides the commands: `external/event/<name...>`.
 EXTERNAL_EVENT_TOPIC = "external/event"
@@ -44,6 +49,7 @@ def topic_prefix(namespace: str, instance_id: str) -> str:
 
 # ---- request payloads -------------------------------------------------------------------------
 
+MAX_JOURNAL_LIMIT = 1000
 _LOG_LEVELS = {"CRITICAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG", "NOTSET"}
 _ONE = "hive: only this strategy id"
 
@@ -147,6 +153,14 @@ class StrategyAddRequest(Request):
         return dict(self.model_extra or {})
 
 
+class JournalRequest(Request):
+    """Hive: journaled records of one run, from `since` on (docs/protocol.md, "journal")."""
+
+    run: str | None = Field(None, min_length=1, description="a run id; the current run when absent")
+    since: int = Field(1, ge=1, description="the first seq wanted")
+    limit: int = Field(500, ge=0, le=MAX_JOURNAL_LIMIT, description="records at most; 0: only the list of runs")
+
+
 # ---- the commands -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -172,6 +186,8 @@ _COMMANDS = (
     Command("strategy/remove", StrategyRemoveRequest, 30.0),
     Command("strategy/reload", StrategyReloadRequest, 30.0),
     Command("strategy/resume", StrategyRequest, 10.0),
+    # hive extension: replay of the journal
+    Command("journal", JournalRequest, 10.0),
 )
 
 # Other topic names a command is also served on: `import_strategy` is the API server's name for `import`.
@@ -191,11 +207,11 @@ def canonical(command: str) -> str:
     return ALIASES.get(command, command)
 
 
-READ_ONLY_COMMANDS = frozenset({"status", "history"})
+READ_ONLY_COMMANDS = frozenset({"status", "history", "journal"})
 
 
 def only_reads(command: str, data: dict[str, Any]) -> bool:
-    """`status`, `history` and a `config` without params change nothing: the bot does not report them and the
+    """`status`, `history`, `journal` and a `config` without params change nothing: the bot does not report them and the
     backend does not audit them. Every other command acts (docs/protocol.md, "Command reports")."""
     name = canonical(command)
     return name in READ_ONLY_COMMANDS or (name == "config" and not data.get("params"))

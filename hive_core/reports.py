@@ -87,6 +87,21 @@ class Reports:
             finally:
                 self._mids = None
 
+    def pnl_points(self) -> dict[str, dict[str, float]]:
+        """Each strategy's PnL figures now, as P/performance names them (the P/pnl payload's `strategies`)."""
+        self._mids = {}
+        try:
+            points = {}
+            for slot in self.slots.values():
+                account = slot.account
+                unrealized = account.unrealized_pnl(self._mid(slot.ctx.trading_pair))
+                points[slot.id] = {"realized_pnl_quote": account.realized_pnl, "unrealized_pnl_quote": unrealized,
+                                   "global_pnl_quote": account.realized_pnl + unrealized,
+                                   "volume_traded": account.volume_quote}
+            return points
+        finally:
+            self._mids = None
+
     def metrics_report(self) -> dict[str, Any]:
         """The P/metrics payload (hive extension): the instance-level figures, once per performance interval."""
         return {"timestamp": int(time.time() * 1000), "instance": self.registry.instance_fields()}

@@ -51,6 +51,7 @@ from hive_core.orders.transport import InProcessTransport, VenueApiTransport
 from hive_core.remote.bridge import BRIDGE_METRICS, MqttBridge
 from hive_core.remote.commands import CommandRouter
 from hive_core.remote.controller import RemoteController
+from hive_core.remote.journal import Journal
 from hive_core.remote.link import BridgeLink
 from hive_core.reports import Reports
 from hive_core.scheduler import INF, Job, Scheduler
@@ -121,6 +122,7 @@ class Runtime:
                                  delivery=self.delivery, link=self.link, slots=slots)
         self.controller = RemoteController(self.host, delivery=self.delivery, reports=self.reports, link=self.link,
                                            clock=self.clock, config_dir=config_dir)
+        self.config_dir = config_dir
         self._stop_requested = False
         self._log_handler: logging.Handler | None = None
 
@@ -208,11 +210,13 @@ class Runtime:
         if settings.mqtt_autostart:
             reports, delivery = self.reports, self.delivery
             router = CommandRouter(self.controller, report=self.link.report_command)
+            journal = self.link.journal = self._open_journal()
             bridge = self.link.bridge = MqttBridge(
                 settings, self.config.instance_id, router=router,
                 performance=reports.performance_report, metrics=reports.metrics_report,
                 performance_parts=reports.performance_json_parts, on_external_event=delivery.deliver_event,
-                on_topic_message=delivery.deliver_topic, raw_topics=delivery.raw_topics)
+                on_topic_message=delivery.deliver_topic, raw_topics=delivery.raw_topics,
+                journal=journal, pnl_points=reports.pnl_points, pnl_interval=self.config.journal.pnl_interval)
             if settings.mqtt_logger:
                 self._log_handler = bridge.log_handler()
                 logging.getLogger("hive").addHandler(self._log_handler)
@@ -246,6 +250,16 @@ class Runtime:
             if install_signal_handlers:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
+
+    def _open_journal(self) -> Journal | None:
+        """The journal in the instance's folder (the config's), when enabled and the folder is known."""
+        settings = self.config.journal
+        if not settings.enabled or self.config_dir is None:
+            return None
+        journal = Journal(self.config_dir / settings.dir, segment_bytes=settings.segment_bytes,
+                          max_bytes=settings.max_bytes, run=self.link.run)
+        self.logger.info("journal %s, run %s", journal.directory, journal.run)
+        return journal
 
     def request_stop(self) -> None:
         self._stop_requested = True
@@ -283,6 +297,8 @@ class Runtime:
                 logging.getLogger("hive").removeHandler(self._log_handler)
                 self._log_handler = None
             await bridge.stop()
+        if self.link.journal is not None:
+            self.link.journal.close()
 
     # ---- virtual-time mode --------------------------------------------------------------------
 

@@ -171,6 +171,7 @@ class Trade(BaseModel):
     price: float
     amount: float
     fee: float
+    trade_id: str | None = Field(None, description="the venue's trade id (none for trades stored before it was kept)")
 
 
 class Notification(BaseModel):

@@ -2,9 +2,14 @@
 
 Every bot's heartbeats, availability, logs, notifications, events and performance (docs/protocol.md) and
 the broker's `$SYS/broker/...` statistics arrive through the connection (backend/orchestrator/connection.py).
-The latest view of each bot is kept in memory and what must be stored (log lines, trades, down-sampled PnL
-points) is queued; the supervisor drains that queue into the store, so that the MQTT thread never waits on
-the database.
+The latest view of each bot is kept in memory and what must be stored (log lines, trades, PnL points,
+notifications, market events) is queued; the supervisor drains that queue into the store, so that the MQTT
+thread never waits on the database.
+
+What a hive_core bot journals (its messages carry `journal: {run, seq}`) is queued exactly once and in order,
+what it published while nobody listened is fetched from its journal (backend/orchestrator/journal.py), and its
+PnL points are its own (P/pnl). Of other bots (their heartbeat carries no journal head), PnL points are sampled
+from P/performance every `pnl_interval`.
 """
 from __future__ import annotations
 
@@ -18,8 +23,10 @@ from typing import Any
 
 from backend.broker.base import BrokerStats
 from backend.orchestrator.connection import FleetConnection
-from backend.store import LogEntry, PnlEntry, TradeEntry
-from hive_core.protocol import BOT_TOPICS
+from backend.orchestrator.journal import Held, JournalCatchup, JournalTracker, Verdict
+from backend.store import Heard, LogEntry, MarketEventEntry, NotificationEntry, PnlEntry, TradeEntry
+from backend.store.db import JournalKey
+from hive_core.protocol import BOT_TOPICS, HEARTBEAT_TOPIC, JOURNALED_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class BotView:
     strategies: dict[str, StrategyView] = field(default_factory=dict)
     first_seen: float | None = None
     last_stop: CommandReport | None = None   # the last stop command it reported carrying out
+    journaled: bool | None = None  # it keeps a journal (PnL points from P/pnl); None until its heartbeat is heard
 
     @property
     def last_alive(self) -> float | None:
@@ -87,12 +95,12 @@ class Fleet:
         self._lock = threading.Lock()
         self._bots: dict[str, BotView] = {}
         self._stats = BrokerStats()
-        self._logs: list[LogEntry] = []
-        self._trades: list[TradeEntry] = []
-        self._pnl: list[PnlEntry] = []
+        self._heard = Heard()
+        self._reports: list[CommandReport] = []  # command reports heard, for the audit (drain_reports)
         self._last_pnl: dict[tuple[str, str], float] = {}
-        self._notifications: list[dict] = []
-        self._market_events: list[dict] = []
+        self.catchup = JournalCatchup(self.connection.request, self.replayed, self.journal_cursor, self._caught_up)
+        self.journal = JournalTracker(self.catchup.want)
+
     # --- messages --------------------------------------------------------------------------------
     def handle(self, topic: str, payload: bytes, now: float) -> None:
         """Digest one message heard at `now` (public so that tests can feed messages without a broker)."""
@@ -109,36 +117,93 @@ class Fleet:
             return
         if not isinstance(data, dict):
             return
+        journal = _journal_key(data)
         with self._lock:
             view = self._bots.setdefault(bot, BotView(first_seen=now))
             view.last_seen = now
-            if kind == "hb":
-                view.last_heartbeat = now
-            elif kind == "status_updates":
-                if data.get("type") == "availability":
-                    if data.get("msg") == "online":
-                        view.last_online = now
-                    elif data.get("msg") == "offline":
-                        view.last_offline = now
-            elif kind == "log":
-                self._queue(self._logs, _log_entry(bot, data, now))
-            elif kind == "notify":
-                report = _command_report(bot, data, now)
-                if report is not None and report.name == "stop" and report.outcome == "ok":
+            if kind == HEARTBEAT_TOPIC:
+                view.journaled = journal is not None or bool(view.journaled)
+            if journal is not None:
+                view.journaled = True
+                if kind == HEARTBEAT_TOPIC:
+                    self.journal.head(bot, *journal)
+                elif kind in JOURNALED_TOPICS and self.journal.live(bot, *journal, (kind, data, now)) \
+                        is not Verdict.ACCEPT:
+                    return
+            self._digest(bot, view, kind, data, now, journal)
+
+    def _digest(self, bot: str, view: BotView, kind: str, data: dict, now: float, journal: JournalKey | None) -> None:
+        """Update the view and queue what is to be stored (under the lock)."""
+        if kind == "hb":
+            view.last_heartbeat = now
+        elif kind == "status_updates":
+            if data.get("type") == "availability":
+                if data.get("msg") == "online":
+                    view.last_online = now
+                elif data.get("msg") == "offline":
+                    view.last_offline = now
+        elif kind == "log":
+            self._queue(self._heard.logs, _log_entry(bot, data, now, journal))
+        elif kind == "notify":
+            report = _command_report(bot, data, now)
+            if report is not None:
+                self._reports.append(report)
+                if report.name == "stop" and report.outcome == "ok":
                     view.last_stop = report
-                self._queue(self._notifications, {"instance": bot, "ts": now, "seq": data.get("seq"),
-                                                  "timestamp": data.get("timestamp"), "msg": str(data.get("msg", "")),
-                                                  "command": report})
-                self._queue(self._logs, LogEntry(bot, _float(data.get("timestamp"), now, seconds=True), 20, "INFO",
-                                                 "hive.notify", str(data.get("msg", "")), None))
-            elif kind == "events":
-                self._queue(self._market_events, {"instance": bot, "ts": now, "type": str(data.get("type", "")),
-                                                  "timestamp": data.get("timestamp"), "data": data.get("data")})
-                trade = _trade_entry(bot, data, now)
-                if trade is not None:
-                    self._queue(self._trades, trade)
-            elif kind == "performance":
-                self._handle_performance(bot, view, data, now)
+            seq = data.get("seq")
+            self._queue(self._heard.notifications, NotificationEntry(
+                bot, now, seq if isinstance(seq, int) else None, str(data.get("msg", "")), journal))
+            self._queue(self._heard.logs, LogEntry(bot, _float(data.get("timestamp"), now, seconds=True), 20,
+                                                   "INFO", "hive.notify", str(data.get("msg", "")), None, journal))
+        elif kind == "events":
+            self._queue(self._heard.market_events, MarketEventEntry(bot, now, str(data.get("type", "")),
+                                                                    data.get("data"), journal))
+            trade = _trade_entry(bot, data, now, journal)
+            if trade is not None:
+                self._queue(self._heard.trades, trade)
+        elif kind == "pnl":
+            self._handle_pnl(bot, data, now, journal)
+        elif kind == "performance":
+            self._handle_performance(bot, view, data, now)
+
+    def _handle_pnl(self, bot: str, data: dict, now: float, journal: JournalKey | None) -> None:
+        """P/pnl: the bot's own PnL points (one per strategy), at the bot's time."""
+        strategies = data.get("strategies")
+        if not isinstance(strategies, dict):
+            return
+        ts = _float(data.get("timestamp"), now, seconds=True)
+        for strategy_id, figures in strategies.items():
+            if isinstance(figures, dict):
+                self._queue(self._heard.pnl, _pnl_entry(bot, str(strategy_id), ts, figures, journal))
+
+    # --- the journal -----------------------------------------------------------------------------
+    def resume_journals(self, cursors: dict[tuple[str, str], int]) -> None:
+        """Follow the bots' journals from what the store has ((bot, run) -> seq)."""
+        with self._lock:
+            self.journal.load(cursors)
+
+    def journal_cursor(self, bot: str, run: str) -> int:
+        with self._lock:
+            return self.journal.cursor(bot, run)
+
+    def replayed(self, bot: str, run: str, records: list[dict[str, Any]]) -> None:
+        """Records fetched from `bot`'s journal (of `run`, in order): digest those not had yet."""
+        now = time.time()
+        with self._lock:
+            view = self._bots.setdefault(bot, BotView(first_seen=now))
+            for record in records:
+                seq, kind, data = record.get("seq"), record.get("topic"), record.get("payload")
+                if not isinstance(seq, int) or kind not in JOURNALED_TOPICS or not isinstance(data, dict):
+                    continue
+                if self.journal.replayed(bot, run, seq):
+                    self._digest(bot, view, str(kind), data, now, (run, seq))
+
+    def _caught_up(self, bot: str, run: str | None, failed: bool) -> None:
+        """A catch-up ended: look again at the live messages held meanwhile."""
+        with self._lock:
+            held: list[Held] = self.journal.caught_up(bot, run, failed)
+        for kind, data, now in held:
+            self.handle(f"{self.namespace}/{bot}/{kind}", json.dumps(data).encode(), now)
 
     def _handle_performance(self, bot: str, view: BotView, data: dict, now: float) -> None:
         for strategy_id, entry in data.items():
@@ -153,15 +218,9 @@ class Fleet:
             strategy.error = entry.get("error")
             strategy.at = now
             key = (bot, str(strategy_id))
-            if now - self._last_pnl.get(key, 0.0) >= self.pnl_interval:
+            if view.journaled is False and now - self._last_pnl.get(key, 0.0) >= self.pnl_interval:
                 self._last_pnl[key] = now
-                self._queue(self._pnl, PnlEntry(
-                    bot, str(strategy_id), now,
-                    realized=_float(performance.get("realized_pnl_quote")),
-                    unrealized=_float(performance.get("unrealized_pnl_quote")),
-                    total=_float(performance.get("global_pnl_quote")),
-                    volume=_float(performance.get("volume_traded")),
-                ))
+                self._queue(self._heard.pnl, _pnl_entry(bot, str(strategy_id), now, performance, None))
 
     def _handle_sys(self, name: str, payload: bytes, now: float) -> None:
         if name not in SYS_TOPICS:
@@ -198,13 +257,6 @@ class Fleet:
         with self._lock:
             return sorted(self._bots)
 
-    def drain_messages(self) -> tuple[list[dict], list[dict]]:
-        """The notifications (P/notify) and market events (P/events) heard since the last drain."""
-        with self._lock:
-            notes, events = self._notifications, self._market_events
-            self._notifications, self._market_events = [], []
-        return notes, events
-
     # --- what others read ------------------------------------------------------------------------
     def bot(self, name: str) -> BotView | None:
         with self._lock:
@@ -218,6 +270,7 @@ class Fleet:
     def forget(self, name: str) -> None:
         with self._lock:
             self._bots.pop(name, None)
+            self.journal.forget(name)
             for key in [k for k in self._last_pnl if k[0] == name]:
                 del self._last_pnl[key]
 
@@ -232,16 +285,26 @@ class Fleet:
             return BrokerStats(s.clients_connected, s.messages_received, s.messages_sent, s.uptime_s,
                                s.messages_per_s, s.updated_at)
 
-    def drain(self) -> tuple[list[LogEntry], list[TradeEntry], list[PnlEntry]]:
+    def drain(self) -> Heard:
+        """Everything heard since the last drain, with the journal cursors it advances (taken together)."""
         with self._lock:
-            logs, trades, pnl = self._logs, self._trades, self._pnl
-            self._logs, self._trades, self._pnl = [], [], []
-        return logs, trades, pnl
+            heard, self._heard = self._heard, Heard()
+            heard.cursors = self.journal.drain_cursors()
+        return heard
 
-    def requeue(self, logs: list[LogEntry], trades: list[TradeEntry], pnl: list[PnlEntry]) -> None:
+    def requeue(self, heard: Heard) -> None:
         """Put back what could not be stored, ahead of what arrived since."""
         with self._lock:
-            self._logs[:0], self._trades[:0], self._pnl[:0] = logs, trades, pnl
+            now = self._heard
+            now.logs[:0], now.trades[:0], now.pnl[:0] = heard.logs, heard.trades, heard.pnl
+            now.notifications[:0], now.market_events[:0] = heard.notifications, heard.market_events
+            self.journal.requeue_cursors(heard.cursors)
+
+    def drain_reports(self) -> list[CommandReport]:
+        """The command reports heard since the last call (for the audit, which stores each once)."""
+        with self._lock:
+            reports, self._reports = self._reports, []
+        return reports
 
 
 def _float(value: Any, default: float = 0.0, seconds: bool = False) -> float:
@@ -265,13 +328,31 @@ def strategy_of_logger(logger_name: str) -> str | None:
     return None
 
 
-def _log_entry(bot: str, data: dict, now: float) -> LogEntry:
+def _journal_key(data: dict) -> JournalKey | None:
+    """(run, seq) of a journaled message, or of the journal's head on a heartbeat (hive_core/remote/journal.py)."""
+    journal = data.get("journal")
+    if not isinstance(journal, dict):
+        return None
+    run, seq = journal.get("run"), journal.get("seq")
+    if not isinstance(run, str) or not run or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return None
+    return run[:64], seq
+
+
+def _pnl_entry(bot: str, strategy: str, ts: float, figures: dict, journal: JournalKey | None) -> PnlEntry:
+    return PnlEntry(bot, strategy, ts, realized=_float(figures.get("realized_pnl_quote")),
+                    unrealized=_float(figures.get("unrealized_pnl_quote")),
+                    total=_float(figures.get("global_pnl_quote")), volume=_float(figures.get("volume_traded")),
+                    journal=journal)
+
+
+def _log_entry(bot: str, data: dict, now: float, journal: JournalKey | None) -> LogEntry:
     logger_name = str(data.get("logger_name", ""))
     level_no = int(_float(data.get("level_no"), 20))
     return LogEntry(
         instance=bot, ts=_float(data.get("timestamp"), now, seconds=True), level_no=level_no,
         level_name=str(data.get("level_name") or logging.getLevelName(level_no)), logger_name=logger_name,
-        msg=str(data.get("msg", "")), strategy=strategy_of_logger(logger_name),
+        msg=str(data.get("msg", "")), strategy=strategy_of_logger(logger_name), journal=journal,
     )
 
 
@@ -290,7 +371,7 @@ def _command_report(bot: str, data: dict, now: float) -> CommandReport | None:
         text=str(data.get("msg", "")), key=f"{bot}:{command.get('run', '')}:{seq}"[:255], at=now)
 
 
-def _trade_entry(bot: str, event: dict, now: float) -> TradeEntry | None:
+def _trade_entry(bot: str, event: dict, now: float, journal: JournalKey | None) -> TradeEntry | None:
     if event.get("type") != "OrderFilled" or not isinstance(event.get("data"), dict):
         return None
     data = event["data"]
@@ -303,4 +384,6 @@ def _trade_entry(bot: str, event: dict, now: float) -> TradeEntry | None:
         strategy=data.get("controller_id") or None, order_id=str(data.get("order_id", "")),
         trading_pair=str(data.get("trading_pair", "")), side=side, price=_float(data.get("price")),
         amount=_float(data.get("amount")), fee=_float(fee),
+        trade_id=str(data["exchange_trade_id"])[:128] if data.get("exchange_trade_id") is not None else None,
+        journal=journal,
     )

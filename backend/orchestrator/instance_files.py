@@ -26,12 +26,14 @@ from backend.strategies.library import StrategyLibrary
 
 
 class InstanceFiles:
-    def __init__(self, data_dir: Path, library: StrategyLibrary, namespace: str, heartbeat_interval: float) -> None:
+    def __init__(self, data_dir: Path, library: StrategyLibrary, namespace: str, heartbeat_interval: float,
+                 pnl_interval: float = 5.0) -> None:
         self.instances_dir = data_dir / "instances"
         self.archive_dir = data_dir / "archived"
         self.library = library
         self.namespace = namespace
         self.heartbeat_interval = heartbeat_interval
+        self.pnl_interval = pnl_interval
 
     def folder(self, name: str) -> Path:
         return self.instances_dir / name
@@ -46,7 +48,8 @@ class InstanceFiles:
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
         host, port = broker
         config = build_config(spec, root or folder, host, port, self.namespace, self.heartbeat_interval,
-                              with_credentials=credentials is not None, with_mqtt_auth=mqtt_login is not None)
+                              with_credentials=credentials is not None, with_mqtt_auth=mqtt_login is not None,
+                              pnl_interval=self.pnl_interval)
         config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
         remove_credentials_file(folder)
         if credentials is not None:

@@ -1,13 +1,17 @@
-"""Stores what the fleet heard: notifications (their command reports audited) and market events, then log lines,
-trades and PnL points in batches."""
+"""Stores what the fleet heard (log lines, trades, PnL points, notifications, market events) in batches, and
+audits the command reports among the notifications.
+
+Each batch is one transaction with the journal cursors it advances (backend/orchestrator/journal.py), so a
+record replayed from a bot's journal is never stored twice, also across backend restarts: the fleet starts
+from the cursors the store has.
+"""
 from __future__ import annotations
 
 import logging
 
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
-from backend.store import MarketEventRow, NotificationRow, Store
-from backend.store.repositories.telemetry import TelemetryRepository
+from backend.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -18,30 +22,19 @@ class FleetRecorder:
         self.fleet = fleet
         self.log_lines_per_instance = log_lines_per_instance
         self.audit = audit
+        fleet.resume_journals(store.journal_cursors())
 
     def flush(self) -> None:
         """Drain the fleet's queues into the store; a batch that cannot be stored is put back for the next try."""
-        notes, events = self.fleet.drain_messages()
-        if notes or events:
+        heard = self.fleet.drain()
+        reports = self.fleet.drain_reports()
+        if reports:
             try:
-                with self.store.session() as session:
-                    telemetry = TelemetryRepository(session)
-                    telemetry.add_notifications(
-                        NotificationRow(instance=n["instance"], ts=n["ts"], msg=n["msg"],
-                                        seq=n["seq"] if isinstance(n["seq"], int) else None) for n in notes)
-                    telemetry.add_market_events(
-                        MarketEventRow(instance=e["instance"], ts=e["ts"], type=e["type"][:63], data=e["data"])
-                        for e in events)
+                self.audit.record(reports)
             except Exception:
-                log.exception("cannot store %d notifications and %d market events", len(notes), len(events))
-            try:
-                self.audit.record(n["command"] for n in notes if n.get("command") is not None)
-            except Exception:
-                log.exception("cannot audit the command reports of %d notifications", len(notes))
-        logs, trades, pnl = self.fleet.drain()
+                log.exception("cannot audit %d command reports", len(reports))
         try:
-            self.store.write_batch(logs, trades, pnl, self.log_lines_per_instance)
+            self.store.write_batch(heard, self.log_lines_per_instance)
         except Exception:
-            log.exception("cannot store %d log lines, %d trades, %d PnL points; will retry",
-                          len(logs), len(trades), len(pnl))
-            self.fleet.requeue(logs, trades, pnl)
+            log.exception("cannot store %s; will retry", heard.counts())
+            self.fleet.requeue(heard)

@@ -10,6 +10,7 @@ from backend.domain.instances import InstanceCreate
 from hive_core.config import (
     CredentialsFileConfig,
     InstanceConfig,
+    JournalConfig,
     MqttBridgeConfig,
     PaperAccountConfig,
     SimVenueConfig,
@@ -30,8 +31,9 @@ def reachable_host(host: str) -> str:
 
 def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, broker_port: int,
                  namespace: str, heartbeat_interval: float, with_credentials: bool = False,
-                 with_mqtt_auth: bool = False) -> InstanceConfig:
-    """The instance's config; `with_credentials` and `with_mqtt_auth` name the files written beside it."""
+                 with_mqtt_auth: bool = False, pnl_interval: float = 5.0) -> InstanceConfig:
+    """The instance's config; `with_credentials` and `with_mqtt_auth` name the files written beside it;
+    `pnl_interval`: seconds between the PnL points the instance journals (and the backend stores)."""
     paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
     return InstanceConfig(
         instance_id=spec.name,
@@ -47,6 +49,7 @@ def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, bro
         ),
         strategy_dirs=[instance_dir / STRATEGY_DIR],
         credentials=CredentialsFileConfig(file=Path(CREDENTIALS_NAME)) if with_credentials else None,
+        journal=JournalConfig(pnl_interval=pnl_interval),
     )
 
 

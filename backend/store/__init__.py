@@ -1,5 +1,5 @@
 """Persistence: SQLAlchemy models and the Store (engine + sessions + bulk writes)."""
-from backend.store.db import LogEntry, PnlEntry, Store, TradeEntry
+from backend.store.db import Heard, LogEntry, MarketEventEntry, NotificationEntry, PnlEntry, Store, TradeEntry
 from backend.store.models import (
     AuditRow,
     Base,
@@ -9,6 +9,7 @@ from backend.store.models import (
     DockerHostRow,
     EventRow,
     InstanceRow,
+    JournalCursorRow,
     LogRow,
     MarketEventRow,
     NotificationRow,
@@ -24,9 +25,9 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow",
-    "LogEntry", "LogRow", "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow",
-    "ScriptConfigRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "Heard",
+    "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "MarketEventEntry", "MarketEventRow",
+    "NotificationEntry", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow", "ScriptConfigRow",
     "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
     "WebhookRow",
 ]

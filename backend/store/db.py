@@ -5,17 +5,30 @@ Opening a Store brings its schema to the newest migration (backend/store/migrati
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, delete, event, select
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.store.migrations.runner import upgrade_to_head
-from backend.store.models import InstanceRow, LogRow, PnlSnapshotRow, TradeRow
+from backend.store.models import (
+    InstanceRow,
+    JournalCursorRow,
+    LogRow,
+    MarketEventRow,
+    NotificationRow,
+    PnlSnapshotRow,
+    TradeRow,
+)
+
+JournalKey = tuple[str, int]
+"""(run, seq) of the journal record an entry comes from (hive_core/remote/journal.py); None when not journaled."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class LogEntry:
     logger_name: str
     msg: str
     strategy: str | None
+    journal: JournalKey | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,8 @@ class TradeEntry:
     price: float
     amount: float
     fee: float
+    trade_id: str | None = None
+    journal: JournalKey | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,47 @@ class PnlEntry:
     unrealized: float
     total: float
     volume: float
+    journal: JournalKey | None = None
+
+
+@dataclass(frozen=True)
+class NotificationEntry:
+    instance: str
+    ts: float
+    seq: int | None
+    msg: str
+    journal: JournalKey | None = None
+
+
+@dataclass(frozen=True)
+class MarketEventEntry:
+    instance: str
+    ts: float
+    type: str
+    data: object
+    journal: JournalKey | None = None
+
+
+@dataclass
+class Heard:
+    """What the fleet heard since the last batch, to be stored in one transaction.
+
+    `cursors`: (bot, run) -> the seq up to which every journaled record of that run is in this batch or already
+    stored. An entry whose journal seq is not above the stored cursor is skipped: none is stored twice."""
+
+    logs: list[LogEntry] = field(default_factory=list)
+    trades: list[TradeEntry] = field(default_factory=list)
+    pnl: list[PnlEntry] = field(default_factory=list)
+    notifications: list[NotificationEntry] = field(default_factory=list)
+    market_events: list[MarketEventEntry] = field(default_factory=list)
+    cursors: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.logs or self.trades or self.pnl or self.notifications or self.market_events or self.cursors)
+
+    def counts(self) -> str:
+        return (f"{len(self.logs)} log lines, {len(self.trades)} trades, {len(self.pnl)} PnL points, "
+                f"{len(self.notifications)} notifications, {len(self.market_events)} market events")
 
 
 def engine_url(url: str) -> URL:
@@ -85,13 +142,21 @@ class Store:
         self.engine.dispose()
 
     # --- bulk writes from the fleet connection ---------------------------------------------------
-    def write_batch(self, logs: Iterable[LogEntry], trades: Iterable[TradeEntry], pnl: Iterable[PnlEntry],
-                    log_cap: int) -> None:
-        logs, trades, pnl = list(logs), list(trades), list(pnl)
-        if not (logs or trades or pnl):
+    def write_batch(self, heard: Heard, log_cap: int) -> None:
+        """Store what was heard in one transaction, with the journal cursors it advances. Log lines, trades and
+        PnL points only of instances created here; notifications and market events of every bot (by name)."""
+        if not heard:
             return
-        names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
         with self.session() as session:
+            fresh = _journal_filter(session, heard.cursors)
+            logs = [e for e in heard.logs if fresh(e)]
+            trades = [e for e in heard.trades if fresh(e)]
+            pnl = [e for e in heard.pnl if fresh(e)]
+            session.add_all(NotificationRow(instance=e.instance, ts=e.ts, msg=e.msg, seq=e.seq)
+                            for e in heard.notifications if fresh(e))
+            session.add_all(MarketEventRow(instance=e.instance, ts=e.ts, type=e.type[:63], data=e.data)
+                            for e in heard.market_events if fresh(e))
+            names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
             ids = dict(session.execute(
                 select(InstanceRow.name, InstanceRow.id).where(InstanceRow.name.in_(names))).all())
             session.add_all(
@@ -101,7 +166,8 @@ class Store:
             )
             session.add_all(
                 TradeRow(instance_id=ids[e.instance], ts=e.ts, strategy=e.strategy, order_id=e.order_id,
-                         trading_pair=e.trading_pair, side=e.side, price=e.price, amount=e.amount, fee=e.fee)
+                         trading_pair=e.trading_pair, side=e.side, price=e.price, amount=e.amount, fee=e.fee,
+                         trade_id=e.trade_id)
                 for e in trades if e.instance in ids
             )
             session.add_all(
@@ -113,6 +179,34 @@ class Store:
             for name in {e.instance for e in logs}:
                 if name in ids:
                     _trim_logs(session, ids[name], log_cap)
+
+    def journal_cursors(self) -> dict[tuple[str, str], int]:
+        """(bot, run) -> the seq up to which that run's journal is stored."""
+        with self.session() as session:
+            return {(row.instance, row.run): row.seq for row in session.scalars(select(JournalCursorRow))}
+
+
+def _journal_filter(session: Session, cursors: dict[tuple[str, str], int]) -> Callable[[Any], bool]:
+    """Advance the stored cursors of `cursors`; return what tells an entry not stored yet (by the cursors as they
+    were before)."""
+    if not cursors:
+        return lambda _entry: True
+    names = {name for name, _run in cursors}
+    rows = {(row.instance, row.run): row for row in session.scalars(
+        select(JournalCursorRow).where(JournalCursorRow.instance.in_(names)))}
+    stored = {key: row.seq for key, row in rows.items()}
+    now = time.time()
+    for (name, run), seq in cursors.items():
+        row = rows.get((name, run))
+        if row is None:
+            session.add(JournalCursorRow(instance=name, run=run, seq=seq, updated_at=now))
+        elif seq > row.seq:
+            row.seq, row.updated_at = seq, now
+
+    def fresh(entry: Any) -> bool:
+        key = entry.journal
+        return key is None or key[1] > stored.get((entry.instance, key[0]), 0)
+    return fresh
 
 
 def _trim_logs(session: Session, instance_id: int, keep: int) -> None:

@@ -108,6 +108,7 @@ class TradeRow(Base):
     price: Mapped[float] = mapped_column(Float)
     amount: Mapped[float] = mapped_column(Float)
     fee: Mapped[float] = mapped_column(Float)
+    trade_id: Mapped[str | None] = mapped_column(String(128), nullable=True, doc="the venue's trade id")
 
 
 class LogRow(Base):
@@ -158,6 +159,20 @@ class NotificationRow(Base):
     ts: Mapped[float] = mapped_column(Float, doc="receive time")
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     msg: Mapped[str] = mapped_column(Text)
+
+
+class JournalCursorRow(Base):
+    """How far the store has a bot's journal (hive_core/remote/journal.py): every record of `run` up to `seq` is
+    stored, written in the same transaction as those records, so that none is stored twice. Kept by bot name."""
+
+    __tablename__ = "journal_cursors"
+    __table_args__ = (UniqueConstraint("instance", "run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance: Mapped[str] = mapped_column(String(63))
+    run: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[float] = mapped_column(Float)
 
 
 class MarketEventRow(Base):

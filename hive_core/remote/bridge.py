@@ -4,7 +4,9 @@ paho-mqtt runs its network loop in its own thread (`loop_start`) and keeps recon
 back-off when the broker is not there yet or goes away; the trading loop never waits for the
 broker. Publishing only queues a packet for that thread; while disconnected, logs and events wait in
 bounded queues (oldest dropped first, counted) and command replies in their own queue, all sent on
-reconnect (replies first). Incoming commands are handed to the
+reconnect (replies first). With a journal (hive_core/remote/journal.py), every log line, notification,
+event and PnL point is journaled first and published with its `journal` seq; the heartbeat carries the
+journal's head, and the backlogs are sent in seq order. Incoming commands are handed to the
 asyncio loop with `call_soon_threadsafe`, so they run between ticks, never concurrently with a
 strategy.
 """
@@ -25,6 +27,7 @@ from hive_core.config import MqttBridgeConfig
 from hive_core.market.types import ExternalEvent
 from hive_core.remote import messages
 from hive_core.remote.commands import CommandRouter
+from hive_core.remote.journal import Journal
 
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 5
@@ -80,7 +83,11 @@ class MqttBridge:
                  on_external_event: Callable[[ExternalEvent], None] | None = None,
                  on_topic_message: Callable[[str, bytes], None] | None = None,
                  raw_topics: Callable[[], Iterable[str]] | None = None,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None,
+                 journal: Journal | None = None,
+                 pnl_points: Callable[[], dict] | None = None, pnl_interval: float = 5.0) -> None:
+        """`journal`: where P/log, P/notify, P/events and P/pnl are journaled; `pnl_points` (with a journal)
+        gives the PnL figures per strategy published on P/pnl every `pnl_interval` s."""
         self.settings = settings
         self.instance_id = instance_id
         self.prefix = protocol.topic_prefix(settings.mqtt_namespace, instance_id)
@@ -92,6 +99,9 @@ class MqttBridge:
         self._on_external_event = on_external_event if settings.mqtt_external_events else None
         self._on_topic_message = on_topic_message if settings.mqtt_external_events else None
         self._raw_topics = raw_topics
+        self.journal = journal
+        self._pnl_points = pnl_points if journal is not None else None
+        self._pnl_interval = pnl_interval
         self._subscribed_raw: set[str] = set()
         self._logger = logger or logging.getLogger("hive.bridge")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -138,6 +148,8 @@ class MqttBridge:
         if self._performance is not None or self._metrics is not None or self._performance_parts is not None:
             self._tasks.append(loop.create_task(self._performance_loop(self.settings.mqtt_performance_interval),
                                                 name="hive-performance"))
+        if self._pnl_points is not None:
+            self._tasks.append(loop.create_task(self._every(self._pnl_interval, self.publish_pnl), name="hive-pnl"))
         self._logger.info("MQTT bridge connecting to %s:%s as %s (prefix %s)", self.settings.mqtt_host,
                           self.settings.mqtt_port, self.client_id, self.prefix)
 
@@ -208,12 +220,25 @@ class MqttBridge:
                     self.dropped_events += 1
             backlog.append((suffix, payload))
 
+    def journaled(self, suffix: str, payload: dict) -> dict:
+        """The payload with its `journal` seq, once journaled (as it is without a journal)."""
+        return self.journal.append(suffix, payload) if self.journal is not None else payload
+
     def publish_log(self, payload: dict) -> None:
-        self.publish_kept(protocol.LOG_TOPIC, payload)
+        self.publish_kept(protocol.LOG_TOPIC, self.journaled(protocol.LOG_TOPIC, payload))
 
     def publish_event(self, kind: str, data: dict, timestamp: float) -> None:
         if self.settings.mqtt_events:
-            self.publish_kept(protocol.EVENTS_TOPIC, messages.event_message(kind, data, timestamp))
+            self.publish_kept(protocol.EVENTS_TOPIC, self.journaled(
+                protocol.EVENTS_TOPIC, messages.event_message(kind, data, timestamp)))
+
+    def publish_pnl(self) -> None:
+        """P/pnl (hive extension): one journaled PnL point per strategy."""
+        if self._pnl_points is not None:
+            points = self._pnl_points()
+            if points:
+                self.publish(protocol.PNL_TOPIC, self.journaled(protocol.PNL_TOPIC,
+                                                                messages.pnl_message(points, time.time())))
 
     def publish_reply(self, reply_to: str, data: dict) -> None:
         """A command reply (QoS 1) to the caller's topic; kept in its own queue while disconnected."""
@@ -257,6 +282,8 @@ class MqttBridge:
             replies = list(self._reply_backlog)
             self._reply_backlog.clear()
             kept = list(self._event_backlog) + list(self._log_backlog)
+            if self.journal is not None:     # in journal order, so that a listener sees no gap
+                kept.sort(key=lambda item: item[1].get("journal", {}).get("seq", 0))
             self._event_backlog.clear()
             self._log_backlog.clear()
         for reply_to, text in replies:
@@ -269,7 +296,8 @@ class MqttBridge:
         """A line on P/notify; `command` is the Hive report field of a handled command."""
         if self.settings.mqtt_notifier:
             self._notify_seq += 1
-            self.publish(protocol.NOTIFY_TOPIC, messages.notify_message(self._notify_seq, msg, time.time(), command))
+            self.publish(protocol.NOTIFY_TOPIC, self.journaled(
+                protocol.NOTIFY_TOPIC, messages.notify_message(self._notify_seq, msg, time.time(), command)))
 
     def log_handler(self, level: int = logging.NOTSET) -> MqttLogHandler:
         return MqttLogHandler(self, level)
@@ -283,7 +311,13 @@ class MqttBridge:
                 self._logger.exception("periodic MQTT publish failed")
 
     def _heartbeat(self) -> None:
-        self.publish(protocol.HEARTBEAT_TOPIC, messages.heartbeat(time.time()))
+        self.publish(protocol.HEARTBEAT_TOPIC, self._heartbeat_message(time.time()))
+
+    def _heartbeat_message(self, now: float) -> dict:
+        beat = messages.heartbeat(now)
+        if self.journal is not None:
+            beat["journal"] = self.journal.head()
+        return beat
 
     async def _performance_loop(self, interval: float) -> None:
         while True:
@@ -351,8 +385,8 @@ class MqttBridge:
         self.connected.set()
         now = time.time()
         self.publish(protocol.STATUS_TOPIC, messages.status_update("availability", "online", now))
-        self.publish(protocol.HEARTBEAT_TOPIC, messages.heartbeat(now))
         self._flush_backlogs()
+        self.publish(protocol.HEARTBEAT_TOPIC, self._heartbeat_message(now))
         self._logger.info("connected to MQTT broker %s:%s (connection #%d)", self.settings.mqtt_host,
                           self.settings.mqtt_port, self.connects)
 

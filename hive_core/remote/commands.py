@@ -34,6 +34,7 @@ from hive_core.protocol import (
     ConfigRequest,
     HistoryRequest,
     ImportRequest,
+    JournalRequest,
     Request,
     StartRequest,
     StatusRequest,
@@ -67,6 +68,7 @@ class Controller(Protocol):
     def command_strategy_remove(self, request: StrategyRemoveRequest) -> dict: ...
     def command_strategy_reload(self, request: StrategyReloadRequest) -> dict: ...
     def command_strategy_resume(self, request: StrategyRequest) -> dict: ...
+    def command_journal(self, request: JournalRequest) -> dict: ...
 
 
 @dataclass(frozen=True)

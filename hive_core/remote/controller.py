@@ -26,6 +26,7 @@ from hive_core.protocol import (
     ConfigRequest,
     HistoryRequest,
     ImportRequest,
+    JournalRequest,
     StartRequest,
     StatusRequest,
     StopRequest,
@@ -349,6 +350,23 @@ class RemoteController:
                          strategy_status=slot.job.status)
         self.link.notify(f"strategy {slot.id} {_PAST[verb]}")
         return ok(strategy=slot.id, strategy_status=slot.job.status if verb != "remove" else "removed")
+
+    # ---- the journal (hive extension) ---------------------------------------------------------
+
+    def command_journal(self, request: JournalRequest) -> dict:
+        """Records of `run` (the current one when absent) from `since` on, in order and bounded (`limit`, and
+        about 256 KiB); with the runs on disk and this run's head, so that a caller knows when it has caught up."""
+        journal = self.link.journal
+        if journal is None:
+            return error("this instance keeps no journal (journal.enabled is false, or it runs without MQTT)")
+        runs = journal.runs()
+        run = request.run or journal.run
+        if run != journal.run and run not in {entry["run"] for entry in runs}:
+            return error(f"data.run: no journal of run {run!r} is left; runs: "
+                         + ", ".join(entry["run"] for entry in runs), runs=runs, current=journal.head())
+        records = journal.read(run, request.since, request.limit) if request.limit else []
+        return ok(run=run, records=[{"seq": r.seq, "topic": r.topic, "payload": r.payload} for r in records],
+                  runs=runs, current=journal.head())
 
     # ---- background work of async_backend commands --------------------------------------------
 

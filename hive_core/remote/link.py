@@ -7,12 +7,12 @@ while there is no bridge.
 from __future__ import annotations
 
 import logging
-import uuid
 
 from hive_core.market.types import OrderUpdate
 from hive_core.remote import messages
 from hive_core.remote.bridge import MqttBridge
 from hive_core.remote.commands import CommandReport
+from hive_core.remote.journal import Journal, new_run_id
 
 log = logging.getLogger("hive.commands")
 
@@ -22,7 +22,8 @@ class BridgeLink:
 
     def __init__(self) -> None:
         self.bridge: MqttBridge | None = None
-        self.run = uuid.uuid4().hex[:12]   # this process's run: seq of P/notify restarts with every run
+        self.run = new_run_id()   # this process's run (its journal's too): seq of P/notify restarts with every run
+        self.journal: Journal | None = None    # the bridge's journal, when it keeps one
 
     def report_command(self, report: CommandReport) -> None:
         """A handled command: an INFO line (hive.commands) and a P/notify with the Hive `command` field."""

@@ -91,6 +91,11 @@ def command_report(command: str, strategy: str | None, status: int, msg: str, or
                    "origin": dict(origin), "run": run}
 
 
+def pnl_message(points: dict, now: float) -> dict:
+    """P/pnl (hive extension): `strategies` maps each strategy id to its PnL figures."""
+    return {"timestamp": now, "strategies": points}
+
+
 def event_message(kind: str, data: dict, timestamp: float) -> dict:
     return {"timestamp": int(timestamp), "type": kind, "data": data}
 

@@ -37,25 +37,26 @@ def test_log_lines_are_attributed_to_their_strategy_by_logger_name() -> None:
     feed(fleet, "hbot/b1/log", {"timestamp": 10.5, "msg": "hi", "level_no": 40, "level_name": "ERROR",
                                 "logger_name": "hive.strategy.mm1"}, 11.0)
     feed(fleet, "hbot/b1/notify", {"seq": 1, "timestamp": 1_700_000_000_000, "msg": "note"}, 12.0)
-    logs, _trades, _pnl = fleet.drain()
+    logs = fleet.drain().logs
     assert [(e.ts, e.level_name, e.strategy, e.msg) for e in logs] == [(10.5, "ERROR", "mm1", "hi"),
                                                                        (1_700_000_000.0, "INFO", None, "note")]
-    assert fleet.drain() == ([], [], [])
+    assert not fleet.drain()
 
 
 def test_order_filled_events_become_trades_and_other_events_do_not() -> None:
     fleet = Fleet()
     feed(fleet, "hbot/b1/events", {"timestamp": 5, "type": "OrderFilled", "data": {
         "timestamp": 5.5, "order_id": "o1", "trading_pair": "BTC-USDT", "trade_type": "TradeType.SELL",
-        "price": 101.0, "amount": 0.2, "fee_quote": 0.02, "controller_id": "mm1"}}, 6.0)
+        "price": 101.0, "amount": 0.2, "fee_quote": 0.02, "controller_id": "mm1", "exchange_trade_id": 7}}, 6.0)
     feed(fleet, "hbot/b1/events", {"timestamp": 5, "type": "OrderCancelled", "data": {"order_id": "o2"}}, 6.0)
-    _logs, trades, _pnl = fleet.drain()
-    assert [(t.ts, t.strategy, t.side, t.price, t.amount, t.fee) for t in trades] == [
-        (5.5, "mm1", "SELL", 101.0, 0.2, 0.02)]
+    trades = fleet.drain().trades
+    assert [(t.ts, t.strategy, t.side, t.price, t.amount, t.fee, t.trade_id) for t in trades] == [
+        (5.5, "mm1", "SELL", 101.0, 0.2, 0.02, "7")]
 
 
 def test_performance_keeps_the_latest_view_but_stores_at_most_one_point_per_interval() -> None:
     fleet = Fleet(pnl_interval=5.0)
+    feed(fleet, "hbot/b1/hb", {"ts": 1}, 999.0)  # a bot without a journal (its PnL points are sampled)
     for second in range(12):
         feed(fleet, "hbot/b1/performance", {
             "s1": {"performance": {"realized_pnl_quote": second, "unrealized_pnl_quote": 1,
@@ -65,7 +66,7 @@ def test_performance_keeps_the_latest_view_but_stores_at_most_one_point_per_inte
     view = fleet.bot("b1")
     assert view.strategies["s1"].performance["realized_pnl_quote"] == 11
     assert (view.strategies["s2"].status, view.strategies["s2"].error) == ("error", "ZeroDivisionError")
-    _logs, _trades, pnl = fleet.drain()
+    pnl = fleet.drain().pnl
     assert [(p.strategy, p.ts, p.total) for p in pnl if p.strategy == "s1"] == [
         ("s1", 1000.0, 1.0), ("s1", 1005.0, 6.0), ("s1", 1010.0, 11.0)]
 

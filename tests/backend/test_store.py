@@ -5,7 +5,7 @@ import stat
 
 from sqlalchemy import func, select, text
 
-from backend.store import InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
+from backend.store import Heard, InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
 
 
 def _store(tmp_path) -> Store:
@@ -46,11 +46,11 @@ def test_the_sqlite_files_and_a_new_folder_for_them_are_private(tmp_path) -> Non
 def test_batch_stores_rows_of_known_instances_and_drops_unknown_ones(tmp_path) -> None:
     store = _store(tmp_path)
     _add(store, "a")
-    store.write_batch(
-        [LogEntry("a", 1.0, 20, "INFO", "hive.strategy.s1", "hello", "s1"),
-         LogEntry("stranger", 1.0, 20, "INFO", "x", "from a bot we do not manage", None)],
-        [TradeEntry("a", 2.0, "s1", "o1", "BTC-USDT", "BUY", 100.0, 0.1, 0.01)],
-        [PnlEntry("a", "s1", 3.0, 1.0, 2.0, 3.0, 4.0)], log_cap=100,
+    store.write_batch(Heard(
+        logs=[LogEntry("a", 1.0, 20, "INFO", "hive.strategy.s1", "hello", "s1"),
+              LogEntry("stranger", 1.0, 20, "INFO", "x", "from a bot we do not manage", None)],
+        trades=[TradeEntry("a", 2.0, "s1", "o1", "BTC-USDT", "BUY", 100.0, 0.1, 0.01)],
+        pnl=[PnlEntry("a", "s1", 3.0, 1.0, 2.0, 3.0, 4.0)]), log_cap=100,
     )
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(LogRow)) == 1
@@ -64,9 +64,9 @@ def test_log_lines_are_capped_per_instance_keeping_the_newest(tmp_path) -> None:
     _add(store, "a")
     _add(store, "b")
     for batch in range(3):
-        store.write_batch([LogEntry("a", float(i), 20, "INFO", "l", f"a{batch * 100 + i}", None) for i in range(100)],
-                          [], [], log_cap=150)
-    store.write_batch([LogEntry("b", 0.0, 20, "INFO", "l", "b0", None)], [], [], log_cap=150)
+        store.write_batch(Heard(logs=[LogEntry("a", float(i), 20, "INFO", "l", f"a{batch * 100 + i}", None)
+                                      for i in range(100)]), log_cap=150)
+    store.write_batch(Heard(logs=[LogEntry("b", 0.0, 20, "INFO", "l", "b0", None)]), log_cap=150)
     with store.session() as session:
         messages = list(session.scalars(select(LogRow.msg).join(InstanceRow).where(InstanceRow.name == "a")
                                         .order_by(LogRow.id)))

@@ -26,7 +26,9 @@ from backend.store import (
     CredentialRow,
     DockerHostRow,
     EventRow,
+    Heard,
     InstanceRow,
+    JournalCursorRow,
     LogEntry,
     LogRow,
     PnlSnapshotRow,
@@ -50,6 +52,7 @@ RESOURCES = "0004"  # the instances' resource samples
 BROKER_CONTAINER = "0005"  # the broker container's id, image and encrypted logins
 DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
 AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
+JOURNAL = "0008"  # the journal cursors and the trades' trade ids
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -125,6 +128,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {RESOURCES} -> {BROKER_CONTAINER}," in line for line in lines)  # and 0005
         assert any(f"upgrade {BROKER_CONTAINER} -> {DOCKER_HOSTS}," in line for line in lines)  # and 0006
         assert any(f"upgrade {DOCKER_HOSTS} -> {AUDIT_ORIGIN}," in line for line in lines)  # and 0007
+        assert any(f"upgrade {AUDIT_ORIGIN} -> {JOURNAL}," in line for line in lines)  # and 0008
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -143,7 +147,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             logs = session.execute(select(InstanceRow.name, LogRow.msg).join(InstanceRow).order_by(LogRow.id)).all()
             assert [tuple(line) for line in logs] == [("alpha", "tick 0"), ("alpha", "tick 1"), ("alpha", "tick 2"),
                                                       ("beta", "venue gone")]
-            assert session.scalar(select(TradeRow.order_id)) == "o-1"
+            assert session.execute(select(TradeRow.order_id, TradeRow.trade_id)).one() == ("o-1", None)  # 0007
             assert session.scalar(select(PnlSnapshotRow.total)) == 1.0
             assert session.scalar(select(StateChangeRow.to_state)) == "running"
             assert session.scalar(select(BrokerRow.kind)) == "embedded"
@@ -155,7 +159,8 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty
             assert session.scalars(select(ResourceSampleRow)).all() == []             # 0004's new table, empty
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
-        store.write_batch([LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)], [], [], log_cap=100)
+            assert session.scalars(select(JournalCursorRow)).all() == []              # 0007's, empty too
+        store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5
     finally:

@@ -35,7 +35,8 @@ def test_heartbeat_is_sent_on_connect_and_then_every_interval(mqtt_broker, mqtt_
     beats = mqtt_probe.wait_for(f"{hive.prefix}/hb", count=4, timeout=20)
     for beat in beats:
         body = beat.json()
-        assert list(body) == ["ts"] and isinstance(body["ts"], int)
+        assert list(body) == ["ts", "journal"] and isinstance(body["ts"], int)   # journal: the Hive extension
+        assert set(body["journal"]) == {"run", "seq"} and isinstance(body["journal"]["seq"], int)
         assert abs(body["ts"] / 1e6 - beat.at) < 2.0          # microseconds since the epoch
         assert beat.retain is False
     stamps = [beat.json()["ts"] / 1e6 for beat in beats]
@@ -80,7 +81,8 @@ def test_log_messages_carry_the_protocol_fields_and_strategy_logger_names(mqtt_b
     [log] = mqtt_probe.wait_for(f"{hive.prefix}/log", lambda m: m.json()["logger_name"] == "hive.strategy.mm1",
                                 timeout=20)
     body = log.json()
-    assert set(body) == {"timestamp", "msg", "level_no", "level_name", "logger_name"}
+    assert set(body) == {"timestamp", "msg", "level_no", "level_name", "logger_name", "journal"}
+    assert body["journal"]["seq"] >= 1 and isinstance(body["journal"]["run"], str)
     assert isinstance(body["timestamp"], float) and abs(body["timestamp"] - log.at) < 5
     assert isinstance(body["msg"], str) and body["msg"]
     assert (body["level_no"], body["level_name"]) == (20, "INFO")
@@ -136,7 +138,7 @@ def test_order_filled_events_carry_the_fill_as_floats(mqtt_broker, mqtt_probe, s
     hive = spawn_hive(config)
     [event] = mqtt_probe.wait_for(f"{hive.prefix}/events", lambda m: m.json()["type"] == "OrderFilled", timeout=20)
     body = event.json()
-    assert set(body) == {"timestamp", "type", "data"} and isinstance(body["timestamp"], int)
+    assert set(body) == {"timestamp", "type", "data", "journal"} and isinstance(body["timestamp"], int)
     data = body["data"]
     assert data["order_id"] == "taker-000001" and data["controller_id"] == "taker"
     assert (data["trading_pair"], data["trade_type"], data["order_type"]) == ("BTC-USDT", "BUY", "MARKET")

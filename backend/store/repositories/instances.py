@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.store.models import (
     InstanceRow,
+    JournalCursorRow,
     LogRow,
     MarketEventRow,
     NotificationRow,
@@ -46,10 +47,10 @@ class InstanceRepository:
 
     def delete(self, row: InstanceRow) -> None:
         """The row with everything stored about it: logs, trades, PnL, resource use, state history, notifications,
-        events."""
+        events, journal cursors."""
         for table in (LogRow, TradeRow, PnlSnapshotRow, ResourceSampleRow, StateChangeRow):
             self.session.execute(delete(table).where(table.instance_id == row.id))
-        for by_name in (NotificationRow, MarketEventRow):
+        for by_name in (NotificationRow, MarketEventRow, JournalCursorRow):
             self.session.execute(delete(by_name).where(by_name.instance == row.name))
         self.session.delete(row)
 
