@@ -34,13 +34,17 @@ class Received:
 
 
 class MqttProbe:
-    def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60) -> None:
+    def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60,
+                 login: tuple[str, str] | None = None) -> None:
+        """`login`: (username, password), as Hive's brokers refuse clients without one."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
-        self._acknowledged: set[int] = set()  # message ids of the SUBACKs received
+        self._acknowledged: dict[int, list[int]] = {}  # message id of each SUBACK received: its reason codes
+        if login is not None:
+            self._client.username_pw_set(*login)
         self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
 
@@ -48,15 +52,18 @@ class MqttProbe:
         with self._lock:
             self.messages.append(Received(message.topic, message.payload, message.qos, message.retain, time.time()))
 
-    def _on_subscribe(self, _client, _userdata, mid, _reason_codes, _properties) -> None:
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties) -> None:
         with self._lock:
-            self._acknowledged.add(mid)
+            self._acknowledged[mid] = [code.value for code in reason_codes]
 
-    def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0) -> None:
-        """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen."""
+    def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0, granted: bool | None = True) -> None:
+        """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen;
+        the SUBACK must grant it (with `granted` False: refuse it, 0x80; None: either)."""
         result, mid = self._client.subscribe(topic, qos)
         assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe {topic} failed: {result}"
-        wait_until(lambda: mid in self._acknowledged, timeout, interval=0.01, message=f"SUBACK for {topic}")
+        codes = wait_until(lambda: self._acknowledged.get(mid), timeout, interval=0.01, message=f"SUBACK for {topic}")
+        if granted is not None:
+            assert (codes[0] < 0x80) == granted, f"SUBACK for {topic}: {codes} (expected granted: {granted})"
 
     def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
         data = payload if isinstance(payload, bytes | str) else json.dumps(payload)

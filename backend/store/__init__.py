@@ -4,6 +4,7 @@ from backend.store.models import (
     AuditRow,
     Base,
     BotRunRow,
+    BrokerLoginRow,
     BrokerRow,
     CredentialRow,
     DockerHostRow,
@@ -24,7 +25,8 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "InstanceRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerLoginRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow",
+    "InstanceRow",
     "LogEntry", "LogRow", "MarketEventRow", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow",
     "ScriptConfigRow",
     "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",

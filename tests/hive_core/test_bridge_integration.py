@@ -208,12 +208,12 @@ def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_p
 @pytest.mark.fault
 def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_restarts(spawn_hive):
     broker = EmbeddedBroker()           # a free port, nothing listening yet
-    hive = spawn_hive(instance_config(None, [MM], port=broker.port))
+    hive = spawn_hive(instance_config(broker, [MM]))
     wait_until(lambda: "MQTT bridge connecting" in hive.output(), 20, message="the bridge connecting, to nobody")
     assert hive.process.poll() is None, hive.output()
     broker.start()
     try:
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{hive.prefix}/#")
         probe.wait_for(f"{hive.prefix}/hb", timeout=20)
         probe.close()
@@ -222,7 +222,7 @@ def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_
         wait_until(lambda: "lost the MQTT broker" in hive.output(), 20, message="the bridge noticing the broker gone")
         assert hive.process.poll() is None, hive.output()
         broker.start()
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{hive.prefix}/#")
         wait_online(probe, hive.prefix, timeout=25)
         probe.wait_for(f"{hive.prefix}/hb", timeout=10)

@@ -1,0 +1,152 @@
+"""The broker's logins and ACL, enforced by the broker itself: the embedded broker (amqtt with Hive's plugin) and
+a real Mosquitto reading the very same files (what an external broker is told to install) refuse the same things.
+"""
+from __future__ import annotations
+
+import getpass
+import secrets
+import shutil
+import signal
+import subprocess
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from backend.broker.access import grants
+from backend.broker.base import accepts_anonymous
+from backend.broker.mosquitto import Login
+from tests.conftest import EmbeddedBroker, wait_for_port
+from tests.mqtt_probe import MqttProbe
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+NAMESPACE = "hbot"
+
+
+class PrivateMosquitto(EmbeddedBroker):
+    """The machine's Mosquitto on a free port with the same password and ACL files; SIGHUP reads them again."""
+
+    def start(self) -> None:
+        conf = self.folder / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous false\n"
+                        f"password_file {self.folder / 'passwd'}\nacl_file {self.folder / 'acl'}\n"
+                        f"user {getpass.getuser()}\nlog_dest stderr\n")
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        wait_for_port(self.host, self.port)
+
+    def _write(self) -> None:
+        super()._write()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+
+
+@pytest.fixture(params=["embedded", "mosquitto"])
+def broker(request):
+    if request.param == "mosquitto" and not shutil.which(MOSQUITTO):
+        pytest.skip(f"{MOSQUITTO} is not installed (apt-get install mosquitto)")
+    server = EmbeddedBroker() if request.param == "embedded" else PrivateMosquitto()
+    server.start()
+    yield server
+    server.stop()
+
+
+def instance_login(broker: EmbeddedBroker, name: str) -> Login:
+    login = Login(f"hive-instance-{name}", secrets.token_urlsafe(16))
+    broker.grant(login, grants("instance", name, NAMESPACE))
+    return login
+
+
+def connack(broker: EmbeddedBroker, login: tuple[str, str] | None, timeout: float = 10.0) -> int:
+    """The CONNACK's return code for a CONNECT with `login` (0 accepted; 5 not authorised)."""
+    answered = threading.Event()
+    codes: list[int] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
+    client.reconnect_delay_set(30, 30)  # no second attempt within the test
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        codes.append(reason_code.value)
+        answered.set()
+
+    def on_disconnect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        if not codes:  # closed without a CONNACK: refused as well
+            codes.append(reason_code.value or 5)
+        answered.set()
+
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    if login is not None:
+        client.username_pw_set(*login)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        assert answered.wait(timeout), "no CONNACK"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return codes[0]
+
+
+def test_a_client_without_a_login_or_with_a_wrong_one_is_refused(broker: EmbeddedBroker) -> None:
+    assert accepts_anonymous(broker.host, broker.port) is False
+    assert connack(broker, None) != 0
+    assert connack(broker, (broker.login.username, "not-the-password")) != 0
+    assert connack(broker, ("nobody", broker.login.password)) != 0
+    assert connack(broker, broker.credentials) == 0
+
+
+def test_an_instance_login_reaches_its_own_topics_alone(broker: EmbeddedBroker) -> None:
+    a, b = instance_login(broker, "alpha"), instance_login(broker, "beta")
+    backend = broker.probe()
+    backend.subscribe(f"{NAMESPACE}/#")
+    backend.subscribe("hive/rpc/#")
+    bot_a = MqttProbe(broker.host, broker.port, login=(a.username, a.password))
+    bot_b = MqttProbe(broker.host, broker.port, login=(b.username, b.password))
+    try:
+        # The embedded broker refuses the subscription (SUBACK 0x80); Mosquitto grants it and delivers nothing
+        refused = False if isinstance(broker, EmbeddedBroker) and not isinstance(broker, PrivateMosquitto) else None
+        for foreign in ("#", f"{NAMESPACE}/beta/#", f"{NAMESPACE}/+/stop", f"{NAMESPACE}/beta/stop", "$SYS/#"):
+            bot_a.subscribe(foreign, granted=refused)
+        bot_a.subscribe(f"{NAMESPACE}/alpha/#")
+        bot_b.subscribe(f"{NAMESPACE}/beta/#")
+
+        for forbidden in ("beta/stop", "beta/status_updates", "beta/hb", "alpha/stop", "alpha/config"):
+            bot_a.publish(f"{NAMESPACE}/{forbidden}", {"header": {"reply_to": "x"}, "data": {}})
+        bot_a.publish(f"{NAMESPACE}/alpha/hb", {"ts": 1})                     # its own bot topic: through
+        backend.wait_for(f"{NAMESPACE}/alpha/hb")
+        backend.publish(f"{NAMESPACE}/beta/stop", {"marker": True})           # after A's attempts
+        bot_b.wait_for(f"{NAMESPACE}/beta/stop")
+        assert [m.json() for m in bot_b.received("#")] == [{"marker": True}]  # B never saw A's
+        assert {m.topic for m in bot_a.received("#")} == {f"{NAMESPACE}/alpha/hb"}  # nor A anything of B's
+        backend.wait_for(f"{NAMESPACE}/beta/stop")
+        assert [m.topic for m in backend.received(f"{NAMESPACE}/#")] == [f"{NAMESPACE}/alpha/hb",
+                                                                         f"{NAMESPACE}/beta/stop"]
+
+        backend.publish(f"{NAMESPACE}/alpha/stop", {"header": {"reply_to": "hive/rpc/node/1"}, "data": {}})
+        bot_a.wait_for(f"{NAMESPACE}/alpha/stop")                            # the backend's commands reach A
+        bot_a.publish("hive/rpc/node/1", {"data": {"status": 200}})           # and A's reply reaches the backend
+        backend.wait_for("hive/rpc/node/1")
+    finally:
+        for probe in (backend, bot_a, bot_b):
+            probe.close()
+
+
+def test_a_login_added_or_revoked_is_enforced_without_restarting_the_broker(broker: EmbeddedBroker) -> None:
+    assert broker.process is not None
+    pid = broker.process.pid
+    watcher = broker.probe()
+    watcher.subscribe(f"{NAMESPACE}/#")
+    late = Login("hive-instance-late", secrets.token_urlsafe(16))
+    assert connack(broker, (late.username, late.password)) != 0
+    try:
+        broker.grant(late, grants("instance", "late", NAMESPACE))
+        bot = MqttProbe(broker.host, broker.port, login=(late.username, late.password))
+        bot.publish(f"{NAMESPACE}/late/hb", {"ts": 1})
+        watcher.wait_for(f"{NAMESPACE}/late/hb")
+        bot.close()
+        broker.revoke(late.username)
+        assert connack(broker, (late.username, late.password)) != 0
+        watcher.publish(f"{NAMESPACE}/still/hb", {"ts": 2})  # the others' connections were never dropped
+        watcher.wait_for(f"{NAMESPACE}/still/hb")
+        assert broker.process.pid == pid and broker.process.poll() is None
+    finally:
+        watcher.close()
