@@ -30,7 +30,14 @@ from backend.broker.mosquitto import Login
 from backend.broker.private_files import write_private
 from backend.docker.hosts import LOCAL, DockerHosts
 from backend.docker.labels import backend_id
-from backend.domain.broker import BrokerAccessSetup, BrokerHealth, BrokerLog, BrokerStatus
+from backend.domain.broker import (
+    BrokerAccessSetup,
+    BrokerHealth,
+    BrokerLog,
+    BrokerLoginCreate,
+    BrokerLoginCreated,
+    BrokerStatus,
+)
 from backend.errors import Conflict, HiveError
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
@@ -165,6 +172,17 @@ class BrokerManager:
         if made:
             self._sync_access_logged()
         return login.username, login.password
+
+    def create_login(self, spec: BrokerLoginCreate, actor: str) -> BrokerLoginCreated:
+        """An extra login (a bot's, or a controller's), enforced by the broker in use at once."""
+        created = self.logins.create(spec, actor)
+        self._sync_access_logged()
+        return created
+
+    def revoke_login(self, username: str, actor: str) -> None:
+        """Remove an extra login; the broker in use refuses it from now on."""
+        self.logins.revoke(username, actor)
+        self._sync_access_logged()
 
     def forget_instance(self, name: str) -> None:
         """Instance `name` is deleted: its login goes, and the broker in use refuses it from now on."""
