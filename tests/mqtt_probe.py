@@ -59,13 +59,19 @@ class MqttProbe:
     def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0, granted: bool | None = True) -> None:
         """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen;
         the SUBACK must grant it (with `granted` False: refuse it, 0x80; None: either)."""
+        self.wait_connected(timeout)
         result, mid = self._client.subscribe(topic, qos)
         assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe {topic} failed: {result}"
         codes = wait_until(lambda: self._acknowledged.get(mid), timeout, interval=0.01, message=f"SUBACK for {topic}")
         if granted is not None:
             assert (codes[0] < 0x80) == granted, f"SUBACK for {topic}: {codes} (expected granted: {granted})"
 
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Until the broker's CONNACK accepted this client (paho sends nothing before it)."""
+        wait_until(self._client.is_connected, timeout, interval=0.01, message="the probe's CONNACK")
+
     def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
+        self.wait_connected()
         data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
         self._client.publish(topic, data, qos=qos).wait_for_publish(timeout=5)
 

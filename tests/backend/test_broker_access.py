@@ -4,11 +4,13 @@ a real Mosquitto reading the very same files (what an external broker is told to
 from __future__ import annotations
 
 import getpass
+import json
 import secrets
 import shutil
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -16,21 +18,27 @@ import pytest
 from backend.broker.access import grants
 from backend.broker.base import accepts_anonymous
 from backend.broker.mosquitto import Login
+from backend.client import BackendError, HiveClient
+from tests.backend.conftest import RunningBackend, broker_login
 from tests.conftest import EmbeddedBroker, wait_for_port
 from tests.mqtt_probe import MqttProbe
+from tests.polling import wait_until
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 NAMESPACE = "hbot"
 
 
 class PrivateMosquitto(EmbeddedBroker):
-    """The machine's Mosquitto on a free port with the same password and ACL files; SIGHUP reads them again."""
+    """The machine's Mosquitto on a free port with the same password and ACL files; SIGHUP reads them again.
+    With `anonymous`, it is configured as Mosquitto is out of the box on a trusted host: no login at all."""
+
+    anonymous = False
 
     def start(self) -> None:
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} {self.host}\nallow_anonymous false\n"
-                        f"password_file {self.folder / 'passwd'}\nacl_file {self.folder / 'acl'}\n"
-                        f"user {getpass.getuser()}\nlog_dest stderr\n")
+        access = (f"allow_anonymous false\npassword_file {self.folder / 'passwd'}\nacl_file {self.folder / 'acl'}\n"
+                  if not self.anonymous else "allow_anonymous true\n")
+        conf.write_text(f"listener {self.port} {self.host}\n{access}user {getpass.getuser()}\nlog_dest stderr\n")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         wait_for_port(self.host, self.port)
@@ -150,3 +158,128 @@ def test_a_login_added_or_revoked_is_enforced_without_restarting_the_broker(brok
         assert broker.process.pid == pid and broker.process.poll() is None
     finally:
         watcher.close()
+
+
+def needs_mosquitto() -> None:
+    if not shutil.which(MOSQUITTO):
+        pytest.skip(f"{MOSQUITTO} is not installed (apt-get install mosquitto)")
+
+
+MM = {"id": "mm1", "strategy": "market_maker"}
+
+
+@pytest.mark.usefixtures("running_broker")
+def test_each_instance_logs_in_as_itself_made_and_removed_without_a_broker_restart(
+        hive_backend: RunningBackend, client: HiveClient, data_dir: Path) -> None:
+    status = client.broker_status()
+    assert (status["login_required"], status["anonymous_allowed"]) == (True, False)
+    where = EmbeddedBroker()
+    where.port = status["port"]
+    assert accepts_anonymous(where.host, where.port) is False
+
+    client.create_instance({"name": "late", "strategies": [MM]})  # after the broker started
+    wait_until(lambda: client.get_instance("late")["state"] == "running", 15, message="late running")
+    folder = data_dir / "instances" / "late"
+    login = json.loads((folder / "mqtt_auth.json").read_text())
+    own = (login["mqtt_username"], login["mqtt_password"])
+    assert own[0] == "hive-instance-late" and own[1] not in (folder / "config.yml").read_text()
+    assert own[1] not in json.dumps(client.broker_logins())
+    bot = MqttProbe(where.host, where.port, login=own)
+    try:
+        bot.subscribe("#", granted=False)
+        bot.subscribe("hbot/other/#", granted=False)
+        bot.subscribe("hbot/late/#")
+    finally:
+        bot.close()
+
+    client.stop_instance("late")
+    client.delete_instance("late")
+    assert connack(where, own) != 0                           # its login goes with it
+    assert "hive-instance-late" not in [entry["username"] for entry in client.broker_logins()]
+    assert client.broker_status()["pid"] == status["pid"]     # the broker was never restarted
+
+
+@pytest.mark.usefixtures("running_broker")
+def test_an_extra_login_is_shown_once_confined_to_its_bot_and_revocable(client: HiveClient) -> None:
+    created = client.create_broker_login("real-hb", "bot", "handmade")
+    assert (created["role"], created["scope"]) == ("bot", "handmade") and len(created["password"]) >= 24
+    listed = {entry["username"]: entry for entry in client.broker_logins()}
+    assert "password" not in listed["real-hb"] and created["password"] not in json.dumps(listed)
+    assert {listed["hive-backend"]["role"]} == {"backend"}
+
+    status = client.broker_status()
+    where = EmbeddedBroker()
+    where.port = status["port"]
+    watcher = MqttProbe(where.host, where.port, login=broker_login(client))  # a controller: every topic
+    bot = MqttProbe(where.host, where.port, login=("real-hb", created["password"]))
+    try:
+        watcher.subscribe("hbot/#")
+        bot.publish("hbot/someone/stop", {"data": {}})
+        bot.publish("hbot/handmade/hb", {"ts": 1})
+        watcher.wait_for("hbot/handmade/hb")
+        assert [m.topic for m in watcher.received("hbot/#")] == ["hbot/handmade/hb"]
+    finally:
+        bot.close()
+        watcher.close()
+
+    for refused, code in ((lambda: client.create_broker_login("real-hb", "bot", "x"), "duplicate_login"),
+                          (lambda: client.create_broker_login("hive-mine", "controller"), "validation_error"),
+                          (lambda: client.create_broker_login("nobot", "bot"), "validation_error"),
+                          (lambda: client.revoke_broker_login("hive-backend"), "own_login"),
+                          (lambda: client.revoke_broker_login("nobody"), "not_found")):
+        with pytest.raises(BackendError) as raised:
+            refused()
+        assert raised.value.code == code, raised.value.message
+    client.revoke_broker_login("real-hb")
+    assert connack(where, ("real-hb", created["password"])) != 0
+    audit = [(entry["outcome"], entry["detail"]) for entry in client.audit_log() if entry["action"] == "broker"]
+    assert ("login_created", "real-hb (bot of handmade)") in audit and ("login_revoked", "real-hb (bot of handmade)") \
+        in audit and ("start_requested", f"embedded broker on port {status['port']}") in audit
+    assert created["password"] not in json.dumps(client.audit_log())
+
+
+def test_an_external_broker_taking_anonymous_clients_is_flagged_and_the_written_files_make_it_enforce_the_acl(
+        hive_backend: RunningBackend, client: HiveClient) -> None:
+    needs_mosquitto()
+    external = PrivateMosquitto()
+    external.anonymous = True
+    external.start()
+    try:
+        status = client.use_external_broker(external.host, external.port)
+        assert status["anonymous_allowed"] is True and "WARNING" in status["reason"], status
+        assert client.broker_access()["anonymous_allowed"] is True
+        controller = broker_login(client)                      # what the backend is to log in with, later
+        client.create_instance({"name": "ext1", "strategies": [MM], "start": False})
+        services = hive_backend.services
+        own = services.broker.instance_login("ext1")
+
+        setup = client.broker_access()
+        assert {"allow_anonymous false", "password_file /etc/mosquitto/hive/passwd",
+                "acl_file /etc/mosquitto/hive/acl"} == set(setup["mosquitto_lines"])
+        external.stop()                                        # the operator installs the files, as told
+        external.anonymous = False
+        external._logins.clear()
+        for name in ("passwd", "acl"):
+            (external.folder / name).write_text(Path(setup[f"{'password' if name == 'passwd' else 'acl'}_file"])
+                                                .read_text())
+        external.start()
+        status = client.use_external_broker(external.host, external.port, *controller)
+        assert (status["anonymous_allowed"], status["fleet_connected"]) == (False, True), status
+        assert connack(external, None) != 0
+        bot = MqttProbe(external.host, external.port, login=own)
+        watcher = MqttProbe(external.host, external.port, login=controller)
+        try:
+            watcher.subscribe("hbot/#")
+            bot.subscribe("hbot/#", granted=None)
+            bot.publish("hbot/other/stop", {"data": {}})
+            bot.publish("hbot/ext1/hb", {"ts": 1})
+            watcher.wait_for("hbot/ext1/hb")
+            watcher.publish("hbot/other/hb", {"ts": 2})
+            watcher.wait_for("hbot/other/hb")
+            assert [m.topic for m in watcher.received("hbot/#")] == ["hbot/ext1/hb", "hbot/other/hb"]
+            assert [m.topic for m in bot.received("#")] == ["hbot/ext1/hb"]  # it reads under hbot/ext1/ alone
+        finally:
+            bot.close()
+            watcher.close()
+    finally:
+        external.stop()
