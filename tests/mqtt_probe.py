@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -96,3 +97,33 @@ class MqttProbe:
     def close(self) -> None:
         self._client.loop_stop()
         self._client.disconnect()
+
+
+def connack(host: str, port: int, login: tuple[str, str] | None, timeout: float = 10.0) -> int:
+    """The CONNACK's return code for a CONNECT with `login` (None: anonymous): 0 accepted, 5 not authorised
+    (a broker that closes without a CONNACK counts as 5 too)."""
+    answered = threading.Event()
+    codes: list[int] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
+    client.reconnect_delay_set(30, 30)  # no second attempt within the check
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        codes.append(reason_code.value)
+        answered.set()
+
+    def on_disconnect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        if not codes:
+            codes.append(reason_code.value or 5)
+        answered.set()
+
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    if login is not None:
+        client.username_pw_set(*login)
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        assert answered.wait(timeout), f"no CONNACK from {host}:{port} within {timeout} s"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return codes[0]

@@ -9,10 +9,8 @@ import secrets
 import shutil
 import signal
 import subprocess
-import threading
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from backend.broker.access import grants
@@ -21,7 +19,7 @@ from backend.broker.mosquitto import Login
 from backend.client import BackendError, HiveClient
 from tests.backend.conftest import RunningBackend, broker_login
 from tests.conftest import EmbeddedBroker, wait_for_port
-from tests.mqtt_probe import MqttProbe
+from tests.mqtt_probe import MqttProbe, connack
 from tests.polling import wait_until
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -65,41 +63,12 @@ def instance_login(broker: EmbeddedBroker, name: str) -> Login:
     return login
 
 
-def connack(broker: EmbeddedBroker, login: tuple[str, str] | None, timeout: float = 10.0) -> int:
-    """The CONNACK's return code for a CONNECT with `login` (0 accepted; 5 not authorised)."""
-    answered = threading.Event()
-    codes: list[int] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
-    client.reconnect_delay_set(30, 30)  # no second attempt within the test
-
-    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
-        codes.append(reason_code.value)
-        answered.set()
-
-    def on_disconnect(_client, _userdata, _flags, reason_code, _properties) -> None:
-        if not codes:  # closed without a CONNACK: refused as well
-            codes.append(reason_code.value or 5)
-        answered.set()
-
-    client.on_connect, client.on_disconnect = on_connect, on_disconnect
-    if login is not None:
-        client.username_pw_set(*login)
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        assert answered.wait(timeout), "no CONNACK"
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return codes[0]
-
-
 def test_a_client_without_a_login_or_with_a_wrong_one_is_refused(broker: EmbeddedBroker) -> None:
     assert accepts_anonymous(broker.host, broker.port) is False
-    assert connack(broker, None) != 0
-    assert connack(broker, (broker.login.username, "not-the-password")) != 0
-    assert connack(broker, ("nobody", broker.login.password)) != 0
-    assert connack(broker, broker.credentials) == 0
+    assert connack(broker.host, broker.port, None) != 0
+    assert connack(broker.host, broker.port, (broker.login.username, "not-the-password")) != 0
+    assert connack(broker.host, broker.port, ("nobody", broker.login.password)) != 0
+    assert connack(broker.host, broker.port, broker.credentials) == 0
 
 
 def test_an_instance_login_reaches_its_own_topics_alone(broker: EmbeddedBroker) -> None:
@@ -144,7 +113,7 @@ def test_a_login_added_or_revoked_is_enforced_without_restarting_the_broker(brok
     watcher = broker.probe()
     watcher.subscribe(f"{NAMESPACE}/#")
     late = Login("hive-instance-late", secrets.token_urlsafe(16))
-    assert connack(broker, (late.username, late.password)) != 0
+    assert connack(broker.host, broker.port, (late.username, late.password)) != 0
     try:
         broker.grant(late, grants("instance", "late", NAMESPACE))
         bot = MqttProbe(broker.host, broker.port, login=(late.username, late.password))
@@ -152,7 +121,7 @@ def test_a_login_added_or_revoked_is_enforced_without_restarting_the_broker(brok
         watcher.wait_for(f"{NAMESPACE}/late/hb")
         bot.close()
         broker.revoke(late.username)
-        assert connack(broker, (late.username, late.password)) != 0
+        assert connack(broker.host, broker.port, (late.username, late.password)) != 0
         watcher.publish(f"{NAMESPACE}/still/hb", {"ts": 2})  # the others' connections were never dropped
         watcher.wait_for(f"{NAMESPACE}/still/hb")
         assert broker.process.pid == pid and broker.process.poll() is None
@@ -194,7 +163,7 @@ def test_each_instance_logs_in_as_itself_made_and_removed_without_a_broker_resta
 
     client.stop_instance("late")
     client.delete_instance("late")
-    assert connack(where, own) != 0                           # its login goes with it
+    assert connack(where.host, where.port, own) != 0                           # its login goes with it
     assert "hive-instance-late" not in [entry["username"] for entry in client.broker_logins()]
     assert client.broker_status()["pid"] == status["pid"]     # the broker was never restarted
 
@@ -231,7 +200,7 @@ def test_an_extra_login_is_shown_once_confined_to_its_bot_and_revocable(client: 
             refused()
         assert raised.value.code == code, raised.value.message
     client.revoke_broker_login("real-hb")
-    assert connack(where, ("real-hb", created["password"])) != 0
+    assert connack(where.host, where.port, ("real-hb", created["password"])) != 0
     audit = [(entry["outcome"], entry["detail"]) for entry in client.audit_log() if entry["action"] == "broker"]
     assert ("login_created", "real-hb (bot of handmade)") in audit and ("login_revoked", "real-hb (bot of handmade)") \
         in audit and ("start_requested", f"embedded broker on port {status['port']}") in audit
@@ -265,7 +234,7 @@ def test_an_external_broker_taking_anonymous_clients_is_flagged_and_the_written_
         external.start()
         status = client.use_external_broker(external.host, external.port, *controller)
         assert (status["anonymous_allowed"], status["fleet_connected"]) == (False, True), status
-        assert connack(external, None) != 0
+        assert connack(external.host, external.port, None) != 0
         bot = MqttProbe(external.host, external.port, login=own)
         watcher = MqttProbe(external.host, external.port, login=controller)
         try:
