@@ -426,7 +426,8 @@ class BrokerManager:
     def access_setup(self) -> BrokerAccessSetup:
         """How to have an external broker enforce Hive's logins and ACL: the files (kept up to date here), the
         mosquitto.conf lines, the steps; and whether the broker in use takes anonymous clients."""
-        self.sync_access()
+        if not (self.access_dir / "acl").exists():
+            self.sync_access()
         backend = self._backend
         running = backend is not None and self._desired == "running"
         passwd, acl = self.access_dir / "passwd", self.access_dir / "acl"
