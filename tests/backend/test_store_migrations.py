@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from backend.store import (
     AuditRow,
     Base,
+    BrokerLoginRow,
     BrokerRow,
     CredentialRow,
     DockerHostRow,
@@ -49,6 +50,7 @@ CREDENTIALS = "0003"  # the credentials table
 RESOURCES = "0004"  # the instances' resource samples
 BROKER_CONTAINER = "0005"  # the broker container's id, image and encrypted logins
 DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
+BROKER_LOGINS = "0007"  # one broker login per instance, the backend's and the operator's extra ones
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -123,6 +125,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {CREDENTIALS} -> {RESOURCES}," in line for line in lines)  # and 0004
         assert any(f"upgrade {RESOURCES} -> {BROKER_CONTAINER}," in line for line in lines)  # and 0005
         assert any(f"upgrade {BROKER_CONTAINER} -> {DOCKER_HOSTS}," in line for line in lines)  # and 0006
+        assert any(f"upgrade {DOCKER_HOSTS} -> {BROKER_LOGINS}," in line for line in lines)  # and 0007
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -151,6 +154,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty
             assert session.scalars(select(ResourceSampleRow)).all() == []             # 0004's new table, empty
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
+            assert session.scalars(select(BrokerLoginRow)).all() == []                # 0007's, empty too
         store.write_batch([LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)], [], [], log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5
