@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.broker.access import FULL_RIGHTS
-from backend.broker.mosquitto import Grant, Login, acl_text, password_line
+from backend.broker.mosquitto import FULL_RIGHTS, Grant, Login, acl_text, password_line
 from backend.broker.private_files import write_private
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until

@@ -17,13 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from backend.broker.mosquitto import Grant, password_matches
+from backend.broker.mosquitto import FULL_RIGHTS, Grant, password_matches
 from hive_core.protocol import BOT_TOPICS, EXTERNAL_EVENT_TOPIC, METRICS_TOPIC, topic_prefix
 
 Role = Literal["backend", "controller", "instance", "bot"]
 Action = Literal["publish", "subscribe", "receive"]
 REPLY_TOPICS = ("hive/rpc/#", "+")  # the backend's reply topics; hbotrc's (`rpc-<hex>`, one level)
-FULL_RIGHTS: tuple[Grant, ...] = (Grant("readwrite", "#"), Grant("read", "$SYS/#"))
 _CACHE_LIMIT = 50_000
 
 

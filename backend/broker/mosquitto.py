@@ -76,6 +76,9 @@ class Grant:
     pattern: str
 
 
+FULL_RIGHTS: tuple[Grant, ...] = (Grant("readwrite", "#"), Grant("read", "$SYS/#"))  # the backend's, a controller's
+
+
 def acl_text(users: Iterable[tuple[str, Iterable[Grant]]]) -> str:
     """An ACL file: a `user` section per username with its `topic` lines; a user without one may do nothing."""
     lines = ["# written by Hive; changes are overwritten"]
@@ -98,14 +101,14 @@ def read_acl(text: str) -> dict[str, list[Grant]]:
     return users
 
 
-def mosquitto_conf(host: str, port: int, sys_interval: int, acl: bool = False) -> str:
-    """The config; with `acl`, the ACL file beside the password file is enforced too."""
+def mosquitto_conf(host: str, port: int, sys_interval: int, acl: bool = False, access_dir: str = MOUNT) -> str:
+    """The config; the password file (and with `acl` the ACL file) in `access_dir`, as the container sees it."""
     return "\n".join([
         "# written by Hive (the broker container's start, or make up); changes are overwritten",
         f"listener {port} {host}",
         "allow_anonymous false",
-        f"password_file {MOUNT}/passwd",
-        *([f"acl_file {MOUNT}/acl"] if acl else []),
+        f"password_file {access_dir}/passwd",
+        *([f"acl_file {access_dir}/acl"] if acl else []),
         "set_tcp_nodelay true",
         f"sys_interval {sys_interval}",
         "persistence false",
