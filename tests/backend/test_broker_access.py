@@ -19,6 +19,7 @@ from backend.broker.mosquitto import Login
 from backend.client import BackendError, HiveClient
 from tests.backend.conftest import RunningBackend, broker_login
 from tests.conftest import EmbeddedBroker, wait_for_port
+from tests.docker_engine import prerequisite_missing
 from tests.mqtt_probe import MqttProbe, connack
 from tests.polling import wait_until
 
@@ -47,10 +48,15 @@ class PrivateMosquitto(EmbeddedBroker):
             self.process.send_signal(signal.SIGHUP)
 
 
+def needs_mosquitto() -> None:
+    if not shutil.which(MOSQUITTO):
+        prerequisite_missing("Mosquitto", "`make mqtt-tools` (apt-get install mosquitto)")
+
+
 @pytest.fixture(params=["embedded", "mosquitto"])
 def broker(request):
-    if request.param == "mosquitto" and not shutil.which(MOSQUITTO):
-        pytest.skip(f"{MOSQUITTO} is not installed (apt-get install mosquitto)")
+    if request.param == "mosquitto":
+        needs_mosquitto()
     server = EmbeddedBroker() if request.param == "embedded" else PrivateMosquitto()
     server.start()
     yield server
@@ -127,11 +133,6 @@ def test_a_login_added_or_revoked_is_enforced_without_restarting_the_broker(brok
         assert broker.process.pid == pid and broker.process.poll() is None
     finally:
         watcher.close()
-
-
-def needs_mosquitto() -> None:
-    if not shutil.which(MOSQUITTO):
-        pytest.skip(f"{MOSQUITTO} is not installed (apt-get install mosquitto)")
 
 
 MM = {"id": "mm1", "strategy": "market_maker"}
