@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser sandbox-tools docker-tools base-image image broker-image up down clean
+.PHONY: install install-all run test test-unit lint lock bench browser sandbox-tools docker-tools mqtt-tools base-image image broker-image up down clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -71,6 +71,15 @@ docker-tools:
 	    echo "Docker's tools are missing: run 'sudo apt-get install $(DOCKER_PACKAGES)' and try again"; exit 1; \
 	  fi; fi
 
+# The broker ACL tests run the machine's Mosquitto on the files Hive writes for an external broker.
+mqtt-tools:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
+	  else \
+	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto' and try again"; exit 1; \
+	  fi; }
+
 # Images, built without pulling: the base from debootstrap (deploy/base/build.sh) unless BASE_IMAGE names
 # another Debian bookworm with python3 (python:3.11-slim-bookworm, say), then the instance image.
 BASE_IMAGE ?= $(or $(HIVE_IMAGE_BASE),hive/debian-python:bookworm)
@@ -107,7 +116,7 @@ lint: install-all
 	$(PY) -m mypy
 
 # pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
-test: install-all browser sandbox-tools docker-tools lint
+test: install-all browser sandbox-tools docker-tools mqtt-tools lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install-all sandbox-tools

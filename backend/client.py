@@ -71,6 +71,19 @@ class HiveClient:
     def broker_log(self, lines: int = 200) -> dict:
         return self._request("GET", "/broker/log", params={"lines": lines})
 
+    def broker_access(self) -> dict:
+        return self._request("GET", "/broker/access")
+
+    def broker_logins(self) -> list[dict]:
+        return self._request("GET", "/broker/logins")
+
+    def create_broker_login(self, username: str, role: str, bot_id: str | None = None) -> dict:
+        """The answer holds the password, this once."""
+        return self._request("POST", "/broker/logins", json={"username": username, "role": role, "bot_id": bot_id})
+
+    def revoke_broker_login(self, username: str) -> None:
+        self._request("DELETE", f"/broker/logins/{username}")
+
     # --- instances -------------------------------------------------------------------------------
     def list_instances(self) -> list[dict]:
         return self._request("GET", "/instances")

@@ -12,8 +12,10 @@ data folder already holds credentials.key (the key its stored credentials were s
 variables (data folder, the user the services run as, the Docker socket and its group) are written when missing,
 an environment variable winning over .env. Then, in the data folder: secrets/backend.env (the backend's login,
 broker login and key: mounted as its .env, never passed as environment variables, which `docker inspect` shows)
-and broker/mosquitto.conf + broker/passwd (Mosquitto's PBKDF2-SHA512 format), each 0600 and owned by the
-services' user.
+and broker/mosquitto.conf, each 0600 and owned by the services' user; the broker's logins and ACL are
+broker/access/passwd and acl (Mosquitto's formats), written here with the backend's login when missing, then kept
+up to date by the backend (one login per instance; backend/broker/logins.py), which the broker service reads
+again when they change.
 """
 from __future__ import annotations
 
@@ -29,10 +31,17 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-from backend.broker.mosquitto import Login, mosquitto_conf, password_line  # noqa: E402  (standard library only)
+from backend.broker.mosquitto import (  # noqa: E402  (standard library only)
+    FULL_RIGHTS,
+    MOUNT,
+    Login,
+    acl_text,
+    mosquitto_conf,
+    password_line,
+)
 
 IMAGE_USER = 10001                  # the images' user `hive`: whom the services run as when root runs this
-BROKER_USER = "hive"                # the broker login of the backend and of the instances
+BROKER_USER = "hive"                # the backend's broker login (each instance gets its own from the backend)
 SYS_INTERVAL = 5                    # seconds between the broker's $SYS updates
 WAIT_TIMEOUT = float(os.environ.get("HIVE_UP_TIMEOUT", "180"))
 
@@ -108,8 +117,17 @@ def prepare() -> None:
         backend["HIVE_CREDENTIALS_KEY"] = key
     write_private(data / "secrets" / "backend.env", "".join(f"{k}={v}\n" for k, v in backend.items()), (uid, gid))
     port = os.environ.get("HIVE_BROKER_PORT") or existing.get("HIVE_BROKER_PORT") or "1883"
-    write_private(data / "broker" / "mosquitto.conf", mosquitto_conf("127.0.0.1", int(port), SYS_INTERVAL), (uid, gid))
-    write_private(data / "broker" / "passwd", password_line(Login(BROKER_USER, broker_password)) + "\n", (uid, gid))
+    write_private(data / "broker" / "mosquitto.conf",
+                  mosquitto_conf("127.0.0.1", int(port), SYS_INTERVAL, acl=True, access_dir=f"{MOUNT}/access"),
+                  (uid, gid))
+    access = data / "broker" / "access"
+    access.mkdir(exist_ok=True)
+    os.chmod(access, 0o700)
+    if root:
+        os.chown(access, uid, gid)
+    if not (access / "passwd").exists():  # then the backend's: it adds the instances' logins and keeps "hive"
+        write_private(access / "passwd", password_line(Login(BROKER_USER, broker_password)) + "\n", (uid, gid))
+        write_private(access / "acl", acl_text([(BROKER_USER, FULL_RIGHTS)]), (uid, gid))
 
 
 PORTS = (("HIVE_BROKER_PORT", "1883", "the broker"), ("HIVE_BACKEND_PORT", "8000", "the backend"),

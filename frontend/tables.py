@@ -85,6 +85,20 @@ def credentials_frame(credentials: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def broker_logins_frame(logins: list[dict]) -> pd.DataFrame:
+    rows = [
+        {
+            "Login": item["username"],
+            "Role": item["role"],
+            "Topics": "every topic" if item["role"] in ("backend", "controller") else f"bot {item['scope']}",
+            "Made by": item.get("created_by") or "–",
+            "Created": fmt.clock(item["created_at"]),
+        }
+        for item in logins
+    ]
+    return pd.DataFrame(rows)
+
+
 def strategy_pnl_frame(strategies: list[dict]) -> pd.DataFrame:
     rows = [
         {

@@ -2,14 +2,18 @@
 test layers (markers) given to every collected test."""
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from backend.broker.mosquitto import FULL_RIGHTS, Grant, Login, acl_text, password_line
+from backend.broker.private_files import write_private
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
@@ -58,18 +62,47 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 
 
 class EmbeddedBroker:
-    """The project's own embedded broker (amqtt) in a subprocess on a free port."""
+    """The project's own embedded broker (amqtt) in a subprocess on a free port. Like the backend's, it refuses
+    clients without a login: `login` has every right (tests' probes, bots and backends use it); `grant` adds
+    more logins, `revoke` removes one (the running broker reads its files again)."""
 
     def __init__(self, sys_interval: int = 2) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.sys_interval = sys_interval
         self.process: subprocess.Popen | None = None
+        self._folder = tempfile.TemporaryDirectory(prefix="hive-test-broker-")  # removed with this object
+        self.folder = Path(self._folder.name)
+        self.login = Login("tester", secrets.token_urlsafe(16))
+        self._logins: dict[str, tuple[str, tuple[Grant, ...]]] = {}
+        self.grant(self.login, FULL_RIGHTS)
+
+    @property
+    def credentials(self) -> tuple[str, str]:
+        return self.login.username, self.login.password
+
+    def grant(self, login: Login, grants: Iterable[Grant]) -> None:
+        self._logins[login.username] = (password_line(login), tuple(grants))
+        self._write()
+
+    def revoke(self, username: str) -> None:
+        del self._logins[username]
+        self._write()
+
+    def _write(self) -> None:
+        write_private(self.folder, {
+            "passwd": "".join(line + "\n" for line, _grants in self._logins.values()),
+            "acl": acl_text((username, grants) for username, (_line, grants) in self._logins.items())})
+
+    def probe(self, **options) -> MqttProbe:
+        """A raw MQTT client logged in with `login`."""
+        return MqttProbe(self.host, self.port, login=self.credentials, **options)
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend.broker.amqtt_server", "--host", self.host,
-             "--port", str(self.port), "--sys-interval", str(self.sys_interval)],
+             "--port", str(self.port), "--sys-interval", str(self.sys_interval),
+             "--password-file", str(self.folder / "passwd"), "--acl-file", str(self.folder / "acl")],
             cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.host, self.port)
@@ -94,8 +127,8 @@ def mqtt_broker() -> Iterator[EmbeddedBroker]:
 
 @pytest.fixture
 def mqtt_probe(mqtt_broker: EmbeddedBroker) -> Iterator[MqttProbe]:
-    """A raw paho-mqtt client subscribed to everything on the test broker."""
-    probe = MqttProbe(mqtt_broker.host, mqtt_broker.port)
+    """A raw paho-mqtt client subscribed to everything on the test broker (logged in with its full rights)."""
+    probe = mqtt_broker.probe()
     probe.subscribe("#")
     yield probe
     probe.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -34,13 +35,17 @@ class Received:
 
 
 class MqttProbe:
-    def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60) -> None:
+    def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60,
+                 login: tuple[str, str] | None = None) -> None:
+        """`login`: (username, password), as Hive's brokers refuse clients without one."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
-        self._acknowledged: set[int] = set()  # message ids of the SUBACKs received
+        self._acknowledged: dict[int, list[int]] = {}  # message id of each SUBACK received: its reason codes
+        if login is not None:
+            self._client.username_pw_set(*login)
         self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
 
@@ -48,17 +53,26 @@ class MqttProbe:
         with self._lock:
             self.messages.append(Received(message.topic, message.payload, message.qos, message.retain, time.time()))
 
-    def _on_subscribe(self, _client, _userdata, mid, _reason_codes, _properties) -> None:
+    def _on_subscribe(self, _client, _userdata, mid, reason_codes, _properties) -> None:
         with self._lock:
-            self._acknowledged.add(mid)
+            self._acknowledged[mid] = [code.value for code in reason_codes]
 
-    def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0) -> None:
-        """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen."""
+    def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0, granted: bool | None = True) -> None:
+        """Subscribe and return once the broker's SUBACK arrived, so what the test publishes next is seen;
+        the SUBACK must grant it (with `granted` False: refuse it, 0x80; None: either)."""
+        self.wait_connected(timeout)
         result, mid = self._client.subscribe(topic, qos)
         assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe {topic} failed: {result}"
-        wait_until(lambda: mid in self._acknowledged, timeout, interval=0.01, message=f"SUBACK for {topic}")
+        codes = wait_until(lambda: self._acknowledged.get(mid), timeout, interval=0.01, message=f"SUBACK for {topic}")
+        if granted is not None:
+            assert (codes[0] < 0x80) == granted, f"SUBACK for {topic}: {codes} (expected granted: {granted})"
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        """Until the broker's CONNACK accepted this client (paho sends nothing before it)."""
+        wait_until(self._client.is_connected, timeout, interval=0.01, message="the probe's CONNACK")
 
     def publish(self, topic: str, payload: Any, qos: int = 1) -> None:
+        self.wait_connected()
         data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
         self._client.publish(topic, data, qos=qos).wait_for_publish(timeout=5)
 
@@ -85,9 +99,39 @@ class MqttProbe:
         self._client.disconnect()
 
 
-def foreign_client(host: str, port: int, name: str = "hbotrc") -> MqttProbe:
+def foreign_client(host: str, port: int, login: tuple[str, str], name: str = "hbotrc") -> MqttProbe:
     """A controller tool that is not Hive's backend (hbotrc, Hummingbot's API server) under its own client id,
     subscribed to everything. Tests connect such a client only through here, so a broker login goes in one place."""
-    probe = MqttProbe(host, port, client_id=f"{name}-{next(_ids)}")
+    probe = MqttProbe(host, port, client_id=f"{name}-{next(_ids)}", login=login)
     probe.subscribe("#")
     return probe
+
+
+def connack(host: str, port: int, login: tuple[str, str] | None, timeout: float = 10.0) -> int:
+    """The CONNACK's return code for a CONNECT with `login` (None: anonymous): 0 accepted, 5 not authorised
+    (a broker that closes without a CONNACK counts as 5 too)."""
+    answered = threading.Event()
+    codes: list[int] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
+    client.reconnect_delay_set(30, 30)  # no second attempt within the check
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        codes.append(reason_code.value)
+        answered.set()
+
+    def on_disconnect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        if not codes:
+            codes.append(reason_code.value or 5)
+        answered.set()
+
+    client.on_connect, client.on_disconnect = on_connect, on_disconnect
+    if login is not None:
+        client.username_pw_set(*login)
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        assert answered.wait(timeout), f"no CONNACK from {host}:{port} within {timeout} s"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return codes[0]

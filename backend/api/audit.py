@@ -1,8 +1,9 @@
 """Every operator action is in the audit log: each state-changing request (POST, PUT, PATCH, DELETE) made with
 the login is recorded with its user, its route, the resource it names and its outcome, success or refusal.
 
-Routes whose service writes its own, more precise entry (credentials, Docker hosts, images, commands to bots)
-are listed in SERVICE_AUDITED and left to it, so an action is never recorded twice. Requests without a valid
+A route whose endpoint takes the user (`user: CurrentUser`) hands it to its service as the actor, and that
+service writes its own, more precise entry (credentials, Docker hosts, images, the broker, commands to bots): it
+is left to it, so an action is never recorded twice. Requests without a valid
 login (401) are not operator actions. Nothing of the body is recorded: it may carry secrets.
 """
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from anyio import to_thread
-from starlette.routing import Route
+from fastapi.routing import APIRoute
 
+from backend.api.deps import USER_KEY, require_user
 from backend.orchestrator.events import EventService
 
 log = logging.getLogger(__name__)
@@ -25,13 +27,11 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Route names (the endpoint functions) whose service audits the action itself, with its details.
-SERVICE_AUDITED = frozenset({
-    "create_credential", "replace_credential", "delete_credential", "rotate_key",
-    "add_host", "delete_host", "build_image", "pull_image",
-    "instance_command", "start_bot", "stop_bot", "stop_and_archive_bot",
-})
-USER_KEY = "audit_user"  # request.state.<USER_KEY>: set by the login check (deps.require_user)
+
+
+def audited_by_its_service(route: APIRoute) -> bool:
+    """The endpoint takes the user as a parameter (router-level login checks have no name)."""
+    return any(dependency.call is require_user and dependency.name for dependency in route.dependant.dependencies)
 
 
 def outcome_of(status: int) -> str:
@@ -65,7 +65,7 @@ class AuditMiddleware:
     async def _record(self, scope: Scope, status: int) -> None:
         user = scope.get("state", {}).get(USER_KEY)
         route = scope.get("route")
-        if user is None or not isinstance(route, Route) or route.name in SERVICE_AUDITED:
+        if user is None or not isinstance(route, APIRoute) or audited_by_its_service(route):
             return
         params = {key: str(value) for key, value in scope.get("path_params", {}).items()}
         instance = params.get("name") if route.path.startswith("/instances/") else params.get("bot_name")

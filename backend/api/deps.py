@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
-from backend.api.audit import USER_KEY
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
 from backend.docker.hosts import DockerHosts
@@ -21,6 +20,7 @@ from backend.services import Services
 from backend.strategies.library import StrategyLibrary
 
 _basic = HTTPBasic(auto_error=False, realm="hive")
+USER_KEY = "audit_user"  # request.state.<USER_KEY>: the logged-in user, for the audit of the action (api/audit.py)
 
 
 def get_services(request: Request) -> Services:

@@ -45,6 +45,9 @@ class BrokerBackend(Protocol):
 
     def stop(self) -> None: ...
 
+    def reload_access(self) -> None:
+        """The logins or the ACL changed: make the running broker enforce the new ones without a restart."""
+
     def adopt(self) -> bool:
         """After a backend restart: is the broker the store remembers still there (and ours)?"""
 
@@ -66,6 +69,33 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+ANONYMOUS_CHECK_CLIENT = b"hive-anonymous-check"
+
+
+def accepts_anonymous(host: str, port: int, timeout: float = 2.0) -> bool | None:
+    """Whether the broker accepts an MQTT CONNECT without a login (then any process that reaches it can read and
+    command every bot); None when it did not answer within `timeout`. A bare MQTT 3.1.1 CONNECT, then DISCONNECT."""
+    variable = b"\x00\x04MQTT\x04\x02\x00\x0a"  # protocol MQTT 3.1.1, clean session, keepalive 10 s
+    payload = len(ANONYMOUS_CHECK_CLIENT).to_bytes(2, "big") + ANONYMOUS_CHECK_CLIENT
+    connect = bytes([0x10, len(variable) + len(payload)]) + variable + payload
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as connection:
+            connection.settimeout(timeout)
+            connection.sendall(connect)
+            answer = b""
+            while len(answer) < 4:
+                chunk = connection.recv(4 - len(answer))
+                if not chunk:
+                    return False  # closed without a CONNACK: refused
+                answer += chunk
+            accepted = answer[0] == 0x20 and answer[3] == 0
+            if accepted:
+                connection.sendall(b"\xe0\x00")
+            return accepted
+    except OSError:
+        return None
 
 
 def port_in_use_error(host: str, port: int, what: str = "the embedded broker") -> Conflict:

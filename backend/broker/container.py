@@ -1,12 +1,15 @@
 """The broker as a container: Debian's Mosquitto (image.py) on the local Docker engine, with a password.
 
-    <data>/broker/container/mosquitto.conf   listener on host:port, no anonymous clients, $SYS, no persistence
-    <data>/broker/container/passwd           the two logins (backend, instances), hashed; mode 0600
+    <data>/broker/container/mosquitto.conf   listener on host:port, no anonymous clients, the ACL, $SYS, no persistence
+    <data>/broker/container/passwd           every login (logins.py), hashed; mode 0600
+    <data>/broker/container/acl              what each login may do (access.py); mode 0600
 
 The folder is mounted read-only at /etc/hive-broker; the container runs as the files' owner (not root: when
 the backend runs as root, the files are handed to the image's user `hive`, uid 10001). Host networking, so
 the listener is the host's; the container is named `hive-broker-<backend id>`, carries Hive's labels, and is
 found again by them after a backend restart. It is detached from the backend like the embedded broker.
+A login added or removed rewrites passwd and acl and sends the container SIGHUP: Mosquitto reads them again
+without dropping a connection (and disconnects a client whose login is gone).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from docker.models.containers import Container
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
 from backend.broker.image import BROKER_IMAGE
-from backend.broker.mosquitto import MOUNT, Login, mosquitto_conf, password_line
+from backend.broker.mosquitto import MOUNT, mosquitto_conf
+from backend.broker.private_files import write_private
 from backend.docker.labels import NAME_PREFIX, ROLE, label_filter, ours
 from backend.errors import HiveError, OperationFailed, Unavailable
 from backend.host import port_in_use
@@ -37,16 +41,17 @@ class ContainerBroker:
     pid = None
 
     def __init__(self, client: Callable[[], docker.DockerClient], backend_id: str, host: str, port: int,
-                 folder: Path, sys_interval: int, logins: tuple[Login, Login] | None = None,
+                 folder: Path, sys_interval: int, access: Callable[[], dict[str, str]],
                  container_id: str | None = None, image: str = BROKER_IMAGE) -> None:
-        """`client` gives the local engine's client (DockerHosts.client); `logins` are (backend, instances)."""
+        """`client` gives the local engine's client (DockerHosts.client); `access` the password and ACL files'
+        texts (BrokerLogins.files)."""
         self._client = client
         self.backend_id = backend_id
         self.host = host
         self.port = port
         self.folder = folder
         self.sys_interval = sys_interval
-        self.logins = logins
+        self.access = access
         self.container_id = container_id
         self.image = image
         self.name = f"{NAME_PREFIX}broker-{backend_id}"
@@ -57,8 +62,6 @@ class ContainerBroker:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        if self.logins is None:
-            raise OperationFailed("broker_failed", "the broker container cannot start without its logins")
         client = self._client()
         for leftover in self._ours(client):  # one of an earlier start, left behind: the name and port must be free
             leftover.remove(force=True)
@@ -97,23 +100,23 @@ class ContainerBroker:
                                                f"within {START_TIMEOUT:.0f} s")
 
     def _write_files(self) -> None:
-        """The config and the password file, readable by their owner alone from their first byte."""
-        assert self.logins is not None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
-        files = {"mosquitto.conf": mosquitto_conf(self.host, self.port, self.sys_interval),
-                 "passwd": "".join(password_line(login) + "\n" for login in self.logins)}
-        for name, text in files.items():
-            path, temporary = self.folder / name, self.folder / f".{name}.tmp"
-            temporary.unlink(missing_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(text)
-            if os.geteuid() == 0:
-                os.chown(temporary, IMAGE_USER, IMAGE_USER)
-            os.replace(temporary, path)
-        if os.geteuid() == 0:
-            os.chown(self.folder, IMAGE_USER, IMAGE_USER)
+        """The config, the password file and the ACL, readable by their owner alone from their first byte."""
+        owner = IMAGE_USER if os.geteuid() == 0 else None
+        write_private(self.folder, {"mosquitto.conf": mosquitto_conf(self.host, self.port, self.sys_interval, acl=True),
+                                    **self.access()}, owner)
+
+    def reload_access(self) -> None:
+        """Write the logins and ACL again and have the running Mosquitto read them (SIGHUP: no one is dropped
+        but the clients whose login is gone)."""
+        self._write_files()
+        container = self._container()
+        if container is None or container.status != "running":
+            return
+        try:
+            container.kill(signal="SIGHUP")
+        except docker.errors.APIError as error:
+            raise OperationFailed("broker_failed", f"the broker container did not take the new logins: "
+                                                   f"{error.explanation}") from None
 
     def stop(self) -> None:
         """Stop and remove the container (its logins stay, so running bots log in again at the next start)."""

@@ -1,7 +1,8 @@
 """The embedded broker: `python -m backend.broker.amqtt_server` as a detached process of its own.
 
 Detached (its own session) so that restarting the backend keeps every bot connected; after a restart
-the backend finds it again by pid, create time and command line.
+the backend finds it again by pid, create time and command line. It reads its logins and ACL from
+`<data>/broker/access/passwd` and `acl` (0600, written by the backend), and again whenever they change.
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
+from backend.broker.private_files import write_private
 from backend.errors import OperationFailed
 from backend.host import REPO_ROOT, child_env, last_output_line, last_output_lines, live_process, port_in_use
 
@@ -26,11 +29,14 @@ STOP_GRACE = 5.0
 class EmbeddedBroker:
     kind = "embedded"
 
-    def __init__(self, host: str, port: int, log_dir: Path, sys_interval: int = 5,
-                 pid: int | None = None, create_time: float | None = None) -> None:
+    def __init__(self, host: str, port: int, log_dir: Path, access: Callable[[], dict[str, str]],
+                 sys_interval: int = 5, pid: int | None = None, create_time: float | None = None) -> None:
+        """`access` gives the password and ACL files' texts (BrokerLogins.files), written into `log_dir/access`."""
         self.host = host
         self.port = port
         self.log_file = log_dir / "broker.log"
+        self.access_dir = log_dir / "access"
+        self.access = access
         self.sys_interval = sys_interval
         self.pid = pid
         self.create_time = create_time
@@ -42,8 +48,10 @@ class EmbeddedBroker:
         if port_in_use(self.host, self.port):
             raise port_in_use_error(self.host, self.port)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.reload_access()
         argv = [sys.executable, "-m", SERVER_MODULE, "--host", self.host, "--port", str(self.port),
-                "--sys-interval", str(self.sys_interval)]
+                "--sys-interval", str(self.sys_interval), "--password-file", str(self.access_dir / "passwd"),
+                "--acl-file", str(self.access_dir / "acl")]
         with open(self.log_file, "ab") as log:
             log.write(f"=== hive: broker start on {self.host}:{self.port} ===\n".encode())
             log.flush()
@@ -68,6 +76,10 @@ class EmbeddedBroker:
         raise OperationFailed("broker_failed",
                               f"the embedded broker did not listen on {self.host}:{self.port} "
                               f"within {START_TIMEOUT:.0f} s (see {self.log_file})")
+
+    def reload_access(self) -> None:
+        """Write the logins and ACL; the running broker reads them again at its next look (amqtt_access.py)."""
+        write_private(self.access_dir, self.access())
 
     def stop(self) -> None:
         process = self._process()

@@ -25,6 +25,9 @@ class ExternalBroker:
     def stop(self) -> None:
         """Nothing to stop: the backend only stops using it."""
 
+    def reload_access(self) -> None:
+        """Nothing to reload from here: the operator installs the files the manager writes (access_setup)."""
+
     def adopt(self) -> bool:
         return True
 

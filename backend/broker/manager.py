@@ -2,10 +2,14 @@
 
 One broker at a time: the embedded one (amqtt), a Mosquitto container, or an external one. The choice and
 the operator's intent (running / stopped) are kept in the store, so that a restarted backend finds the
-embedded broker or the container again (both are detached) or reconnects to the external one. A broker
-that needs a login (the container always; an external one when the operator gives one) has it stored
-encrypted under the credentials key; the backend's connection logs in with it, and instances get theirs
-in a file of their own (never in their config, never in an API answer).
+embedded broker or the container again (both are detached) or reconnects to the external one.
+
+Logins (logins.py): the embedded broker and the container refuse clients without one; the backend logs in
+as `hive-backend` (an external broker: with the login the operator gave, if any), each instance with its own,
+confined by the ACL to its own topics (access.py), handed to it in a file of its own (never in its config,
+never in an API answer). A login made or removed rewrites the broker's files and the broker reads them again
+live (`sync_access`): no broker restart, no bot dropped. For an external broker the same files are written
+for the operator to install (`access_setup`).
 """
 from __future__ import annotations
 
@@ -16,15 +20,24 @@ import time
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from backend.broker.base import BrokerBackend, BrokerStats
+from backend.broker.base import BrokerBackend, BrokerStats, accepts_anonymous
 from backend.broker.container import ContainerBroker
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
 from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
+from backend.broker.logins import HIVE_ACTOR, BrokerLogins, Sealer, audit
 from backend.broker.mosquitto import Login
+from backend.broker.private_files import write_private
 from backend.docker.hosts import LOCAL, DockerHosts
 from backend.docker.labels import backend_id
-from backend.domain.broker import BrokerHealth, BrokerLog, BrokerStatus
+from backend.domain.broker import (
+    BrokerAccessSetup,
+    BrokerHealth,
+    BrokerLog,
+    BrokerLoginCreate,
+    BrokerLoginCreated,
+    BrokerStatus,
+)
 from backend.errors import Conflict, HiveError
 from backend.settings import Settings
 from backend.store import BrokerRow, Store
@@ -32,6 +45,7 @@ from backend.store.repositories.broker import BrokerRepository
 
 log = logging.getLogger(__name__)
 FLEET_CONNECT_WAIT = 5.0
+ANONYMOUS_RECHECK = 60.0  # s between two anonymous-CONNECT checks of the broker in use
 
 
 class FleetLink(Protocol):
@@ -50,14 +64,6 @@ class FleetLink(Protocol):
     def wait_connected(self, timeout: float) -> bool: ...
 
 
-class Sealer(Protocol):
-    """The credential store's encryption (its key), for the broker's logins."""
-
-    def seal_text(self, text: str) -> str: ...
-
-    def open_text(self, ciphertext: str, what: str) -> str: ...
-
-
 class BrokerManager:
     def __init__(self, settings: Settings, store: Store, fleet: FleetLink, stats: Callable[[], BrokerStats],
                  docker: DockerHosts, sealer: Sealer) -> None:
@@ -69,6 +75,8 @@ class BrokerManager:
         self._stats = stats
         self.docker = docker
         self.sealer = sealer
+        self.logins = BrokerLogins(store, sealer, settings.namespace())
+        self.access_dir = settings.data_dir / "broker" / "access"  # the files every broker kind reads
         self.backend_id = backend_id(settings.data_dir)
         self.image = BROKER_IMAGE  # the broker container's image, built from the checkout when missing
         self._lock = threading.RLock()
@@ -79,7 +87,7 @@ class BrokerManager:
         self._building: ContainerBroker | None = None  # a container waiting for its image to be built
         self._progress = ""
         self._backend_login: Login | None = None  # how the backend logs in to the broker in use
-        self._instance_login: Login | None = None  # how instances log in to it
+        self._anonymous: tuple[float, tuple[str, int], bool | None] | None = None  # (checked at, where, accepted)
 
     # --- start-up --------------------------------------------------------------------------------
     def adopt(self) -> None:
@@ -102,6 +110,7 @@ class BrokerManager:
                 log.info("re-adopted the %s broker at %s:%s", row.kind, row.host, row.port)
                 if isinstance(backend, ContainerBroker):
                     row.container_id = backend.container_id
+                self._sync_access_logged()
                 self._connect_fleet(backend.port)
             else:
                 self._desired = row.desired = "stopped"
@@ -114,43 +123,71 @@ class BrokerManager:
     def _backend_from(self, row: BrokerRow) -> BrokerBackend:
         """The broker a stored row describes, with its logins (decrypted) in use."""
         if row.kind == "external":
-            self._use_logins(self._external_login(row))
+            self._backend_login = self._external_login(row)
             return ExternalBroker(row.host, row.port)
+        self._backend_login = self.logins.backend()
         if row.kind == "container":
-            logins = self._container_logins(row)
-            self._use_logins(*logins)
-            return self._container(row.port, logins, row.container_id, row.image)
-        self._use_logins(None)
-        return EmbeddedBroker(row.host, row.port, self.settings.data_dir / "broker",
-                              self.settings.broker_sys_interval, row.pid, row.create_time)
+            return self._container(row.port, row.container_id, row.image)
+        return self._embedded(row.port, row.pid, row.create_time)
 
-    def _container(self, port: int, logins: tuple[Login, Login] | None, container_id: str | None = None,
-                   image: str | None = None) -> ContainerBroker:
+    def _embedded(self, port: int, pid: int | None = None, create_time: float | None = None) -> EmbeddedBroker:
+        return EmbeddedBroker(self.settings.broker_host, port, self.settings.data_dir / "broker", self._access_files,
+                              self.settings.broker_sys_interval, pid, create_time)
+
+    def _container(self, port: int, container_id: str | None = None, image: str | None = None) -> ContainerBroker:
         return ContainerBroker(lambda: self.docker.client(LOCAL), self.backend_id, self.settings.broker_host, port,
                                self.settings.data_dir / "broker" / "container", self.settings.broker_sys_interval,
-                               logins, container_id, image or self.image)
+                               self._access_files, container_id, image or self.image)
 
     # --- logins ----------------------------------------------------------------------------------
-    def _container_logins(self, row: BrokerRow | None) -> tuple[Login, Login]:
-        """The container's (backend, instances) logins: the stored ones, else new ones (stored by `_set`)."""
-        if row is not None and row.container_login:
-            data = json.loads(self.sealer.open_text(row.container_login, "broker container's logins"))
-            return Login(**data["backend"]), Login(**data["instances"])
-        return Login.generate("backend"), Login.generate("instances")
-
     def _external_login(self, row: BrokerRow) -> Login | None:
         if not row.external_login:
             return None
         return Login(**json.loads(self.sealer.open_text(row.external_login, "external broker's login")))
 
-    def _use_logins(self, backend: Login | None, instances: Login | None = None) -> None:
-        """The logins of the broker in use: the backend's, and the instances' (the same one when not given)."""
-        self._backend_login, self._instance_login = backend, instances or backend
+    def _access_files(self) -> dict[str, str]:
+        """The password and ACL files' texts: every login, and the login the backend uses on an external broker."""
+        login = self._backend_login
+        return self.logins.files(login if isinstance(self._backend, ExternalBroker) else None)
 
-    def instance_login(self) -> tuple[str, str] | None:
-        """The (username, password) instances log in with to the broker in use; None when it needs none."""
-        login = self._instance_login
-        return (login.username, login.password) if login is not None else None
+    def sync_access(self) -> None:
+        """Write the logins and ACL (<data>/broker/access) and have the broker in use enforce them now, live."""
+        with self._lock:
+            write_private(self.access_dir, self._access_files())
+            backend = self._backend
+            if backend is not None and self._desired == "running" and not isinstance(backend, EmbeddedBroker):
+                backend.reload_access()  # the embedded broker reads access_dir itself
+
+    def _sync_access_logged(self) -> None:
+        try:
+            self.sync_access()
+        except (HiveError, OSError) as error:
+            log.error("the broker's logins could not be brought up to date: %s",
+                      error.detail if isinstance(error, HiveError) else error)
+
+    def instance_login(self, name: str) -> tuple[str, str]:
+        """The (username, password) instance `name` logs in with: its own (made, and given to the broker in use
+        live, the first time)."""
+        login, made = self.logins.instance(name)
+        if made:
+            self._sync_access_logged()
+        return login.username, login.password
+
+    def create_login(self, spec: BrokerLoginCreate, actor: str) -> BrokerLoginCreated:
+        """An extra login (a bot's, or a controller's), enforced by the broker in use at once."""
+        created = self.logins.create(spec, actor)
+        self._sync_access_logged()
+        return created
+
+    def revoke_login(self, username: str, actor: str) -> None:
+        """Remove an extra login; the broker in use refuses it from now on."""
+        self.logins.revoke(username, actor)
+        self._sync_access_logged()
+
+    def forget_instance(self, name: str) -> None:
+        """Instance `name` is deleted: its login goes, and the broker in use refuses it from now on."""
+        if self.logins.forget_instance(name):
+            self._sync_access_logged()
 
     def _connect_fleet(self, port: int, force: bool = False) -> None:
         login = self._backend_login
@@ -175,7 +212,8 @@ class BrokerManager:
         return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
     # --- operator actions ------------------------------------------------------------------------
-    def start(self, port: int | None = None, kind: Literal["embedded", "container"] = "embedded") -> BrokerStatus:
+    def start(self, port: int | None = None, kind: Literal["embedded", "container"] = "embedded",
+              actor: str = HIVE_ACTOR) -> BrokerStatus:
         """Start the embedded broker or the broker container. A container whose image is missing waits for
         it to be built (in the background; the status says how far) and then starts."""
         port = port or self.settings.broker_port
@@ -189,24 +227,24 @@ class BrokerManager:
                     return self.status()
                 raise Conflict("broker_running",
                                f"the {current.kind} broker at {current.host}:{current.port} is in use; stop it first")
+            self._audit(actor, "start_requested", f"{kind} broker on port {port}")
             if kind == "embedded":
-                self._launch(EmbeddedBroker(self.settings.broker_host, port, self.settings.data_dir / "broker",
-                                            self.settings.broker_sys_interval), None)
+                self._launch(self._embedded(port))
             else:
-                with self.store.session() as session:
-                    logins = self._container_logins(BrokerRepository(session).get())
-                backend = self._container(port, logins)
+                backend = self._container(port)
                 if not image_present(self.docker.client(LOCAL), backend.image):
                     self._build_then_launch(backend)
                     return self.status()
-                self._launch(backend, logins)
+                self._launch(backend)
         self.fleet.wait_connected(FLEET_CONNECT_WAIT)
         return self.status()
 
-    def _launch(self, backend: EmbeddedBroker | ContainerBroker, logins: tuple[Login, Login] | None) -> None:
-        """Start it, remember it (with its logins, encrypted) and point the fleet's connection at it."""
+    def _launch(self, backend: EmbeddedBroker | ContainerBroker) -> None:
+        """Start it with every login and the ACL, remember it and point the fleet's connection at it."""
         self._starting = True
         try:
+            self._backend_login = self.logins.backend()
+            self._backend = backend  # before its start: its files name the backend's login
             backend.start()
         except HiveError as error:
             if error.code != "port_in_use":
@@ -214,8 +252,9 @@ class BrokerManager:
             raise
         finally:
             self._starting = False
-        self._use_logins(*(logins or (None,)))
-        self._set(backend, "running", "started by operator", container_logins=logins)
+        self._set(backend, "running", "started by operator")
+        write_private(self.access_dir, self._access_files())
+        self._anonymous = None
         self._connect_fleet(backend.port, force=True)
 
     def _build_then_launch(self, backend: ContainerBroker) -> None:
@@ -230,7 +269,7 @@ class BrokerManager:
                 build_broker_image(self.docker.get(LOCAL).url, progress, backend.image)
                 with self._lock:
                     if self._building is backend:  # not called off by a Stop meanwhile
-                        self._launch(backend, backend.logins)
+                        self._launch(backend)
             except HiveError as error:
                 log.warning("the broker container did not start: %s", error.detail)
                 with self._lock:
@@ -243,8 +282,9 @@ class BrokerManager:
 
         threading.Thread(target=run, name="hive-broker-image", daemon=True).start()
 
-    def stop(self) -> BrokerStatus:
+    def stop(self, actor: str = HIVE_ACTOR) -> BrokerStatus:
         with self._lock:
+            self._audit(actor, "stop_requested", "")
             building, self._building = self._building, None
             backend = self._backend
             if building is not None:
@@ -268,7 +308,7 @@ class BrokerManager:
         log.info("using the external broker of the settings at %s:%s: %s", host, port, status.reason)
 
     def use_external(self, host: str, port: int, username: str | None = None,
-                     password: str | None = None) -> BrokerStatus:
+                     password: str | None = None, actor: str = HIVE_ACTOR) -> BrokerStatus:
         """Connect to a broker someone else runs; `username`/`password` when it needs a login (kept encrypted)."""
         with self._lock:
             current = self._backend
@@ -282,17 +322,19 @@ class BrokerManager:
                                "then connect to the external one")
             backend = ExternalBroker(host, port)
             backend.start()
+            self._audit(actor, "external_chosen", f"{host}:{port}" + (f" as {username}" if username else ""))
             login = Login(username, password or "") if username else None
-            self._use_logins(login)
+            self._backend_login = login
             self._set(backend, "running", "external broker chosen by operator", external_login=login)
+            self._anonymous = None
+            self._sync_access_logged()
             self._connect_fleet(port, force=True)
         self.fleet.wait_connected(FLEET_CONNECT_WAIT)
         return self.status()
 
-    def _set(self, backend: BrokerBackend, desired: str, reason: str,
-             container_logins: tuple[Login, Login] | None = None, external_login: Login | None = None) -> None:
-        """Remember the broker and the operator's intent; logins given are stored encrypted (an external
-        broker's replaces the one before; the container's stay across its restarts)."""
+    def _set(self, backend: BrokerBackend, desired: str, reason: str, external_login: Login | None = None) -> None:
+        """Remember the broker and the operator's intent; an external broker's login is stored encrypted (it
+        replaces the one before)."""
         self._backend, self._desired, self._reason = backend, desired, reason
         record = backend.record()
         with self.store.session() as session:
@@ -302,15 +344,14 @@ class BrokerManager:
             row.container_id, row.image = record.get("container_id"), record.get("image")
             row.desired, row.reason = desired, reason
             row.started_at = time.time() if desired == "running" else row.started_at
-            if container_logins is not None and not row.container_login:
-                backend_login, instances = container_logins
-                row.container_login = self.sealer.seal_text(json.dumps({
-                    "backend": {"username": backend_login.username, "password": backend_login.password},
-                    "instances": {"username": instances.username, "password": instances.password}}))
             if record["kind"] == "external" and desired == "running":
                 row.external_login = self.sealer.seal_text(json.dumps(
                     {"username": external_login.username, "password": external_login.password})) \
                     if external_login is not None else None
+
+    def _audit(self, actor: str, outcome: str, detail: str) -> None:
+        with self.store.session() as session:
+            audit(session, actor, outcome, detail)
 
     def log(self, lines: int) -> BrokerLog:
         """The last `lines` lines of the broker's log (the container's, or the embedded broker's file)."""
@@ -351,10 +392,16 @@ class BrokerManager:
                 state, reason = "error", live.reason if live else "unreachable"
         fresh = stats.updated_at is not None and state == "running"
         container = backend if isinstance(backend, ContainerBroker) else None
+        anonymous = self._accepts_anonymous(backend) if state == "running" else None
+        if anonymous:
+            reason += ("; WARNING: it accepts clients without a login, so any process that reaches it can read "
+                       "and command every bot" + (": install Hive's logins and ACL (GET /broker/access)"
+                                                  if backend.kind == "external" else ": stop and start it again"))
         return BrokerStatus(
             kind=backend.kind, state=state, host=backend.host, port=backend.port, reason=reason, pid=usage.pid,
             container_id=container.container_id if container else None, image=container.image if container else None,
             health=_health(state, connected), login_required=self._backend_login is not None,
+            anonymous_allowed=anonymous,
             uptime_s=usage.uptime_s if usage.uptime_s is not None else (stats.uptime_s if fresh else None),
             clients_connected=stats.clients_connected if fresh else None,
             messages_received=stats.messages_received if fresh else None,
@@ -362,6 +409,48 @@ class BrokerManager:
             messages_per_s=stats.messages_per_s if fresh else None,
             cpu_percent=usage.cpu_percent, memory_bytes=usage.memory_bytes, fleet_connected=connected,
         )
+
+    def _accepts_anonymous(self, backend: BrokerBackend) -> bool | None:
+        """Whether the broker in use takes a CONNECT without a login; checked at most every ANONYMOUS_RECHECK s."""
+        where = (self._connect_host(), backend.port)
+        known = self._anonymous
+        if known is not None and known[1] == where and time.monotonic() - known[0] < ANONYMOUS_RECHECK \
+                and known[2] is not None:
+            return known[2]
+        accepted = accepts_anonymous(*where)
+        self._anonymous = (time.monotonic(), where, accepted)
+        if accepted:
+            log.warning("the %s broker at %s:%s accepts clients without a login", backend.kind, *where)
+        return accepted
+
+    def access_setup(self) -> BrokerAccessSetup:
+        """How to have an external broker enforce Hive's logins and ACL: the files (kept up to date here), the
+        mosquitto.conf lines, the steps; and whether the broker in use takes anonymous clients."""
+        if not (self.access_dir / "acl").exists():
+            self.sync_access()
+        backend = self._backend
+        running = backend is not None and self._desired == "running"
+        passwd, acl = self.access_dir / "passwd", self.access_dir / "acl"
+        login = self._backend_login
+        steps = [
+            f"copy {passwd} and {acl} to the broker's machine (they are 0600: keep them readable by the broker "
+            "alone), e.g. to /etc/mosquitto/hive/",
+            "in mosquitto.conf, on the listener Hive uses, set the lines below (paths where you copied the files)",
+            "reload the broker: `kill -HUP <mosquitto pid>` (or `systemctl reload mosquitto`); no client is dropped "
+            "but the ones without a valid login",
+            "copy the files again after each instance created or deleted and each broker login made or revoked "
+            "on the Broker page, then reload (the files here are always up to date)",
+            "EMQX: import the same users (built-in database authentication, PBKDF2 SHA512, 1000 iterations) and ACL "
+            "rules as docs/protocol.md (Broker logins and ACL) lists them, and set allow_anonymous = false",
+        ]
+        if isinstance(backend, ExternalBroker) and login is None:
+            steps.append("the backend connects without a login now: once the broker requires one, give the "
+                         "backend a controller login (made on this page) in 'Use an external broker'")
+        return BrokerAccessSetup(
+            password_file=str(passwd), acl_file=str(acl),
+            mosquitto_lines=["allow_anonymous false", "password_file /etc/mosquitto/hive/passwd",
+                             "acl_file /etc/mosquitto/hive/acl"],
+            steps=steps, anonymous_allowed=self._accepts_anonymous(backend) if running and backend else None)
 
     def _running_reason(self, stats_at: float | None) -> str:
         if stats_at is None:

@@ -26,6 +26,7 @@ from backend.domain.credentials import (
 from backend.errors import Conflict, InvalidInput, Unavailable, not_found
 from backend.store import AuditRow, CredentialRow, Store
 from backend.store.repositories.broker import BrokerRepository, sealed_logins
+from backend.store.repositories.broker_logins import BrokerLoginRepository
 from backend.store.repositories.credentials import CredentialRepository
 from backend.store.repositories.docker_hosts import DockerHostRepository
 from backend.store.repositories.events import EventRepository
@@ -136,6 +137,9 @@ class CredentialService:
                     broker = BrokerRepository(session).get()
                     for column, sealed in sealed_logins(broker).items():
                         setattr(broker, column, new_vault.seal_text(self._open_text(old_vault, sealed, BROKER_LOGIN)))
+                    for login in BrokerLoginRepository(session).all():
+                        login.sealed_password = new_vault.seal_text(
+                            self._open_text(old_vault, login.sealed_password, BROKER_LOGIN))
                     hosts = DockerHostRepository(session).sealed()
                     for host in hosts:
                         assert host.tls_ciphertext is not None
@@ -217,7 +221,8 @@ def _sealed_sample(session: Session) -> tuple[str, str] | None:
     credential = CredentialRepository(session).any()
     if credential is not None:
         return credential.ciphertext, f"credential {credential.name!r}"
-    logins = list(sealed_logins(BrokerRepository(session).get()).values())
+    logins = list(sealed_logins(BrokerRepository(session).get()).values()) + \
+        [login.sealed_password for login in BrokerLoginRepository(session).all()]
     if logins:
         return logins[0], BROKER_LOGIN
     hosts = DockerHostRepository(session).sealed()

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from backend.domain.base import Strict
+from hive_core.config import Identifier
 
 BrokerState = Literal["stopped", "starting", "running", "error"]
 BrokerKind = Literal["embedded", "container", "external"]
 BrokerHealth = Literal["starting", "healthy", "unhealthy"]
+RESERVED_PREFIX = "hive-"  # Hive's own broker logins: the backend's and one per instance
 
 
 class BrokerStatus(BaseModel):
@@ -33,9 +37,60 @@ class BrokerStatus(BaseModel):
     container_id: str | None = Field(None, description="the broker container's id (kind container)")
     image: str | None = Field(None, description="the broker container's image (kind container)")
     login_required: bool = Field(False, description="the broker refuses clients without a username and password")
+    anonymous_allowed: bool | None = Field(
+        None, description="the broker accepted a CONNECT without a login, so any local process can read and command "
+                          "every bot (None: not checked yet, or not running)")
 
 
 class BrokerLog(BaseModel):
     kind: BrokerKind
     lines: list[str] = Field(description="the last lines of the broker's log, oldest first")
     note: str = ""
+
+
+BrokerLoginRole = Literal["backend", "controller", "instance", "bot"]
+
+
+class BrokerLoginOut(BaseModel):
+    """A broker login without its password (never shown again after its creation)."""
+
+    username: str
+    role: BrokerLoginRole = Field(description="backend and controller: every topic; instance and bot: one bot's "
+                                              "topics (docs/protocol.md, Broker logins and ACL)")
+    scope: str | None = Field(None, description="the bot id an instance or bot login is confined to")
+    created_at: float
+    created_by: str = ""
+
+
+class BrokerLoginCreate(Strict):
+    """An extra login for a bot or a tool Hive does not run (a real Hummingbot, hbotrc)."""
+
+    username: Identifier = Field(description="the login's name; `hive-` is kept for Hive's own logins")
+    role: Literal["bot", "controller"] = Field(description="bot: one bot's topics (bot_id); controller: every topic")
+    bot_id: Identifier | None = Field(None, description="for a bot login: the bot's instance id on the wire")
+
+    @model_validator(mode="after")
+    def _scoped(self) -> BrokerLoginCreate:
+        if self.username.startswith(RESERVED_PREFIX):
+            raise ValueError(f"username: {self.username!r} starts with {RESERVED_PREFIX!r}, kept for Hive's own "
+                             "logins; choose another name")
+        if self.role == "bot" and self.bot_id is None:
+            raise ValueError("bot_id: a bot login is confined to one bot; give its instance id")
+        if self.role == "controller" and self.bot_id is not None:
+            raise ValueError("bot_id: a controller login has every topic; leave bot_id out (or choose role bot)")
+        return self
+
+
+class BrokerLoginCreated(BrokerLoginOut):
+    password: str = Field(description="shown this once; stored encrypted, never returned again")
+
+
+class BrokerAccessSetup(BaseModel):
+    """What to configure on an external broker so that it enforces Hive's logins and ACL."""
+
+    password_file: str = Field(description="the Mosquitto password file the backend keeps up to date (0600)")
+    acl_file: str = Field(description="the Mosquitto ACL file the backend keeps up to date (0600)")
+    mosquitto_lines: list[str] = Field(description="the lines of mosquitto.conf that use them")
+    steps: list[str] = Field(description="what to do, in order")
+    anonymous_allowed: bool | None = Field(None, description="the broker in use accepted a CONNECT without a login "
+                                                             "(None: not checked, no broker in use)")

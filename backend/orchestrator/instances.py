@@ -150,6 +150,10 @@ class InstanceService:
             except BaseException:
                 self.files.remove(spec.name)
                 raise
+            try:
+                self.broker.instance_login(spec.name)  # its own broker login, known to the broker before it starts
+            except HiveError as error:  # made at its start then; the start says what is wrong
+                log.warning("instance %s: its broker login could not be made now: %s", spec.name, error.detail)
             if spec.start:
                 try:
                     return self.start(spec.name)
@@ -200,6 +204,7 @@ class InstanceService:
                 BotRuns.finish(session, row, time.time(), final_status, archived)
                 InstanceRepository(session).delete(row)
             self.files.remove(name)
+            self.broker.forget_instance(name)  # its broker login is refused from now on
             self.fleet.forget(name)
             self._resources.pop(name, None)
             return archived
@@ -236,7 +241,7 @@ class InstanceService:
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
         runtime = self._runtime(row)
         config_path, versions = self.files.write(spec, folder, runtime.broker_address(spec, self.broker.address()),
-                                                 credentials, self.broker.instance_login(),
+                                                 credentials, self.broker.instance_login(row.name),
                                                  root=runtime.instance_root(folder))
         row.spec = {"create": row.spec["create"], "versions": versions}
         row.config_path = str(config_path)

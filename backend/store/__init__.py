@@ -4,6 +4,7 @@ from backend.store.models import (
     AuditRow,
     Base,
     BotRunRow,
+    BrokerLoginRow,
     BrokerRow,
     CredentialRow,
     DockerHostRow,
@@ -25,8 +26,8 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow", "Heard",
-    "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "MarketEventEntry", "MarketEventRow",
+    "AuditRow", "Base", "BotRunRow", "BrokerLoginRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow",
+    "Heard", "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "MarketEventEntry", "MarketEventRow",
     "NotificationEntry", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow", "ScriptConfigRow",
     "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
     "WebhookRow",

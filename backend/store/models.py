@@ -141,11 +141,26 @@ class BrokerRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     container_id: Mapped[str | None] = mapped_column(String(64), nullable=True, doc="the broker container's id")
     image: Mapped[str | None] = mapped_column(String(255), nullable=True, doc="the broker container's image")
-    container_login: Mapped[str | None] = mapped_column(
-        Text, nullable=True, doc="the broker container's logins (backend, instances), Fernet-encrypted; kept "
-                                 "across its restarts so that running instances log in again")
     external_login: Mapped[str | None] = mapped_column(
         Text, nullable=True, doc="the external broker's username and password when it needs one, Fernet-encrypted")
+
+
+class BrokerLoginRow(Base):
+    """A login of the broker Hive runs (and of the files it writes for an external one): the backend's, one per
+    instance, and the ones the operator made for bots and controllers. The password is kept sealed with the
+    credentials key (for the instance's file) and hashed (for the broker's password file)."""
+
+    __tablename__ = "broker_logins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(127), unique=True)
+    role: Mapped[str] = mapped_column(String(16), doc="backend, controller, instance or bot (backend/broker/access.py)")
+    scope: Mapped[str | None] = mapped_column(String(63), nullable=True,
+                                              doc="the bot id an instance or bot login is confined to")
+    password_hash: Mapped[str] = mapped_column(Text, doc="Mosquitto's `$7$` PBKDF2-SHA512 hash")
+    sealed_password: Mapped[str] = mapped_column(Text, doc="the password, Fernet-encrypted")
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(255), default="", doc="the operator, or `hive` for its own")
 
 
 class NotificationRow(Base):

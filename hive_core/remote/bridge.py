@@ -33,6 +33,7 @@ RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 5
 OFFLINE_PUBLISH_TIMEOUT = 3.0
 LOOP_STOP_TIMEOUT = 8.0
+REFUSAL_REPEAT = 12  # a refused login is logged again every this many refusals (about a minute at the back-off)
 BACKLOG = 2000  # log and event messages kept while the broker is unreachable, sent on (re)connect
 REPLY_BACKLOG = 10_000  # command replies kept while disconnected (own queue, never displaced by logs)
 _EXTERNAL_EVENTS = protocol.EXTERNAL_EVENT_TOPIC + "/"
@@ -117,6 +118,7 @@ class MqttBridge:
         self._backlog_lock = threading.Lock()
         self.connected = threading.Event()
         self.connects = 0
+        self.refusals = 0           # CONNACKs refusing us since the last accepted one
         self.published = 0
         self.dropped = 0            # messages not sent (not connected, or refused by the client)
         self.dropped_logs = 0       # log lines pushed out of the full backlog
@@ -363,8 +365,13 @@ class MqttBridge:
 
     def _on_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
-            self._logger.warning("MQTT broker refused the connection: %s", reason_code)
+            self.refusals += 1
+            if self.refusals == 1 or self.refusals % REFUSAL_REPEAT == 0:
+                self._log_refusal(reason_code)
             return
+        if self.refusals:
+            self._logger.info("MQTT broker accepted the connection after %d refusal(s)", self.refusals)
+            self.refusals = 0
         self.connects += 1
         subscriptions = []
         if self._router is not None:
@@ -389,6 +396,18 @@ class MqttBridge:
         self.publish(protocol.HEARTBEAT_TOPIC, self._heartbeat_message(now))
         self._logger.info("connected to MQTT broker %s:%s (connection #%d)", self.settings.mqtt_host,
                           self.settings.mqtt_port, self.connects)
+
+    def _log_refusal(self, reason_code: mqtt.ReasonCode) -> None:
+        """Say once (then about every minute) why the broker refuses us, with what to check; paho keeps retrying."""
+        settings = self.settings
+        who = f"login {settings.mqtt_username!r}" if settings.mqtt_username else "no login (anonymous)"
+        hint = ""
+        if reason_code.value in (4, 5, 134, 135):  # bad username or password / not authorised (3.1.1 and 5)
+            hint = ("; check mqtt_username and mqtt_password (or the mqtt_auth_file the backend writes): the broker "
+                    "may not know this login (yet), or it was removed")
+        self._logger.error("MQTT broker %s:%s refused the connection with %s: %s (refusal #%d)%s; retrying every "
+                           "%d-%d s", settings.mqtt_host, settings.mqtt_port, who, reason_code, self.refusals, hint,
+                           RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
 
     def _on_disconnect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
         was_connected = self.connected.is_set()

@@ -4,11 +4,14 @@ from __future__ import annotations
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors
+from frontend import errors, session
 
 PREFIX = "broker"
 _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
 CHOICES = {"Embedded": "embedded", "Container (Mosquitto)": "container", "External": "external"}
+ROLES = {"Bot (one bot id's topics)": "bot", "Controller (every topic)": "controller"}
+LOGIN_FORM = "broker_login"
+LOGIN_INPUTS = ("broker_login_username", "broker_login_bot")
 
 
 def reachable_host(host: str) -> str:
@@ -37,6 +40,42 @@ def connect_external(client: HiveClient) -> None:
     state = st.session_state
     use_external(client, state["broker_ext_host"].strip(), int(state["broker_ext_port"]),
                  state.get("broker_ext_username") or None, state.get("broker_ext_password") or None)
+
+
+def create_login(client: HiveClient) -> None:
+    """The extra login as the form holds it now (see connect_external); its password is kept to be shown once."""
+    state = st.session_state
+    role = ROLES[state["broker_login_role"]]
+    bot_id = (state.get("broker_login_bot") or "").strip() if role == "bot" else None
+    username = state["broker_login_username"].strip()
+    created = errors.run_action(PREFIX, f"create the broker login {username}", client.create_broker_login,
+                                username, role, bot_id or None,
+                                notice=f"Broker login {username} created; copy its password now, it is shown once")
+    state["broker_login_created"] = created
+    if created is not None:
+        session.empty_on_next_run(LOGIN_FORM)
+
+
+def revoke_login(client: HiveClient, username: str) -> None:
+    errors.run_action(PREFIX, f"revoke the broker login {username}", client.revoke_broker_login, username,
+                      notice=f"Broker login {username} revoked")
+    created = st.session_state.get("broker_login_created")
+    if created and created["username"] == username:
+        st.session_state["broker_login_created"] = None
+
+
+def forget_created_login() -> None:
+    st.session_state["broker_login_created"] = None
+
+
+def anonymous_warning(status: dict) -> str | None:
+    """What to say when the broker in use takes clients without a login."""
+    if not status.get("anonymous_allowed"):
+        return None
+    todo = ("install Hive's logins and ACL on it (below)" if status["kind"] == "external"
+            else "stop it and start it again, so that it runs with Hive's logins")
+    return (f"**This broker accepts clients without a login**: any process that reaches it can read every bot's "
+            f"messages and command every bot. To close it, {todo}.")
 
 
 def describe(status: dict) -> str:

@@ -1,11 +1,13 @@
 """Broker page: choose and start the MQTT broker every instance meets at (embedded, a Mosquitto container, or an
-external one), stop it, and watch its health, clients and log live."""
+external one), stop it, and watch its health, clients and log live; the broker's logins (extra ones for bots and
+tools Hive does not run, shown once, revocable) and, for an external broker, what to install so that it enforces
+them."""
 from __future__ import annotations
 
 import streamlit as st
 
 import CONFIG
-from frontend import badges, errors, session
+from frontend import badges, errors, session, tables
 from frontend import format as fmt
 from frontend.resources import resource_metrics
 from pages.broker import actions
@@ -48,6 +50,9 @@ def broker_panel() -> None:
 
     badges.state_badge(status["state"], status.get("reason", ""), key="broker_state")
     st.caption(actions.describe(status))
+    warning = actions.anonymous_warning(status)
+    if warning:
+        st.warning(warning, icon=":material/lock_open:")
 
     address, clients, throughput, uptime = st.columns([2, 1, 1, 1])
     address.metric("Address", f"{host}:{port}", border=True)
@@ -60,6 +65,47 @@ def broker_panel() -> None:
             broker_log = errors.attempt("read the broker's log", client.broker_log, CONFIG.LOG_LINES)
             if broker_log is not None:
                 st.code("\n".join(broker_log["lines"]) or "(nothing logged yet)", language=None, height=300)
+
+
+def logins_panel() -> None:
+    """Every broker login (never a password), a form for an extra one, and revoking one."""
+    st.subheader("Logins")
+    st.caption("Every client logs in. The backend and controllers may use every topic; each instance, and each "
+               "bot login, only its own bot's topics (docs/protocol.md, Broker logins and ACL).")
+    created = st.session_state.get("broker_login_created")
+    if created:
+        st.success(f"Broker login **{created['username']}** created. Its password is shown only now:")
+        st.code(created["password"], language=None)
+        st.button("I have copied it", key="broker_login_done", on_click=actions.forget_created_login)
+    logins = errors.attempt("list the broker logins", client.broker_logins)
+    if logins is None:
+        return
+    tables.show_table(tables.broker_logins_frame(logins), "No broker login yet", key="broker_logins")
+    extra = [entry["username"] for entry in logins if entry["role"] in ("bot", "controller")]
+    with st.expander("New login for a bot or a tool Hive does not run (a real Hummingbot, hbotrc)"):
+        session.empty_if_asked(actions.LOGIN_FORM, actions.LOGIN_INPUTS)
+        name_col, role_col, bot_col = st.columns(3)
+        username = name_col.text_input("Username", key="broker_login_username")
+        role = role_col.selectbox("Rights", list(actions.ROLES), key="broker_login_role")
+        bot_col.text_input("Bot id", key="broker_login_bot", disabled=actions.ROLES[role] != "bot",
+                           help="the bot's instance id on the wire (its topics are hbot/<bot id>/...)")
+        st.button("Create login", key="broker_login_create", disabled=not username.strip(),
+                  on_click=actions.create_login, args=(client,))
+    if extra:
+        pick, revoke = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = pick.selectbox("Login to revoke", extra, key="broker_login_revoke_pick")
+        revoke.button("Revoke", key="broker_login_revoke", on_click=actions.revoke_login, args=(client, chosen))
+
+
+def external_setup() -> None:
+    """What to install on an external broker so that it enforces Hive's logins and ACL."""
+    with st.expander("Make the external broker enforce Hive's logins and ACL"):
+        setup = errors.attempt("read the external broker's setup", client.broker_access)
+        if setup is None:
+            return
+        st.markdown(f"Password file: `{setup['password_file']}`  \nACL file: `{setup['acl_file']}`")
+        st.markdown("\n".join(f"{number}. {step}" for number, step in enumerate(setup["steps"], 1)))
+        st.code("\n".join(setup["mosquitto_lines"]), language=None)
 
 
 def external_form(active: bool, host: str, port: int) -> None:
@@ -77,3 +123,6 @@ def external_form(active: bool, host: str, port: int) -> None:
 
 
 broker_panel()
+logins_panel()
+if (errors.attempt("read the broker's state", client.broker_status) or {}).get("kind") == "external":
+    external_setup()

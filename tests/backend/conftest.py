@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,13 @@ def serve(settings: Settings) -> RunningBackend:
     wait_until(started, 20, message="the backend started")
     url = f"http://127.0.0.1:{port}"
     return RunningBackend(settings, url, server, thread, HiveClient(url, USERNAME, PASSWORD, timeout=30), app)
+
+
+def broker_login(client: HiveClient, role: str = "controller", bot_id: str | None = None) -> tuple[str, str]:
+    """(username, password) of a broker login made through the API, as an operator makes one for a tool (role
+    controller: every topic) or a bot Hive does not run (role bot: `bot_id`'s topics alone)."""
+    created = client.create_broker_login(f"test-{role}-{uuid.uuid4().hex[:8]}", role, bot_id)
+    return created["username"], created["password"]
 
 
 def kill_leftovers(data_dir: Path, broker_pids: set[int] = frozenset()) -> None:

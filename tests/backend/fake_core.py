@@ -101,6 +101,8 @@ def run(args) -> int:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"hbot.{config.instance_id}")
     offline = json.dumps({"timestamp": int(time.time() * 1000), "type": "availability", "msg": "offline"})
     client.will_set(f"{prefix}/status_updates", offline)
+    if bridge.mqtt_username:  # its own broker login, from the mqtt_auth_file the backend wrote
+        client.username_pw_set(bridge.mqtt_username, bridge.mqtt_password)
     silent = bool(behaviour.get("fake_silent"))
 
     def on_connect(c, *_):

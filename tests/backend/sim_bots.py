@@ -19,15 +19,15 @@ COMMANDS = ("start", "stop", "config", "import", "status", "history", "balance/l
 class SimBot(MqttProbe):
     """A bot `name` under `namespace`: answers every command on `header.reply_to` with
     `{"status": 200, "msg": "", "bot": name, "command": cmd, "echo": data}` (or stays silent when `mute`),
-    heartbeats every `hb_interval` s, and resubscribes after a broker restart."""
+    heartbeats every `hb_interval` s, and resubscribes after a broker restart. `login`: (username, password)."""
 
     def __init__(self, host: str, port: int, name: str, namespace: str = "hbot", hb_interval: float = 0.5,
-                 mute: bool = False) -> None:
+                 mute: bool = False, login: tuple[str, str] | None = None) -> None:
         self.name, self.namespace, self.mute = name, namespace, mute
         self.requests: list[tuple[str, dict]] = []
         # paho waits one keepalive for a CONNACK; a CONNACK lost while the broker restarts must not stall the bot
         # longer than the fleet's command timeouts, so the sim bots keep alive like hive_core's bridge (30 s) or less.
-        super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10)
+        super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10, login=login)
         wait_connected(self)  # CONNACK before subscribing and publishing, even under load
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.on_connect = self._on_connect

@@ -60,7 +60,7 @@ def test_an_already_running_broker_can_be_used_as_external(client, mqtt_broker) 
     with pytest.raises(BackendError) as raised:
         client.start_broker(mqtt_broker.port)
     assert raised.value.code == "port_in_use"
-    status = client.use_external_broker(mqtt_broker.host, mqtt_broker.port)
+    status = client.use_external_broker(mqtt_broker.host, mqtt_broker.port, *mqtt_broker.credentials)
     assert (status["kind"], status["state"], status["fleet_connected"]) == ("external", "running", True)
     assert status["pid"] is None
     wait_until(lambda: client.broker_status()["clients_connected"], 10, message="$SYS stats from the external broker")
@@ -79,7 +79,7 @@ def test_unreachable_external_broker_is_refused(client) -> None:
 
 def test_external_broker_is_refused_while_the_embedded_one_runs(client, running_broker, mqtt_broker) -> None:
     with pytest.raises(BackendError) as raised:
-        client.use_external_broker(mqtt_broker.host, mqtt_broker.port)
+        client.use_external_broker(mqtt_broker.host, mqtt_broker.port, *mqtt_broker.credentials)
     assert raised.value.code == "broker_running"
 
 

@@ -16,6 +16,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from backend.client import BackendError
+from tests.backend.conftest import broker_login
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
@@ -142,7 +143,7 @@ def test_key_rotation_over_http_rewrites_the_key_file(hive_backend, client) -> N
 def test_a_started_instance_alone_gets_its_credentials_file_until_it_stops_and_nothing_leaks(
         hive_backend, client, backend_log: Path) -> None:
     settings = hive_backend.services.settings
-    probe = MqttProbe("127.0.0.1", settings.broker_port)
+    probe = MqttProbe("127.0.0.1", settings.broker_port, login=broker_login(client))
     probe.subscribe("#")
     try:
         add_credential(client)

@@ -12,7 +12,7 @@ from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.recorder import FleetRecorder
 from backend.store import AuditRow, Store
 from backend.store.repositories.events import EventRepository
-from tests.backend.conftest import USERNAME
+from tests.backend.conftest import USERNAME, broker_login
 from tests.mqtt_probe import foreign_client
 from tests.polling import wait_until
 
@@ -36,7 +36,7 @@ def bot(real_backend):
 @pytest.fixture
 def hbotrc(real_backend):
     status = real_backend.client.broker_status()
-    client = foreign_client("127.0.0.1", status["port"])
+    client = foreign_client("127.0.0.1", status["port"], broker_login(real_backend.client))
     yield client
     client.close()
 

@@ -181,22 +181,32 @@ def test_replacing_the_secret_parts_keeps_the_name_and_the_audit_names_only_acti
 
 def test_a_key_rotation_encrypts_the_broker_logins_again(store: Store, tmp_path: Path) -> None:
     """The broker's logins are kept under the same key: a rotation takes them along, and a wrong key is refused."""
+    from backend.broker.logins import BrokerLogins, instance_username
     from backend.store.repositories.broker import BrokerRepository
+    from backend.store.repositories.broker_logins import BrokerLoginRepository
 
     credentials = service(store, tmp_path)
+    login, _made = BrokerLogins(store, credentials, "hbot").instance("bot1")
     with store.session() as session:
         row = BrokerRepository(session).get_or_add()
-        row.kind, row.host, row.port, row.desired = "container", "127.0.0.1", 1883, "running"
-        row.container_login = credentials.seal_text('{"broker": "login"}')
-    with store.session() as session:
-        before = BrokerRepository(session).get().container_login
+        row.kind, row.host, row.port, row.desired = "external", "127.0.0.1", 1883, "running"
+        row.external_login = credentials.seal_text('{"broker": "login"}')
 
+    def sealed() -> tuple[str, str]:
+        with store.session() as session:
+            external = BrokerRepository(session).get().external_login
+            own = BrokerLoginRepository(session).get(instance_username("bot1"))
+            return external, own.sealed_password
+
+    before = sealed()
     credentials.rotate_key(None, actor="user:tester")
-    with store.session() as session:
-        after = BrokerRepository(session).get().container_login
-    assert after != before and "login" not in after
-    opened = service(store, tmp_path).open_text(after, "broker login")  # with the new key, from its file
-    assert opened == '{"broker": "login"}'
+    after = sealed()
+    assert after[0] != before[0] and after[1] != before[1] and "login" not in after[0]
+    reopened = service(store, tmp_path)  # with the new key, from its file
+    assert reopened.open_text(after[0], "broker login") == '{"broker": "login"}'
+    assert reopened.open_text(after[1], "broker login") == login.password
+    assert BrokerLogins(store, reopened, "hbot").instance("bot1") == (login, False)
+    after = after[0]
 
     with pytest.raises(Unavailable, match="does not decrypt the stored broker login"):
         service(store, tmp_path, env_key=Fernet.generate_key().decode()).open_text(after, "broker login")

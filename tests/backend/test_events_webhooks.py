@@ -14,13 +14,14 @@ from tests.polling import wait_until
 
 @pytest.fixture
 def fleet_backend(hive_backend, mqtt_broker):
-    hive_backend.client.use_external_broker(mqtt_broker.host, mqtt_broker.port)
+    hive_backend.client.use_external_broker(mqtt_broker.host, mqtt_broker.port, *mqtt_broker.credentials)
     return hive_backend
 
 
 @pytest.fixture
 def two_bots(fleet_backend, mqtt_broker):
-    bots = [SimBot(mqtt_broker.host, mqtt_broker.port, name) for name in ("evb1", "evb2")]
+    bots = [SimBot(mqtt_broker.host, mqtt_broker.port, name, login=mqtt_broker.credentials)
+            for name in ("evb1", "evb2")]
     wait_until(lambda: {"evb1", "evb2"} <= {i["name"] for i in fleet_backend.client.list_instances()}, 10,
                message="both bots heard")
     yield bots

@@ -86,7 +86,7 @@ def test_sys_topics_of_amqtt_and_mosquitto_give_broker_stats_and_message_rate() 
 
 def test_fleet_connection_hears_a_bot_and_the_broker_through_a_real_broker(mqtt_broker, mqtt_probe) -> None:
     fleet = Fleet()
-    fleet.connection.connect(mqtt_broker.host, mqtt_broker.port)
+    fleet.connection.connect(mqtt_broker.host, mqtt_broker.port, login=mqtt_broker.credentials)
     try:
         assert fleet.connection.wait_connected(10)
 

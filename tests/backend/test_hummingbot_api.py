@@ -19,7 +19,7 @@ from hummingbot_api_client.routers import BotOrchestrationRouter, DockerRouter, 
 
 from backend.domain.instances import RestartPolicy
 from backend.orchestrator.runs import HIVE_IMAGE
-from tests.backend.conftest import PASSWORD, REAL_CORE, USERNAME
+from tests.backend.conftest import PASSWORD, REAL_CORE, USERNAME, broker_login
 from tests.backend.sim_bots import SimBot
 from tests.backend.test_integration_real_core import TICKER, wait_state
 from tests.polling import wait_until
@@ -264,7 +264,7 @@ def test_controllers_deployment_status_commands_performance_and_bot_runs(real_ba
 def test_external_bots_are_driven_and_both_path_spellings_are_served(real_backend) -> None:
     client = real_backend.client
     broker = client.broker_status()
-    bot = SimBot(broker["host"], broker["port"], "handmade")
+    bot = SimBot(broker["host"], broker["port"], "handmade", login=broker_login(client, "bot", "handmade"))
     http = httpx.Client(base_url=real_backend.url, auth=(USERNAME, PASSWORD), timeout=30)
     try:
         everyone = wait_until(lambda: (d := call(real_backend, lambda api: api.bot_orchestration

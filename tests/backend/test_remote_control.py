@@ -18,7 +18,7 @@ from tests.polling import wait_until
 @pytest.fixture
 def fleet_backend(hive_backend, mqtt_broker):
     """The backend connected to the test's own broker (which the test may stop and start)."""
-    hive_backend.client.use_external_broker(mqtt_broker.host, mqtt_broker.port)
+    hive_backend.client.use_external_broker(mqtt_broker.host, mqtt_broker.port, *mqtt_broker.credentials)
     return hive_backend
 
 
@@ -28,7 +28,7 @@ def _external(client, name):
 
 def test_a_raw_bot_is_discovered_commanded_and_its_reply_matched(fleet_backend, mqtt_broker, mqtt_probe) -> None:
     client = fleet_backend.client
-    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "rawbot1")
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "rawbot1", login=mqtt_broker.credentials)
     try:
         found = wait_until(lambda: _external(client, "rawbot1"), 10, message="raw bot listed")
         assert found["runtime"] == "external"
@@ -56,7 +56,7 @@ def test_a_raw_bot_is_discovered_commanded_and_its_reply_matched(fleet_backend, 
 
 def test_a_silent_bot_times_out_with_504_naming_bot_command_and_time(fleet_backend, mqtt_broker) -> None:
     client = fleet_backend.client
-    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "mutebot", mute=True)
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "mutebot", mute=True, login=mqtt_broker.credentials)
     try:
         wait_until(lambda: _external(client, "mutebot"), 10, message="mute bot listed")
         started = time.monotonic()
@@ -93,7 +93,7 @@ def test_notifications_and_market_events_are_stored_per_bot(fleet_backend, mqtt_
 @pytest.mark.fault
 def test_broker_down_reads_right_for_an_external_bot(fleet_backend, mqtt_broker) -> None:
     client = fleet_backend.client
-    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "lonely")
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "lonely", login=mqtt_broker.credentials)
     try:
         wait_until(lambda: (_external(client, "lonely") or {}).get("state") == "running", 10, message="running")
         mqtt_broker.stop()
@@ -110,7 +110,8 @@ def test_fifty_bots_across_a_broker_restart_lose_no_command(fleet_backend, mqtt_
     client = fleet_backend.client
     names = [f"sim{i:02d}" for i in range(50)]
     with ThreadPoolExecutor(16) as pool:
-        bots = list(pool.map(lambda n: SimBot(mqtt_broker.host, mqtt_broker.port, n), names))
+        bots = list(pool.map(lambda n: SimBot(mqtt_broker.host, mqtt_broker.port, n, login=mqtt_broker.credentials),
+                             names))
     http = httpx.Client(base_url=fleet_backend.url, auth=(USERNAME, PASSWORD), timeout=60)
     try:
         def listed() -> bool:

@@ -84,8 +84,11 @@ class RunningBroker:
     def address(self) -> tuple[str, int]:
         return "127.0.0.1", 1883
 
-    def instance_login(self) -> tuple[str, str] | None:
-        return None  # a broker without login
+    def instance_login(self, name: str) -> tuple[str, str]:
+        return f"hive-instance-{name}", "its-password"
+
+    def forget_instance(self, name: str) -> None:
+        pass
 
 
 @pytest.fixture

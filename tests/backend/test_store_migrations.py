@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from backend.store import (
     AuditRow,
     Base,
+    BrokerLoginRow,
     BrokerRow,
     CredentialRow,
     DockerHostRow,
@@ -53,6 +54,7 @@ BROKER_CONTAINER = "0005"  # the broker container's id, image and encrypted logi
 DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
 AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
 JOURNAL = "0008"  # the journal cursors and the trades' trade ids
+BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the operator's extra ones
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -129,6 +131,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {BROKER_CONTAINER} -> {DOCKER_HOSTS}," in line for line in lines)  # and 0006
         assert any(f"upgrade {DOCKER_HOSTS} -> {AUDIT_ORIGIN}," in line for line in lines)  # and 0007
         assert any(f"upgrade {AUDIT_ORIGIN} -> {JOURNAL}," in line for line in lines)  # and 0008
+        assert any(f"upgrade {JOURNAL} -> {BROKER_LOGINS}," in line for line in lines)  # and 0009
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -159,7 +162,8 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty
             assert session.scalars(select(ResourceSampleRow)).all() == []             # 0004's new table, empty
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
-            assert session.scalars(select(JournalCursorRow)).all() == []              # 0007's, empty too
+            assert session.scalars(select(JournalCursorRow)).all() == []              # 0008's, empty too
+            assert session.scalars(select(BrokerLoginRow)).all() == []                # 0009's, empty too
         store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5

@@ -1,6 +1,7 @@
-"""The broker as a container, for real: Start Broker runs Debian's Mosquitto on the test engine with a generated
-password; the backend and a real hive_core instance log in, an anonymous client is refused, the log is read
-through the API, a restarted backend adopts the container, Stop removes it, and no password leaks."""
+"""The broker as a container, for real: Start Broker runs Debian's Mosquitto on the test engine with generated
+logins and the ACL; the backend and a real hive_core instance log in (the instance with its own login), an
+anonymous client is refused, a login made or revoked is enforced without restarting the container, the log is
+read through the API, a restarted backend adopts the container, Stop removes it, and no password leaks."""
 from __future__ import annotations
 
 import json
@@ -18,9 +19,11 @@ from backend.broker.image import BROKER_IMAGE
 from backend.client import HiveClient
 from backend.docker.labels import BACKEND, MANAGED, ROLE
 from backend.store.repositories.broker import BrokerRepository
-from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
+from backend.store.repositories.broker_logins import BrokerLoginRepository
+from tests.backend.conftest import REAL_CORE, RunningBackend, broker_login, kill_leftovers, make_settings, serve
 from tests.conftest import free_port
 from tests.docker_engine import Engine, remove_backend_containers
+from tests.mqtt_probe import MqttProbe, connack
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.slow
@@ -98,8 +101,9 @@ def test_the_broker_container_runs_with_a_password_and_survives_a_backend_restar
     container_id = status["container_id"]
     port = status["port"]
     manager = backend.services.broker
-    passwords = [login.password for login in (manager._backend_login, manager._instance_login) if login]
-    assert len(passwords) == 2 and all(len(p) >= 24 for p in passwords)
+    instance_password = manager.instance_login("authbot")[1]  # made ahead of the instance, as its create does
+    passwords = [manager.logins.backend().password, instance_password]
+    assert all(len(p) >= 24 for p in passwords)
 
     # what the engine sees: ours by its labels and name, host network, not root, the config read-only, no secret
     engine = docker_engine.client()
@@ -115,7 +119,7 @@ def test_the_broker_container_runs_with_a_password_and_survives_a_backend_restar
     assert not any(password in inspected for password in passwords)
     folder = data_dir / "broker" / "container"
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {"mosquitto.conf": 0o600,
-                                                                                  "passwd": 0o600}
+                                                                                  "passwd": 0o600, "acl": 0o600}
     assert not any(password in (folder / "passwd").read_text() for password in passwords)  # hashed
 
     # healthy: the backend logged in, an anonymous client is refused, $SYS counts the backend's client
@@ -135,9 +139,32 @@ def test_the_broker_container_runs_with_a_password_and_survives_a_backend_restar
     assert not any(password in config_text for password in passwords)
     auth_file = instance_dir / "mqtt_auth.json"
     assert stat.S_IMODE(auth_file.stat().st_mode) == 0o600
-    assert json.loads(auth_file.read_text())["mqtt_password"] == manager._instance_login.password
+    assert json.loads(auth_file.read_text()) == {"mqtt_username": "hive-instance-authbot",
+                                                 "mqtt_password": instance_password}
     wait_until(lambda: (client.broker_status()["clients_connected"] or 0) >= 2, 15,
                message="the backend and the instance connected")
+
+    # the ACL: the instance's login reads its own topics alone; a login made or revoked is enforced at once
+    # (SIGHUP), the container never restarted
+    started_at = container.attrs["State"]["StartedAt"]
+    tool = broker_login(client)
+    wait_until(lambda: connack("127.0.0.1", port, tool) == 0, 10, message="the new login accepted")
+    watcher = MqttProbe("127.0.0.1", port, login=tool)
+    bot = MqttProbe("127.0.0.1", port, login=("hive-instance-authbot", instance_password))
+    try:
+        watcher.subscribe("hbot/#")
+        bot.subscribe("#", granted=None)
+        bot.publish("hbot/someone/stop", {"data": {}})
+        watcher.publish("hbot/someone/hb", {"ts": 1})
+        watcher.wait_for("hbot/someone/hb")
+        assert watcher.received("hbot/someone/stop") == [] and bot.received("hbot/someone/#") == []
+    finally:
+        bot.close()
+        watcher.close()
+    client.revoke_broker_login(tool[0])
+    wait_until(lambda: connack("127.0.0.1", port, tool) != 0, 10, message="the revoked login refused")
+    container.reload()
+    assert container.attrs["State"]["StartedAt"] == started_at and client.get_instance("authbot")["state"] == "running"
 
     # the container's log, through the API: Mosquitto's start and the refused anonymous client
     lines = wait_until(lambda: (log := client.broker_log(50)["lines"]) and any("not authori" in x for x in log)
@@ -153,9 +180,9 @@ def test_the_broker_container_runs_with_a_password_and_survives_a_backend_restar
     assert adopted["container_id"] == container_id and adopted["kind"] == "container"
     assert client.get_instance("authbot")["state"] == "running"
     with backend.services.store.session() as session:
-        row = BrokerRepository(session).get()
-        assert row is not None and row.container_login
-        assert not any(password in row.container_login for password in passwords)  # only the ciphertext
+        sealed = json.dumps([(row.password_hash, row.sealed_password)
+                             for row in BrokerLoginRepository(session).all()])
+        assert not any(password in sealed for password in passwords)  # only hashes and ciphertexts
 
     # the instance stops: its login file goes; Stop removes the container
     client.stop_instance("authbot")
@@ -172,11 +199,12 @@ def test_the_broker_container_runs_with_a_password_and_survives_a_backend_restar
 
 def test_an_external_broker_with_a_login(start_backend, backend_factory, docker_engine: Engine,
                                          tmp_path: Path) -> None:
-    """A second backend uses the first one's broker container as an external broker, with the instances' login."""
+    """A second backend uses the first one's broker container as an external broker, with a controller login made
+    on the first one; its instances still get logins of their own."""
     owner = start_backend()
     status = owner.client.start_broker(kind="container")
     assert status["state"] == "running", status
-    username, password = owner.services.broker.instance_login()
+    username, password = broker_login(owner.client)
 
     (tmp_path / "other").mkdir()
     other = backend_factory(make_settings(tmp_path / "other", docker_host=docker_engine.url))
@@ -191,7 +219,7 @@ def test_an_external_broker_with_a_login(start_backend, backend_factory, docker_
     with other.services.store.session() as session:
         row = BrokerRepository(session).get()
         assert row is not None and row.external_login and password not in row.external_login
-    assert other.services.broker.instance_login() == (username, password)
+    assert other.services.broker.instance_login("x")[0] == "hive-instance-x"
     other.client.stop_broker()
 
 

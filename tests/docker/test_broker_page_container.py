@@ -2,7 +2,6 @@
 Mosquitto container, see it healthy with its log, stop it; its password is in no line the backend logged."""
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,12 +30,11 @@ def backend(tmp_path: Path, docker_engine: Engine, broker_image: str) -> Iterato
 
 
 def stored_passwords(data_dir: Path) -> list[str]:
-    """The broker container's passwords, decrypted from the store with the credentials key (as an operator could)."""
+    """The broker's passwords, decrypted from the store with the credentials key (as an operator could)."""
     with sqlite3.connect(data_dir / "hive.db") as db:
-        (sealed,) = db.execute("SELECT container_login FROM broker").fetchone()
+        sealed = [row[0] for row in db.execute("SELECT sealed_password FROM broker_logins")]
     key = (data_dir / "credentials.key").read_text().strip()
-    logins = json.loads(Fernet(key.encode()).decrypt(sealed.encode()))
-    return [login["password"] for login in logins.values()]
+    return [Fernet(key.encode()).decrypt(text.encode()).decode() for text in sealed]
 
 
 def described(at: AppTest) -> str:

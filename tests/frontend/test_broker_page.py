@@ -6,6 +6,7 @@ from pathlib import Path
 from tests.conftest import EmbeddedBroker, free_port
 from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
+from tests.mqtt_probe import connack
 
 
 def _metric(at, label: str) -> str:
@@ -72,3 +73,27 @@ def test_port_field_starts_the_embedded_broker_on_another_port(tmp_path: Path, d
     finally:
         server.stop()
         squatter.stop()
+
+
+def test_a_login_made_on_the_page_is_shown_once_listed_without_its_password_and_revoked(app, backend):
+    app.button(key="broker_start").click().run()
+    rerun_until(app, lambda at: badges(at) == ["Running"], timeout=30)
+    app.text_input(key="broker_login_username").input("real-hb").run()
+    app.selectbox(key="broker_login_role").set_value("Bot (one bot id's topics)").run()
+    app.text_input(key="broker_login_bot").input("handmade").run()
+    app.button(key="broker_login_create").click().run()
+    assert not errors(app)
+    [password] = [block.value for block in app.code if len(block.value) >= 24 and "\n" not in block.value]
+    table = next(frame.value for frame in app.dataframe if "Login" in frame.value.columns)
+    row = table[table["Login"] == "real-hb"].iloc[0]
+    assert (row["Role"], row["Topics"]) == ("bot", "bot handmade") and password not in table.to_string()
+    assert connack("127.0.0.1", backend.broker_port, ("real-hb", password)) == 0
+
+    app.button(key="broker_login_done").click().run()
+    assert not any(password in block.value for block in app.code)          # shown once
+    app.selectbox(key="broker_login_revoke_pick").set_value("real-hb").run()
+    app.button(key="broker_login_revoke").click().run()
+    assert not errors(app)
+    assert connack("127.0.0.1", backend.broker_port, ("real-hb", password)) != 0
+    table = next(frame.value for frame in app.dataframe if "Login" in frame.value.columns)
+    assert "real-hb" not in set(table["Login"])

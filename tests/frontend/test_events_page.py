@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from backend.client import HiveClient
+from tests.backend.conftest import broker_login
 from tests.backend.sim_bots import SimBot
 from tests.frontend.helpers import errors, rerun_until
 from tests.mqtt_probe import MqttProbe
@@ -16,8 +17,8 @@ PAGE = "pages/events/app.py"
 def bot(backend):
     client = HiveClient(backend.url, backend.username, backend.password)
     client.start_broker()
-    sim = SimBot("127.0.0.1", backend.broker_port, "evbot")
-    probe = MqttProbe("127.0.0.1", backend.broker_port)
+    sim = SimBot("127.0.0.1", backend.broker_port, "evbot", login=broker_login(client, "bot", "evbot"))
+    probe = MqttProbe("127.0.0.1", backend.broker_port, login=broker_login(client))
     wait_until(probe._client.is_connected, 15, message="probe connected")  # CONNACK, under load
     probe.subscribe("hbot/+/external/event/#")
     probe.publish("hbot/probe-check/external/event/check", {"check": 1})  # the subscription is live (SUBACK under load)

@@ -5,6 +5,7 @@ import pytest
 
 from backend.client import HiveClient
 from frontend import format as fmt
+from tests.backend.conftest import broker_login
 from tests.frontend.helpers import badges, errors, rerun_until, table_with
 from tests.mqtt_probe import foreign_client
 
@@ -109,7 +110,7 @@ def test_running_instance_shows_detail_refuses_delete_and_stops_with_a_reason(ap
     rerun_until(at, lambda page: len(page.get("plotly_chart")) == 1, timeout=90)  # PnL arrived
 
     # a command sent straight over MQTT by another controller is listed with its path
-    hbotrc = foreign_client("127.0.0.1", client.broker_status()["port"])
+    hbotrc = foreign_client("127.0.0.1", client.broker_status()["port"], broker_login(client))
     try:
         hbotrc.publish("hbot/runner/balance/paper", {"header": {"reply_to": "rpc-page", "agent": "commlib"},
                                                      "data": {"asset": "USDT", "amount": 700}})

@@ -62,6 +62,8 @@ def instance_config(broker: EmbeddedBroker | None, strategies: list[dict], *, in
     """A config dict for tests: fast heartbeats, seeded sim, the test broker."""
     settings = {"mqtt_host": "127.0.0.1", "mqtt_port": port or (broker.port if broker else 1883),
                 "mqtt_heartbeat_interval": 1.0, "mqtt_performance_interval": 0.5}
+    if broker is not None:  # the test broker's login (every right)
+        settings.update(mqtt_username=broker.login.username, mqtt_password=broker.login.password)
     settings.update(bridge)
     return {
         "instance_id": instance_id or f"t{uuid.uuid4().hex[:8]}",

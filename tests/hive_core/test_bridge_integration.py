@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import time
 
 import pytest
 
+from backend.broker.access import grants
+from backend.broker.mosquitto import Login
 from tests.conftest import EmbeddedBroker
 from tests.hive_core.conftest import instance_config, wait_answering
 from tests.mqtt_probe import MqttProbe
@@ -210,12 +213,12 @@ def test_stop_and_start_commands_reply_with_the_rpc_envelope(mqtt_broker, mqtt_p
 @pytest.mark.fault
 def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_restarts(spawn_hive):
     broker = EmbeddedBroker()           # a free port, nothing listening yet
-    hive = spawn_hive(instance_config(None, [MM], port=broker.port))
+    hive = spawn_hive(instance_config(broker, [MM]))
     wait_until(lambda: "MQTT bridge connecting" in hive.output(), 20, message="the bridge connecting, to nobody")
     assert hive.process.poll() is None, hive.output()
     broker.start()
     try:
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{hive.prefix}/#")
         probe.wait_for(f"{hive.prefix}/hb", timeout=20)
         probe.close()
@@ -224,7 +227,7 @@ def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_
         wait_until(lambda: "lost the MQTT broker" in hive.output(), 20, message="the bridge noticing the broker gone")
         assert hive.process.poll() is None, hive.output()
         broker.start()
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{hive.prefix}/#")
         wait_online(probe, hive.prefix, timeout=25)
         probe.wait_for(f"{hive.prefix}/hb", timeout=10)
@@ -232,6 +235,22 @@ def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_
     finally:
         hive.close()
         broker.stop()
+
+
+@pytest.mark.fault
+def test_a_refused_login_is_logged_once_and_retried_until_the_broker_knows_it(spawn_hive, mqtt_broker, mqtt_probe):
+    login = Login("hive-instance-refused1", secrets.token_urlsafe(16))  # not known to the broker yet
+    hive = spawn_hive(instance_config(mqtt_broker, [MM], instance_id="refused1", mqtt_username=login.username,
+                                      mqtt_password=login.password))
+    wait_until(lambda: "refused the connection" in hive.output(), 20, message="the refusal in the bot's log")
+    first = hive.output()
+    assert "Not authorized" in first and "hive-instance-refused1" in first and "check mqtt_username" in first
+    assert login.password not in first
+    mqtt_broker.grant(login, grants("instance", "refused1", "hbot"))  # the broker learns it; the bot retries
+    mqtt_probe.wait_for("hbot/refused1/hb", timeout=20)
+    output = hive.output()
+    assert hive.process.poll() is None and "accepted the connection after" in output
+    assert output.count("refused the connection") == 1  # retried in silence: no log line per attempt
 
 
 def test_sigterm_without_a_broker_still_exits_0_promptly(spawn_hive):

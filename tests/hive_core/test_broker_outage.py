@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import EmbeddedBroker
 from tests.hive_core.conftest import instance_config
-from tests.mqtt_probe import MqttProbe
 
 pytestmark = [pytest.mark.slow, pytest.mark.fault, pytest.mark.timeout(150)]
 
@@ -26,7 +25,7 @@ def test_ticks_continue_on_time_through_a_30s_broker_outage_and_the_bot_comes_ba
         hive = spawn_hive(instance_config(broker, [{"id": "mm1", "strategy": "market_maker", "interval": INTERVAL},
                                                    {"id": "mm2", "strategy": "market_maker", "interval": 1.0}]))
         prefix = hive.prefix
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{prefix}/#")
         probe.wait_for(f"{prefix}/status_updates", lambda m: m.json()["msg"] == "online", timeout=20)
         [before] = probe.wait_for(f"{prefix}/performance", lambda m: m.json()["mm1"]["custom_info"]["ticks"] >= 4,
@@ -42,7 +41,7 @@ def test_ticks_continue_on_time_through_a_30s_broker_outage_and_the_bot_comes_ba
         broker.start()                                 # same port
         up_at = time.time()
 
-        probe = MqttProbe(broker.host, broker.port)
+        probe = broker.probe()
         probe.subscribe(f"{prefix}/#")
         online = probe.wait_for(f"{prefix}/status_updates", lambda m: m.json()["msg"] == "online", timeout=20)[0]
         assert online.at - up_at < 15

@@ -14,7 +14,7 @@ COMMLIB = {"timestamp": 1, "content_type": "json", "encoding": "utf8", "agent": 
 
 @pytest.fixture
 def hbotrc(mqtt_broker):
-    client = foreign_client(mqtt_broker.host, mqtt_broker.port)
+    client = foreign_client(mqtt_broker.host, mqtt_broker.port, mqtt_broker.credentials)
     yield client
     client.close()
 

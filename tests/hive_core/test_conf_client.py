@@ -59,7 +59,9 @@ def test_a_broken_conf_client_is_a_config_error_naming_the_file(tmp_path):
 def test_a_bot_connects_with_the_broker_of_conf_client(mqtt_broker, mqtt_probe, spawn_hive, tmp_path):
     config = instance_config(None, [{"id": "mm1", "strategy": "market_maker"}])
     del config["mqtt_bridge"]["mqtt_port"], config["mqtt_bridge"]["mqtt_host"]
+    username, password = mqtt_broker.credentials
     write(tmp_path, "conf_client.yml", {"mqtt_bridge": {"mqtt_host": mqtt_broker.host, "mqtt_port": mqtt_broker.port,
-                                                        "mqtt_namespace": "cc"}})
+                                                        "mqtt_namespace": "cc", "mqtt_username": username,
+                                                        "mqtt_password": password}})
     hive = spawn_hive(config)
     mqtt_probe.wait_for(f"cc/{hive.instance_id}/status_updates", lambda m: m.json()["msg"] == "online", timeout=20)

@@ -1,11 +1,19 @@
-"""The broker: status, start (embedded or container), stop, its log, or use an external one."""
+"""The broker: status, start (embedded or container), stop, its log, or use an external one; its logins (the
+operator's extra ones for bots and tools Hive does not run) and what an external broker must install."""
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Response
 
-from backend.api.deps import BrokerDep
+from backend.api.deps import BrokerDep, CurrentUser
 from backend.api.schemas import BrokerStartRequest, ExternalBrokerRequest
-from backend.domain.broker import BrokerLog, BrokerStatus
+from backend.domain.broker import (
+    BrokerAccessSetup,
+    BrokerLog,
+    BrokerLoginCreate,
+    BrokerLoginCreated,
+    BrokerLoginOut,
+    BrokerStatus,
+)
 
 router = APIRouter(prefix="/broker", tags=["broker"])
 
@@ -16,19 +24,49 @@ def status(broker: BrokerDep) -> BrokerStatus:
 
 
 @router.post("/start", response_model=BrokerStatus)
-def start(broker: BrokerDep, body: Annotated[BrokerStartRequest | None, Body()] = None) -> BrokerStatus:
-    return broker.start(body.port, body.kind) if body else broker.start()
+def start(broker: BrokerDep, user: CurrentUser,
+          body: Annotated[BrokerStartRequest | None, Body()] = None) -> BrokerStatus:
+    """The embedded broker or the container, refusing clients without a login and enforcing the ACL."""
+    if body is None:
+        return broker.start(actor=f"user:{user}")
+    return broker.start(body.port, body.kind, actor=f"user:{user}")
 
 
 @router.post("/stop", response_model=BrokerStatus)
-def stop(broker: BrokerDep) -> BrokerStatus:
-    return broker.stop()
+def stop(broker: BrokerDep, user: CurrentUser) -> BrokerStatus:
+    return broker.stop(actor=f"user:{user}")
 
 
 @router.post("/external", response_model=BrokerStatus)
-def use_external(broker: BrokerDep, body: ExternalBrokerRequest) -> BrokerStatus:
+def use_external(broker: BrokerDep, user: CurrentUser, body: ExternalBrokerRequest) -> BrokerStatus:
     password = body.password.get_secret_value() if body.password else None
-    return broker.use_external(body.host, body.port, body.username, password)
+    return broker.use_external(body.host, body.port, body.username, password, actor=f"user:{user}")
+
+
+@router.get("/access", response_model=BrokerAccessSetup)
+def access(broker: BrokerDep) -> BrokerAccessSetup:
+    """The password and ACL files (kept up to date) and the lines that make an external Mosquitto enforce them."""
+    return broker.access_setup()
+
+
+@router.get("/logins", response_model=list[BrokerLoginOut])
+def list_logins(broker: BrokerDep) -> list[BrokerLoginOut]:
+    """Every broker login (the backend's, the instances', the extra ones), never a password."""
+    return broker.logins.all()
+
+
+@router.post("/logins", response_model=BrokerLoginCreated, status_code=201)
+def create_login(broker: BrokerDep, user: CurrentUser, spec: BrokerLoginCreate) -> BrokerLoginCreated:
+    """A login for a real Hummingbot bot (role bot: that bot id's topics alone) or a tool such as hbotrc (role
+    controller: every topic). The password is in this answer only."""
+    return broker.create_login(spec, actor=f"user:{user}")
+
+
+@router.delete("/logins/{username}", status_code=204)
+def revoke_login(broker: BrokerDep, user: CurrentUser, username: str) -> Response:
+    """The broker refuses it from now on (Mosquitto also disconnects a client logged in with it)."""
+    broker.revoke_login(username, actor=f"user:{user}")
+    return Response(status_code=204)
 
 
 @router.get("/log", response_model=BrokerLog)

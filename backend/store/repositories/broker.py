@@ -23,7 +23,7 @@ class BrokerRepository:
         return row
 
 
-LOGIN_FIELDS = ("container_login", "external_login")  # Fernet ciphertexts under the credentials key
+LOGIN_FIELDS = ("external_login",)  # Fernet ciphertexts under the credentials key
 
 
 def sealed_logins(row: BrokerRow | None) -> dict[str, str]:
