@@ -13,7 +13,7 @@ ALL_EXTRAS := backend,dashboard,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
   hive_core/orders/rate_limit.py hive_core/market/local_book.py
 
-.PHONY: install install-all run test test-unit lint lock bench browser sandbox-tools docker-tools mqtt-tools base-image image broker-image up down clean
+.PHONY: install install-all run test test-unit test-fault lint lock bench browser sandbox-tools docker-tools mqtt-tools base-image image broker-image up down clean
 
 install: $(VENV)/.installed-run
 install-all: $(VENV)/.installed-all
@@ -121,6 +121,10 @@ test: install-all browser sandbox-tools docker-tools mqtt-tools lint
 
 test-unit: install-all sandbox-tools
 	$(PY) -m pytest -m "$(UNIT_LAYER)" $(PYTEST_ARGS)
+
+# The fault tests alone (make test runs them too): backends, brokers and bots killed or restarted on purpose.
+test-fault: install-all browser sandbox-tools docker-tools mqtt-tools
+	$(PY) -m pytest -m fault $(PYTEST_ARGS)
 
 # Regenerates requirements.lock from pyproject.toml with every extra. It keeps the pinned versions that still
 # fit the ranges; `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases in range.

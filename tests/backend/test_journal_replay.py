@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from backend.broker.mosquitto import FULL_RIGHTS, Login
 from backend.client import HiveClient
+from backend.runtimes.config_file import MQTT_AUTH_NAME
 from tests.conftest import EmbeddedBroker, wait_for_port
 from tests.frontend.backend_process import BackendProcess
 from tests.polling import wait_until
@@ -22,6 +24,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(420)]
 
 NAMES = ("jr1", "jr2")
 NEW_FILLS = 40  # per instance while the backend is down (20 to 30 s of the market maker's trading)
+OUTAGE_S = 30.0  # and the backend stays down at least this long: the outage the promise is tested for
 START_TIMEOUT = 60.0
 CATCH_UP_TIMEOUT = 60.0
 
@@ -102,11 +105,11 @@ def kill_backend(backend: BackendProcess) -> dict[str, int]:
     return {name: len(journal(backend.data_dir, name)) for name in NAMES}
 
 
-def trade_on(data_dir: Path, count: int) -> None:
-    """Wait until each instance has journaled `count` more fills."""
+def trade_on(data_dir: Path, count: int, until: float = 0.0) -> None:
+    """Wait until each instance has journaled `count` more fills (and the monotonic clock has passed `until`)."""
     before = {name: len(fills(journal(data_dir, name))) for name in NAMES}
-    wait_until(lambda: all(len(fills(journal(data_dir, n))) >= before[n] + count for n in NAMES), 120,
-               message=lambda: f"{count} more fills per instance (had {before})")
+    wait_until(lambda: all(len(fills(journal(data_dir, n))) >= before[n] + count for n in NAMES)
+               and time.monotonic() >= until, 120, message=lambda: f"{count} more fills per instance (had {before})")
 
 
 def caught_up_and_equal(backend: BackendProcess, client: HiveClient, at_kill: dict[str, int]) -> None:
@@ -145,7 +148,7 @@ def caught_up_and_equal(backend: BackendProcess, client: HiveClient, at_kill: di
 def test_fills_pnl_and_logs_made_while_the_backend_is_killed_reach_the_store_exactly_once(fleet) -> None:
     backend, client, _brokers = fleet
     at_kill = kill_backend(backend)
-    trade_on(backend.data_dir, NEW_FILLS)
+    trade_on(backend.data_dir, NEW_FILLS, until=time.monotonic() + OUTAGE_S)
     backend.start()
     caught_up_and_equal(backend, client, at_kill)
 
@@ -154,15 +157,24 @@ def test_the_same_with_the_broker_killed_and_another_one_up_during_the_outage(fl
     backend, client, brokers = fleet
     port = backend.broker_port
     at_kill = kill_backend(backend)
+    down_until = time.monotonic() + OUTAGE_S
     trade_on(backend.data_dir, NEW_FILLS // 2)
     os.killpg(brokers[0], signal.SIGKILL)            # the broker goes: what the bots sent in flight is lost
     trade_on(backend.data_dir, NEW_FILLS // 2)        # nobody to publish to
     interim = EmbeddedBroker()
     interim.port = port
+    for name in NAMES:                                # the bots' own logins (from their 0600 files) may connect
+        login = json.loads((backend.data_dir / "instances" / name / MQTT_AUTH_NAME).read_text())
+        interim.grant(Login(login["mqtt_username"], login["mqtt_password"]), FULL_RIGHTS)
     interim.start()                                   # a broker again, with no backend subscribed to it
+    heartbeats = interim.probe()
     try:
-        trade_on(backend.data_dir, NEW_FILLS // 2)    # published (and flushed) to nobody
+        heartbeats.subscribe("hbot/+/hb")
+        wait_until(lambda: {m.topic.split("/")[1] for m in heartbeats.received("hbot/+/hb")} == set(NAMES), 30,
+                   message="both bots connected to the interim broker")
+        trade_on(backend.data_dir, NEW_FILLS // 2, until=down_until)  # published (and flushed) to nobody
     finally:
+        heartbeats.close()
         interim.stop()
     backend.start()                                   # its broker is gone: the operator starts one
     assert client.broker_status()["state"] != "running"
