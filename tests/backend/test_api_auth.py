@@ -92,3 +92,15 @@ def test_a_right_login_forgets_the_wrong_ones(backend_factory) -> None:
     for _ in range(3):
         assert httpx.get(check, auth=wrong).status_code == 401
         assert httpx.get(check, auth=right).status_code == 200
+
+
+def test_the_schema_declares_the_error_body_the_api_answers(hive_backend) -> None:
+    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=(USERNAME, PASSWORD)).json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert set(schema["components"]["schemas"]["ErrorBody"]["required"]) == {"detail", "code"}
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    external = schema["paths"]["/broker/external"]["post"]["responses"]
+    assert {status for status in external if status >= "400"} == {"401", "409", "422", "429", "500"}
+    assert all(external[status]["content"] == error_body for status in external if status >= "400")
+    webhook = schema["paths"]["/webhooks/tradingview/{hook}"]["post"]["responses"]
+    assert {status for status in webhook if status >= "400"} == {"401", "403", "404", "409", "413", "422", "429", "500"}

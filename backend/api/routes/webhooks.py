@@ -3,6 +3,7 @@ from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 
 from backend.api.deps import EventsDep, ServicesDep
+from backend.api.openapi import errors
 from backend.api.schemas import WebhookAccepted
 from backend.domain.events import TRADINGVIEW_IPS, WebhookCreate, WebhookCreated, WebhookOut
 from backend.errors import TooLarge
@@ -34,7 +35,8 @@ def delete_webhook(events: EventsDep, hook: str) -> Response:
     return Response(status_code=204)
 
 
-@public.post("/tradingview/{hook}", response_model=WebhookAccepted, status_code=202)
+@public.post("/tradingview/{hook}", response_model=WebhookAccepted, status_code=202,
+             responses=errors(401, 403, 409, 413, 422, 429))
 async def tradingview(services: ServicesDep, hook: str, request: Request, secret: str | None = None) -> WebhookAccepted:
     """No HTTP Basic (TradingView cannot set headers): the secret is the body's `secret` field or `?secret=`.
     The event is published in the background, so the answer comes at once."""
