@@ -16,13 +16,15 @@ class BackendUnavailable(Exception):
 
 
 class BackendError(Exception):
-    """The backend answered with an error status; `message` is its `detail`, `code` a stable keyword."""
+    """The backend answered with an error status; `message` is its `detail`, `code` a stable keyword,
+    `retry_after` the seconds of a 429's Retry-After."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
+        self.retry_after = retry_after
 
 
 class HiveClient:
@@ -257,4 +259,5 @@ def _error_from(response: httpx.Response) -> BackendError:
             f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg', '')}" for item in detail
         )
     code = body.get("code") if isinstance(body, dict) else None
-    return BackendError(response.status_code, str(detail), code)
+    retry_after = response.headers.get("retry-after", "")
+    return BackendError(response.status_code, str(detail), code, int(retry_after) if retry_after.isdigit() else None)

@@ -40,8 +40,16 @@ class Conflict(HiveError):
     """Not possible in the current state (already exists, still running, in use...)."""
 
 
+class TooLarge(HiveError):
+    """The request, or something in it, is bigger than allowed."""
+
+
 class RateLimited(HiveError):
-    """Too many calls in too little time."""
+    """Too many calls in too little time; `retry_after` (s), when known, says when to try again."""
+
+    def __init__(self, code: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after
 
 
 class OperationFailed(HiveError):

@@ -11,6 +11,7 @@ from backend.docker.images import ImageService
 from backend.docker.labels import backend_id
 from backend.host import REPO_ROOT
 from backend.hummingbot_api.facade import HummingbotApi
+from backend.login_throttle import LoginThrottle
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
@@ -50,7 +51,10 @@ class Services:
         }
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, self.runtimes, self.library,
                                          self.credentials)
-        self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names)
+        self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names,
+                                   max_data=settings.event_max_data, max_future=settings.webhook_max_future)
+        self.login_throttle = LoginThrottle(settings.login_free_attempts, settings.login_backoff_base,
+                                            settings.login_backoff_max)
         self.images = ImageService(self.docker_hosts, settings.image_base, REPO_ROOT, self.events.audit)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)

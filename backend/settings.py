@@ -81,6 +81,21 @@ class Settings(BaseSettings):
 
     core_command: str = Field("", description="command that runs hive_core's CLI; `<python> -m hive_core` when empty")
 
+    login_free_attempts: int = Field(
+        5, ge=1, description="wrong logins an address may make before it is locked out (then each one doubles the "
+                             "lock-out)")
+    login_backoff_base: float = Field(1.0, gt=0, description="seconds of the first lock-out of an address")
+    login_backoff_max: float = Field(
+        900.0, gt=0, description="the longest lock-out in seconds; an address's failures are forgotten this long "
+                                 "after its last one")
+
+    webhook_max_body: int = Field(65536, ge=1024, description="bytes a webhook call's body may have (413 beyond)")
+    event_max_data: int = Field(
+        65536, ge=1024, description="bytes an event's data may take as JSON, from a webhook, the API or the "
+                                    "dashboard (413 beyond): what every target bot receives")
+    webhook_max_future: float = Field(
+        30.0, ge=0, description="seconds a webhook body's `timestamp` may be ahead of this machine's clock")
+
     @classmethod
     def from_env_file(cls, env_file: Path) -> Settings:
         """The environment's settings, then `env_file`'s (when it exists) for what the environment leaves unset."""

@@ -3,7 +3,8 @@
 `python -m benchmarks` (or `make bench`) runs:
 
 - clock_scheduler: the clock + scheduler hot path, compiled (Cython) against interpreted;
-- scale: a realtime Runtime with 1,000 strategies at 1 s and 100 at 100 ms (lag, starvation, memory);
+- scale: a realtime Runtime with 1,000 strategies at 1 s and 100 at 100 ms, publishing P/performance to a broker
+  and scraped by Prometheus every second (tick lag p50/p99/max, starvation, memory);
 - fanout: market-data fan-out from one venue connection to 100 subscribers;
 - orders: the order manager's submit-to-socket latency and its fairness between strategies;
 - density: one process with N strategies against N processes with one;

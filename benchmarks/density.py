@@ -76,26 +76,36 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 
 
 @contextmanager
-def _infrastructure(workdir: Path) -> Iterator[tuple[int, int]]:
-    """A standalone venue and an MQTT broker on free ports: (venue port, broker port)."""
-    venue_port, broker_port = _free_port(), _free_port()
+def mqtt_broker(workdir: Path) -> Iterator[int]:
+    """An amqtt broker (its own process) on a free port of 127.0.0.1: its port."""
+    broker_port = _free_port()
     broker_config = workdir / "broker.yml"
     broker_config.write_text(yaml.safe_dump({
         "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{broker_port}"}},
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
     }))
-    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(broker_config)], **quiet),
-        subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
-                          "--port", str(venue_port), "--pairs", "BTC-USDT"], **quiet),
-    ]
+    broker = subprocess.Popen([sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(broker_config)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(broker_port)
-        _wait_for_port(venue_port)
-        yield venue_port, broker_port
+        yield broker_port
     finally:
-        _stop(processes)
+        _stop([broker])
+
+
+@contextmanager
+def _infrastructure(workdir: Path) -> Iterator[tuple[int, int]]:
+    """A standalone venue and an MQTT broker on free ports: (venue port, broker port)."""
+    venue_port = _free_port()
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    venue = subprocess.Popen([sys.executable, "-m", "hive_core.sim.server", "--host", "127.0.0.1",
+                              "--port", str(venue_port), "--pairs", "BTC-USDT"], **quiet)
+    try:
+        with mqtt_broker(workdir) as broker_port:
+            _wait_for_port(venue_port)
+            yield venue_port, broker_port
+    finally:
+        _stop([venue])
 
 
 def _instance_config(instance_id: str, strategy_ids: list[str], venue_port: int, broker_port: int) -> dict:

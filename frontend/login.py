@@ -23,6 +23,9 @@ def login_page() -> None:
     except BackendError as error:
         if error.status == 401:
             st.error("Wrong username or password", icon=":material/lock:")
+        elif error.status == 429:
+            when = f"in {error.retry_after} s" if error.retry_after else "later"
+            st.error(f"Too many attempts, try again {when}", icon=":material/timer:")
         else:
             show_error(error, "log in")
     except BackendUnavailable as error:

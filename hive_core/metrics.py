@@ -143,10 +143,11 @@ class MetricsRegistry:
 
     def snapshot(self, slots: Mapping[str, Any]) -> MetricsSnapshot:
         """Every collector's figures now (call on the loop that owns the slots), as copies to render anywhere."""
-        return MetricsSnapshot(
-            self.instance_id, dict(self._descriptions), self.instance_fields(),
-            [(strategy_id, self.strategy_fields(slot)) for strategy_id, slot in slots.items()],
-        )
+        return self.snapshot_of([(strategy_id, self.strategy_fields(slot)) for strategy_id, slot in slots.items()])
+
+    def snapshot_of(self, strategy_fields: list[tuple[str, Mapping[str, Any]]]) -> MetricsSnapshot:
+        """A snapshot of strategy fields collected beforehand (in slices), with the instance's fields now."""
+        return MetricsSnapshot(self.instance_id, dict(self._descriptions), self.instance_fields(), strategy_fields)
 
 
 @dataclass(frozen=True)

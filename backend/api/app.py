@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from backend import __version__
 from backend.api.audit import AuditMiddleware
 from backend.api.errors import install_error_handlers
+from backend.api.openapi import install_openapi
 from backend.api.routes import api_router
 from backend.services import Services
 from backend.settings import CredentialsError, Settings
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url=None,  # served behind auth by routes/docs.py
                   description="Drives the MQTT broker and the hive_core instances of one Hive installation.")
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(AuditMiddleware, events=lambda: app.state.services.events)
     app.include_router(api_router)
     return app

@@ -1,6 +1,7 @@
 """Dependencies shared by the routes, declared once as `Annotated` aliases."""
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
 from backend.docker.hosts import DockerHosts
 from backend.docker.images import ImageService
-from backend.errors import Unauthorized
+from backend.errors import RateLimited, Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.orchestrator.events import EventService
 from backend.orchestrator.instances import InstanceService
@@ -30,17 +31,30 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def require_user(request: Request, services: ServicesDep,
+def require_user(services: ServicesDep, request: Request,
                  credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> str:
     """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time; the user is kept on the
-    request for the audit of its action (api/audit.py)."""
+    request for the audit of its action (api/audit.py).
+
+    Wrong logins are counted per client address (backend/login_throttle.py) and audited; an address
+    locked out gets 429 with Retry-After whatever it sends."""
+    address = request.client.host if request.client else "unknown"
+    throttle = services.login_throttle
+    wait = throttle.retry_after(address)
+    if wait > 0:
+        raise RateLimited("too_many_attempts", f"too many wrong logins from {address}: try again in "
+                                               f"{math.ceil(wait)} s", retry_after=wait)
     if credentials is None:
         raise Unauthorized("unauthorized", "credentials required (HTTP Basic: HIVE_USERNAME / HIVE_PASSWORD)")
     settings = services.settings
     user_ok = secrets.compare_digest(credentials.username.encode(), settings.username.encode())
     password_ok = secrets.compare_digest(credentials.password.encode(), (settings.password_value() or "").encode())
     if not (user_ok and password_ok):
+        locked = throttle.failed(address)
+        services.events.audit(f"login:{credentials.username[:64]!r} from {address}", "login", "refused",
+                              "wrong username or password" + (f"; locked out for {locked:g} s" if locked else ""))
         raise Unauthorized("unauthorized", "wrong username or password")
+    throttle.succeeded(address)
     setattr(request.state, USER_KEY, credentials.username)
     return credentials.username
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,7 @@ from backend.errors import (
     OperationFailed,
     RateLimited,
     TimedOut,
+    TooLarge,
     Unauthorized,
     Unavailable,
 )
@@ -26,10 +28,11 @@ from hive_core.validation import describe_validation_error
 log = logging.getLogger(__name__)
 
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "too_large", 422: "validation_error"}
+          409: "conflict", 413: "too_large", 422: "validation_error",
+          429: "rate_limited"}
 STATUS_OF: dict[type[HiveError], int] = {
-    BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, InvalidInput: 422,
-    RateLimited: 429, OperationFailed: 500, Unavailable: 503, TimedOut: 504,
+    BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409, TooLarge: 413,
+    InvalidInput: 422, RateLimited: 429, OperationFailed: 500, Unavailable: 503, TimedOut: 504,
 }
 
 
@@ -50,6 +53,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _hive_error(_request: Request, error: HiveError) -> JSONResponse:
         status = status_of(error)
         headers = {"WWW-Authenticate": 'Basic realm="hive"'} if status == 401 else None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            headers = {"Retry-After": str(max(1, math.ceil(error.retry_after)))}
         return _body(status, error.detail, error.code, headers)
 
     @app.exception_handler(RequestValidationError)

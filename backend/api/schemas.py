@@ -13,6 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from backend.domain.base import Strict
 
 
+# --- errors --------------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    """Every error answer of the API (4xx and 5xx)."""
+    detail: str = Field(description="what happened and what to do about it")
+    code: str = Field(description="a stable keyword to branch on: validation_error, not_found, duplicate_name, "
+                                  "too_many_attempts, ...")
+
+
 # --- broker --------------------------------------------------------------------------------------
 class BrokerStartRequest(Strict):
     port: int | None = Field(None, ge=1, le=65535, description="defaults to HIVE_BROKER_PORT")

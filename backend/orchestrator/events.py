@@ -20,7 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
-from backend.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized, not_found
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    not_found,
+)
 from backend.orchestrator.connection import FleetConnection
 from backend.store import AuditRow, EventRow, Store, WebhookRow
 from backend.store.repositories.events import EventRepository
@@ -28,13 +37,18 @@ from backend.store.repositories.events import EventRepository
 log = logging.getLogger(__name__)
 
 PUBLISH_WAIT = 5.0      # s: how long a publish may take to reach the broker before it counts as failed
-REPLAY_WINDOW = 300.0   # s: the same body (or nonce) within this window is a replay
+REPLAY_WINDOW = 300.0   # s: the same alert (or nonce) within this window is a replay
+MAX_DATA = 65536        # bytes an event's data may take as JSON (Settings.event_max_data)
+MAX_FUTURE = 30.0       # s a webhook timestamp may be ahead of the clock (Settings.webhook_max_future)
 WEBHOOK_PATH = "/webhooks/tradingview/{hook}"
 
 
 class EventService:
-    def __init__(self, store: Store, connection: FleetConnection, known_names: Callable[[], list[str]]) -> None:
+    def __init__(self, store: Store, connection: FleetConnection, known_names: Callable[[], list[str]], *,
+                 max_data: int = MAX_DATA, max_future: float = MAX_FUTURE) -> None:
         self.store = store
+        self.max_data = max_data
+        self.max_future = max_future
         self.connection = connection
         self.known_names = known_names  # () -> every instance name (created here or heard)
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hive-events")
@@ -45,6 +59,7 @@ class EventService:
 
     # --- events ----------------------------------------------------------------------------------
     def publish(self, request: EventPublish, sender: str, wait: bool = True) -> EventOut:
+        self.check_size(request.data)
         targets = self.known_names() if request.targets == "all" else list(dict.fromkeys(request.targets))
         if request.targets != "all":
             unknown = sorted(set(targets) - set(self.known_names()))
@@ -59,6 +74,13 @@ class EventService:
         else:
             self._pool.submit(self._deliver, event_id)
         return self.get(event_id)
+
+    def check_size(self, data: dict[str, Any]) -> None:
+        """Refuse data that would put more than max_data bytes of JSON onto the broker for every target."""
+        size = len(json.dumps(data).encode())
+        if size > self.max_data:
+            raise TooLarge("too_large", f"the event's data takes {size} bytes as JSON; at most {self.max_data} "
+                                        "are allowed (HIVE_EVENT_MAX_DATA): send a reference, not the content")
 
     def _deliver(self, event_id: int) -> None:
         with self.store.session() as session:
@@ -154,7 +176,16 @@ class EventService:
             if now - stamp > spec.max_lag:
                 self.audit(actor, "webhook", "stale", f"timestamp {now - stamp:.0f} s old (max_lag {spec.max_lag:g} s)")
                 raise InvalidInput("stale", f"the alert is {now - stamp:.0f} s old; at most {spec.max_lag:g} s allowed")
-        digest = str(data["nonce"]) if "nonce" in data else hashlib.sha256(body).hexdigest()
+            if stamp - now > self.max_future:
+                self.audit(actor, "webhook", "future", f"timestamp {stamp - now:.0f} s ahead of the clock")
+                raise InvalidInput("future", f"the alert's timestamp is {stamp - now:.0f} s ahead of this server's "
+                                             f"clock; at most {self.max_future:g} s allowed (check the sender's clock)")
+        try:
+            self.check_size(data)
+        except TooLarge as error:
+            self.audit(actor, "webhook", "too_large", error.detail)
+            raise
+        digest = str(data["nonce"]) if "nonce" in data else _fingerprint(data)
         with self._lock, self.store.session() as session:
             receipts = EventRepository(session)
             receipts.forget_receipts_before(hook, now - REPLAY_WINDOW)
@@ -190,6 +221,13 @@ class EventService:
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _fingerprint(data: dict[str, Any]) -> str:
+    """The alert's hash for replay detection, of its canonical JSON: the same alert with its keys in another
+    order or other spacing is the same alert."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _parse_body(body: bytes) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Every operator action is in the audit log: who, which route, which resource, and how it ended.
 
 Actions whose service writes its own entry (credentials, commands) are recorded once, by that service; a request
-without the login is not an action and records nothing."""
+with a wrong login is not an action: it is recorded once, as a refused login."""
 from __future__ import annotations
 
 import httpx
@@ -42,8 +42,10 @@ def test_instance_lifecycle_and_uploads_are_audited_with_user_route_resource_and
     assert "name=aud1" in client.audit_log(instance="aud1")[0]["detail"]
 
 
-def test_an_action_its_service_audits_is_recorded_once_and_no_login_records_nothing(hive_backend, client) -> None:
+def test_an_action_its_service_audits_is_recorded_once_and_a_wrong_login_only_as_a_refused_login(hive_backend,
+                                                                                                  client) -> None:
     client.create_credential("k1", "binance", "key-123", "secret-456")
-    anonymous = httpx.post(f"{hive_backend.url}/credentials", json={"name": "k2"}, auth=(USERNAME, "wrong"))
-    assert anonymous.status_code == 401
-    assert actions(client) == [(ACTOR, "credential", "created", None)]
+    intruder = httpx.post(f"{hive_backend.url}/credentials", json={"name": "k2"}, auth=(USERNAME, "wrong"))
+    assert intruder.status_code == 401
+    assert actions(client) == [(ACTOR, "credential", "created", None),
+                               (f"login:{USERNAME!r} from 127.0.0.1", "login", "refused", None)]

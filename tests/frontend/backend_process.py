@@ -23,7 +23,9 @@ STARTUP_TIMEOUT_S = 60.0
 
 
 class BackendProcess:
-    def __init__(self, data_dir: Path, broker_port: int | None = None, heartbeat_interval: float = 1.0) -> None:
+    def __init__(self, data_dir: Path, broker_port: int | None = None, heartbeat_interval: float = 1.0,
+                 settings: dict[str, str] | None = None) -> None:
+        """`settings`: more HIVE_* variables for the backend's environment."""
         self.data_dir = data_dir.resolve()
         self.port = free_port()
         self.broker_port = broker_port or free_port()
@@ -44,6 +46,7 @@ class BackendProcess:
             "HIVE_BROKER_SYS_INTERVAL": "1",
             "HIVE_PNL_SNAPSHOT_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
+            **(settings or {}),
         }
         self.env.pop("DATABASE_URL", None)
         self.process: subprocess.Popen | None = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tests.conftest import free_port
+from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import errors, log_in, new_app
 
 
@@ -37,3 +38,19 @@ def test_log_out_returns_to_the_login_form(app):
 
     assert app.session_state["client"] is None
     assert [button.label for button in app.button] == ["Log in"]
+
+
+def test_a_locked_out_address_is_told_how_long_to_wait(tmp_path, dashboard_url):
+    backend = BackendProcess(tmp_path / "data", settings={"HIVE_LOGIN_FREE_ATTEMPTS": "1",
+                                                          "HIVE_LOGIN_BACKOFF_BASE": "60"})
+    backend.start()
+    try:
+        dashboard_url(backend.url)
+        at = log_in(new_app().run(), backend.username, "not-the-password")
+        assert errors(at) == ["Wrong username or password"]
+        at = log_in(at, backend.username, backend.password)  # the right one, but within the lock-out
+
+        assert errors(at) == ["Too many attempts, try again in 60 s"]
+        assert at.session_state["client"] is None
+    finally:
+        backend.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import re
@@ -116,7 +117,11 @@ def test_metrics_server_answers_get_metrics_and_404_elsewhere():
     async def scenario():
         registry = MetricsRegistry("i")
         registry.add_instance_collector("x", lambda: {"x": 1})
-        server = MetricsServer(lambda: registry.snapshot({}), port=0)
+
+        async def snapshot():
+            return registry.snapshot({})
+
+        server = MetricsServer(snapshot, port=0)
         port = await server.start()
         try:
             ok = await asyncio.to_thread(get, f"http://127.0.0.1:{port}/metrics")
@@ -173,3 +178,112 @@ def test_an_instance_without_a_metrics_port_does_not_load_prometheus_client():
             "print(sorted(m for m in sys.modules if m.startswith(('prometheus_client', 'hive_core.prometheus'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+class ClientLibraryCollector:
+    """The same families built with prometheus_client's own metric classes: the reference render() must match."""
+
+    def __init__(self, snapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self):
+        from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+        families = {}
+
+        def add(prefix, field, labels, value):
+            if value is None or isinstance(value, dict | list | tuple):
+                return
+            kind, help_text = self.snapshot.descriptions.get(field, ("gauge", field.replace("_", " ")))
+            label = re.sub(r"[^a-zA-Z0-9_]", "_", field)
+            name = prefix + label
+            if isinstance(value, str):
+                kind, labels, number = "gauge", {**labels, label: value}, 1.0
+            else:
+                number = float(value)
+                if kind == "counter" and not name.endswith("_total"):
+                    name += "_total"
+            if name not in families:
+                families[name] = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text)
+            families[name].add_sample(name, labels, number)
+
+        for field, value in self.snapshot.instance_fields.items():
+            add("hive_instance_", field, {"instance": self.snapshot.instance_id}, value)
+        for strategy_id, fields in self.snapshot.strategy_fields:
+            for field, value in fields.items():
+                add("hive_strategy_", field, {"instance": self.snapshot.instance_id, "strategy": strategy_id}, value)
+        return list(families.values())
+
+
+def test_the_text_is_byte_for_byte_what_prometheus_client_writes_for_the_same_families():
+    from prometheus_client.exposition import generate_latest
+    registry = MetricsRegistry('bot "1"')
+    registry.add_strategy_collector("odd", lambda slot: {
+        "ticks": 7, "note": 'a"b\\c\nd', "status": "running", "lag_max_ms": float("nan"), "interval": float("inf"),
+        "position": -2.5, "big": 12345678.9, "flag": True, "fills_total": 3, "orders": [1]},
+        describe={"fills_total": ("counter", "fills\nwith \\ and a newline"), "big": ("gauge", "a large gauge")})
+    registry.add_instance_collector("inst", lambda: {"strategies": 2, "policy": "priority", "uptime_s": 0.1})
+    snapshot = registry.snapshot({"s\\1": object(), "b": object()})
+    assert render(snapshot) == generate_latest(ClientLibraryCollector(snapshot))
+
+    from tests.hive_core.test_order_path import Light, make_runtime
+    runtime = make_runtime([{"id": f"l{i}", "strategy": "Light", "interval": 0.5} for i in range(5)], {"Light": Light},
+                           realtime=False)
+    runtime.run_virtual(5.0)
+    snapshot = runtime.reports.metrics_snapshot()
+    assert render(snapshot) == generate_latest(ClientLibraryCollector(snapshot))
+
+
+def many_strategies_snapshot(strategies: int = 1000):
+    """A registry with the built-in collectors' number of fields (about 30 per strategy)."""
+    registry = MetricsRegistry("big")
+    registry.add_strategy_collector("figures", lambda slot: {f"field_{i}": slot * 1.5 + i for i in range(30)})
+    registry.add_instance_collector("inst", lambda: {"strategies": strategies})
+    return registry.snapshot({f"s{i}": i for i in range(strategies)})
+
+
+def test_rendering_a_thousand_strategies_sets_off_no_garbage_collection():
+    """The render runs on a worker thread, but a collection it sets off stops the tick loop too (the GIL)."""
+    snapshot = many_strategies_snapshot()
+    collections = []
+
+    def record(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(record)
+    try:
+        text = render(snapshot)
+    finally:
+        gc.callbacks.remove(record)
+    assert text.count(b"\n") == 3 + 30 * (2 + 1000)   # the instance family, then 30 of 1,000 samples each
+    assert collections == []
+
+
+def test_a_sliced_snapshot_lets_the_loop_run_between_slices_and_equals_the_whole():
+    from tests.hive_core.test_order_path import Light, make_runtime
+    runtime = make_runtime([{"id": f"l{i}", "strategy": "Light", "interval": 0.5} for i in range(250)],
+                           {"Light": Light}, realtime=False)
+    runtime.run_virtual(2.0)
+
+    async def scenario():
+        turns = 0
+
+        async def count_turns():
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        counter = asyncio.create_task(count_turns())
+        await asyncio.sleep(0)
+        before = turns
+        sliced = await runtime.reports.metrics_snapshot_sliced(batch=100)
+        counter.cancel()
+        return sliced, turns - before
+
+    sliced, turns = asyncio.run(scenario())
+    assert turns >= 3, "one loop turn between each of the 3 slices"
+    whole = runtime.reports.metrics_snapshot()
+    assert sliced.strategy_fields == whole.strategy_fields and len(sliced.strategy_fields) == 250
+    assert sliced.instance_fields.keys() == whole.instance_fields.keys()

@@ -314,3 +314,36 @@ def test_performance_parts_join_to_the_same_json_as_the_whole_report():
     joined = json.loads("{" + ", ".join(parts) + "}")
     assert joined == json.loads(messages.to_json(runtime.reports.performance_report()))
     assert list(joined) == [f"l{i}" for i in range(7)] and joined["l3"]["performance"]["fills"] > 0
+
+
+class SwitchIntervalProbe(Strategy):
+    """Records the interpreter's GIL switch interval at each tick."""
+
+    def on_start(self):
+        self.seen = []
+
+    def on_tick(self, now):
+        self.seen.append(sys.getswitchinterval())
+
+
+@pytest.mark.integration
+def test_while_running_a_worker_thread_holds_the_gil_at_most_half_a_millisecond_at_a_time():
+    """The Prometheus text renders on a worker thread: with Python's default interval (5 ms) the tick loop
+    waited up to that long for the GIL each time it woke up during a scrape."""
+    from hive_core.runtime import GIL_SWITCH_INTERVAL
+    before = sys.getswitchinterval()
+
+    async def scenario():
+        runtime = make_runtime([{"id": "p", "strategy": "Probe", "interval": 0.05}], {"Probe": SwitchIntervalProbe})
+        task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+        try:
+            probe = await wait_until_async(lambda: runtime.host.slots["p"].strategy, 10, message="started")
+            await wait_until_async(lambda: len(probe.seen) >= 3, 10, message="three ticks")
+        finally:
+            runtime.request_stop()
+            await asyncio.wait_for(task, 15)
+        return probe.seen
+
+    seen = run(scenario(), timeout=60)
+    assert set(seen) == {GIL_SWITCH_INTERVAL} and GIL_SWITCH_INTERVAL <= 0.0005
+    assert sys.getswitchinterval() == before, "given back when the instance stops"

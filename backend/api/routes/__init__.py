@@ -4,6 +4,7 @@ Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user
+from backend.api.openapi import errors
 from backend.api.routes import (
     auth,
     broker,
@@ -29,12 +30,14 @@ api_router.include_router(docs.router, dependencies=_protected)
 api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
-api_router.include_router(credentials.router, dependencies=_protected)
-api_router.include_router(images.router, dependencies=_protected)
-api_router.include_router(hosts.router, dependencies=_protected)
-api_router.include_router(strategies.router, dependencies=_protected)
+# these need the credentials key, a Docker engine or hive_core's CLI, which may be unusable for a while
+api_router.include_router(credentials.router, dependencies=_protected, responses=errors(503))
+api_router.include_router(images.router, dependencies=_protected, responses=errors(503))
+api_router.include_router(hosts.router, dependencies=_protected, responses=errors(503))
+api_router.include_router(strategies.router, dependencies=_protected, responses=errors(503))
 api_router.include_router(events.router, dependencies=_protected)
 api_router.include_router(webhooks.router, dependencies=_protected)
 # the Hummingbot-API-compatible subset (backend/hummingbot_api)
-for _router in (hummingbot_docker.router, hummingbot_bots.router, hummingbot_scripts.router):
-    api_router.include_router(_router, dependencies=_protected)
+api_router.include_router(hummingbot_docker.router, dependencies=_protected, responses=errors(503))
+api_router.include_router(hummingbot_bots.router, dependencies=_protected)
+api_router.include_router(hummingbot_scripts.router, dependencies=_protected)

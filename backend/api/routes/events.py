@@ -4,12 +4,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, EventsDep
+from backend.api.openapi import errors
 from backend.domain.events import AuditEntry, EventOut, EventPublish
 
 router = APIRouter(tags=["events"])
 
 
-@router.post("/events", response_model=EventOut, status_code=201)
+@router.post("/events", response_model=EventOut, status_code=201, responses=errors(404, 413))
 def publish_event(events: EventsDep, user: CurrentUser, request: EventPublish) -> EventOut:
     """Publish `P/external/event/<name with . as />` to each target; the answer says per target if it was published."""
     return events.publish(request, sender=f"user:{user}")

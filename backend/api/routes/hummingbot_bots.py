@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from backend.api.deps import CurrentUser, HummingbotDep
+from backend.api.openapi import errors
 from backend.errors import BadRequest, NotFound
 from backend.hummingbot_api.deploy import V2ControllerDeployment, V2ScriptDeployment
 from backend.hummingbot_api.performance import INTERVAL_PATTERN
@@ -41,7 +42,7 @@ def get_latest_controller_performance(hb: HummingbotDep, bot_name: str | None = 
     return {"status": "success", "data": hb.performance.latest(bot_name)}
 
 
-@router.get("/controller-performance-history")
+@router.get("/controller-performance-history", responses=errors(400))
 @router.get("/controller-performance/history", include_in_schema=False)
 def get_controller_performance_history(
         hb: HummingbotDep, bot_name: str | None = None, controller_id: str | None = None,

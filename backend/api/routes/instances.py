@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from backend.api.deps import CurrentUser, InstanceQueriesDep, InstancesDep
+from backend.api.openapi import errors
 from backend.api.schemas import CommandReply, CommandRequest
 from backend.domain.instances import (
     InstanceCreate,
@@ -98,7 +99,7 @@ def instance_history(instances: InstanceQueriesDep, name: str) -> list[StateChan
 
 
 @router.post("/{name}/commands/{command:path}", response_model=CommandReply,
-             responses={504: {"description": "the bot did not answer within the command's time limit"}})
+             responses=errors(504))
 def instance_command(instances: InstancesDep, user: CurrentUser, name: str, command: str,
                      request: CommandRequest | None = None) -> dict:
     """Send a command of docs/protocol.md (start, stop, config, import, status, history, balance/limit, balance/paper,
