@@ -138,7 +138,7 @@ def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | 
     """
     env_file = Path(env_file)
     if env_file.exists():
-        _make_private(env_file)  # an existing .env holds secrets too, whatever made it
+        _narrow(env_file)  # an existing .env holds secrets too, whatever made it
     settings = Settings.from_env_file(env_file)
     if settings.password_value():
         return None
@@ -154,6 +154,17 @@ def ensure_credentials(env_file: Path | str = ".env") -> GeneratedCredentials | 
         set_key(env_file, "HIVE_USERNAME", settings.username, quote_mode="never", follow_symlinks=True)
     set_key(env_file, "HIVE_PASSWORD", password, quote_mode="never", follow_symlinks=True)
     return GeneratedCredentials(settings.username, password, env_file)
+
+
+def _narrow(env_file: Path) -> None:
+    """Narrow an existing `env_file` to 0600 when others may read it; one mounted read-only (the compose stack's,
+    made 0600 by `make up`) is left as it is, with a warning if it is readable by others."""
+    if env_file.stat().st_mode & 0o077:
+        try:
+            os.chmod(env_file, 0o600)
+        except OSError as error:
+            print(f"hive: {env_file} holds secrets and others may read it, but it cannot be narrowed to 0600 "
+                  f"({error.strerror}): chmod 600 it", file=sys.stderr)
 
 
 def _make_private(env_file: Path) -> None:
