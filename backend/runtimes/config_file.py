@@ -21,6 +21,7 @@ from hive_core.config import (
 CONFIG_NAME = "config.yml"
 STRATEGY_DIR = "strategies"
 CREDENTIALS_NAME = "credentials.json"
+JOURNAL_DIR = "journal"  # the instance's journal (hive_core/remote/journal.py), in its folder
 MQTT_AUTH_NAME = "mqtt_auth.json"  # the broker login (hive_core's mqtt_auth_file), when the broker needs one
 
 
@@ -49,7 +50,7 @@ def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, bro
         ),
         strategy_dirs=[instance_dir / STRATEGY_DIR],
         credentials=CredentialsFileConfig(file=Path(CREDENTIALS_NAME)) if with_credentials else None,
-        journal=JournalConfig(pnl_interval=pnl_interval),
+        journal=JournalConfig(dir=Path(JOURNAL_DIR), pnl_interval=pnl_interval),
     )
 
 

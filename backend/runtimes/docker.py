@@ -7,6 +7,9 @@ On any other host (tcp://, ssh://), where the backend's folder does not exist:
     volume `hive-<name>`                mounted at /instance, made anew at every start, and filled before the
                                         container starts with a copy of the folder's config, strategies and
                                         secrets (instance_archive.py: owned by the image's user, secrets 0600)
+    volume `hive-<name>-journal`        mounted at /instance/journal and kept from start to start (until the
+                                        instance is deleted): a restarted bot still serves what its last run
+                                        journaled, so the backend can fetch what it missed (docs/protocol.md)
 
 The container runs the image's hive_core (`python -m hive_core run --config /instance/config.yml`) as a
 non-root user, under the engine's init (docker-init as PID 1, so SIGTERM reaches hive_core and a stop takes
@@ -42,13 +45,14 @@ from backend.docker.hosts import DockerHosts
 from backend.domain.instances import InstanceCreate
 from backend.errors import Conflict, InvalidInput, NotFound, Unavailable
 from backend.runtimes.base import ProcessState, Resources, exit_words
-from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME
+from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME, JOURNAL_DIR
 from backend.runtimes.docker_stats import StatsSampler
 from backend.runtimes.instance_archive import instance_archive
 
 log = logging.getLogger(__name__)
 
 CONTAINER_ROOT = Path("/instance")  # where a container sees its instance's folder
+JOURNAL_SUFFIX = "-journal"  # the kept journal volume of an instance on a remote host: hive-<name>-journal
 IMAGE_UID = 10001  # the image's user `hive` (deploy/Dockerfile): the folder is handed to it when we are root
 IMAGE_USER = f"{IMAGE_UID}:{IMAGE_UID}"
 LOG_FILES = 3  # json-file log: this many files of `log_max_mb` each
@@ -58,6 +62,10 @@ MIB = 1024 * 1024
 
 def container_name(instance: str) -> str:
     return f"{labels.NAME_PREFIX}{instance}"
+
+
+def journal_volume_name(instance: str) -> str:
+    return f"{container_name(instance)}{JOURNAL_SUFFIX}"
 
 
 def exit_code_of(code: int | None) -> int | None:
@@ -173,6 +181,8 @@ class DockerRuntime:
                                    f"image {image_name!r} is no longer on Docker host {spec.host!r}; build it "
                                    "there (`make image`, or POST /images/build)") from None
             volume = self._fresh_volume(client, name, spec.host) if remote else None
+            if remote:
+                self._journal_volume(client, name, spec.host)
             user = IMAGE_USER if remote else self._hand_over(instance_dir)
             container = None
             try:
@@ -204,7 +214,8 @@ class DockerRuntime:
         `instance_dir` (and of its credentials file, read-only)."""
         limits = spec.limits
         if volume is not None:
-            volumes = {volume: {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
+            volumes = {volume: {"bind": str(CONTAINER_ROOT), "mode": "rw"},
+                       journal_volume_name(name): {"bind": str(CONTAINER_ROOT / JOURNAL_DIR), "mode": "rw"}}
         else:
             volumes = {str(instance_dir): {"bind": str(CONTAINER_ROOT), "mode": "rw"}}
             credentials = instance_dir / CREDENTIALS_NAME
@@ -257,6 +268,17 @@ class DockerRuntime:
             old.remove()
         return client.volumes.create(volume_name, labels={**self._ours, labels.INSTANCE: name,
                                                           labels.ROLE: "instance"})
+
+    def _journal_volume(self, client: docker.DockerClient, name: str, host: str) -> Volume:
+        """The instance's journal volume: the one its earlier runs wrote (kept), or a new one."""
+        volume_name = journal_volume_name(name)
+        try:
+            volume = client.volumes.get(volume_name)
+        except docker.errors.NotFound:
+            return client.volumes.create(volume_name, labels={**self._ours, labels.INSTANCE: name,
+                                                              labels.ROLE: "journal"})
+        self._volume_not_taken(volume, name, host)
+        return volume
 
     def _remove_leftover(self, client: docker.DockerClient, name: str) -> None:
         """The ended container of this instance's last run goes before a new one takes its name; a container of
@@ -355,18 +377,19 @@ class DockerRuntime:
                     raise
 
     def remove(self, handle: dict[str, Any]) -> None:
-        """The container, and on a remote host its volume, when they are ours."""
+        """The container, and on a remote host its volumes (files and journal), when they are ours."""
         with self._engine(handle["host"]) as client:
             container = self._container(client, handle)
             if container is not None:
                 container.remove(force=True)
             if "volume" in handle:
-                try:
-                    volume = client.volumes.get(handle["volume"])
-                except docker.errors.NotFound:
-                    return
-                if self._is_ours(volume.attrs.get("Labels")):
-                    volume.remove()
+                for volume_name in (handle["volume"], f"{handle['volume']}{JOURNAL_SUFFIX}"):
+                    try:
+                        volume = client.volumes.get(volume_name)
+                    except docker.errors.NotFound:
+                        continue
+                    if self._is_ours(volume.attrs.get("Labels")):
+                        volume.remove()
 
     # --- resource use ----------------------------------------------------------------------------
     def resources(self, handle: dict[str, Any]) -> Resources:

@@ -2,8 +2,10 @@
 into the instance's volume (`put_archive`) before the container starts.
 
 What goes in is what the instance reads: config.yml, strategies/*.py, and credentials.json and mqtt_auth.json when
-the folder has them (SECRETS, mode 0600 whatever the folder says). Every entry is owned by `uid`: the engine keeps
-the tar's owners when it extracts, and the backend cannot chown anything on another machine.
+the folder has them (SECRETS, mode 0600 whatever the folder says), and the folder the instance writes its journal
+to (empty here: on the host it is a volume of its own, kept from run to run, which this entry makes the
+instance's). Every entry is owned by `uid`: the engine keeps the tar's owners when it extracts, and the backend
+cannot chown anything on another machine.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME, MQTT_AUTH_NAME, STRATEGY_DIR
+from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME, JOURNAL_DIR, MQTT_AUTH_NAME, STRATEGY_DIR
 
 SECRETS = (CREDENTIALS_NAME, MQTT_AUTH_NAME)
 
@@ -32,6 +34,9 @@ def instance_archive(folder: Path, uid: int) -> bytes:
             else:
                 with open(path, "rb") as file:
                     tar.addfile(info, file)
+        journal = tarfile.TarInfo(JOURNAL_DIR)
+        journal.type, journal.mode, journal.uid, journal.gid = tarfile.DIRTYPE, 0o700, uid, uid
+        tar.addfile(journal)
     return data.getvalue()
 
 

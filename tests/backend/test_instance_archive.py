@@ -41,7 +41,9 @@ def test_the_files_the_instance_reads_owned_by_its_user_with_the_secrets_0600(tm
 
     found = entries(instance_archive(folder, 10001))
 
-    assert sorted(found) == ["config.yml", "credentials.json", "mqtt_auth.json", "strategies", "strategies/quiet.py"]
+    assert sorted(found) == ["config.yml", "credentials.json", "journal", "mqtt_auth.json", "strategies",
+                             "strategies/quiet.py"]
+    assert found["journal"].isdir() and found["journal"].mode == 0o700  # the instance writes its journal there
     assert {(info.uid, info.gid, info.uname, info.gname) for info in found.values()} == {(10001, 10001, "", "")}
     assert found["credentials.json"].mode == found["mqtt_auth.json"].mode == 0o600
     assert found["strategies"].isdir() and found["config.yml"].isfile()
@@ -50,8 +52,8 @@ def test_the_files_the_instance_reads_owned_by_its_user_with_the_secrets_0600(tm
         assert config is not None and config.read() == (folder / "config.yml").read_bytes()
 
 
-def test_without_secrets_only_config_and_strategies(tmp_path: Path) -> None:
+def test_without_secrets_only_config_strategies_and_the_journal_folder(tmp_path: Path) -> None:
     found = entries(instance_archive(folder_with(tmp_path, secrets=False), 4242))
 
-    assert sorted(found) == ["config.yml", "strategies", "strategies/quiet.py"]
+    assert sorted(found) == ["config.yml", "journal", "strategies", "strategies/quiet.py"]
     assert {info.uid for info in found.values()} == {4242}

@@ -132,7 +132,8 @@ def test_an_instance_runs_in_a_container_with_its_limits_labels_user_mounts_and_
     wait_state(stack.client, other, "running", timeout=START_TIMEOUT)
     other_mounts = {m["Destination"] for m in inspect(stack, other)["Mounts"]}
     assert other_mounts == {"/instance"}  # no credential of its own, and nobody else's
-    assert stack.by_name(other).exec_run(["ls", "/instance"]).output.decode().split() == ["config.yml", "strategies"]
+    assert stack.by_name(other).exec_run(["ls", "/instance"]).output.decode().split() == [
+        "config.yml", "journal", "mqtt_auth.json", "strategies"]  # its own broker login, no credential
 
 
 def test_resource_use_comes_from_the_stats_api_and_is_kept_as_a_history(stack: Stack) -> None:

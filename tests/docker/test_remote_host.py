@@ -129,8 +129,9 @@ def test_an_instance_on_the_remote_host_runs_from_a_volume_and_meets_the_local_o
     fleet = {i["name"]: (i["host"], i["state"]) for i in stack.client.list_instances()}
     assert fleet == {far: (HOST, "running"), near: ("local", "running")}, fleet
     attrs = container(stack.remote, far).attrs
-    assert attrs["Mounts"] == [{**attrs["Mounts"][0], "Type": "volume", "Name": f"hive-{far}",
-                                "Destination": "/instance", "RW": True}]  # no bind mount of a backend path
+    mounts = {m["Destination"]: (m["Type"], m["Name"], m["RW"]) for m in attrs["Mounts"]}
+    assert mounts == {"/instance": ("volume", f"hive-{far}", True),   # no bind mount of a backend path
+                      "/instance/journal": ("volume", f"hive-{far}-journal", True)}
     assert str(stack.settings.data_dir) not in json.dumps(attrs)
     assert all(secret not in json.dumps(attrs) for secret in ("remote-s3cret", "APIKEY-987654"))
     assert attrs["Config"]["User"] == "10001:10001" and attrs["HostConfig"]["ReadonlyRootfs"]
@@ -139,9 +140,11 @@ def test_an_instance_on_the_remote_host_runs_from_a_volume_and_meets_the_local_o
     with pytest.raises(docker.errors.NotFound):
         stack.local.containers.get(f"hive-{far}")  # on the second engine only
 
-    files = files_in(stack.remote, far)
-    assert set(files) == {"config.yml", "strategies", f"strategies/quiet{TAG}.py", "credentials.json"}, files
+    files = {path: owner for path, owner in files_in(stack.remote, far).items() if not path.startswith("journal/")}
+    assert set(files) == {"config.yml", "strategies", f"strategies/quiet{TAG}.py", "credentials.json",
+                          "mqtt_auth.json", "journal"}, files
     assert {(uid, gid) for uid, gid, _mode in files.values()} == {(10001, 10001)}
+    assert files["journal"][2] == "700"
     assert files["credentials.json"][2] == "600"
     assert config_in(stack.remote, far)["mqtt_bridge"]["mqtt_host"] == BROKER_HOST
     assert config_in(stack.local, near)["mqtt_bridge"]["mqtt_host"] == "127.0.0.1"  # the backend's own address
@@ -150,9 +153,11 @@ def test_an_instance_on_the_remote_host_runs_from_a_volume_and_meets_the_local_o
     print(f"both instances running {took:.1f} s after their create requests")
 
 
-def test_a_start_makes_a_new_container_and_volume_with_fresh_files(stack: Stack) -> None:
+def test_a_start_makes_a_new_container_and_volume_with_fresh_files_and_keeps_the_journal(stack: Stack) -> None:
     far = named("far")
     before = container(stack.remote, far).id
+    journaled = {path for path in files_in(stack.remote, far) if path.startswith("journal/")}
+    assert journaled, "the first run journaled nothing"
     stack.client.stop_instance(far)
     wait_state(stack.client, far, "stopped", timeout=10)
     stack.client.start_instance(far)
@@ -161,6 +166,7 @@ def test_a_start_makes_a_new_container_and_volume_with_fresh_files(stack: Stack)
     assert container(stack.remote, far).id != before and container(stack.remote, far).status == "running"
     files = files_in(stack.remote, far)
     assert files["credentials.json"] == (10001, 10001, "600") and files["config.yml"][:2] == (10001, 10001)
+    assert journaled < set(files)  # the last run's journal is still served after the restart
     with stack.backend.services.store.session() as session:
         locator = ProcessHandle.from_json(session.query(InstanceRow).filter_by(name=far).one().handle).locator
     assert locator["volume"] == f"hive-{far}"
@@ -193,5 +199,6 @@ def test_deleting_the_instance_removes_its_container_and_volume(stack: Stack) ->
 
     with pytest.raises(docker.errors.NotFound):
         stack.remote.containers.get(container_id)
-    with pytest.raises(docker.errors.NotFound):
-        stack.remote.volumes.get(f"hive-{far}")
+    for volume in (f"hive-{far}", f"hive-{far}-journal"):
+        with pytest.raises(docker.errors.NotFound):
+            stack.remote.volumes.get(volume)

@@ -177,7 +177,8 @@ def test_an_instance_on_the_ssh_host_runs_from_a_volume_and_is_stopped_and_delet
     assert running["host"] == HOST
     attrs = engine.containers.get(f"{labels.NAME_PREFIX}{name}").attrs
     assert attrs["State"]["Running"]
-    assert [(m["Type"], m["Name"]) for m in attrs["Mounts"]] == [("volume", f"hive-{name}")]  # files copied over ssh
+    assert sorted((m["Type"], m["Name"]) for m in attrs["Mounts"]) == [  # files copied over ssh, the journal kept
+        ("volume", f"hive-{name}"), ("volume", f"hive-{name}-journal")]
     client.stop_instance(name)
     wait_state(client, name, "stopped", timeout=20)
     client.delete_instance(name)
