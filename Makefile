@@ -39,46 +39,35 @@ $(VENV)/.installed-all: $(INSTALL_INPUTS)
 run: install sandbox-tools
 	$(PY) -m backend.launcher
 
-# Debian's bubblewrap is the sandbox that imports uploaded strategies and isolates the process runtime's instances
-# (prlimit and setpriv come with util-linux); installed when missing.
-sandbox-tools:
-	@command -v bwrap >/dev/null 2>&1 || { \
+# $(1): a shell test that holds when the tools are there; $(2): the Debian packages that bring them. Installed
+# when the test fails (as root), else the command to run is printed and make stops.
+define debian_packages
+	@$(1) || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	  else \
-	    echo "bubblewrap is missing: run 'sudo apt-get install bubblewrap' and try again"; exit 1; \
+	    echo "missing: run 'sudo apt-get install $(2)' and try again"; exit 1; \
 	  fi; }
+endef
+
+# Debian's bubblewrap is the sandbox that imports uploaded strategies and isolates the process runtime's instances
+# (prlimit and setpriv come with util-linux).
+sandbox-tools:
+	$(call debian_packages,command -v bwrap >/dev/null 2>&1,bubblewrap)
 
 # Debian's chromium drives the browser tests; Playwright never downloads a browser of its own.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "chromium is missing: run 'sudo apt-get install chromium' and try again"; exit 1; \
-	  fi; }
+	$(call debian_packages,command -v chromium >/dev/null 2>&1,chromium)
 
 # The Docker tests need Debian's engine, debootstrap (the base image), compose v1 and an sshd (the ssh:// host's
-# test starts a private one); installed when missing.
-DOCKER_PACKAGES := docker.io debootstrap docker-compose openssh-server
+# test starts a private one).
 docker-tools:
-	@missing=""; for tool in dockerd debootstrap docker-compose; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
-	test -x /usr/sbin/sshd || missing=1; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DOCKER_PACKAGES); \
-	  else \
-	    echo "Docker's tools are missing: run 'sudo apt-get install $(DOCKER_PACKAGES)' and try again"; exit 1; \
-	  fi; fi
+	$(call debian_packages,{ command -v dockerd && command -v debootstrap && command -v docker-compose \
+	  && test -x /usr/sbin/sshd; } >/dev/null 2>&1,docker.io debootstrap docker-compose openssh-server)
 
 # The broker ACL tests run the machine's Mosquitto on the files Hive writes for an external broker.
 mqtt-tools:
-	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto; \
-	  else \
-	    echo "mosquitto is missing: run 'sudo apt-get install mosquitto' and try again"; exit 1; \
-	  fi; }
+	$(call debian_packages,test -x /usr/sbin/mosquitto,mosquitto)
 
 # Images, built without pulling: the base from debootstrap (deploy/base/build.sh) unless BASE_IMAGE names
 # another Debian bookworm with python3 (python:3.11-slim-bookworm, say), then the instance image.
