@@ -170,9 +170,14 @@ def test_a_start_makes_a_new_container_and_volume_with_fresh_files_and_keeps_the
     with stack.backend.services.store.session() as session:
         locator = ProcessHandle.from_json(session.query(InstanceRow).filter_by(name=far).one().handle).locator
     assert locator["volume"] == f"hive-{far}"
-    lines = stack.backend.services.runtimes["docker"].last_lines(locator, 3)  # what an Error reason quotes
-    logged = [line for line in container(stack.remote, far).logs().decode().splitlines() if line.strip()]
-    assert lines and lines == logged[-3:], (lines, logged)
+
+    def tails() -> tuple[list[str], list[str]]:
+        """What an Error reason quotes, and the container's log's last lines (the bot may log between the two)."""
+        lines = stack.backend.services.runtimes["docker"].last_lines(locator, 3)
+        logged = [line for line in container(stack.remote, far).logs().decode().splitlines() if line.strip()]
+        return lines, logged[-3:]
+
+    wait_until(lambda: (found := tails())[0] and found[0] == found[1], 15, message=lambda: f"{tails()}")
 
 
 def test_a_volume_of_that_name_that_is_not_ours_refuses_the_instance_and_is_left_alone(stack: Stack) -> None:
