@@ -94,7 +94,7 @@ class ProcessRuntime:
         while True:
             launcher = self._launcher(handle)
             if launcher is not None:
-                bot = _bot_below(launcher)
+                bot = _bot_below(launcher, handle["config_path"])
                 if bot is not None:
                     handle["pid"] = bot.pid
                     handle["create_time"] = bot.create_time()
@@ -209,11 +209,16 @@ def _ended(handle: dict[str, Any]) -> bool:
     return Path(handle["exit_file"]).exists()
 
 
-def _bot_below(launcher: psutil.Process) -> psutil.Process | None:
-    """The first process below the launcher that runs the bot's command (not the launcher's, nor bwrap's)."""
+def _bot_below(launcher: psutil.Process, config_path: str) -> psutil.Process | None:
+    """The process below the launcher that runs the bot's command (`... run --config <config_path>`).
+
+    Recognised by its own command, not as "the one that is not the launcher": a process caught in the middle of an
+    exec (setpriv becoming the launcher, the launcher's fork becoming the bot) shows an empty command line, and
+    taking it for the bot would make the launcher's pid the bot's."""
     try:
         for process in launcher.children(recursive=True):
-            if LAUNCH_MODULE not in process.cmdline():
+            command = process.cmdline()
+            if command[-3:] == ["run", "--config", config_path] and LAUNCH_MODULE not in command:
                 return process
     except psutil.Error:
         pass

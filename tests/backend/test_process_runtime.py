@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -11,7 +12,7 @@ import psutil
 import pytest
 
 from backend.host import last_output_line
-from backend.runtimes.process import ProcessRuntime, describe_exit
+from backend.runtimes.process import ProcessRuntime, _bot_below, describe_exit
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
@@ -151,3 +152,27 @@ def test_an_instance_runs_as_its_own_user_and_cannot_read_the_store_nor_another_
         assert secret.stat().st_mode & 0o777 == 0o600
     finally:
         wait_until(lambda: not alice.poll(alice_handle).alive, 10)
+
+
+def test_the_bot_is_told_from_other_processes_below_the_launcher_by_its_own_command(tmp_path: Path) -> None:
+    """Below the launcher there are other processes (bwrap's, setpriv's, ones caught mid-exec with no command
+    line): the bot's pid is the one running `... run --config <its config>`, never merely "not the launcher"."""
+    config = str(tmp_path / "config.yml")
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        other = subprocess.Popen(["sleep", "30"])
+        bot = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "run", "--config", {config!r}])
+        print(bot.pid, flush=True)
+        time.sleep(30)
+    """)
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    try:
+        assert launcher.stdout is not None
+        bot_pid = int(launcher.stdout.readline())
+        found = _bot_below(psutil.Process(launcher.pid), config)
+        assert found is not None and found.pid == bot_pid
+        assert _bot_below(psutil.Process(launcher.pid), str(tmp_path / "another.yml")) is None
+    finally:
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait(10)
