@@ -20,7 +20,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from backend.errors import TimedOut
+from backend.errors import TimedOut, Unavailable
 from hive_core.protocol import BOT_TOPICS, COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,14 @@ class FleetConnection:
             client.disconnect()
             client.loop_stop()
         self.disconnected_since = time.time()
+
+    def abort_requests(self) -> None:
+        """Call off every request waiting for its reply (the backend is stopping): each raises Unavailable now
+        instead of waiting out its time limit."""
+        with self._lock:
+            waiting = list(self._waiting.values())
+        for arrived, _box in waiting:
+            arrived.set()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -183,6 +191,9 @@ class FleetConnection:
                                    f"bot {bot!r} did not answer the {command!r} command within {timeout:g} s{where}")
                 if self.connected and (self._generation != generation or settling):
                     self.publish(topic, payload, qos=1)
+            if not box:
+                raise Unavailable("backend_stopping", f"the {command!r} command to bot {bot!r} was called off: "
+                                                      "the backend is stopping")
             return box[0]
         finally:
             with self._lock:

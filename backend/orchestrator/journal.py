@@ -181,11 +181,14 @@ class JournalCatchup:
                 self._thread.start()
             self._wake.notify()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 5.0, abort: Callable[[], None] | None = None) -> None:
+        """No catch-up after this; `abort` calls off the request under way (else it is waited for, up to `timeout`)."""
         with self._wake:
             self._stopping = True
             self._wake.notify()
             thread = self._thread
+        if abort is not None:
+            abort()
         if thread is not None:
             thread.join(timeout)
 
@@ -202,6 +205,8 @@ class JournalCatchup:
             try:
                 run = self.catch_up(bot)
             except HiveError as error:
+                if self._stopping:
+                    return
                 log.warning("cannot catch up with %s's journal: %s", bot, error.detail)
                 self._done(bot, None, True)
             except Exception:
