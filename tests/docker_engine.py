@@ -187,8 +187,9 @@ def remove_backend_containers(engine: Engine, data_dir: Path) -> None:
 
 
 def prerequisite_missing(what: str, remedy: str) -> NoReturn:
-    """A Docker test cannot run here: skipped, saying what it needs and what makes it run; with
-    HIVE_REQUIRE_DOCKER=1 (CI) it fails instead, since CI installs and starts all of it."""
+    """A test that needs Docker or another of the tools `make test` installs (Mosquitto, sshd) cannot run here:
+    skipped, saying what it needs and what makes it run; with HIVE_REQUIRE_DOCKER=1 (CI) it fails instead, since
+    CI installs and starts all of it."""
     import pytest
 
     reason = f"needs {what}: {remedy}"

@@ -38,22 +38,10 @@ def grants(role: Role, scope: str | None, namespace: str) -> tuple[Grant, ...]:
             *(Grant("write", topic) for topic in REPLY_TOPICS), Grant("read", f"{prefix}/#"))
 
 
-def topic_matches(pattern: str, topic: str) -> bool:
-    """Whether a topic name falls under a pattern (MQTT's `+` and `#`)."""
-    wanted, levels = pattern.split("/"), topic.split("/")
-    if topic.startswith("$") and wanted[0] in ("+", "#"):
-        return False
-    for index, part in enumerate(wanted):
-        if part == "#":
-            return True
-        if index >= len(levels) or (part != "+" and part != levels[index]):
-            return False
-    return len(wanted) == len(levels)
-
-
-def filter_within(pattern: str, topic_filter: str) -> bool:
+def covers(pattern: str, topic_filter: str) -> bool:
     """Whether every topic a subscription filter matches falls under a pattern (`hbot/a/#` holds `hbot/a/+/x`
-    but not `hbot/+/x`)."""
+    but not `hbot/+/x`). A topic name is a filter without wildcards, so publishes and deliveries are checked
+    with it too. As in MQTT, a pattern that starts with a wildcard never covers a `$` topic."""
     wanted, levels = pattern.split("/"), topic_filter.split("/")
     if topic_filter.startswith("$") and wanted[0] in ("+", "#"):
         return False
@@ -86,7 +74,6 @@ class AccessTable:
             if len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             wanted = ("write", "readwrite") if action == "publish" else ("read", "readwrite")
-            check = filter_within if action == "subscribe" else topic_matches
-            known = self._cache[key] = any(grant.access in wanted and check(grant.pattern, topic)
+            known = self._cache[key] = any(grant.access in wanted and covers(grant.pattern, topic)
                                            for grant in self.acl.get(username, ()))
         return known

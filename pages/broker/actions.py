@@ -56,7 +56,9 @@ def create_login(client: HiveClient) -> None:
         session.empty_on_next_run(LOGIN_FORM)
 
 
-def revoke_login(client: HiveClient, username: str) -> None:
+def revoke_login(client: HiveClient) -> None:
+    """The login picked now (see connect_external), not the one of the last rerun."""
+    username = st.session_state["broker_login_revoke_pick"]
     errors.run_action(PREFIX, f"revoke the broker login {username}", client.revoke_broker_login, username,
                       notice=f"Broker login {username} revoked")
     created = st.session_state.get("broker_login_created")

@@ -93,8 +93,8 @@ def logins_panel() -> None:
                   on_click=actions.create_login, args=(client,))
     if extra:
         pick, revoke = st.columns([3, 1], vertical_alignment="bottom")
-        chosen = pick.selectbox("Login to revoke", extra, key="broker_login_revoke_pick")
-        revoke.button("Revoke", key="broker_login_revoke", on_click=actions.revoke_login, args=(client, chosen))
+        pick.selectbox("Login to revoke", extra, key="broker_login_revoke_pick")
+        revoke.button("Revoke", key="broker_login_revoke", on_click=actions.revoke_login, args=(client,))
 
 
 def external_setup() -> None:

@@ -123,7 +123,8 @@ PRYING_BOT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="instances get users of their own when the backend runs as root")
+@pytest.mark.skipif(os.geteuid() != 0, reason="instances get users of their own only when the backend runs as "
+                    "root: run the tests as root (CI does) to check it")
 def test_an_instance_runs_as_its_own_user_and_cannot_read_the_store_nor_another_instances_credentials(
         tmp_path: Path) -> None:
     data = tmp_path / "data"
