@@ -67,7 +67,7 @@ def fleet_orders_and_errors() -> None:
         st.download_button("Open orders (CSV)", tables.csv_bytes(shown), file_name="open-orders.csv", mime="text/csv",
                            key="orders_csv", icon=":material/download:", on_click="ignore")
     tables.show_table(tables.open_orders_frame(shown), "No open orders" + (" match these filters." if orders else
-                      ": no running instance reports any."), key="orders_table", height=420)
+                      ": no running instance reports any."), key="orders_table")
 
     st.subheader("Errors")
     failures = [line for line in lines if wanted(line)]
