@@ -13,6 +13,7 @@ session.init_state()
 pages = [
     st.Page("pages/broker/app.py", title="Broker", icon=":material/hub:", url_path="broker", default=True),
     st.Page("pages/instances/app.py", title="Instances", icon=":material/smart_toy:", url_path="instances"),
+    st.Page("pages/instances/orders.py", title="Orders & errors", icon=":material/receipt_long:", url_path="orders"),
     st.Page("pages/instances/strategies.py", title="Strategies", icon=":material/code:", url_path="strategies"),
     st.Page("pages/events/app.py", title="Events", icon=":material/bolt:", url_path="events"),
 ]

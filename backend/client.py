@@ -108,10 +108,16 @@ class HiveClient:
     def restart_instance(self, name: str) -> dict:
         return self._request("POST", f"/instances/{name}/restart")
 
-    def instance_logs(self, name: str, limit: int = 200, strategy: str | None = None) -> list[dict]:
+    def instance_logs(self, name: str, limit: int = 200, strategy: str | None = None, query: str | None = None,
+                      min_level: str | None = None) -> list[dict]:
+        """The newest `limit` lines that match (one strategy's, holding `query`, from `min_level` up), oldest first."""
         params: dict[str, Any] = {"limit": limit}
         if strategy:
             params["strategy"] = strategy
+        if query:
+            params["q"] = query
+        if min_level:
+            params["min_level"] = min_level
         return self._request("GET", f"/instances/{name}/logs", params=params)
 
     def instance_performance(self, name: str, since: float | None = None) -> list[dict]:
@@ -246,6 +252,20 @@ class HiveClient:
 
     def strategy_version(self, name: str, version: int) -> dict:
         return self._request("GET", f"/strategies/{name}/versions/{version}")
+
+    # --- detail view and the fleet's orders and errors -------------------------------------------
+    def instance_trades_count(self, name: str) -> int:
+        return self._request("GET", f"/instances/{name}/trades/count")["count"]
+
+    def open_orders(self, instance: str | None = None, trading_pair: str | None = None) -> list[dict]:
+        """The open orders of every running instance's strategies (or of one instance's, or on one pair)."""
+        params = {key: value for key, value in (("instance", instance), ("trading_pair", trading_pair)) if value}
+        return self._request("GET", "/orders/open", params=params)
+
+    def fleet_errors(self, limit: int = 200, instance: str | None = None) -> list[dict]:
+        """ERROR and CRITICAL log lines of every instance (or of one), newest first, with their stack traces."""
+        params: dict[str, Any] = {"limit": limit} | ({"instance": instance} if instance else {})
+        return self._request("GET", "/errors", params=params)
 
 
 def _error_from(response: httpx.Response) -> BackendError:

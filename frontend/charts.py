@@ -1,5 +1,5 @@
-"""Charts over time: PnL per strategy (realized solid, unrealized dotted) from `instance_performance`, and an
-instance's resource use from `instance_resources`."""
+"""Charts over time: PnL per strategy (realized solid, unrealized dotted) from `instance_performance`, with a marker
+at every start of the instance, and an instance's resource use from `instance_resources`. Times are local."""
 from __future__ import annotations
 
 import plotly.colors
@@ -9,8 +9,12 @@ from plotly.subplots import make_subplots
 
 from frontend import format as fmt
 
+TIME_AXIS = {"type": "date", "title": {"text": "local time"}, "hoverformat": "%Y-%m-%d %H:%M:%S"}
 
-def pnl_figure(points: list[dict]) -> go.Figure:
+
+def pnl_figure(points: list[dict], starts: list[float] | None = None) -> go.Figure:
+    """`starts`: epoch seconds of the instance's starts, oldest first; each within the chart's time gets a dashed
+    line labelled with its run number (the trades table's `run`)."""
     figure = go.Figure()
     palette = plotly.colors.qualitative.Plotly
     strategies = sorted({point["strategy"] for point in points})
@@ -22,18 +26,25 @@ def pnl_figure(points: list[dict]) -> go.Figure:
                            mode="lines", line={"color": colour})
         figure.add_scatter(x=times, y=[p["unrealized"] for p in series], name=f"{strategy} unrealized",
                            mode="lines", line={"color": colour, "dash": "dot"})
+    first = min((p["ts"] for p in points), default=None)
+    for run, start in enumerate(starts or [], start=1):
+        if first is not None and start >= first - 60:  # a start just before the first point still shows
+            figure.add_vline(x=fmt.when(start), line={"dash": "dash", "color": "grey", "width": 1})
+            figure.add_annotation(x=fmt.when(start), y=1, yref="paper", text=f"start {run}" if run == 1
+                                  else f"restart (run {run})", showarrow=False, xanchor="left", yanchor="bottom",
+                                  font={"size": 10, "color": "grey"})
     figure.update_layout(
-        height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="PnL (quote)",
-        legend={"orientation": "h", "y": -0.2}, hovermode="x unified",
+        height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="PnL (quote)", xaxis=TIME_AXIS,
+        legend={"orientation": "h", "y": -0.25}, hovermode="x unified",
     )
     return figure
 
 
-def pnl_chart(points: list[dict], key: str) -> None:
+def pnl_chart(points: list[dict], key: str, starts: list[float] | None = None) -> None:
     if not points:
         st.info("No PnL yet: it appears once the strategies report performance, usually within a minute of Running.")
         return
-    st.plotly_chart(pnl_figure(points), key=key)
+    st.plotly_chart(pnl_figure(points, starts), key=key)
 
 
 def resources_figure(points: list[dict]) -> go.Figure:
@@ -51,6 +62,7 @@ def resources_figure(points: list[dict]) -> go.Figure:
             figure.add_scatter(x=times, y=[_mib(p.get(field)) for p in series], name=name, mode="lines", row=2, col=1)
     figure.update_yaxes(title_text="CPU %", rangemode="tozero", row=1, col=1, secondary_y=False)
     figure.update_yaxes(title_text="MiB", rangemode="tozero", row=1, col=1, secondary_y=True)
+    figure.update_xaxes(type="date", hoverformat=TIME_AXIS["hoverformat"])
     figure.update_layout(height=380 if with_network else 260, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                          legend={"orientation": "h", "y": -0.25}, hovermode="x unified")
     return figure

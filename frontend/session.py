@@ -1,6 +1,6 @@
 """Session state, initialised in one place, and the logged-in backend client.
 
-Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`).
+Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`, `orders_`).
 """
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ DEFAULTS: dict[str, Any] = {
     "credentials_rotated": None,  # the last key rotation's answer, shown until the next save
     "credentials_venue": "binance_testnet",
     "instances_create_credential": "",
+    # the detail's tabs and log viewer
+    "instances_detail_tab": "Overview",  # the open tab: only it reads the backend
+    "instances_log_query": "",
+    "instances_log_tail": True,  # off: the lines read last stay on screen
+    "instances_log_wrap": False,
+    "instances_log_snapshot": None,  # {"asked": (instance, filter), "lines": [...]}: the lines read last
+    # the Orders & errors page
+    "orders_instance": "All instances",
+    "orders_strategy": "",
+    "orders_pair": "All pairs",
     "strategies_selected": None,
     "strategies_error": None,
     "strategies_notice": None,

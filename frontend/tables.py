@@ -1,6 +1,8 @@
 """Tables the pages show: each builder turns the backend's JSON into a readable frame."""
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Literal
 
 import pandas as pd
@@ -126,11 +128,55 @@ def trades_frame(trades: list[dict]) -> pd.DataFrame:
             "Price": item["price"],
             "Amount": item["amount"],
             "Fee": item["fee"],
-            "Order": item["order_id"],
+            "Order": order_key(item),
         }
         for item in sorted(trades, key=lambda trade: trade["ts"], reverse=True)
     ]
     return pd.DataFrame(rows)
+
+
+def order_key(trade: dict) -> str:
+    """The order id qualified by its run: a bot numbers its orders afresh on each start, so `mm-000001` recurs."""
+    run = trade.get("run")
+    return f"{trade['order_id']} · run {run}" if run else trade["order_id"]
+
+
+def open_orders_frame(orders: list[dict], now: float | None = None) -> pd.DataFrame:
+    """Open orders (of one strategy, or the fleet's when they carry `instance` and `strategy`) with their age."""
+    now = time.time() if now is None else now
+    return pd.DataFrame([_open_order_row(item, now) for item in orders])
+
+
+def _open_order_row(item: dict, now: float) -> dict:
+    owner = {label: item[field] for label, field in (("Instance", "instance"), ("Strategy", "strategy"))
+             if field in item}
+    return owner | {
+        "Order": item["order_id"],
+        "Pair": item["trading_pair"],
+        "Side": item["side"],
+        "Price": item.get("price"),
+        "Amount": item["amount"],
+        "Filled": item.get("filled_amount", 0.0),
+        "Age": fmt.duration(now - item["created_at"]) if fmt.present(item.get("created_at")) else "–",
+    }
+
+
+def balances_frame(strategies: list[dict]) -> pd.DataFrame:
+    """One row per strategy, one column per asset it holds."""
+    rows = [{"Strategy": item["id"], **item["balances"]} for item in strategies if item.get("balances")]
+    return pd.DataFrame(rows)
+
+
+def csv_bytes(records: list[dict]) -> bytes:
+    """The backend's records as CSV, as they came (numbers unrounded, ids whole), with `time` in ISO 8601 (UTC)
+    first when they carry epoch seconds."""
+    frame = pd.DataFrame(records)
+    for field in ("ts", "timestamp", "created_at"):
+        if field in frame.columns:
+            frame.insert(0, "time", [datetime.fromtimestamp(ts, UTC).isoformat() if fmt.present(ts) else ""
+                                     for ts in frame[field]])
+            break
+    return frame.to_csv(index=False).encode()
 
 
 def history_frame(changes: list[dict]) -> pd.DataFrame:

@@ -90,6 +90,24 @@ class PnlSummary(BaseModel):
     volume: float = 0.0
 
 
+MAX_OPEN_ORDERS = 50   # open orders kept per strategy (hive_core reports 20 and the exact count)
+MAX_BALANCES = 20      # assets kept per strategy
+
+
+class OpenOrder(BaseModel):
+    """An order resting on the venue, as the bot's last P/performance listed it."""
+
+    order_id: str = Field(max_length=128)
+    trading_pair: str = Field(max_length=32)
+    side: str = Field(max_length=8)
+    order_type: str | None = Field(None, max_length=16)
+    price: float | None = Field(None, description="None for a market order")
+    amount: float
+    filled_amount: float = 0.0
+    status: str | None = Field(None, max_length=32)
+    created_at: float | None = Field(None, description="epoch seconds, on the bot's clock")
+
+
 class StrategyStatus(BaseModel):
     id: str
     strategy: str
@@ -99,6 +117,11 @@ class StrategyStatus(BaseModel):
     status: str | None = Field(None, description="as last reported in P/performance: running / stopped / error")
     error: str | None = None
     pnl: PnlSummary = Field(default_factory=PnlSummary)
+    open_orders: list[OpenOrder] = Field(default_factory=list, description=(
+        f"its open orders while it runs, as last reported (at most {MAX_OPEN_ORDERS}; open_orders_count is exact)"))
+    open_orders_count: int = 0
+    balances: dict[str, float] = Field(default_factory=dict, description="its paper balances per asset, as last "
+                                                                         "reported while it runs")
 
 
 class InstanceOut(BaseModel):
@@ -143,6 +166,13 @@ class LogLine(BaseModel):
     strategy: str | None = Field(None, description="strategy id when the logger belongs to one")
 
 
+class ErrorLine(LogLine):
+    """An ERROR (or worse) log line of some instance (GET /errors); `msg` carries the stack trace when there is
+    one."""
+
+    instance: str
+
+
 class PnlPoint(BaseModel):
     ts: float
     strategy: str
@@ -172,6 +202,20 @@ class Trade(BaseModel):
     amount: float
     fee: float
     trade_id: str | None = Field(None, description="the venue's trade id (none for trades stored before it was kept)")
+    run: int | None = Field(None, description="which start of the instance it belongs to (1 for the first): a "
+                                              "bot numbers its orders afresh on each start, so (run, order_id) is "
+                                              "unique where order_id alone is not; None for an external bot")
+
+
+class TradeCount(BaseModel):
+    count: int
+
+
+class FleetOrder(OpenOrder):
+    """An open order of some strategy of some instance (GET /orders/open)."""
+
+    instance: str
+    strategy: str
 
 
 class Notification(BaseModel):

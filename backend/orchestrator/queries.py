@@ -5,17 +5,24 @@ heard under the namespace shows as an instance of runtime `external`, derived fr
 """
 from __future__ import annotations
 
+import bisect
+import logging
 import time
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from backend.domain.instances import (
+    MAX_BALANCES,
+    MAX_OPEN_ORDERS,
+    ErrorLine,
+    FleetOrder,
     InstanceCreate,
     InstanceOut,
     LogLine,
     MarketEvent,
     Notification,
+    OpenOrder,
     PnlPoint,
     PnlSummary,
     ResourcePoint,
@@ -34,6 +41,9 @@ from backend.runtimes.base import Resources
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.store.repositories.telemetry import TelemetryRepository
+
+MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
+LIVE = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
 
 
 class BrokerAddress(Protocol):
@@ -99,11 +109,11 @@ class InstanceQueries:
                 pnl = _reported_pnl(reported)
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
+            current = reported if state in LIVE else None
             strategies.append(StrategyStatus(
                 id=entry.id, strategy=entry.strategy, version=versions.get(entry.strategy), params=entry.params,
-                interval=entry.interval,
-                status=reported.status if reported is not None and state in (State.RUNNING, State.STARTING) else None,
-                error=reported.error if reported is not None else None, pnl=pnl,
+                interval=entry.interval, status=current.status if current is not None else None,
+                error=reported.error if reported is not None else None, pnl=pnl, **_orders_and_balances(current),
             ))
         handle = ProcessHandle.from_json(row.handle)
         live = handle is not None and handle.live
@@ -129,7 +139,8 @@ class InstanceQueries:
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
                                        self.broker_words(), self.heartbeat_timeout)
         strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
-                                     status=reported.status, error=reported.error, pnl=_reported_pnl(reported))
+                                     status=reported.status, error=reported.error, pnl=_reported_pnl(reported),
+                                     **_orders_and_balances(reported if state in LIVE else None))
                       for strategy_id, reported in sorted(view.strategies.items())]
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
         first = view.first_seen or view.last_seen or now
@@ -156,12 +167,16 @@ class InstanceQueries:
         return row
 
     # --- what is stored of an instance -----------------------------------------------------------
-    def logs(self, name: str, limit: int, strategy: str | None) -> list[LogLine]:
+    def logs(self, name: str, limit: int, strategy: str | None, query: str | None = None,
+             min_level: str | None = None) -> list[LogLine]:
+        """The newest `limit` lines that match, oldest first: of one strategy, holding `query` (case-insensitive),
+        from the level `min_level` (DEBUG, INFO, WARNING, ERROR, CRITICAL) up, when given."""
+        level = logging.getLevelNamesMapping()[min_level] if min_level else None
         with self.store.session() as session:
             row = self._stored(session, name)
             if row is None:
                 return []
-            lines = TelemetryRepository(session).newest_logs(row.id, limit, strategy)
+            lines = TelemetryRepository(session).newest_logs(row.id, limit, strategy, level, query)
         return [LogLine(timestamp=line.ts, level_name=line.level_name, logger_name=line.logger_name, msg=line.msg,
                         strategy=line.strategy) for line in reversed(lines)]
 
@@ -182,12 +197,21 @@ class InstanceQueries:
             return ResourceHistory.points(session, row.id, since)
 
     def trades(self, name: str, limit: int) -> list[Trade]:
+        """Newest first, each with the run (start of the instance) it happened in."""
         with self.store.session() as session:
             row = self._stored(session, name)
             if row is None:
                 return []
-            return [Trade.model_validate(t, from_attributes=True)
+            starts = sorted(c.ts for c in InstanceRepository(session).state_changes(row.id)
+                            if c.to_state == State.STARTING.value)
+            return [Trade.model_validate(t, from_attributes=True).model_copy(
+                        update={"run": bisect.bisect_right(starts, t.ts) or None})
                     for t in TelemetryRepository(session).newest_trades(row.id, limit)]
+
+    def trades_count(self, name: str) -> int:
+        with self.store.session() as session:
+            row = self._stored(session, name)
+            return 0 if row is None else TelemetryRepository(session).count_trades(row.id)
 
     def history(self, name: str) -> list[StateChange]:
         with self.store.session() as session:
@@ -210,6 +234,60 @@ class InstanceQueries:
         with self.store.session() as session:
             rows = TelemetryRepository(session).newest_market_events(name, limit)
             return [MarketEvent(ts=r.ts, type=r.type, data=r.data) for r in rows]
+
+
+    # --- across the fleet -------------------------------------------------------------------------
+    def open_orders(self, instance: str | None, strategy: str | None, trading_pair: str | None,
+                    limit: int) -> list[FleetOrder]:
+        """The open orders of the running instances (or of one), as their strategies last reported them, by
+        instance, strategy and age; at most `limit`."""
+        instances = [self.get(instance)] if instance else self.all()
+        orders = [FleetOrder(instance=item.name, strategy=status.id, **order.model_dump())
+                  for item in instances for status in item.strategies if strategy in (None, status.id)
+                  for order in status.open_orders if trading_pair in (None, order.trading_pair)]
+        return orders[:limit]
+
+    def errors(self, instance: str | None, limit: int) -> list[ErrorLine]:
+        """ERROR and CRITICAL log lines of every instance (or of one), newest first, their stack traces included."""
+        with self.store.session() as session:
+            instance_id = None
+            if instance:
+                row = self._stored(session, instance)
+                if row is None:
+                    return []
+                instance_id = row.id
+            lines = TelemetryRepository(session).newest_errors(logging.ERROR, limit, instance_id)
+        return [ErrorLine(instance=name, timestamp=line.ts, level_name=line.level_name, logger_name=line.logger_name,
+                          msg=_capped(line.msg), strategy=line.strategy) for line, name in lines]
+
+
+def _orders_and_balances(reported: StrategyView | None) -> dict[str, Any]:
+    """open_orders, open_orders_count and balances of a strategy from its last report (all empty when None).
+    What a bot reports is checked: an entry that is not an order, or a balance that is not a number, is left out."""
+    if reported is None:
+        return {}
+    info = reported.custom_info
+    listed = info.get("open_orders")
+    orders = []
+    for entry in listed[:MAX_OPEN_ORDERS] if isinstance(listed, list) else []:
+        try:
+            orders.append(OpenOrder.model_validate(entry))
+        except ValueError:
+            continue
+    count = info.get("open_orders_count")
+    balances = info.get("balances")
+    return {
+        "open_orders": sorted(orders, key=lambda order: order.created_at or 0.0),
+        "open_orders_count": count if isinstance(count, int) and not isinstance(count, bool) and count >= 0
+        else len(orders),
+        "balances": {str(asset)[:32]: float(amount) for asset, amount in list(balances.items())[:MAX_BALANCES]
+                     if isinstance(amount, int | float) and not isinstance(amount, bool)}
+        if isinstance(balances, dict) else {},
+    }
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + f"\n… ({len(text):,} characters)"
 
 
 def _reported_pnl(reported: StrategyView) -> PnlSummary:

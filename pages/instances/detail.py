@@ -1,4 +1,5 @@
-"""The selected instance: state with its reason, controls, PnL, trades, logs, history, commands and resource use."""
+"""The selected instance: state with its reason and controls, then tabs: overview (PnL, strategies, history,
+commands), open orders and balances, trades, logs, errors, resource use. Only the open tab reads the backend."""
 from __future__ import annotations
 
 import streamlit as st
@@ -8,11 +9,14 @@ from backend.client import HiveClient
 from frontend import badges, errors, tables
 from frontend import format as fmt
 from frontend.charts import pnl_chart, resources_chart
-from frontend.logs import log_filters, log_view
+from frontend.logs import error_groups, log_filters, log_view
 from frontend.resources import resource_metrics
 from pages.instances import actions
 
 COMMANDS_SHOWN = 100  # the newest commands listed on the detail
+ERRORS_SHOWN = 200  # the newest error lines listed on the detail
+TRADES_EXPORTED = 10_000  # the newest trades in the CSV (the backend's bound)
+TABS = ("Overview", "Orders", "Trades", "Logs", "Errors", "Resources")
 
 
 def _controls(client: HiveClient, instance: dict) -> None:
@@ -44,6 +48,119 @@ def _summary(instance: dict) -> None:
     resource_metrics(f"instance:{instance['name']}", instance.get("cpu_percent"), instance.get("memory_bytes"))
 
 
+def _download(label: str, data: bytes, file_name: str, key: str) -> None:
+    st.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
+                       on_click="ignore")
+
+
+def _overview(client: HiveClient, instance: dict) -> None:
+    name = instance["name"]
+    changes = errors.attempt(f"read the state history of {name}", client.instance_history, name)
+    starts = sorted(change["ts"] for change in changes or [] if change["to_state"] == "starting")
+
+    st.markdown("**PnL over time**")
+    points = errors.attempt(f"read the PnL of {name}", client.instance_performance, name)
+    if points is not None:
+        pnl_chart(points, key="instances_pnl_chart", starts=starts)
+        if points:
+            _download("PnL history (CSV)", tables.csv_bytes(points), f"{name}-pnl.csv", "instances_pnl_csv")
+
+    st.markdown("**PnL per strategy**")
+    tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
+    # per-strategy controls (stop / resume / params / reload) go here: strategy_controls(client, instance)
+
+    st.markdown("**State history**")
+    if changes is not None:
+        tables.show_table(tables.history_frame(changes), "No state changes yet.", height=250)
+
+    st.markdown("**Commands**")
+    st.caption("Every command that reached this bot and changed something: through Hive, or straight over MQTT "
+               "from another controller (hbotrc, Hummingbot's API server), as the bot reported it.")
+    entries = errors.attempt(f"read the commands of {name}", client.audit_log, COMMANDS_SHOWN, name)
+    if entries is not None:
+        tables.show_table(tables.commands_frame(entries), "No commands yet.", key="instances_commands", height=250)
+
+
+def _orders(_client: HiveClient, instance: dict) -> None:
+    """From the instance as listed: its strategies' last report, no further call."""
+    strategies = instance.get("strategies", [])
+    if instance["state"] not in ("running", "starting"):
+        st.info("No open orders: the instance is not running. They show while it runs, as its strategies report "
+                "them.")
+        return
+    every = [order | {"strategy": item["id"]} for item in strategies for order in item.get("open_orders", [])]
+    total = sum(item.get("open_orders_count", 0) for item in strategies)
+    heading = st.container(horizontal=True, vertical_alignment="center")
+    heading.markdown(f"**Open orders: {total:,}**")
+    if every:
+        _download("Open orders (CSV)", tables.csv_bytes(every), f"{instance['name']}-open-orders.csv",
+                  "instances_orders_csv")
+    for item in strategies:
+        listed, count = item.get("open_orders", []), item.get("open_orders_count", 0)
+        shown = f" (the oldest {len(listed)} shown)" if count > len(listed) else ""
+        st.markdown(f"`{item['id']}` · {item['strategy']}: {count:,} open order{'s' if count != 1 else ''}{shown}")
+        tables.show_table(tables.open_orders_frame(listed), "No open orders.", key=f"instances_orders_{item['id']}")
+    st.markdown("**Balances**")
+    tables.show_table(tables.balances_frame(strategies), "No balances reported yet.", key="instances_balances")
+
+
+def _trades(client: HiveClient, instance: dict) -> None:
+    name = instance["name"]
+    trades = errors.attempt(f"read the trades of {name}", client.instance_trades, name, CONFIG.TRADES_LIMIT)
+    count = errors.attempt(f"count the trades of {name}", client.instance_trades_count, name)
+    if trades is None or count is None:
+        return
+    heading = st.container(horizontal=True, vertical_alignment="center")
+    heading.markdown(f"**Trades: showing {len(trades):,} of {count:,}**, newest first. An order id is given with "
+                     "its run: a bot numbers its orders afresh on each start.")
+    if count:
+        exported = f"the newest {TRADES_EXPORTED:,}" if count > TRADES_EXPORTED else f"all {count:,}"
+        heading.download_button(
+            f"Trades (CSV, {exported})", lambda: tables.csv_bytes(client.instance_trades(name, TRADES_EXPORTED)),
+            file_name=f"{name}-trades.csv", mime="text/csv", key="instances_trades_csv", icon=":material/download:",
+            on_click="ignore")
+    tables.show_table(tables.trades_frame(trades), "No trades yet: they appear as the strategies' orders fill.",
+                      key="instances_trades", height=420)
+
+
+def _logs(client: HiveClient, instance: dict) -> None:
+    """With the live tail off, the lines read last stay (until a filter changes), so they can be read at rest."""
+    name = instance["name"]
+    log_filter = log_filters("instances", [item["id"] for item in instance.get("strategies", [])])
+    asked = (name, log_filter.backend_args())
+    kept = st.session_state["instances_log_snapshot"]
+    if not log_filter.tail and kept is not None and kept["asked"] == asked:
+        lines = kept["lines"]
+    else:
+        lines = errors.attempt(f"read the logs of {name}", client.instance_logs, name, CONFIG.LOG_LINES,
+                               **log_filter.backend_args())
+        st.session_state["instances_log_snapshot"] = None if lines is None else {"asked": asked, "lines": lines}
+    if lines is not None:
+        log_view(lines, log_filter, f"{name}-logs.txt", key="instances_logs_download")
+
+
+def _errors(client: HiveClient, instance: dict) -> None:
+    name = instance["name"]
+    lines = errors.attempt(f"read the errors of {name}", client.fleet_errors, ERRORS_SHOWN, name)
+    if lines is None:
+        return
+    if not lines:
+        st.caption("No errors logged.")
+        return
+    st.caption(f"The newest {len(lines)} ERROR and CRITICAL lines, by strategy, each with its stack trace.")
+    error_groups(lines)
+
+
+def _resources(client: HiveClient, instance: dict) -> None:
+    name = instance["name"]
+    samples = errors.attempt(f"read the resource use of {name}", client.instance_resources, name)
+    if samples is not None:
+        resources_chart(samples, key="instances_resources_chart")
+
+
+SECTIONS = (_overview, _orders, _trades, _logs, _errors, _resources)
+
+
 def instance_detail(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
     st.subheader(name)
@@ -57,40 +174,8 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     _controls(client, instance)
     _summary(instance)
 
-    st.markdown("**PnL over time**")
-    points = errors.attempt(f"read the PnL of {name}", client.instance_performance, name)
-    if points is not None:
-        pnl_chart(points, key="instances_pnl_chart")
-
-    st.markdown("**Resource use over time**")
-    samples = errors.attempt(f"read the resource use of {name}", client.instance_resources, name)
-    if samples is not None:
-        resources_chart(samples, key="instances_resources_chart")
-
-    st.markdown("**PnL per strategy**")
-    tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
-
-    st.markdown("**Recent trades**")
-    trades = errors.attempt(f"read the trades of {name}", client.instance_trades, name, CONFIG.TRADES_LIMIT)
-    if trades is not None:
-        tables.show_table(tables.trades_frame(trades), "No trades yet: they appear as the strategies' orders fill.",
-                          height=300)
-
-    st.markdown("**State history**")
-    changes = errors.attempt(f"read the state history of {name}", client.instance_history, name)
-    if changes is not None:
-        tables.show_table(tables.history_frame(changes), "No state changes yet.", height=250)
-
-    st.markdown("**Commands**")
-    st.caption("Every command that reached this bot and changed something: through Hive, or straight over MQTT "
-               "from another controller (hbotrc, Hummingbot's API server), as the bot reported it.")
-    entries = errors.attempt(f"read the commands of {name}", client.audit_log, COMMANDS_SHOWN, name)
-    if entries is not None:
-        tables.show_table(tables.commands_frame(entries), "No commands yet.", key="instances_commands", height=250)
-
-    st.markdown("**Logs**")
-    log_filter = log_filters("instances", [item["id"] for item in instance.get("strategies", [])])
-    lines = errors.attempt(f"read the logs of {name}", client.instance_logs, name, CONFIG.LOG_LINES,
-                           log_filter.strategy)
-    if lines is not None:
-        log_view(lines, log_filter)
+    tabs = st.tabs(TABS, key="instances_detail_tab", on_change="rerun")
+    for tab, section in zip(tabs, SECTIONS, strict=True):
+        if tab.open is not False:  # None where tabs are not tracked: every tab is drawn
+            with tab:
+                section(client, instance)

@@ -89,8 +89,10 @@ def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     # step 4: PnL chart and trades appear; step 5: logs stream, filterable per strategy
     chart = page.locator(".st-key-instances_pnl_chart .js-plotly-plot").filter(visible=True).first
     expect(chart).to_be_visible(timeout=PNL_TIMEOUT_MS)
-    expect(page.get_by_text("No trades yet", exact=False)).to_have_count(0, timeout=PNL_TIMEOUT_MS)
-    expect(page.get_by_text("No log lines match", exact=False)).to_have_count(0, timeout=PNL_TIMEOUT_MS)
+    page.get_by_role("tab", name="Trades").click()
+    expect(page.get_by_text(re.compile(r"^Trades: showing [1-9]"))).to_be_visible(timeout=PNL_TIMEOUT_MS)
+    page.get_by_role("tab", name="Logs").click()
+    expect(page.get_by_text(re.compile(r"^\d[\d,]* lines, newest first"))).to_be_visible(timeout=PNL_TIMEOUT_MS)
     journey.choose("Strategy", "market_maker-1")
     logs = page.get_by_test_id("stCode").last
     expect(logs).to_contain_text("[market_maker-1]", timeout=30_000)

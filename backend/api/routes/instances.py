@@ -1,6 +1,6 @@
 """Instances: list, create, inspect, start / stop / restart, delete; their logs, PnL, resource use, trades and
 history."""
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
@@ -17,6 +17,7 @@ from backend.domain.instances import (
     ResourcePoint,
     StateChange,
     Trade,
+    TradeCount,
 )
 
 router = APIRouter(prefix="/instances", tags=["instances"])
@@ -67,9 +68,11 @@ def restart_instance(instances: InstancesDep, name: str) -> InstanceOut:
 
 @router.get("/{name}/logs", response_model=list[LogLine])
 def instance_logs(instances: InstanceQueriesDep, name: str, limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-                  strategy: str | None = None) -> list[LogLine]:
-    """The newest `limit` lines, oldest first; only one strategy's lines when `strategy` is given."""
-    return instances.logs(name, limit, strategy)
+                  strategy: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
+                  min_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None) -> list[LogLine]:
+    """The newest `limit` lines that match, oldest first: only one strategy's lines when `strategy` is given, only
+    those whose text holds `q` (case-insensitive, stack traces included), only from `min_level` up."""
+    return instances.logs(name, limit, strategy, q, min_level)
 
 
 @router.get("/{name}/performance", response_model=list[PnlPoint])
@@ -90,6 +93,12 @@ def instance_trades(instances: InstanceQueriesDep, name: str,
                     limit: Annotated[int, Query(ge=1, le=10000)] = 100) -> list[Trade]:
     """Fills, newest first."""
     return instances.trades(name, limit)
+
+
+@router.get("/{name}/trades/count", response_model=TradeCount)
+def instance_trades_count(instances: InstanceQueriesDep, name: str) -> TradeCount:
+    """How many fills are stored of it (the trades list shows the newest `limit`)."""
+    return TradeCount(count=instances.trades_count(name))
 
 
 @router.get("/{name}/history", response_model=list[StateChange])

@@ -25,19 +25,35 @@ class TelemetryRepository:
 
     # --- log lines -------------------------------------------------------------------------------
     def newest_logs(self, instance_id: int, limit: int, strategy: str | None = None,
-                    min_level: int | None = None) -> list[LogRow]:
-        """The newest `limit` lines, newest first; only one strategy's or from a level up when asked."""
+                    min_level: int | None = None, contains: str | None = None) -> list[LogRow]:
+        """The newest `limit` lines, newest first; only one strategy's, from a level up, or those whose text holds
+        `contains` (case-insensitive) when asked."""
         query = select(LogRow).where(LogRow.instance_id == instance_id)
         if strategy:
             query = query.where(LogRow.strategy == strategy)
         if min_level is not None:
             query = query.where(LogRow.level_no >= min_level)
+        if contains:
+            query = query.where(LogRow.msg.icontains(contains, autoescape=True))
         return list(self.session.scalars(query.order_by(LogRow.id.desc()).limit(limit)))
+
+    def newest_errors(self, min_level: int, limit: int, instance_id: int | None = None) -> list[tuple[LogRow, str]]:
+        """The newest `limit` lines from `min_level` up, of every instance or of one, newest first, each with its
+        instance's name."""
+        query = (select(LogRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == LogRow.instance_id)
+                 .where(LogRow.level_no >= min_level))
+        if instance_id is not None:
+            query = query.where(LogRow.instance_id == instance_id)
+        return [(line, name) for line, name in self.session.execute(query.order_by(LogRow.id.desc()).limit(limit))]
 
     # --- trades and PnL --------------------------------------------------------------------------
     def newest_trades(self, instance_id: int, limit: int) -> list[TradeRow]:
         return list(self.session.scalars(select(TradeRow).where(TradeRow.instance_id == instance_id)
                                          .order_by(TradeRow.ts.desc(), TradeRow.id.desc()).limit(limit)))
+
+    def count_trades(self, instance_id: int) -> int:
+        return self.session.scalar(select(func.count()).select_from(TradeRow)
+                                   .where(TradeRow.instance_id == instance_id)) or 0
 
     def pnl_points(self, instance_id: int, since: float | None) -> list[PnlSnapshotRow]:
         """Oldest first; only those after `since` when given."""

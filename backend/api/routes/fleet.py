@@ -1,0 +1,28 @@
+"""Across the fleet: every instance's open orders, and every instance's errors."""
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.api.deps import InstanceQueriesDep
+from backend.api.openapi import errors
+from backend.domain.instances import ErrorLine, FleetOrder
+
+router = APIRouter(tags=["fleet"])
+
+
+@router.get("/orders/open", response_model=list[FleetOrder], responses=errors(404))
+def open_orders(instances: InstanceQueriesDep, instance: str | None = None, strategy: str | None = None,
+                trading_pair: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=10000)] = 2000) -> list[FleetOrder]:
+    """The open orders of the running instances' strategies as they last reported them (up to 50 a strategy: its
+    `open_orders_count` in GET /instances is exact), by instance, strategy and age; filtered when asked (404 for an
+    unknown `instance`)."""
+    return instances.open_orders(instance, strategy, trading_pair, limit)
+
+
+@router.get("/errors", response_model=list[ErrorLine], responses=errors(404))
+def fleet_errors(instances: InstanceQueriesDep, instance: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[ErrorLine]:
+    """ERROR and CRITICAL log lines of every instance (or of one), newest first; `msg` holds the stack trace when
+    the line had one (cut at 16,000 characters); 404 for an unknown `instance`."""
+    return instances.errors(instance, limit)
