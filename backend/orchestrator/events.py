@@ -19,7 +19,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
+from backend.domain.events import (
+    AuditEntry,
+    AuditFilter,
+    EventOut,
+    EventPublish,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+)
 from backend.errors import (
     Conflict,
     Forbidden,
@@ -32,7 +40,7 @@ from backend.errors import (
 )
 from backend.orchestrator.connection import FleetConnection
 from backend.store import AuditRow, EventRow, Store, WebhookRow
-from backend.store.repositories.events import EventRepository
+from backend.store.repositories.events import AuditQuery, EventRepository
 
 log = logging.getLogger(__name__)
 
@@ -213,10 +221,19 @@ class EventService:
                                                         detail=detail, instance=instance, origin=origin))
 
     def audit_log(self, limit: int, instance: str | None = None) -> list[AuditEntry]:
+        return self.audit_entries(AuditFilter(limit=limit, instance=instance))
+
+    def audit_entries(self, chosen: AuditFilter) -> list[AuditEntry]:
+        """The entries `chosen` selects, newest first."""
         with self.store.session() as session:
-            rows = EventRepository(session).newest_audit(limit, instance)
+            rows = EventRepository(session).audit_entries(AuditQuery(**chosen.model_dump()))
             return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail,
-                               instance=r.instance, origin=r.origin) for r in rows]
+                               instance=r.instance, origin=r.origin, strategy=r.strategy) for r in rows]
+
+    def audit_actions(self) -> list[str]:
+        """Every action the audit log holds, for a filter's choices."""
+        with self.store.session() as session:
+            return EventRepository(session).audit_actions()
 
 
 def _hash(secret: str) -> str:

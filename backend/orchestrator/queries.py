@@ -90,6 +90,7 @@ class InstanceQueries:
         now = time.time()
         spec = InstanceCreate.model_validate(row.spec["create"])
         versions = row.spec.get("versions", {})
+        reloaded = row.spec.get("strategy_versions", {})  # a strategy id hot-reloaded to a version since its start
         view = self.fleet.bot(row.name)
         state = State(row.state)
         strategies = []
@@ -100,8 +101,8 @@ class InstanceQueries:
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
             strategies.append(StrategyStatus(
-                id=entry.id, strategy=entry.strategy, version=versions.get(entry.strategy), params=entry.params,
-                interval=entry.interval,
+                id=entry.id, strategy=entry.strategy, version=reloaded.get(entry.id, versions.get(entry.strategy)),
+                params=entry.params, interval=entry.interval,
                 status=reported.status if reported is not None and state in (State.RUNNING, State.STARTING) else None,
                 error=reported.error if reported is not None else None, pnl=pnl,
             ))
