@@ -31,6 +31,7 @@ from backend.domain.events import (
 from backend.errors import (
     Conflict,
     Forbidden,
+    HiveError,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -66,7 +67,20 @@ class EventService:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     # --- events ----------------------------------------------------------------------------------
-    def publish(self, request: EventPublish, sender: str, wait: bool = True) -> EventOut:
+    def publish(self, request: EventPublish, sender: str, wait: bool = True, audited: bool = True) -> EventOut:
+        """Publish to each target; `audited`: write the sender's audit entry (a webhook call writes its own)."""
+        try:
+            event = self._publish(request, sender, wait)
+        except HiveError as error:
+            if audited:
+                self.audit(sender, "event", "refused", f"{request.name}: {error.detail}")
+            raise
+        if audited:
+            self.audit(sender, "event", "ok", f"event {event.id} ({event.name}) to "
+                       + (", ".join(f"{t}: {d}" for t, d in event.deliveries.items()) or "no instance"))
+        return event
+
+    def _publish(self, request: EventPublish, sender: str, wait: bool) -> EventOut:
         self.check_size(request.data)
         targets = self.known_names() if request.targets == "all" else list(dict.fromkeys(request.targets))
         if request.targets != "all":
@@ -208,7 +222,7 @@ class EventService:
             self.audit(actor, "webhook", "rate_limited", f"more than {spec.rate_per_min} calls per minute")
             raise RateLimited("rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
         event = self.publish(EventPublish(name=spec.event, data=data, targets=spec.targets), sender=f"webhook:{hook}",
-                             wait=False)
+                             wait=False, audited=False)
         self.audit(actor, "webhook", "accepted", f"event {event.id} ({spec.event})")
         return event.id
 

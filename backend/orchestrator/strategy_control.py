@@ -64,6 +64,8 @@ class StrategyControl:
             return StrategyActionOut(instance=name, strategy=strategy, strategy_status=reply.get("strategy_status"),
                                      detail=f"strategy/reload for {strategy}")
         chosen = version or self.instances.library.get(library).version
+        if chosen is None:  # neither shipped nor uploaded: gone from the library since the instance was made
+            raise not_found("strategy", library)
         source = self.instances.library.version(library, chosen).source  # 404 for a version it does not have
         if not self.instances.runtimes[spec.runtime].reads_live_folder(spec):
             raise Conflict("folder_not_shared",

@@ -2,8 +2,9 @@
 history."""
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from backend.api.audit import note
 from backend.api.deps import CurrentUser, EventsDep, InstanceQueriesDep, InstancesDep, ServicesDep
 from backend.api.openapi import errors
 from backend.api.schemas import CommandReply, CommandRequest
@@ -33,9 +34,11 @@ def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
 
 
 @router.post("", response_model=InstanceOut, status_code=201)
-def create_instance(instances: InstancesDep, spec: InstanceCreate) -> InstanceOut:
+def create_instance(instances: InstancesDep, spec: InstanceCreate, request: Request) -> InstanceOut:
     """Create an instance and, unless `start` is false, start it. Its `restart_policy` (on_failure with 3 retries
     when absent) says whether the supervisor starts it again when its process exits or is killed while it runs."""
+    note(request, f"name={spec.name} runtime={spec.runtime} strategies="
+                  + ",".join(f"{s.id}:{s.strategy}" for s in spec.strategies)[:500], instance=spec.name)
     return instances.create(spec)
 
 
