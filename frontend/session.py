@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "instances_notice": None,
     "instances_selected": None,
     "instances_confirm_delete": None,  # name of the instance whose deletion awaits confirmation
+    "instances_strategy_error": None,  # the strategy controls' last failed action (pages/instances/strategy_controls)
+    "instances_strategy_notice": None,
+    "instances_strategy_pick": None,  # the strategy id the controls act on
     "instances_create_count": 1,  # strategies in the create form
     "instances_create_pair": "BTC-USDT",
     "instances_create_start": True,

@@ -125,6 +125,8 @@ class StrategyControl:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
     return "–" if value is None else str(value)
 
 

@@ -11,6 +11,7 @@ from frontend.charts import pnl_chart, resources_chart
 from frontend.logs import log_filters, log_view
 from frontend.resources import resource_metrics
 from pages.instances import actions
+from pages.instances.strategy_controls import strategy_controls
 
 COMMANDS_SHOWN = 100  # the newest commands listed on the detail
 
@@ -69,6 +70,7 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
 
     st.markdown("**PnL per strategy**")
     tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
+    strategy_controls(client, instance)
 
     st.markdown("**Recent trades**")
     trades = errors.attempt(f"read the trades of {name}", client.instance_trades, name, CONFIG.TRADES_LIMIT)
