@@ -8,6 +8,7 @@ import streamlit as st
 
 from backend.client import HiveClient
 from frontend import errors, tables
+from frontend import format as fmt
 from frontend.schema_form import param_inputs
 
 PREFIX = "instances_strategy"
@@ -105,6 +106,9 @@ def strategy_controls(client: HiveClient, instance: dict) -> None:
             _params_form(client, name, item, detail.get("params_schema") or {})
     st.caption(f"History of {picked}")
     history = errors.attempt(f"read the history of {picked}", client.strategy_history, name, picked, HISTORY_SHOWN)
+    if history:
+        last = history[0]
+        st.caption(f"Last: {last['detail']} · {last['outcome']} · by {last['actor']} at {fmt.clock(last['ts'])}")
     if history is not None:
         tables.show_table(tables.commands_frame(history), "No stop, resume, parameter change or reload yet.",
                           key="instances_strategy_history", height=200)
