@@ -1,6 +1,7 @@
 """Session state, initialised in one place, and the logged-in backend client.
 
-Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`).
+Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`,
+`activity_`).
 """
 from __future__ import annotations
 
@@ -47,6 +48,15 @@ DEFAULTS: dict[str, Any] = {
     "events_hook_all": False,
     "events_hook_event": "tv.alert",
     "events_created_hook": None,  # the webhook just created, with its secret (shown once)
+    "activity_actor": "",  # the Activity page's filters
+    "activity_action": "any",
+    "activity_outcome": "",
+    "activity_instance": "",
+    "activity_q": "",
+    "activity_since": None,  # a date, or None: from the first entry
+    "activity_until": None,
+    "activity_limit": 200,
+    "activity_page": 1,
     "resource_history": {},  # subject -> {"cpu": [...], "memory": [...]}
 }
 
