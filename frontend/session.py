@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     # errors.run_action() records each page's last failed action and last success here
     "broker_error": None,
     "broker_notice": None,
+    "broker_confirm_stop": False,  # Stop Broker was clicked: its confirmation (naming who is cut off) is shown
     "instances_error": None,
     "instances_notice": None,
     "instances_selected": None,
