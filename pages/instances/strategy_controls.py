@@ -89,7 +89,7 @@ def strategy_controls(client: HiveClient, instance: dict) -> None:
     ids = [item["id"] for item in strategies]
     if st.session_state.get("instances_strategy_pick") not in ids:
         st.session_state["instances_strategy_pick"] = ids[0]
-    picked = st.selectbox("Strategy", ids, key="instances_strategy_pick")
+    picked = st.selectbox("Strategy to control", ids, key="instances_strategy_pick")
     item = next(entry for entry in strategies if entry["id"] == picked)
     version = f" version {item['version']}" if item.get("version") else ""
     st.caption(f"{item['strategy']}{version} · {item.get('status') or 'status unknown'}")
