@@ -16,6 +16,7 @@ pages = [
     st.Page("pages/instances/orders.py", title="Orders & errors", icon=":material/receipt_long:", url_path="orders"),
     st.Page("pages/instances/strategies.py", title="Strategies", icon=":material/code:", url_path="strategies"),
     st.Page("pages/events/app.py", title="Events", icon=":material/bolt:", url_path="events"),
+    st.Page("pages/events/activity.py", title="Activity", icon=":material/history:", url_path="activity"),
 ]
 
 if not session.logged_in():

@@ -266,6 +266,31 @@ class HiveClient:
         """ERROR and CRITICAL log lines of every instance (or of one), newest first, with their stack traces."""
         params: dict[str, Any] = {"limit": limit} | ({"instance": instance} if instance else {})
         return self._request("GET", "/errors", params=params)
+    # === issue 10 (per-strategy controls, the Broker page, the Activity page) =======================
+    def stop_strategy(self, name: str, strategy: str) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/stop")
+
+    def resume_strategy(self, name: str, strategy: str) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/resume")
+
+    def change_strategy_params(self, name: str, strategy: str, params: dict[str, Any]) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/params", json={"params": params})
+
+    def reload_strategy(self, name: str, strategy: str, version: int | None = None) -> dict:
+        """Hot reload of one strategy's code: the library `version`, or the latest when None."""
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/reload", json={"version": version})
+
+    def strategy_history(self, name: str, strategy: str, limit: int = 100) -> list[dict]:
+        """The strategy's commands (stop, resume, params, reload from -> to), newest first."""
+        return self._request("GET", f"/instances/{name}/strategies/{strategy}/history", params={"limit": limit})
+
+    def audit_entries(self, **filters: Any) -> list[dict]:
+        """The audit log, newest first; filters: actor, action, outcome, instance, strategy, since, until, q,
+        limit, offset (None ones left out)."""
+        return self._request("GET", "/audit", params={k: v for k, v in filters.items() if v is not None})
+
+    def audit_actions(self) -> list[str]:
+        return self._request("GET", "/audit/actions")
 
 
 def _error_from(response: httpx.Response) -> BackendError:

@@ -16,6 +16,7 @@ from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.runs import HIVE_IMAGE
+from backend.orchestrator.strategy_control import StrategyControl
 from backend.orchestrator.supervisor import Supervisor
 from backend.runtimes.base import Runtime
 from backend.runtimes.docker import DockerRuntime
@@ -51,6 +52,7 @@ class Services:
         }
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, self.runtimes, self.library,
                                          self.credentials)
+        self.strategy_control = StrategyControl(self.instances)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names,
                                    max_data=settings.event_max_data, max_future=settings.webhook_max_future)
         self.login_throttle = LoginThrottle(settings.login_free_attempts, settings.login_backoff_base,

@@ -1,6 +1,7 @@
 """Session state, initialised in one place, and the logged-in backend client.
 
-Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`, `orders_`).
+Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`, `orders_`,
+`activity_`).
 """
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ DEFAULTS: dict[str, Any] = {
     # errors.run_action() records each page's last failed action and last success here
     "broker_error": None,
     "broker_notice": None,
+    "broker_confirm_stop": False,  # Stop Broker was clicked: its confirmation (naming who is cut off) is shown
     "instances_error": None,
     "instances_notice": None,
     "instances_selected": None,
     "instances_confirm_delete": None,  # name of the instance whose deletion awaits confirmation
+    "instances_strategy_error": None,  # the strategy controls' last failed action (pages/instances/strategy_controls)
+    "instances_strategy_notice": None,
+    "instances_strategy_pick": None,  # the strategy id the controls act on
     "instances_create_count": 1,  # strategies in the create form
     "instances_create_pair": "BTC-USDT",
     "instances_create_start": True,
@@ -54,6 +59,15 @@ DEFAULTS: dict[str, Any] = {
     "events_hook_all": False,
     "events_hook_event": "tv.alert",
     "events_created_hook": None,  # the webhook just created, with its secret (shown once)
+    "activity_actor": "",  # the Activity page's filters
+    "activity_action": "any",
+    "activity_outcome": "",
+    "activity_instance": "",
+    "activity_q": "",
+    "activity_since": None,  # a date, or None: from the first entry
+    "activity_until": None,
+    "activity_limit": 200,
+    "activity_page": 1,
     "resource_history": {},  # subject -> {"cpu": [...], "memory": [...]}
 }
 

@@ -207,6 +207,23 @@ def commands_frame(entries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def audit_frame(entries: list[dict]) -> pd.DataFrame:
+    """Audit entries as the Activity page lists them: when, who, what and the result."""
+    rows = [
+        {
+            "Time": fmt.clock(item["ts"]),
+            "Who": item.get("actor", ""),
+            "Action": item.get("action", ""),
+            "Result": item.get("outcome", ""),
+            "Instance": item.get("instance") or "–",
+            "Strategy": item.get("strategy") or "–",
+            "What": item.get("detail", ""),
+        }
+        for item in entries
+    ]
+    return pd.DataFrame(rows)
+
+
 def strategies_frame(strategies: list[dict]) -> pd.DataFrame:
     rows = [
         {

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from anyio import to_thread
+from fastapi import Request
 from fastapi.routing import APIRoute
 
 from backend.api.deps import USER_KEY, require_user
@@ -27,6 +28,13 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NOTE_KEY = "audit_note"  # request.state.<NOTE_KEY>: (detail, instance) a route adds to its entry (note())
+
+
+def note(request: Request, detail: str, instance: str | None = None) -> None:
+    """What the route's audit entry says beyond its path parameters: the name of what a POST creates, which is in
+    the body, of which nothing is recorded unasked (it may carry secrets)."""
+    setattr(request.state, NOTE_KEY, (detail, instance))
 
 
 def audited_by_its_service(route: APIRoute) -> bool:
@@ -70,6 +78,10 @@ class AuditMiddleware:
         params = {key: str(value) for key, value in scope.get("path_params", {}).items()}
         instance = params.get("name") if route.path.startswith("/instances/") else params.get("bot_name")
         detail = " ".join(f"{key}={value}" for key, value in params.items())
+        noted = scope.get("state", {}).get(NOTE_KEY)
+        if noted is not None:
+            detail = " ".join(part for part in (detail, noted[0]) if part)
+            instance = noted[1] or instance
         try:
             await to_thread.run_sync(lambda: self.events().audit(
                 f"user:{user}", f"{scope['method']} {route.path}"[:63], outcome_of(status), detail, instance=instance,

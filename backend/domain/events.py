@@ -66,3 +66,21 @@ class AuditEntry(BaseModel):
     instance: str | None = Field(None, description="the bot a command went to")
     origin: str | None = Field(None, description="commands: `api` (sent by this backend for the actor) or `mqtt` "
                                                  "(reported by the bot, sent by another controller)")
+    strategy: str | None = Field(None, description="commands: the strategy id the command addressed")
+
+
+class AuditFilter(BaseModel):
+    """Which audit entries to read, newest first: every given field narrows the selection."""
+
+    actor: str | None = Field(None, max_length=255, description="who: a part of it, any case (`admin`, `webhook:`)")
+    action: str | None = Field(None, max_length=63,
+                               description="exactly this action (`login`, `command`, `broker`...)")
+    outcome: str | None = Field(None, max_length=32,
+                                description="exactly this outcome (`ok`, `failed`, `refused (409)`)")
+    instance: str | None = Field(None, max_length=255, description="only the entries about this bot")
+    strategy: str | None = Field(None, max_length=63, description="only the commands to this strategy id")
+    since: float | None = Field(None, description="epoch seconds: entries at or after")
+    until: float | None = Field(None, description="epoch seconds: entries before")
+    q: str | None = Field(None, max_length=200, description="a text in who, action, outcome or detail, any case")
+    limit: int = Field(200, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000)

@@ -228,3 +228,25 @@ class MarketEvent(BaseModel):
     ts: float
     type: str
     data: Any = None
+
+
+class StrategyParamsChange(Strict):
+    """New values for some of one strategy's params; the bot validates them against the strategy's schema."""
+
+    params: dict[str, Any] = Field(min_length=1, max_length=100, description="param name -> new value")
+
+
+class StrategyReload(Strict):
+    version: int | None = Field(None, ge=1, description="the library version to run (an uploaded strategy); the "
+                                                        "latest when absent; none for a shipped example")
+
+
+class StrategyActionOut(BaseModel):
+    """What one per-strategy action did, as the bot answered it."""
+
+    instance: str
+    strategy: str = Field(description="the strategy id")
+    strategy_status: str | None = Field(None, description="as the bot answered: stopping, stopped, running, error")
+    detail: str = Field(description="what was done, in the audit log's words")
+    version: int | None = Field(None, description="the library version the strategy runs now (uploaded strategies)")
+    params: dict[str, Any] | None = Field(None, description="its params as stored now (a params change)")

@@ -40,17 +40,19 @@ class CommandAudit:
         self.connection = connection
 
     def request(self, actor: str, bot: str, command: str, data: dict[str, Any],
-                timeout: float | None = None) -> dict[str, Any]:
-        """Send one command for `actor` and return the bot's reply; a command that acts is audited."""
+                timeout: float | None = None, words: str | None = None) -> dict[str, Any]:
+        """Send one command for `actor` and return the bot's reply; a command that acts is audited, in `words`
+        when given (say, a reload's versions), else as the command and its strategy."""
         if only_reads(command, data):
             return self.connection.request(bot, command, data, timeout)
         msg_id = uuid.uuid4().hex
-        words = command_words(command, data.get("strategy"))
+        strategy = data.get("strategy") if isinstance(data.get("strategy"), str) else None
+        words = words or command_words(command, strategy)
         log.info("audit: %s %s %s on %s", actor, ACTION, words, bot)
         with self.store.session() as session:
             EventRepository(session).add_audit(AuditRow(
                 ts=time.time(), actor=actor, action=ACTION, outcome="sent", detail=words, instance=bot,
-                origin="api", msg_id=msg_id))
+                origin="api", msg_id=msg_id, strategy=strategy and strategy[:63]))
         try:
             reply = self.connection.request(bot, command, data, timeout, msg_id=msg_id)
         except TimedOut as error:
@@ -93,4 +95,5 @@ class CommandAudit:
         log.info("audit: mqtt:%s %s %s on %s (%s)", report.sender, ACTION, detail, report.instance, report.outcome)
         audit.add_audit(AuditRow(ts=report.at, actor=f"mqtt:{report.sender}"[:255], action=ACTION,
                                  outcome=report.outcome, detail=detail, instance=report.instance, origin="mqtt",
-                                 msg_id=(msg_id or None) and msg_id[:64], report_key=report.key))
+                                 msg_id=(msg_id or None) and msg_id[:64], report_key=report.key,
+                                 strategy=report.strategy and report.strategy[:63]))

@@ -19,10 +19,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from backend.domain.events import AuditEntry, EventOut, EventPublish, WebhookCreate, WebhookCreated, WebhookOut
+from backend.domain.events import (
+    AuditEntry,
+    AuditFilter,
+    EventOut,
+    EventPublish,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookOut,
+)
 from backend.errors import (
     Conflict,
     Forbidden,
+    HiveError,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -32,7 +41,7 @@ from backend.errors import (
 )
 from backend.orchestrator.connection import FleetConnection
 from backend.store import AuditRow, EventRow, Store, WebhookRow
-from backend.store.repositories.events import EventRepository
+from backend.store.repositories.events import AuditQuery, EventRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +67,20 @@ class EventService:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
     # --- events ----------------------------------------------------------------------------------
-    def publish(self, request: EventPublish, sender: str, wait: bool = True) -> EventOut:
+    def publish(self, request: EventPublish, sender: str, wait: bool = True, audited: bool = True) -> EventOut:
+        """Publish to each target; `audited`: write the sender's audit entry (a webhook call writes its own)."""
+        try:
+            event = self._publish(request, sender, wait)
+        except HiveError as error:
+            if audited:
+                self.audit(sender, "event", "refused", f"{request.name}: {error.detail}")
+            raise
+        if audited:
+            self.audit(sender, "event", "ok", f"event {event.id} ({event.name}) to "
+                       + (", ".join(f"{t}: {d}" for t, d in event.deliveries.items()) or "no instance"))
+        return event
+
+    def _publish(self, request: EventPublish, sender: str, wait: bool) -> EventOut:
         self.check_size(request.data)
         targets = self.known_names() if request.targets == "all" else list(dict.fromkeys(request.targets))
         if request.targets != "all":
@@ -200,7 +222,7 @@ class EventService:
             self.audit(actor, "webhook", "rate_limited", f"more than {spec.rate_per_min} calls per minute")
             raise RateLimited("rate_limited", f"at most {spec.rate_per_min} calls per minute for this webhook")
         event = self.publish(EventPublish(name=spec.event, data=data, targets=spec.targets), sender=f"webhook:{hook}",
-                             wait=False)
+                             wait=False, audited=False)
         self.audit(actor, "webhook", "accepted", f"event {event.id} ({spec.event})")
         return event.id
 
@@ -213,10 +235,19 @@ class EventService:
                                                         detail=detail, instance=instance, origin=origin))
 
     def audit_log(self, limit: int, instance: str | None = None) -> list[AuditEntry]:
+        return self.audit_entries(AuditFilter(limit=limit, instance=instance))
+
+    def audit_entries(self, chosen: AuditFilter) -> list[AuditEntry]:
+        """The entries `chosen` selects, newest first."""
         with self.store.session() as session:
-            rows = EventRepository(session).newest_audit(limit, instance)
+            rows = EventRepository(session).audit_entries(AuditQuery(**chosen.model_dump()))
             return [AuditEntry(ts=r.ts, actor=r.actor, action=r.action, outcome=r.outcome, detail=r.detail,
-                               instance=r.instance, origin=r.origin) for r in rows]
+                               instance=r.instance, origin=r.origin, strategy=r.strategy) for r in rows]
+
+    def audit_actions(self) -> list[str]:
+        """Every action the audit log holds, for a filter's choices."""
+        with self.store.session() as session:
+            return EventRepository(session).audit_actions()
 
 
 def _hash(secret: str) -> str:

@@ -17,10 +17,12 @@ from backend.domain.instances import InstanceCreate
 from backend.errors import InvalidInput, Unavailable
 from backend.runtimes.config_file import (
     MQTT_AUTH_NAME,
+    STRATEGY_DIR,
     build_config,
     remove_credentials_file,
     write_credentials_file,
     write_instance_files,
+    write_strategy_file,
 )
 from backend.strategies.library import StrategyLibrary
 
@@ -40,12 +42,15 @@ class InstanceFiles:
 
     def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int],
               credentials: dict[str, Any] | None = None, mqtt_login: tuple[str, str] | None = None,
-              root: Path | None = None) -> tuple[Path, dict[str, int]]:
-        """Write the config and the uploaded strategies' latest sources, the credentials file and the broker
-        login file when given; returns the config path and the strategies' versions. `root` is where the
-        instance sees `folder` (a container's mount point; `folder` itself when None): the config's paths are
-        written below it."""
+              root: Path | None = None, pinned: dict[str, int] | None = None) -> tuple[Path, dict[str, int]]:
+        """Write the config and the uploaded strategies' sources (the latest version, or the one `pinned` names for
+        a strategy the operator reloaded with a chosen version), the credentials file and the broker login file when
+        given; returns the config path and the strategies' versions. `root` is where the instance sees `folder` (a
+        container's mount point; `folder` itself when None): the config's paths are written below it."""
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
+        for name, version in (pinned or {}).items():
+            if name in uploaded:
+                uploaded[name] = (version, self.library.version(name, version).source)
         host, port = broker
         config = build_config(spec, root or folder, host, port, self.namespace, self.heartbeat_interval,
                               with_credentials=credentials is not None, with_mqtt_auth=mqtt_login is not None,
@@ -58,6 +63,15 @@ class InstanceFiles:
             write_credentials_file(folder, {"mqtt_username": mqtt_login[0], "mqtt_password": mqtt_login[1]},
                                    MQTT_AUTH_NAME)
         return config_path, {n: version for n, (version, _src) in uploaded.items()}
+
+    def strategy_source(self, name: str, strategy: str) -> str | None:
+        """The source of the uploaded strategy `strategy` in the instance's folder now; None when there is none."""
+        path = self.folder(name) / STRATEGY_DIR / f"{strategy}.py"
+        return path.read_text() if path.is_file() else None
+
+    def write_strategy(self, name: str, strategy: str, source: str) -> None:
+        """Put `source` in place of the uploaded strategy's file in the instance's folder (atomically)."""
+        write_strategy_file(self.folder(name), strategy, source)
 
     def remove_credentials(self, name: str) -> None:
         """Its process has ended: the credentials and broker login it was handed go (written again at its next

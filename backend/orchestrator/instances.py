@@ -240,10 +240,11 @@ class InstanceService:
         spec = InstanceCreate.model_validate(row.spec["create"])
         credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
         runtime = self._runtime(row)
+        pinned = row.spec.get("pinned") or {}
         config_path, versions = self.files.write(spec, folder, runtime.broker_address(spec, self.broker.address()),
                                                  credentials, self.broker.instance_login(row.name),
-                                                 root=runtime.instance_root(folder))
-        row.spec = {"create": row.spec["create"], "versions": versions}
+                                                 root=runtime.instance_root(folder), pinned=pinned)
+        row.spec = {"create": row.spec["create"], "versions": versions} | ({"pinned": pinned} if pinned else {})
         row.config_path = str(config_path)
         try:
             locator = runtime.start(row.name, folder, config_path, spec)

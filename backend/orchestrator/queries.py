@@ -100,6 +100,7 @@ class InstanceQueries:
         now = time.time()
         spec = InstanceCreate.model_validate(row.spec["create"])
         versions = row.spec.get("versions", {})
+        reloaded = row.spec.get("strategy_versions", {})  # a strategy id hot-reloaded to a version since its start
         view = self.fleet.bot(row.name)
         state = State(row.state)
         strategies = []
@@ -111,8 +112,8 @@ class InstanceQueries:
                 pnl = self._stored_pnl(session, row.id, entry.id)
             current = reported if state in LIVE else None
             strategies.append(StrategyStatus(
-                id=entry.id, strategy=entry.strategy, version=versions.get(entry.strategy), params=entry.params,
-                interval=entry.interval, status=current.status if current is not None else None,
+                id=entry.id, strategy=entry.strategy, version=reloaded.get(entry.id, versions.get(entry.strategy)),
+                params=entry.params, interval=entry.interval, status=current.status if current is not None else None,
                 error=reported.error if reported is not None else None, pnl=pnl, **_orders_and_balances(current),
             ))
         handle = ProcessHandle.from_json(row.handle)

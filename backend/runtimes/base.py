@@ -51,6 +51,10 @@ class Runtime(Protocol):
     def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
         """Where the instance reaches the broker (its config says so), given the backend's own broker address."""
 
+    def reads_live_folder(self, spec: InstanceCreate) -> bool:
+        """Whether the running instance reads the folder the backend writes (the same machine, or a bind mount),
+        so that a strategy file written there while it runs is what it loads on a reload."""
+
     def start(self, name: str, instance_dir: Path, config_path: Path, spec: InstanceCreate) -> dict[str, Any]:
         """Launch the instance as `spec` says; return a JSON-able handle that finds it again (also after a backend
         restart)."""

@@ -62,10 +62,15 @@ def write_instance_files(instance_dir: Path, config: InstanceConfig, sources: di
         if old.stem not in sources:
             old.unlink()
     for name, source in sources.items():
-        _write_atomic(strategy_dir / f"{name}.py", source)
+        write_strategy_file(instance_dir, name, source)
     config_path = instance_dir / CONFIG_NAME
     _write_atomic(config_path, dump_instance_config(config))
     return config_path
+
+
+def write_strategy_file(instance_dir: Path, name: str, source: str) -> None:
+    """`strategies/<name>.py`, replaced at once: a bot reloading it reads the old file or the new one, never half."""
+    _write_atomic(instance_dir / STRATEGY_DIR / f"{name}.py", source)
 
 
 def write_credentials_file(instance_dir: Path, content: dict[str, Any], name: str = CREDENTIALS_NAME) -> None:

@@ -159,6 +159,10 @@ class DockerRuntime:
     def instance_root(self, folder: Path) -> Path:
         return CONTAINER_ROOT
 
+    def reads_live_folder(self, spec: InstanceCreate) -> bool:
+        """A host on this machine bind-mounts the folder; a remote one gets a copy made at the start."""
+        return self.hosts.get(spec.host).on_this_machine
+
     def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
         """The host's broker_host (at the broker's port) when it has one: how containers there reach the broker;
         else the backend's own address."""

@@ -52,6 +52,9 @@ class ProcessRuntime:
     def instance_root(self, folder: Path) -> Path:
         return folder
 
+    def reads_live_folder(self, spec: InstanceCreate) -> bool:
+        return True
+
     def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
         """A local process reaches the broker where the backend does."""
         return default

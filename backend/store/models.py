@@ -246,11 +246,13 @@ class WebhookReceiptRow(Base):
 class AuditRow(Base):
     """One audited action. A command to a bot names its `instance` and `origin` (`api`: sent by this backend for an
     operator, `msg_id` its request; `mqtt`: reported by the bot, sent by someone else); `report_key` is the bot's
-    report (`<instance>:<run>:<seq>`) that this row stands for, so that a report is audited once."""
+    report (`<instance>:<run>:<seq>`) that this row stands for, so that a report is audited once; `strategy` the
+    strategy id a command addressed (a strategy's history is its rows)."""
 
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_instance_id", "instance", "id"), Index("ix_audit_msg_id", "msg_id"),
-                      Index("ux_audit_report_key", "report_key", unique=True))
+                      Index("ux_audit_report_key", "report_key", unique=True),
+                      Index("ix_audit_instance_strategy_id", "instance", "strategy", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ts: Mapped[float] = mapped_column(Float)
@@ -262,6 +264,7 @@ class AuditRow(Base):
     origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
     msg_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     report_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    strategy: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class ScriptConfigRow(Base):

@@ -24,8 +24,27 @@ def start(client: HiveClient, port: int, kind: str = "embedded") -> None:
     errors.run_action(PREFIX, "start the broker", client.start_broker, port, kind, notice=notice)
 
 
+def ask_stop() -> None:
+    st.session_state["broker_confirm_stop"] = True
+
+
+def cancel_stop() -> None:
+    st.session_state["broker_confirm_stop"] = False
+
+
 def stop(client: HiveClient) -> None:
+    st.session_state["broker_confirm_stop"] = False
     errors.run_action(PREFIX, "stop the broker", client.stop_broker, notice="Broker stopped")
+
+
+def cut_off(instances: list[dict]) -> str:
+    """What stopping the broker does to the instances, in words: how many it cuts off, and which."""
+    live = [item["name"] for item in instances if item["state"] in ("starting", "running")]
+    if not live:
+        return "No instance is running: none is cut off."
+    names = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
+    return (f"It cuts off **{len(live)} running instance{'' if len(live) == 1 else 's'}** ({names}): they keep "
+            "running but can neither report nor be commanded until a broker runs again.")
 
 
 def use_external(client: HiveClient, host: str, port: int, username: str | None = None,

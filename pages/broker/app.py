@@ -42,7 +42,15 @@ def broker_panel() -> None:
         buttons.button("Start Broker", key="broker_start", type="primary", disabled=active,
                        on_click=actions.start, args=(client, int(chosen_port), kind))
     buttons.button("Stop Broker", key="broker_stop", disabled=status["state"] == "stopped",
-                   on_click=actions.stop, args=(client,))
+                   on_click=actions.ask_stop)
+    if st.session_state["broker_confirm_stop"] and status["state"] != "stopped":
+        instances = errors.attempt("list the instances", client.list_instances)
+        st.warning("**Stop the broker?** " + (actions.cut_off(instances) if instances is not None else ""),
+                   icon=":material/power_settings_new:")
+        confirm = st.container(horizontal=True)
+        confirm.button("Yes, stop the broker", key="broker_stop_confirm", type="primary", on_click=actions.stop,
+                       args=(client,))
+        confirm.button("Cancel", key="broker_stop_cancel", on_click=actions.cancel_stop)
     errors.show_feedback(actions.PREFIX)
     if actions.port_taken():
         st.button(f"Use the broker already at {host}:{port}", key="broker_use_external",

@@ -12,6 +12,7 @@ from frontend.charts import pnl_chart, resources_chart
 from frontend.logs import error_groups, log_filters, log_view
 from frontend.resources import resource_metrics
 from pages.instances import actions
+from pages.instances.strategy_controls import strategy_controls
 
 COMMANDS_SHOWN = 100  # the newest commands listed on the detail
 ERRORS_SHOWN = 200  # the newest error lines listed on the detail
@@ -67,7 +68,7 @@ def _overview(client: HiveClient, instance: dict) -> None:
 
     st.markdown("**PnL per strategy**")
     tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
-    # per-strategy controls (stop / resume / params / reload) go here: strategy_controls(client, instance)
+    strategy_controls(client, instance)
 
     st.markdown("**State history**")
     if changes is not None:

@@ -55,6 +55,7 @@ DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
 AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
 JOURNAL = "0008"  # the journal cursors and the trades' trade ids
 BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the operator's extra ones
+AUDIT_STRATEGY = "0010"  # the strategy id a command addressed
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -132,6 +133,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {DOCKER_HOSTS} -> {AUDIT_ORIGIN}," in line for line in lines)  # and 0007
         assert any(f"upgrade {AUDIT_ORIGIN} -> {JOURNAL}," in line for line in lines)  # and 0008
         assert any(f"upgrade {JOURNAL} -> {BROKER_LOGINS}," in line for line in lines)  # and 0009
+        assert any(f"upgrade {BROKER_LOGINS} -> {AUDIT_STRATEGY}," in line for line in lines)  # and 0010
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -157,6 +159,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalar(select(AuditRow.detail)) == "alpha"
             assert session.execute(select(AuditRow.instance, AuditRow.origin, AuditRow.report_key)).one() == (
                 None, None, None)                                                     # 0007's new columns: nulls
+            assert session.scalar(select(AuditRow.strategy)) is None                  # 0010's new column: null
             assert session.scalar(select(WebhookRow.targets)) == ["alpha"]
             assert session.scalar(select(EventRow.deliveries)) == {"alpha": "published"}
             assert session.scalars(select(CredentialRow)).all() == []                 # 0003's new table, empty

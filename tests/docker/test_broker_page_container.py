@@ -59,6 +59,7 @@ def test_the_page_starts_the_mosquitto_container_shows_its_log_and_stops_it(
     assert docker_engine.client().containers.list(filters={"label": [f"{BACKEND}={backend_id}"]})
 
     at.button(key="broker_stop").click().run()
+    at.button(key="broker_stop_confirm").click().run()   # it asks first
     rerun_until(at, lambda page: badges(page) == ["Stopped"], timeout=30)
     assert not docker_engine.client().containers.list(all=True, filters={"label": [f"{BACKEND}={backend_id}"]})
 

@@ -146,5 +146,7 @@ def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     # and the broker stops from its page
     page.get_by_role("link", name="Broker").click()
     journey.button("Stop Broker").click()
+    expect(page.get_by_text("No instance is running: none is cut off.", exact=False)).to_be_visible()
+    journey.button("Yes, stop the broker").click()
     expect(journey.badge("Stopped")).to_be_visible(timeout=30_000)
     journey.shot("broker-stopped-again")

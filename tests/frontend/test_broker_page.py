@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backend.client import HiveClient
 from tests.conftest import EmbeddedBroker, free_port
 from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
 from tests.mqtt_probe import connack
+from tests.polling import wait_until
 
 
 def _metric(at, label: str) -> str:
@@ -25,8 +27,29 @@ def test_start_broker_shows_running_with_its_address_then_stop_shows_stopped(app
     assert {"Connected clients", "Messages", "Uptime", "CPU", "Memory"} <= {metric.label for metric in app.metric}
 
     app.button(key="broker_stop").click().run()
+    assert badges(app) == ["Running"]                       # not yet: it asks first, saying who is cut off
+    assert any("No instance is running: none is cut off." in w.value for w in app.warning)
+    app.button(key="broker_stop_cancel").click().run()
+    assert not app.warning and badges(app) == ["Running"]
+    app.button(key="broker_stop").click().run()
+    app.button(key="broker_stop_confirm").click().run()
     rerun_until(app, lambda at: badges(at) == ["Stopped"], timeout=30)
     assert not errors(app)
+
+
+def test_stop_broker_names_the_running_instances_it_cuts_off(app, backend):
+    client = HiveClient(backend.url, backend.username, backend.password)
+    client.start_broker()
+    client.create_instance({"name": "cut1", "strategies": [{"id": "mm", "strategy": "market_maker"}]})
+    wait_until(lambda: client.get_instance("cut1")["state"] == "running", 60, message="cut1 running")
+    app.run()
+    app.button(key="broker_stop").click().run()
+    [warning] = app.warning
+    assert "It cuts off **1 running instance** (cut1)" in warning.value
+    app.button(key="broker_stop_confirm").click().run()
+    rerun_until(app, lambda at: badges(at) == ["Stopped"], timeout=30)
+    client.stop_instance("cut1")
+    client.close()
 
 
 def test_port_in_use_names_the_setting_and_offers_the_broker_already_there(tmp_path: Path, dashboard_url):

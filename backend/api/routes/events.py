@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import CurrentUser, EventsDep
 from backend.api.openapi import errors
-from backend.domain.events import AuditEntry, EventOut, EventPublish
+from backend.domain.events import AuditEntry, AuditFilter, EventOut, EventPublish
 
 router = APIRouter(tags=["events"])
 
@@ -23,9 +23,14 @@ def list_events(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] =
 
 
 @router.get("/audit", response_model=list[AuditEntry])
-def audit_log(events: EventsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-              instance: Annotated[str | None, Query(description="only the commands to this bot")] = None,
-              ) -> list[AuditEntry]:
-    """Webhook calls (accepted and refused), commands to bots (by any path) and other security-relevant actions,
-    newest first."""
-    return events.audit_log(limit, instance)
+def audit_log(events: EventsDep, chosen: Annotated[AuditFilter, Query()]) -> list[AuditEntry]:
+    """Every operator action (logins and failed logins, creates, starts, stops, deletes, uploads, broker actions,
+    events), webhook calls (accepted and refused) and commands to bots (by any path), newest first; each filter
+    given narrows the selection, `limit` and `offset` page through it."""
+    return events.audit_entries(chosen)
+
+
+@router.get("/audit/actions", response_model=list[str])
+def audit_actions(events: EventsDep) -> list[str]:
+    """Every action the audit log holds (the choices of a filter on `action`)."""
+    return events.audit_actions()

@@ -2,11 +2,13 @@
 history."""
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from backend.api.deps import CurrentUser, InstanceQueriesDep, InstancesDep
+from backend.api.audit import note
+from backend.api.deps import CurrentUser, EventsDep, InstanceQueriesDep, InstancesDep, ServicesDep
 from backend.api.openapi import errors
 from backend.api.schemas import CommandReply, CommandRequest
+from backend.domain.events import AuditEntry, AuditFilter
 from backend.domain.instances import (
     InstanceCreate,
     InstanceOut,
@@ -16,9 +18,13 @@ from backend.domain.instances import (
     PnlPoint,
     ResourcePoint,
     StateChange,
+    StrategyActionOut,
+    StrategyParamsChange,
+    StrategyReload,
     Trade,
     TradeCount,
 )
+from backend.orchestrator.strategy_control import StrategyControl
 
 router = APIRouter(prefix="/instances", tags=["instances"])
 
@@ -29,9 +35,11 @@ def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
 
 
 @router.post("", response_model=InstanceOut, status_code=201)
-def create_instance(instances: InstancesDep, spec: InstanceCreate) -> InstanceOut:
+def create_instance(instances: InstancesDep, spec: InstanceCreate, request: Request) -> InstanceOut:
     """Create an instance and, unless `start` is false, start it. Its `restart_policy` (on_failure with 3 retries
     when absent) says whether the supervisor starts it again when its process exits or is killed while it runs."""
+    note(request, f"name={spec.name} runtime={spec.runtime} strategies="
+                  + ",".join(f"{s.id}:{s.strategy}" for s in spec.strategies)[:500], instance=spec.name)
     return instances.create(spec)
 
 
@@ -129,3 +137,51 @@ def instance_events(instances: InstanceQueriesDep, name: str,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[MarketEvent]:
     """The bot's P/events market events (orders created, filled, cancelled...), newest first."""
     return instances.market_events(name, limit)
+
+
+# --- one strategy of an instance -----------------------------------------------------------------
+
+def _strategy_control(services: ServicesDep) -> StrategyControl:
+    return services.strategy_control
+
+
+StrategyControlDep = Annotated[StrategyControl, Depends(_strategy_control)]
+_REFUSED = errors(404, 409, 504)
+
+
+@router.post("/{name}/strategies/{strategy}/stop", response_model=StrategyActionOut, responses=_REFUSED)
+def stop_strategy(control: StrategyControlDep, user: CurrentUser, name: str, strategy: str) -> StrategyActionOut:
+    """Stop one strategy (its open orders cancelled); the instance and its other strategies keep running."""
+    return control.stop(name, strategy, actor=f"user:{user}")
+
+
+@router.post("/{name}/strategies/{strategy}/resume", response_model=StrategyActionOut, responses=_REFUSED)
+def resume_strategy(control: StrategyControlDep, user: CurrentUser, name: str, strategy: str) -> StrategyActionOut:
+    return control.resume(name, strategy, actor=f"user:{user}")
+
+
+@router.post("/{name}/strategies/{strategy}/params", response_model=StrategyActionOut,
+             responses=errors(404, 409, 422, 504))
+def change_strategy_params(control: StrategyControlDep, user: CurrentUser, name: str, strategy: str,
+                           body: StrategyParamsChange) -> StrategyActionOut:
+    """New values for some params, applied by the running strategy from its next hook on (the bot checks them
+    against the strategy's schema) and kept in the instance's spec for its later starts."""
+    return control.set_params(name, strategy, body.params, actor=f"user:{user}")
+
+
+@router.post("/{name}/strategies/{strategy}/reload", response_model=StrategyActionOut,
+             responses=errors(404, 409, 422, 504))
+def reload_strategy(control: StrategyControlDep, user: CurrentUser, name: str, strategy: str,
+                    body: StrategyReload | None = None) -> StrategyActionOut:
+    """Hot reload: the strategy loads the library `version` of its code (the latest when absent) without a restart
+    of the instance; its state, paper account, open orders and PnL are kept. The version is pinned for the
+    instance's later starts. A version that does not load leaves the old one running (409, the bot's words)."""
+    return control.reload(name, strategy, (body or StrategyReload()).version, actor=f"user:{user}")
+
+
+@router.get("/{name}/strategies/{strategy}/history", response_model=list[AuditEntry])
+def strategy_history(events: EventsDep, name: str, strategy: str,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AuditEntry]:
+    """The strategy's commands (stops, resumes, params changes, reloads with their versions; by any path), who sent
+    them, when and how they ended, newest first."""
+    return events.audit_entries(AuditFilter(instance=name, strategy=strategy, action="command", limit=limit))

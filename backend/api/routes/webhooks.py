@@ -2,6 +2,7 @@
 from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 
+from backend.api.audit import note
 from backend.api.deps import EventsDep, ServicesDep
 from backend.api.openapi import errors
 from backend.api.schemas import WebhookAccepted
@@ -24,9 +25,12 @@ def tradingview_ips() -> list[str]:
 
 
 @router.post("", response_model=WebhookCreated, status_code=201)
-def create_webhook(events: EventsDep, spec: WebhookCreate) -> WebhookCreated:
+def create_webhook(events: EventsDep, spec: WebhookCreate, request: Request) -> WebhookCreated:
     """The answer carries the secret, this once."""
-    return events.create_webhook(spec)
+    created = events.create_webhook(spec)
+    targets = spec.targets if spec.targets == "all" else ",".join(spec.targets)
+    note(request, f"hook={created.hook} event={spec.event} targets={targets}"[:500])
+    return created
 
 
 @router.delete("/{hook}", status_code=204)

@@ -1,10 +1,28 @@
 """External events, TradingView webhooks with their receipts, and the audit trail."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.store.models import AuditRow, EventRow, WebhookReceiptRow, WebhookRow
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit rows to read (backend/domain/events.py AuditFilter says what each field means)."""
+
+    actor: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    instance: str | None = None
+    strategy: str | None = None
+    since: float | None = None
+    until: float | None = None
+    q: str | None = None
+    limit: int = 200
+    offset: int = 0
 
 
 class EventRepository:
@@ -65,10 +83,15 @@ class EventRepository:
         self.session.add(row)
 
     def newest_audit(self, limit: int, instance: str | None = None) -> list[AuditRow]:
-        query = select(AuditRow)
-        if instance is not None:
-            query = query.where(AuditRow.instance == instance)
-        return list(self.session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
+        return self.audit_entries(AuditQuery(limit=limit, instance=instance))
+
+    def audit_entries(self, chosen: AuditQuery) -> list[AuditRow]:
+        """The rows `chosen` selects, newest first, `offset` rows skipped."""
+        query = select(AuditRow).where(*_audit_conditions(chosen))
+        return list(self.session.scalars(query.order_by(AuditRow.id.desc()).offset(chosen.offset).limit(chosen.limit)))
+
+    def audit_actions(self) -> list[str]:
+        return list(self.session.scalars(select(AuditRow.action).distinct().order_by(AuditRow.action)))
 
     def audit_of_request(self, msg_id: str) -> AuditRow | None:
         """The row of a command this backend sent with `msg_id` (origin api)."""
@@ -77,3 +100,28 @@ class EventRepository:
 
     def audit_of_report(self, report_key: str) -> AuditRow | None:
         return self.session.scalar(select(AuditRow).where(AuditRow.report_key == report_key))
+
+
+def _contains(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally (escape character \\)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _audit_conditions(chosen: AuditQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in ((AuditRow.action, chosen.action), (AuditRow.outcome, chosen.outcome),
+                          (AuditRow.instance, chosen.instance), (AuditRow.strategy, chosen.strategy)):
+        if value is not None:
+            conditions.append(column == value)
+    if chosen.actor:
+        conditions.append(func.lower(AuditRow.actor).like(_contains(chosen.actor), escape="\\"))
+    if chosen.since is not None:
+        conditions.append(AuditRow.ts >= chosen.since)
+    if chosen.until is not None:
+        conditions.append(AuditRow.ts < chosen.until)
+    if chosen.q:
+        pattern = _contains(chosen.q)
+        conditions.append(or_(*(func.lower(column).like(pattern, escape="\\") for column in (
+            AuditRow.actor, AuditRow.action, AuditRow.outcome, AuditRow.detail))))
+    return conditions
