@@ -33,8 +33,8 @@ def test_instance_lifecycle_and_uploads_are_audited_with_user_route_resource_and
     expected = [
         (ACTOR, "broker", "start_requested", None),
         (ACTOR, "POST /instances", "ok", None),
-        (ACTOR, "POST /strategies", "ok", None),
-        (ACTOR, "POST /strategies", "refused (422)", None),
+        (ACTOR, "strategy upload", "ok", None),  # audited by the library, with the author
+        (ACTOR, "strategy upload", "refused", None),
         (ACTOR, "DELETE /instances/{name}", "ok", "aud1"),
         (ACTOR, "DELETE /instances/{name}", "refused (404)", "aud1"),
     ]
