@@ -1,5 +1,5 @@
 """Button callbacks of the strategies page: new, rename, delete and roll back (the last three confirmed first),
-and the configuration templates' save and delete."""
+and the configuration templates' delete."""
 from __future__ import annotations
 
 from typing import Any
@@ -52,14 +52,6 @@ def confirmed(client: HiveClient) -> None:
         if restored is not None:
             st.session_state["strategies_notice"] = (f"Rolled {name} back: version {restored['version']} has the "
                                                      f"source of version {argument}")
-
-
-def save_template(client: HiveClient, name: str, config: dict[str, Any]) -> None:
-    saved = errors.run_action(PREFIX, f"save the template {name or 'without a name'}", client.save_config, name,
-                              config, notice=f"Saved the template {name}")
-    if saved is not None:
-        st.session_state["strategies_template"] = name.removesuffix(".yml")
-        st.session_state["strategies_template_name"] = ""
 
 
 def ask_delete_template(name: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors, tables
+from frontend import errors, session, tables
 from frontend.schema_form import param_inputs
 from pages.instances import strategy_actions as actions
 
@@ -39,6 +39,9 @@ def templates_section(client: HiveClient, strategies: list[dict]) -> None:
     tables.show_table(tables.templates_frame([{"name": name, "strategy": strategy_of(config),
                                                "params": settings_of(config)} for name, config in contents.items()]),
                       "No templates yet: make one below.", key="strategies_templates_table")
+    if st.session_state["strategies_template_open"] is not None:  # the one just saved
+        st.session_state["strategies_template"] = st.session_state["strategies_template_open"]
+        st.session_state["strategies_template_open"] = None
     if st.session_state["strategies_template"] not in ("", *contents):
         st.session_state["strategies_template"] = ""
     chosen = st.selectbox("Template", ["", *contents], key="strategies_template",
@@ -54,12 +57,13 @@ def _new(client: HiveClient, library: dict[str, dict]) -> None:
     if not library:
         st.caption("The library is empty: a template needs a strategy.")
         return
+    session.empty_if_asked("strategies_template", ["strategies_template_name"])
     name = st.text_input("Template name", key="strategies_template_name", max_chars=127,
                          help="Letters, digits, '_', '-' or '.', starting with a letter or digit.")
     strategy = st.selectbox("For strategy", list(library), key="strategies_template_strategy")
     params = param_inputs(library[strategy].get("params_schema") or {}, f"strategies_template_new_{strategy}")
-    st.button("Save template", key="strategies_template_save", type="primary", on_click=actions.save_template,
-              args=(client, name.strip(), {"script_file_name": f"{strategy}.py", **params}))
+    if st.button("Save template", key="strategies_template_save", type="primary"):
+        _save(client, name.strip(), {"script_file_name": f"{strategy}.py", **params})
 
 
 def _edit(client: HiveClient, name: str, config: dict[str, Any], library: dict[str, dict]) -> None:
@@ -76,8 +80,8 @@ def _edit(client: HiveClient, name: str, config: dict[str, Any], library: dict[s
                 prop["default"] = config[key]
         params = param_inputs(schema, f"strategies_template_{name}_{strategy}")
         kept = {key: value for key, value in config.items() if key not in properties}  # its script_file_name...
-        st.button("Save template", key="strategies_template_save", type="primary", on_click=actions.save_template,
-                  args=(client, name, {**kept, **params}))
+        if st.button("Save template", key="strategies_template_save", type="primary"):
+            _save(client, name, {**kept, **params})
     st.button("Delete template", key="strategies_template_delete", icon=":material/delete:",
               on_click=actions.ask_delete_template, args=(name,))
     if st.session_state["strategies_template_confirm_delete"] == name:
@@ -87,3 +91,13 @@ def _edit(client: HiveClient, name: str, config: dict[str, Any], library: dict[s
         confirm.button("Yes, delete", key="strategies_template_delete_yes", type="primary",
                        on_click=actions.delete_template, args=(client, name))
         confirm.button("Cancel", key="strategies_template_delete_cancel", on_click=actions.cancel_delete_template)
+
+
+def _save(client: HiveClient, name: str, config: dict[str, Any]) -> None:
+    """Drawn inline, not as a callback: a callback's arguments are the inputs' values of the run before the click."""
+    if errors.attempt(f"save the template {name or '(no name)'}", client.save_config, name, config) is None:
+        return
+    st.session_state["strategies_notice"] = f"Saved the template {name}"
+    st.session_state["strategies_template_open"] = name.removesuffix(".yml")
+    session.empty_on_next_run("strategies_template")
+    st.rerun()
