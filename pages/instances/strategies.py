@@ -107,6 +107,8 @@ def _editor(detail: dict) -> None:
     st.caption(f"Version {detail.get('version')} · saved {fmt.clock(detail.get('updated_at'))}. "
                "Saving stores a new version; running instances keep the version they started with.")
     source = code_editor(detail["source"], key=f"strategies_editor_{name}_{detail.get('version')}")
+    if source is not None and source != detail["source"]:
+        st.caption("Unsaved changes: **Save new version** keeps them.")
     if st.button("Save new version", key="strategies_save", type="primary"):
         text = source if source is not None else detail["source"]
         saved = _stored(f"save {name}", text, client.save_strategy, name, text)

@@ -36,7 +36,7 @@ def _diff(client: HiveClient, name: str, numbers: list[int]) -> None:
     if diff is None:
         return
     if diff["diff"]:
-        st.code(diff["diff"], language="diff", height=360)
+        st.code(diff["diff"], language="diff")
     else:
         st.caption(f"v{start} and v{end} have the same source.")
 
