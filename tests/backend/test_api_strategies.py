@@ -123,13 +123,16 @@ def test_diff_between_two_versions_is_a_unified_diff(client) -> None:
     assert '-    """A grid of resting orders."""' in lines and '+    """A wider grid."""' in lines
     assert client.strategy_diff("grid", 2, 2)["diff"] == ""
     assert refused(client.strategy_diff, "grid", 1, 9).status == 404
+    for huge in (0, 2**31, 10**30):  # refused as input, never taken to the store (SQLite cannot hold 10**30)
+        assert refused(client.strategy_diff, "grid", 1, huge).status == 422
+        assert refused(client.strategy_version, "grid", huge).status == 422
 
 
 def test_roll_back_stores_the_old_source_as_a_new_noted_version(client) -> None:
     client.upload_strategy("grid.py", GOOD)
     client.save_strategy("grid", GOOD_V2)
     restored = client.restore_strategy_version("grid", 1)
-    assert restored["version"] == 3 and restored["source"] == GOOD and restored["description"] == "A grid of resting orders."
+    assert (restored["version"], restored["source"], restored["description"]) == (3, GOOD, "A grid of resting orders.")
     assert [(v["version"], v["note"]) for v in restored["versions"]] == [(1, ""), (2, ""), (3, "restored from v1")]
     again = refused(client.restore_strategy_version, "grid", 1)  # v3 already has v1's source
     assert (again.status, again.code) == (409, "unchanged")

@@ -3,13 +3,15 @@
 Each change is audited by the library with its author (the login), refusals included."""
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, UploadFile
+from fastapi import APIRouter, Path, Query, Response, UploadFile
 
 from backend.api.deps import CurrentUser, LibraryDep
 from backend.api.schemas import StrategyNew, StrategyRename, StrategySave
 from backend.domain.strategies import StrategyDetail, StrategyDiff, StrategyOut, StrategyVersionDetail
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
+MAX_VERSION = 2**31 - 1  # a version number the store's integer column holds (a larger one cannot exist)
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 @router.get("", response_model=list[StrategyOut])
@@ -56,18 +58,20 @@ def rename_strategy(library: LibraryDep, user: CurrentUser, name: str, body: Str
 
 
 @router.get("/{name}/versions/{version}", response_model=StrategyVersionDetail)
-def strategy_version(library: LibraryDep, name: str, version: int) -> StrategyVersionDetail:
+def strategy_version(library: LibraryDep, name: str, version: Version) -> StrategyVersionDetail:
     return library.version(name, version)
 
 
 @router.post("/{name}/versions/{version}/restore", response_model=StrategyDetail)
-def restore_strategy_version(library: LibraryDep, user: CurrentUser, name: str, version: int) -> StrategyDetail:
+def restore_strategy_version(library: LibraryDep, user: CurrentUser, name: str,
+                             version: Version) -> StrategyDetail:
     """Roll back: a new version with the source of `version`, noted "restored from v<version>"."""
     return library.restore(name, version, author=user)
 
 
 @router.get("/{name}/diff", response_model=StrategyDiff)
-def strategy_diff(library: LibraryDep, name: str, from_version: Annotated[int, Query(alias="from", ge=1)],
-                  to_version: Annotated[int, Query(alias="to", ge=1)]) -> StrategyDiff:
+def strategy_diff(library: LibraryDep, name: str,
+                  from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+                  to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION)]) -> StrategyDiff:
     """The unified diff from one version to another."""
     return library.diff(name, from_version, to_version)
