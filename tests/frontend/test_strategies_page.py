@@ -1,6 +1,7 @@
-"""Strategies page: New opens the starter in the editor; the versions with their author; diff and roll back;
-rename and delete ask first and show the refusal naming the instances; configuration templates made from the
-params schema, edited and deleted. Typing in the editor itself is the browser's part (tests/e2e/test_strategies.py)."""
+"""Strategies page: the library; upload and its refusal with the line quoted; the editor's save; New opens the
+starter in the editor; the versions with their author; diff and roll back; rename and delete ask first and show
+the refusal naming the instances; configuration templates made from the params schema, edited and deleted.
+Typing in the editor itself is the browser's part (tests/e2e/test_strategies.py)."""
 from __future__ import annotations
 
 import pytest
@@ -25,6 +26,61 @@ def _open(app):
 
 def _codes(at) -> list[tuple[str, str]]:
     return [(block.language, block.value) for block in at.code]
+
+
+def _upload(at, filename: str, source: str):
+    at.file_uploader[0].set_value((filename, source.encode(), "text/x-python"))
+    at.run()
+    return at.button(key="strategies_upload_submit").click().run()
+
+
+def test_library_lists_the_shipped_strategies_with_description(app):
+    at = _open(app)
+
+    library = at.dataframe[0].value
+    row = library[library["Name"] == "market_maker"].iloc[0]
+    assert row["Kind"] == "shipped"
+    assert row["Description"]
+
+
+def test_upload_with_a_syntax_error_shows_the_python_error_and_quotes_its_line(app):
+    at = _open(app)
+    _upload(at, "broken.py", "x = 1\ndef broken(:\n    pass\n")
+
+    [message] = errors(at)
+    assert "Could not upload broken.py" in message
+    assert "line 2" in message.lower()
+    assert any(block.value == "**Line 2:**" for block in at.markdown)
+    assert ("python", "def broken(:") in _codes(at)
+
+
+def test_upload_then_save_the_edited_source_as_a_new_version_or_refuse_it_with_its_line(app, client):
+    source = client.get_strategy("market_maker")["source"]
+    at = _open(app)
+
+    _upload(at, "my_maker.py", source)
+    assert not errors(at)
+    assert at.selectbox(key="strategies_selected").value == "my_maker"
+    assert "my_maker" in list(at.dataframe[0].value["Name"])
+
+    tuned = source + "\n# tuned\n"
+    at.session_state["strategies_editor_my_maker_1"] = tuned  # as if typed into the editor
+    at.run()
+    assert any("Unsaved changes" in caption.value for caption in at.caption)
+    at.button(key="strategies_save").click().run()
+    assert not errors(at)
+    assert client.get_strategy("my_maker")["source"] == tuned
+    assert [item["version"] for item in client.get_strategy("my_maker")["versions"]] == [1, 2]
+    assert not any("Unsaved changes" in caption.value for caption in at.caption)  # the editor holds v2 now
+
+    broken = tuned + "x = = 1\n"
+    at.session_state["strategies_editor_my_maker_2"] = broken
+    at.button(key="strategies_save").click().run()
+    [message] = errors(at)
+    line = len(broken.splitlines())
+    assert "Could not save my_maker" in message and f"SyntaxError at line {line}" in message
+    assert any(block.value == f"**Line {line}:**" for block in at.markdown) and ("python", "x = = 1") in _codes(at)
+    assert client.get_strategy("my_maker")["version"] == 2
 
 
 def test_new_strategy_opens_in_the_editor_then_diff_and_roll_back(app, backend, client):
