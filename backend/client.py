@@ -266,7 +266,8 @@ class HiveClient:
         """ERROR and CRITICAL log lines of every instance (or of one), newest first, with their stack traces."""
         params: dict[str, Any] = {"limit": limit} | ({"instance": instance} if instance else {})
         return self._request("GET", "/errors", params=params)
-    # === issue 10 (per-strategy controls, the Broker page, the Activity page) =======================
+
+    # --- per-strategy controls and the audit trail ---------------------------------------------
     def stop_strategy(self, name: str, strategy: str) -> dict:
         return self._request("POST", f"/instances/{name}/strategies/{strategy}/stop")
 
@@ -291,6 +292,37 @@ class HiveClient:
 
     def audit_actions(self) -> list[str]:
         return self._request("GET", "/audit/actions")
+
+    def new_strategy(self, name: str) -> dict:
+        """A new strategy whose version 1 is the starter template."""
+        return self._request("POST", "/strategies/new", json={"name": name})
+
+    def rename_strategy(self, name: str, to: str) -> dict:
+        return self._request("POST", f"/strategies/{name}/rename", json={"to": to})
+
+    def delete_strategy(self, name: str) -> None:
+        self._request("DELETE", f"/strategies/{name}")
+
+    def restore_strategy_version(self, name: str, version: int) -> dict:
+        """Roll back: a new version with the source of `version`."""
+        return self._request("POST", f"/strategies/{name}/versions/{version}/restore")
+
+    def strategy_diff(self, name: str, from_version: int, to_version: int) -> dict:
+        return self._request("GET", f"/strategies/{name}/diff", params={"from": from_version, "to": to_version})
+
+    # --- configuration templates (Hummingbot-style script configs: a strategy's params under a name) ---------
+    def list_configs(self) -> list[dict]:
+        return self._request("GET", "/scripts/configs")
+
+    def get_config(self, name: str) -> dict:
+        return self._request("GET", f"/scripts/configs/{name}")
+
+    def save_config(self, name: str, config: dict) -> dict:
+        """Create or replace; `config` names its strategy in `script_file_name` (`grid.py`), the rest are params."""
+        return self._request("POST", f"/scripts/configs/{name}", json=config)
+
+    def delete_config(self, name: str) -> None:
+        self._request("DELETE", f"/scripts/configs/{name}")
 
 
 def _error_from(response: httpx.Response) -> BackendError:

@@ -52,6 +52,13 @@ DEFAULTS: dict[str, Any] = {
     "strategies_error": None,
     "strategies_notice": None,
     "strategies_upload_round": 0,  # bumped to empty the file uploader after an upload
+    "strategies_new_name": "",
+    "strategies_rename_to": "",
+    "strategies_confirm": None,  # (action, strategy, argument) awaiting confirmation: rename, delete or roll back
+    "strategies_template": "",  # the configuration template being edited; "" for a new one
+    "strategies_template_name": "",
+    "strategies_template_open": None,  # the template just saved: opened for editing at the next run
+    "strategies_template_confirm_delete": None,  # name of the template whose deletion awaits confirmation
     "events_error": None,
     "events_notice": None,
     "events_name": "tv.signal.buy",

@@ -239,8 +239,29 @@ def strategies_frame(strategies: list[dict]) -> pd.DataFrame:
 
 
 def versions_frame(versions: list[dict]) -> pd.DataFrame:
+    """A strategy's versions, newest first, with who saved each and the instances configured with it."""
     rows = [
-        {"Version": item["version"], "Saved": fmt.clock(item["created_at"]), "Size": fmt.size(item["size"])}
+        {
+            "Version": f"v{item['version']}",
+            "Author": item.get("created_by") or "unknown",
+            "Saved": fmt.clock(item["created_at"]),
+            "Size": fmt.size(item["size"]),
+            "Note": item.get("note") or "",
+            "Run by": ", ".join(item.get("instances") or []) or "–",
+        }
         for item in sorted(versions, key=lambda version: version["version"], reverse=True)
+    ]
+    return pd.DataFrame(rows)
+
+
+def templates_frame(templates: list[dict]) -> pd.DataFrame:
+    """Configuration templates: `{"name", "strategy", "params"}` each."""
+    rows = [
+        {
+            "Name": item["name"],
+            "Strategy": item.get("strategy") or "–",
+            "Params": ", ".join(f"{key}={value}" for key, value in item["params"].items()) or "–",
+        }
+        for item in templates
     ]
     return pd.DataFrame(rows)

@@ -40,6 +40,15 @@ class StrategySave(Strict):
     source: str
 
 
+class StrategyNew(Strict):
+    name: str = Field(max_length=63, description="the new strategy's name: letters, digits or '_', starting with a "
+                                                 "letter; its first version is a starter template")
+
+
+class StrategyRename(Strict):
+    to: str = Field(max_length=63, description="the new name (same rules as a new strategy's)")
+
+
 # --- remote control ------------------------------------------------------------------------------
 class CommandRequest(Strict):
     data: dict[str, Any] = Field(default_factory=dict, description="the command's request fields (docs/protocol.md)")

@@ -63,6 +63,10 @@ class StrategyVersionRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text, default="")
     params_schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(255), default="unknown", server_default="unknown",
+                                            doc="the login that saved it")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="",
+                                      doc="how it came to be when not by an edit (restored from v3...)")
 
 
 class PnlSnapshotRow(Base):

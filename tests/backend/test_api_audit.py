@@ -33,15 +33,15 @@ def test_instance_lifecycle_and_uploads_are_audited_with_user_route_resource_and
     expected = [
         (ACTOR, "broker", "start_requested", None),
         (ACTOR, "POST /instances", "ok", "aud1"),
-        (ACTOR, "POST /strategies", "ok", None),
-        (ACTOR, "POST /strategies", "refused (422)", None),
+        (ACTOR, "strategy upload", "ok", None),  # audited by the library, with the author
+        (ACTOR, "strategy upload", "refused", None),
         (ACTOR, "DELETE /instances/{name}", "ok", "aud1"),
         (ACTOR, "DELETE /instances/{name}", "refused (404)", "aud1"),
     ]
     assert seen == expected
     assert "name=aud1" in client.audit_log(instance="aud1")[0]["detail"]
-    assert [e["detail"] for e in client.audit_entries(action="POST /strategies")] == [
-        "file='bad.py'", "file='grid.py' stored as grid version 1"]     # which file, though the body is not kept
+    refused, stored = (e["detail"] for e in client.audit_entries(action="strategy upload"))
+    assert refused.startswith("bad.py: ") and stored == "grid.py"     # which file, though the body is not kept
 
 
 def test_an_action_its_service_audits_is_recorded_once_and_a_wrong_login_only_as_a_refused_login(hive_backend,
@@ -79,8 +79,8 @@ def test_every_kind_of_operator_action_lands_in_the_audit_log_and_its_filters_fi
     assert found(action="login") == [("login:'mallory' from 127.0.0.1", "login", "refused")]
     assert [(action, outcome) for _actor, action, outcome in found(actor=USERNAME)] == [
         ("broker", "start_requested"), ("POST /instances", "ok"), ("POST /instances/{name}/start", "ok"),
-        ("POST /instances/{name}/stop", "ok"), ("DELETE /instances/{name}", "ok"), ("POST /strategies", "ok"),
-        ("PUT /strategies/{name}", "ok"), ("event", "ok"), ("event", "refused"), ("POST /webhooks", "ok"),
+        ("POST /instances/{name}/stop", "ok"), ("DELETE /instances/{name}", "ok"), ("strategy upload", "ok"),
+        ("strategy save", "ok"), ("event", "ok"), ("event", "refused"), ("POST /webhooks", "ok"),
         ("DELETE /webhooks/{hook}", "ok"), ("broker", "stop_requested")]
     assert [e["detail"] for e in client.audit_entries(instance="aud2")] == [
         "name=aud2", "name=aud2", "name=aud2", "name=aud2 runtime=process strategies=mm1:market_maker"]

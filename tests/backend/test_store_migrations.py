@@ -56,6 +56,7 @@ AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
 JOURNAL = "0008"  # the journal cursors and the trades' trade ids
 BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the operator's extra ones
 AUDIT_STRATEGY = "0010"  # the strategy id a command addressed
+VERSION_AUTHORS = "0011"  # the strategy versions' author and note
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -134,6 +135,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {AUDIT_ORIGIN} -> {JOURNAL}," in line for line in lines)  # and 0008
         assert any(f"upgrade {JOURNAL} -> {BROKER_LOGINS}," in line for line in lines)  # and 0009
         assert any(f"upgrade {BROKER_LOGINS} -> {AUDIT_STRATEGY}," in line for line in lines)  # and 0010
+        assert any(f"upgrade {AUDIT_STRATEGY} -> {VERSION_AUTHORS}," in line for line in lines)  # and 0011
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -144,11 +146,12 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert instances[0].handle == {"kind": "process", "pid": 4001}
             versions = session.execute(
                 select(StrategyFileRow.name, StrategyVersionRow.version, StrategyVersionRow.source,
-                       StrategyVersionRow.params_schema).join(StrategyFileRow).order_by(StrategyVersionRow.version)
+                       StrategyVersionRow.params_schema, StrategyVersionRow.created_by, StrategyVersionRow.note)
+                .join(StrategyFileRow).order_by(StrategyVersionRow.version)
             ).all()
-            assert [tuple(v) for v in versions] == [
-                ("my_maker", 1, "class MyMaker: pass\n", {"type": "object"}),
-                ("my_maker", 2, "class MyMaker:\n    spread = 0.1\n", {})]
+            assert [tuple(v) for v in versions] == [                                   # 0011: author unknown
+                ("my_maker", 1, "class MyMaker: pass\n", {"type": "object"}, "unknown", ""),
+                ("my_maker", 2, "class MyMaker:\n    spread = 0.1\n", {}, "unknown", "")]
             logs = session.execute(select(InstanceRow.name, LogRow.msg).join(InstanceRow).order_by(LogRow.id)).all()
             assert [tuple(line) for line in logs] == [("alpha", "tick 0"), ("alpha", "tick 1"), ("alpha", "tick 2"),
                                                       ("beta", "venue gone")]

@@ -4,7 +4,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from backend.api.deps import HummingbotDep
+from backend.api.deps import CurrentUser, HummingbotDep
 
 router = APIRouter(prefix="/scripts", tags=["hummingbot api: scripts"])
 
@@ -51,15 +51,15 @@ def get_script(hb: HummingbotDep, script_name: str) -> dict[str, str]:
 
 
 @router.post("/{script_name}", status_code=201)
-def create_or_update_script(hb: HummingbotDep, script_name: str, script: Script) -> dict[str, str]:
+def create_or_update_script(hb: HummingbotDep, user: CurrentUser, script_name: str, script: Script) -> dict[str, str]:
     """Upload the script, or store it as its next version; it is checked like any upload."""
-    hb.library.put(script_name, script.content)
+    hb.library.put(script_name, script.content, author=user)
     return {"message": f"Script '{script_name}' saved successfully"}
 
 
 @router.delete("/{script_name}")
-def delete_script(hb: HummingbotDep, script_name: str) -> dict[str, str]:
-    hb.library.delete(script_name)
+def delete_script(hb: HummingbotDep, user: CurrentUser, script_name: str) -> dict[str, str]:
+    hb.library.delete(script_name, author=user)
     return {"message": f"Script '{script_name}' deleted successfully"}
 
 
