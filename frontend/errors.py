@@ -72,6 +72,7 @@ def attempt(action: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T
         if session.ended(error):
             session.expire(error)
             st.rerun(scope="app")
+        offline.record_ok()  # it answered, if only to refuse
         show_error(error, action)
         return None
     offline.record_ok()
@@ -89,6 +90,8 @@ def run_action(prefix: str, action: str, call: Callable[..., Any], *args: Any, n
         elif session.ended(error):
             session.expire(error)  # the run after the callback shows the login page
             return None
+        else:
+            offline.record_ok()
         st.session_state[f"{prefix}_error"] = {"action": action, "error": error}
         return None
     offline.record_ok()

@@ -13,11 +13,10 @@ import httpx
 import psutil
 import pytest
 
+from backend.launcher import Child
 from tests.backend.conftest import kill_leftovers
 from tests.conftest import REPO_ROOT, free_port
 from tests.polling import wait_until
-
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
 def answers(url: str) -> bool:
@@ -37,6 +36,32 @@ def backend_child(launcher: subprocess.Popen) -> psutil.Process | None:
     return None
 
 
+def test_a_child_that_keeps_exiting_is_started_again_later_each_time_until_it_stays_up(capsys):
+    now = [0.0]
+    child = Child("dashboard", [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), clock=lambda: now[0])
+    child.start()
+    delays = []
+    for _ in range(7):
+        assert child.process is not None and child.process.wait(10) == 3
+        child.watch()  # sees the exit
+        assert child.restart_at is not None
+        delays.append(child.restart_at - now[0])
+        now[0] = child.restart_at
+        child.watch()  # starts it again
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+
+    assert child.process is not None and child.process.wait(10) == 3
+    now[0] += 60  # it ran a minute: counts afresh
+    child.watch()
+    assert child.restart_at == now[0] + 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["hive: the dashboard exited with code 3; starting it again in 1 s",
+                         "hive: starting the dashboard again (restart 1)"]
+    assert lines[-1] == "hive: the dashboard exited with code 3; starting it again in 1 s"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(240)
 def test_the_backend_is_restarted_under_a_live_dashboard_and_ctrl_c_says_what_keeps_running(tmp_path: Path):
     data_dir = tmp_path / "data"
     backend_port, dashboard_port, broker_port = free_port(), free_port(), free_port()
