@@ -2,7 +2,8 @@
 
     HIVE_BACKEND_URL         where the backend answers; when unset, built from HIVE_BACKEND_HOST/PORT,
                              the same variables the backend itself listens on (default http://127.0.0.1:8000)
-    HIVE_REFRESH_SECONDS     how often the live parts of a page refresh themselves (2)
+    HIVE_REFRESH_SECONDS     how often the live parts of a page refresh themselves, and an unreachable backend
+                             is tried again (2)
     HIVE_REQUEST_TIMEOUT     seconds the dashboard waits for one backend answer (10)
     HIVE_LOG_LINES           log lines fetched for the log viewer (200)
     HIVE_TRADES_LIMIT        trades fetched for the recent-trades table (100)

@@ -1,14 +1,16 @@
-"""Streamlit entry point, only a router: page config, login gate, navigation over the pages."""
+"""Streamlit entry point, only a router: page config, login gate (resuming the browser's saved session), the
+offline banner above every page, navigation over the pages."""
 from __future__ import annotations
 
 import streamlit as st
 
 import CONFIG
-from frontend import session
+from frontend import format, offline, session
 from frontend.login import login_page
 
 st.set_page_config(page_title=CONFIG.PAGE_TITLE, page_icon=CONFIG.PAGE_ICON, layout=CONFIG.LAYOUT)
 session.init_state()
+session.resume_from_cookie()
 
 pages = [
     st.Page("pages/broker/app.py", title="Broker", icon=":material/hub:", url_path="broker", default=True),
@@ -26,7 +28,10 @@ if not session.logged_in():
     st.stop()
 
 with st.sidebar:
-    st.caption(f"Logged in as **{st.session_state['username']}** · {CONFIG.BACKEND_URL}")
+    st.caption(f"Logged in as **{st.session_state['username']}** until "
+               f"{format.clock(st.session_state['session_expires_at'])} · {CONFIG.BACKEND_URL}")
     st.button("Log out", key="logout", on_click=session.log_out)
+    session.draw_cookie()
 
+offline.banner()
 st.navigation(pages).run()

@@ -12,7 +12,16 @@ import httpx
 
 
 class BackendUnavailable(Exception):
-    """The backend did not answer at all (down, wrong URL, timed out)."""
+    """The backend did not answer at all (down, wrong URL, timed out); `method` is the request's HTTP method."""
+
+    def __init__(self, message: str, method: str = "") -> None:
+        super().__init__(message)
+        self.method = method
+
+    @property
+    def read(self) -> bool:
+        """The request only read (GET): showing its last answer instead is honest."""
+        return self.method == "GET"
 
 
 class BackendError(Exception):
@@ -28,9 +37,16 @@ class BackendError(Exception):
 
 
 class HiveClient:
-    def __init__(self, base_url: str, username: str, password: str, timeout: float = 10.0) -> None:
+    """Logged in with the username and password (HTTP Basic), or with a session token (`token`, from
+    open_session), which then stands for them until it expires or is logged out."""
+
+    def __init__(self, base_url: str, username: str = "", password: str = "", timeout: float = 10.0, *,
+                 token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.base_url, auth=(username, password), timeout=timeout)
+        self.token = token
+        auth = None if token else (username, password)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=self.base_url, auth=auth, headers=headers, timeout=timeout)
 
     def close(self) -> None:
         self._http.close()
@@ -40,7 +56,7 @@ class HiveClient:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
             raise BackendUnavailable(
-                f"the backend at {self.base_url} does not answer ({error.__class__.__name__})") from error
+                f"the backend at {self.base_url} does not answer ({error.__class__.__name__})", method) from error
         if response.is_error:
             raise _error_from(response)
         if response.status_code == 204 or not response.content:
@@ -52,8 +68,17 @@ class HiveClient:
         return self._request("GET", "/health")
 
     def check_login(self) -> dict:
-        """Raises BackendError(401) when the credentials are wrong."""
+        """The username, and the session's `expires_at` with a token; raises BackendError(401) when the
+        credentials are wrong (or the session expired: code `session_expired`, or was logged out: `session_ended`)."""
         return self._request("GET", "/auth/check")
+
+    def open_session(self) -> dict:
+        """A session for this login: its `token` (only given out here), `username` and `expires_at`."""
+        return self._request("POST", "/auth/session")
+
+    def end_session(self) -> None:
+        """Log out the session of this client's token, everywhere it is used."""
+        self._request("DELETE", "/auth/session")
 
     # --- broker ----------------------------------------------------------------------------------
     def broker_status(self) -> dict:

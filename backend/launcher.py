@@ -1,7 +1,10 @@
-"""`make run`: start the backend and the dashboard together on the embedded defaults.
+"""`make run`: start the backend and the dashboard together on the embedded defaults, each on its own.
 
-Both run as child processes; Ctrl-C stops them. Instances and the embedded broker are detached
-processes of their own and keep running, so the next `make run` finds them again.
+Both run as child processes, but neither takes the other down: the dashboard keeps the last known state under a
+banner while the backend is away. A child that exits unexpectedly is started again after 1 s, 2 s, 4 s ... (at
+most 30 s), saying so; one that ran a minute since its start counts afresh. Ctrl-C stops both and says what keeps
+running: instances and the embedded broker are detached processes of their own, so the next `make run` finds
+them again.
 """
 from __future__ import annotations
 
@@ -10,22 +13,91 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
 
+from backend.client import BackendError, BackendUnavailable, HiveClient
 from backend.host import REPO_ROOT, port_in_use
 from backend.settings import CredentialsError, Settings, ensure_credentials
 
 DASHBOARD_HOST = os.environ.get("HIVE_DASHBOARD_HOST", "127.0.0.1")
 DASHBOARD_PORT = int(os.environ.get("HIVE_DASHBOARD_PORT", "8501"))
 STARTUP_TIMEOUT_S = 60.0
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+STABLE_AFTER_S = 60.0   # a child up this long is fine again: its next exit waits RESTART_FIRST_S
+LIVE_STATES = ("starting", "running", "stopping", "error")  # an instance in these may have a process
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
+def say(line: str) -> None:
+    print(f"hive: {line}", flush=True)
+
+
+class Child:
+    """A child process started again (with a growing delay) whenever it exits while the launcher runs."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self._clock = clock
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.delay = RESTART_FIRST_S
+        self.restart_at: float | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        # A session of its own: Ctrl-C in the terminal reaches the launcher alone, which asks the backend what
+        # keeps running before it stops the children.
+        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.started_at = self._clock()
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def watch(self) -> None:
+        """Start it again when it has exited and its delay is over; say so when it exits."""
+        now = self._clock()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                self.restarts += 1
+                say(f"starting the {self.name} again (restart {self.restarts})")
+                self.start()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started_at >= STABLE_AFTER_S:
+            self.delay = RESTART_FIRST_S
+        say(f"the {self.name} exited with code {self.process.returncode}; starting it again in {self.delay:g} s")
+        self.restart_at = now + self.delay
+        self.delay = min(RESTART_MAX_S, self.delay * 2)
+
+    def stop(self) -> None:
+        self.restart_at = None
+        if self.running():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float = 15.0) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+
+
+def wait_until_healthy(url: str, backend: Child) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the backend exited with code {process.returncode} during start-up; see the lines above")
+        if not backend.running():
+            code = backend.process.returncode if backend.process else None
+            raise SystemExit(f"the backend exited with code {code} during start-up; see the lines above")
         try:
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return
@@ -33,6 +105,41 @@ def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
             pass
         time.sleep(0.3)
     raise SystemExit(f"the backend did not answer at {url}/health within {STARTUP_TIMEOUT_S:.0f} s")
+
+
+def still_running(url: str, settings: Settings) -> list[str]:
+    """What of Hive keeps running once the backend and the dashboard are stopped, asked of the backend."""
+    client = HiveClient(url, settings.username, settings.password_value() or "", timeout=5.0)
+    try:
+        broker = client.broker_status()
+        instances = client.list_instances()
+    except (BackendError, BackendUnavailable) as error:
+        return [f"(the backend could not be asked: {error}; the broker and the instances it started may still "
+                f"be running)"]
+    finally:
+        client.close()
+    lines = []
+    if broker["state"] in ("starting", "running") and broker["kind"] != "external":
+        what = "the embedded broker" if broker["kind"] == "embedded" else "the broker container (Mosquitto)"
+        pid = f", pid {broker['pid']}" if broker.get("pid") else ""
+        lines.append(f"{what} on {broker['host']}:{broker['port']}{pid}")
+    live = [i for i in instances if i["state"] in LIVE_STATES and i["runtime"] != "external"]
+    if live:
+        lines.append("instances: " + ", ".join(f"{i['name']} ({i['runtime']}, {i['state']})" for i in live))
+    return lines
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def report_leftovers(lines: list[str]) -> None:
+    if not lines:
+        say("stopped; nothing of Hive keeps running")
+        return
+    say("stopped the backend and the dashboard; still running (detached, the next `make run` finds them again):")
+    for line in lines:
+        print(f"  {line}", flush=True)
 
 
 def main() -> None:
@@ -53,18 +160,21 @@ def main() -> None:
 
     backend_url = f"http://{settings.backend_host}:{settings.backend_port}"
     child_env = {**os.environ, "HIVE_BACKEND_URL": backend_url}
+    backend = Child("backend", [sys.executable, "-m", "backend"], child_env)
+    dashboard = Child("dashboard", [
+        sys.executable, "-m", "streamlit", "run", "main.py", "--server.address", DASHBOARD_HOST,
+        "--server.port", str(DASHBOARD_PORT), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ], child_env)
+    children = (backend, dashboard)
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped as by Ctrl-C: the children are not in our group
+        signal.signal(stop_signal, _interrupt)
     print(f"starting the backend on {backend_url} ...", flush=True)
-    backend = subprocess.Popen([sys.executable, "-m", "backend"], env=child_env)
-    children = {"backend": backend}     # by the name the exit message gives
+    backend.start()
+    leftovers: list[str] | None = None  # asked of the backend on Ctrl-C
     try:
         wait_until_healthy(backend_url, backend)
         print(f"starting the dashboard on http://{DASHBOARD_HOST}:{DASHBOARD_PORT} ...", flush=True)
-        children["streamlit"] = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "main.py", "--server.address", DASHBOARD_HOST,
-             "--server.port", str(DASHBOARD_PORT), "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
-            env=child_env,
-        )
+        dashboard.start()
         password_hint = (f"{generated.password}  (generated, saved in {env_file})" if generated
                          else "as set in HIVE_PASSWORD (.env or the environment)")
         print("\n".join([
@@ -76,21 +186,20 @@ def main() -> None:
             "Press Ctrl-C to stop the backend and dashboard (instances and the broker keep running).",
             "",
         ]), flush=True)
-        while all(child.poll() is None for child in children.values()):
+        while True:
+            for child in children:
+                child.watch()
             time.sleep(0.5)
-        stopped = next(name for name, child in children.items() if child.poll() is not None)
-        raise SystemExit(f"{stopped} exited with code {children[stopped].returncode}; stopping the rest")
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
+        leftovers = still_running(backend_url, settings)
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children.values():
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        for child in children:
+            child.stop()
+        for child in children:
+            child.wait()
+    if leftovers is not None:
+        report_leftovers(leftovers)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from backend.docker.images import ImageService
 from backend.docker.labels import backend_id
 from backend.host import REPO_ROOT
 from backend.hummingbot_api.facade import HummingbotApi
+from backend.login_sessions import LoginSessions
 from backend.login_throttle import LoginThrottle
 from backend.orchestrator.events import EventService
 from backend.orchestrator.fleet import Fleet
@@ -57,6 +58,8 @@ class Services:
                                    max_data=settings.event_max_data, max_future=settings.webhook_max_future)
         self.login_throttle = LoginThrottle(settings.login_free_attempts, settings.login_backoff_base,
                                             settings.login_backoff_max)
+        self.sessions = LoginSessions(self.store, settings.username, settings.password_value() or "",
+                                      settings.session_hours * 3600, self.events.audit)
         self.images = ImageService(self.docker_hosts, settings.image_base, REPO_ROOT, self.events.audit)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     login_backoff_max: float = Field(
         900.0, gt=0, description="the longest lock-out in seconds; an address's failures are forgotten this long "
                                  "after its last one")
+    session_hours: float = Field(
+        12.0, gt=0, le=168, description="hours a login session (POST /auth/session, the dashboard's login) lasts, at "
+                                        "most a week; log out ends it sooner")
 
     webhook_max_body: int = Field(65536, ge=1024, description="bytes a webhook call's body may have (413 beyond)")
     event_max_data: int = Field(

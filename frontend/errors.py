@@ -1,6 +1,12 @@
-"""The one place that turns backend failures into words on the page: what happened and what to do."""
+"""The one place that turns backend failures into words on the page: what happened and what to do.
+
+Reads keep their last good answer: while the backend does not answer, `attempt` gives that instead (the offline
+banner of frontend/offline.py says since when and of when the data is). A session the backend ended sends the
+operator to the login page, which says why.
+"""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -8,8 +14,10 @@ import streamlit as st
 
 import CONFIG
 from backend.client import BackendError, BackendUnavailable
+from frontend import offline, session
 
 T = TypeVar("T")
+MAX_ANSWERS = 256  # last good answers kept per browser session, the least recently read dropped first
 Failure = BackendError | BackendUnavailable
 FAILURES = (BackendError, BackendUnavailable)
 
@@ -34,13 +42,42 @@ def show_error(error: Failure, action: str) -> None:
     st.error(text, icon=":material/error:")
 
 
+def _answer_key(call: Callable[..., Any], args: tuple, kwargs: dict) -> str:
+    what = f"{getattr(call, '__qualname__', call)!r} {args!r} {sorted(kwargs.items())!r}"
+    return hashlib.sha256(what.encode()).hexdigest()
+
+
+def _remember(key: str, answer: Any) -> None:
+    answers: dict[str, Any] = st.session_state["backend_answers"]
+    answers.pop(key, None)
+    answers[key] = answer  # the most recent last
+    while len(answers) > MAX_ANSWERS:
+        del answers[next(iter(answers))]
+
+
 def attempt(action: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """Call the backend; on failure show why and return None."""
+    """Call the backend; on failure show why and return None. When the backend does not answer, a read gives
+    its last good answer instead (the offline banner says so)."""
+    key = _answer_key(call, args, kwargs)
     try:
-        return call(*args, **kwargs)
-    except FAILURES as error:
+        result = call(*args, **kwargs)
+    except BackendUnavailable as error:
+        offline.record_down()
+        answers = st.session_state["backend_answers"]
+        if error.read and key in answers:
+            return answers[key]
         show_error(error, action)
         return None
+    except BackendError as error:
+        if session.ended(error):
+            session.expire(error)
+            st.rerun(scope="app")
+        offline.record_ok()  # it answered, if only to refuse
+        show_error(error, action)
+        return None
+    offline.record_ok()
+    _remember(key, result)
+    return result
 
 
 def run_action(prefix: str, action: str, call: Callable[..., Any], *args: Any, notice: str = "") -> Any:
@@ -48,8 +85,16 @@ def run_action(prefix: str, action: str, call: Callable[..., Any], *args: Any, n
     try:
         result = call(*args)
     except FAILURES as error:
+        if isinstance(error, BackendUnavailable):
+            offline.record_down()
+        elif session.ended(error):
+            session.expire(error)  # the run after the callback shows the login page
+            return None
+        else:
+            offline.record_ok()
         st.session_state[f"{prefix}_error"] = {"action": action, "error": error}
         return None
+    offline.record_ok()
     st.session_state[f"{prefix}_error"] = None
     st.session_state[f"{prefix}_notice"] = notice or None
     return result

@@ -2,6 +2,10 @@
 
 Keys used by one page only carry that page's prefix (`broker_`, `instances_`, `strategies_`, `events_`, `orders_`,
 `activity_`).
+
+Logging in opens a backend session (POST /auth/session): the client holds its token, never the password, and the
+browser keeps it in a cookie (frontend/session_cookie.py), so a reload or a second tab resumes it (checked with
+the backend first) until it expires or Log out ends it, everywhere.
 """
 from __future__ import annotations
 
@@ -12,11 +16,22 @@ from typing import Any
 import streamlit as st
 
 import CONFIG
-from backend.client import HiveClient
+from backend.client import BackendError, BackendUnavailable, HiveClient
+from frontend import offline, session_cookie
 
 DEFAULTS: dict[str, Any] = {
-    "client": None,  # HiveClient once logged in
+    "client": None,  # HiveClient once logged in, with the session's token
     "username": "",
+    "session_expires_at": None,  # epoch s: when the backend session ends
+    "session_cookie_write": False,  # logged in here with the password: keep the browser's cookie up to date
+    "session_cookie_checked": False,  # the cookie this browser session opened with was looked at
+    "session_cookie_clear": None,  # the token of a session that ended, to forget in the browser
+    "login_notice": None,  # why the login page is shown again (the session expired...)
+    # errors.attempt() / frontend/offline.py: the last good answers, and whether the backend answers
+    "backend_answers": {},
+    "backend_last_ok": None,
+    "backend_down_since": None,
+    "backend_banner_shown": False,
     # errors.run_action() records each page's last failed action and last success here
     "broker_error": None,
     "broker_notice": None,
@@ -109,22 +124,114 @@ def logged_in() -> bool:
     return st.session_state.get("client") is not None
 
 
-def log_in(username: str, password: str) -> None:
-    """Keeps the client only when the backend accepts the credentials; raises BackendError/BackendUnavailable."""
-    candidate = HiveClient(CONFIG.BACKEND_URL, username, password, timeout=CONFIG.REQUEST_TIMEOUT)
-    try:
-        candidate.check_login()
-    except Exception:
-        candidate.close()
-        raise
+def _new_client(token: str) -> HiveClient:
+    return HiveClient(CONFIG.BACKEND_URL, token=token, timeout=CONFIG.REQUEST_TIMEOUT)
+
+
+def _keep(candidate: HiveClient, username: str, expires_at: float) -> None:
     st.session_state["client"] = candidate
     st.session_state["username"] = username
+    st.session_state["session_expires_at"] = expires_at
+    st.session_state["session_cookie_checked"] = True
+    st.session_state["session_cookie_clear"] = None
+    st.session_state["login_notice"] = None
+    offline.record_ok()
 
 
-def log_out() -> None:
+def log_in(username: str, password: str) -> None:
+    """Opens a backend session when the backend accepts the credentials; raises BackendError/BackendUnavailable."""
+    with_password = HiveClient(CONFIG.BACKEND_URL, username, password, timeout=CONFIG.REQUEST_TIMEOUT)
+    try:
+        opened = with_password.open_session()
+    finally:
+        with_password.close()
+    _keep(_new_client(opened["token"]), opened["username"], opened["expires_at"])
+    st.session_state["session_cookie_write"] = True
+
+
+def resume_from_cookie() -> None:
+    """On a new browser session (reload, second tab): log in with the cookie's session when the backend still
+    accepts it. While the backend does not answer it is tried again on every run (the offline banner reruns
+    the page when it is back)."""
+    if logged_in() or st.session_state["session_cookie_checked"]:
+        return
+    token = session_cookie.read()
+    if token is None:
+        st.session_state["session_cookie_checked"] = True
+        return
+    candidate = _new_client(token)
+    try:
+        answer = candidate.check_login()
+    except BackendUnavailable:
+        candidate.close()
+        offline.record_down()
+        return
+    except BackendError as error:
+        candidate.close()
+        if error.status == 401:
+            st.session_state["session_cookie_checked"] = True
+            _forget(token, notice_of(error))
+        return  # a lock-out (429) or a failing backend: tried again on the next run
+    _keep(candidate, answer["username"], answer["expires_at"])
+
+
+def waiting_for_backend() -> bool:
+    """A saved session awaits the backend's word: the backend did not answer yet."""
+    return not logged_in() and not st.session_state["session_cookie_checked"] and session_cookie.read() is not None
+
+
+def draw_cookie() -> None:
+    """The browser side of the session: keep its cookie (logged in here), or forget an ended one."""
+    current = st.session_state.get("client")
+    if current is not None and current.token and st.session_state["session_cookie_write"]:
+        session_cookie.write(current.token, st.session_state["session_expires_at"])
+    elif st.session_state.get("session_cookie_clear"):
+        session_cookie.clear(st.session_state["session_cookie_clear"])
+
+
+def ended(error: BackendError) -> bool:
+    """The backend refuses the session this dashboard logged in with (expired, logged out elsewhere...)."""
+    current = st.session_state.get("client")
+    return error.status == 401 and current is not None and bool(current.token)
+
+
+def notice_of(error: BackendError) -> str:
+    if error.code == "session_expired":
+        return "Your session expired: log in again."
+    if error.code == "session_ended":
+        return "Your session was logged out (in another tab or window): log in again."
+    return f"The backend no longer accepts your session ({error.message})."
+
+
+def _forget(token: str | None, notice: str | None) -> None:
+    """Empty the session state; the browser forgets `token` on the next run; the login page says `notice`."""
     current = st.session_state.get("client")
     if current is not None:
         current.close()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     init_state()
+    st.session_state["session_cookie_checked"] = True  # this browser session's cookies are read only once
+    st.session_state["session_cookie_clear"] = token
+    st.session_state["login_notice"] = notice
+
+
+def expire(error: BackendError) -> None:
+    """The backend ended the session (see ended()): back to the login page, which says why."""
+    current = st.session_state.get("client")
+    _forget(current.token if current is not None else None, notice_of(error))
+
+
+def log_out() -> None:
+    """End the session at the backend (everywhere it is used) and here."""
+    current = st.session_state.get("client")
+    notice = None
+    if current is not None and current.token:
+        try:
+            current.end_session()
+        except BackendUnavailable:
+            notice = ("Logged out here, but the backend did not answer, so the session could not be ended there: "
+                      "it ends by itself at its expiry.")
+        except BackendError:
+            pass  # already ended or expired: nothing left to end
+    _forget(current.token if current is not None else None, notice)

@@ -11,6 +11,7 @@ from backend.store.models import (
     EventRow,
     InstanceRow,
     JournalCursorRow,
+    LoginSessionRow,
     LogRow,
     MarketEventRow,
     NotificationRow,
@@ -27,8 +28,8 @@ from backend.store.models import (
 
 __all__ = [
     "AuditRow", "Base", "BotRunRow", "BrokerLoginRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow",
-    "Heard", "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "MarketEventEntry", "MarketEventRow",
-    "NotificationEntry", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow", "ScriptConfigRow",
-    "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow", "WebhookReceiptRow",
-    "WebhookRow",
+    "Heard", "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "LoginSessionRow", "MarketEventEntry",
+    "MarketEventRow", "NotificationEntry", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow",
+    "ScriptConfigRow", "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow",
+    "WebhookReceiptRow", "WebhookRow",
 ]

@@ -167,6 +167,21 @@ class BrokerLoginRow(Base):
     created_by: Mapped[str] = mapped_column(String(255), default="", doc="the operator, or `hive` for its own")
 
 
+class LoginSessionRow(Base):
+    """A dashboard or API session opened with the login (POST /auth/session). Only a keyed hash of its token is
+    kept (backend/auth_sessions.py), so neither the store nor its backups can be used to log in."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, doc="HMAC-SHA256 of the token, hex")
+    username: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(64), default="", doc="the client address it was opened from")
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True, doc="when it was logged out")
+
+
 class NotificationRow(Base):
     """A bot's P/notify message; kept by instance name, so that bots the backend did not create have theirs too."""
 

@@ -35,7 +35,7 @@ def test_wrong_credentials_get_401(hive_backend, username: str, password: str) -
 
 
 def test_right_credentials_pass(client) -> None:
-    assert client.check_login() == {"ok": True, "username": USERNAME}
+    assert client.check_login() == {"ok": True, "username": USERNAME, "expires_at": None}  # no session: HTTP Basic
 
 
 def test_api_docs_are_served_to_the_logged_in(hive_backend) -> None:

@@ -31,6 +31,7 @@ from backend.store import (
     InstanceRow,
     JournalCursorRow,
     LogEntry,
+    LoginSessionRow,
     LogRow,
     PnlSnapshotRow,
     ResourceSampleRow,
@@ -57,6 +58,7 @@ JOURNAL = "0008"  # the journal cursors and the trades' trade ids
 BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the operator's extra ones
 AUDIT_STRATEGY = "0010"  # the strategy id a command addressed
 VERSION_AUTHORS = "0011"  # the strategy versions' author and note
+LOGIN_SESSIONS = "0012"  # the sessions opened with the login, by a hash of their token
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -136,6 +138,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {JOURNAL} -> {BROKER_LOGINS}," in line for line in lines)  # and 0009
         assert any(f"upgrade {BROKER_LOGINS} -> {AUDIT_STRATEGY}," in line for line in lines)  # and 0010
         assert any(f"upgrade {AUDIT_STRATEGY} -> {VERSION_AUTHORS}," in line for line in lines)  # and 0011
+        assert any(f"upgrade {VERSION_AUTHORS} -> {LOGIN_SESSIONS}," in line for line in lines)  # and 0012
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -170,6 +173,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
             assert session.scalars(select(JournalCursorRow)).all() == []              # 0008's, empty too
             assert session.scalars(select(BrokerLoginRow)).all() == []                # 0009's, empty too
+            assert session.scalars(select(LoginSessionRow)).all() == []               # 0010's, empty too
         store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5

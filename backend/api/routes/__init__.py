@@ -1,6 +1,7 @@
 """All routers, aggregated in one place.
 
-Everything but GET /health and the TradingView webhook needs HTTP Basic auth."""
+Everything but GET /health and the TradingView webhook needs the login: HTTP Basic, or a session token of
+POST /auth/session (Bearer)."""
 from fastapi import APIRouter, Depends
 
 from backend.api.deps import require_user

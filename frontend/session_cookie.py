@@ -1,0 +1,44 @@
+"""The browser's `hive_session` cookie: the backend session token, so a reload or a second tab stays logged in.
+
+Streamlit reads cookies only from the request that opened its websocket (`st.context.cookies`, once per browser
+session) and cannot set any, so a line of JavaScript in the page writes and clears it (`st.html`, not iframed):
+SameSite=Strict, expiring with the session, Secure over HTTPS. Script can read it (no HttpOnly from JavaScript);
+what it holds ends at its expiry or at Log out, and never contains the password.
+"""
+from __future__ import annotations
+
+import json
+import re
+from email.utils import formatdate
+
+import streamlit as st
+
+NAME = "hive_session"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,128}")  # secrets.token_urlsafe's alphabet; anything else is not ours
+
+
+def read() -> str | None:
+    """The token the browser sent when this Streamlit session opened, if it looks like one."""
+    value = st.context.cookies.get(NAME)
+    return value if isinstance(value, str) and _TOKEN.fullmatch(value) else None
+
+
+def _script(body: str) -> None:
+    st.html(f"<script>{body}</script>", unsafe_allow_javascript=True, width="content")
+
+
+def write(token: str, expires_at: float) -> None:
+    """Keep `token` in the browser until `expires_at` (epoch s). Drawn on every run: the same element each time."""
+    if not _TOKEN.fullmatch(token):
+        raise ValueError("not a session token")
+    cookie = f"{NAME}={token}; Path=/; Expires={formatdate(expires_at, usegmt=True)}; SameSite=Strict"
+    _script(f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');")
+
+
+def clear(token: str) -> None:
+    """Forget the cookie when it still holds `token` (another tab may have logged in since with a new one)."""
+    if not _TOKEN.fullmatch(token):
+        return
+    held = json.dumps(f"{NAME}={token}")
+    gone = json.dumps(f"{NAME}=; Path=/; Max-Age=0; SameSite=Strict")
+    _script(f"if (document.cookie.split('; ').includes({held})) document.cookie = {gone};")
