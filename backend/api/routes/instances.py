@@ -18,6 +18,7 @@ from backend.domain.instances import (
     StateChange,
     Trade,
 )
+from backend.domain.startup import Startup
 
 router = APIRouter(prefix="/instances", tags=["instances"])
 
@@ -120,3 +121,11 @@ def instance_events(instances: InstanceQueriesDep, name: str,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200) -> list[MarketEvent]:
     """The bot's P/events market events (orders created, filled, cancelled...), newest first."""
     return instances.market_events(name, limit)
+
+
+@router.get("/{name}/startup", response_model=Startup)
+def instance_startup(instances: InstancesDep, name: str, since: float | None = None) -> Startup:
+    """Its start in steps: created, image ready (docker; skipped for a process), process or container started, first
+    heartbeat; each done, under way, failed or not reached, with its time. On a failure: the failing step, the reason,
+    and the last lines its process wrote. The first start at or after `since` (epoch seconds), else the latest."""
+    return instances.startup(name, since)
