@@ -251,6 +251,13 @@ class HiveClient:
     def strategy_version(self, name: str, version: int) -> dict:
         return self._request("GET", f"/strategies/{name}/versions/{version}")
 
+    # --- saved strategy configs (templates of params: Hummingbot's script configs) ----------------
+    def list_configs(self) -> list[dict]:
+        return self._request("GET", "/scripts/configs")
+
+    def get_config(self, name: str) -> dict:
+        return self._request("GET", f"/scripts/configs/{name}")
+
 
 def _error_from(response: httpx.Response) -> BackendError:
     try:

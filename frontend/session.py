@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "instances_create_start": True,
     "instances_create_restart_policy": "on_failure",
     "instances_create_max_retries": 3,
+    "instances_create_checked": False,  # Create was tried: each field shows what is wrong with it
+    "instances_startup": None,  # {"name", "since", "final"}: the start-up followed under the form (progress.py)
     "credentials_error": None,
     "credentials_notice": None,
     "credentials_rotated": None,  # the last key rotation's answer, shown until the next save
