@@ -53,13 +53,15 @@ def startup_of(facts: StartupFacts, last_lines: Callable[[int], list[str]], sinc
     attempt_at: float | None = None
     outcome: Outcome
     failed: StepKey | None = None
+    index = 0
     if not starts:
         outcome, failed = _never_started(facts, steps, docker)
     else:
         index = starts[0] if since is not None else starts[-1]
         attempt_at = facts.changes[index].ts
         outcome, failed = _attempt(facts, steps, docker, attempt_at, facts.changes[index + 1:])
-    log = last_lines(LOG_LINES) if outcome == "failed" and facts.locator else []
+    latest = not starts or index == starts[-1]  # a later start (a restart) writes the log over: not this one's
+    log = last_lines(LOG_LINES) if outcome == "failed" and facts.locator and latest else []
     return Startup(name=facts.name, runtime=facts.runtime, attempt_at=attempt_at, outcome=outcome, failed_step=failed,
                    reason=facts.reason, steps=list(steps.values()), log=log)
 

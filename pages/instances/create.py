@@ -38,11 +38,17 @@ def _check() -> None:
     st.session_state["instances_create_checked"] = True
 
 
-def _clear() -> None:
-    """Every input of the form back to its default, the form collapsed (its keys are gone until drawn again)."""
-    for key in [key for key in st.session_state if str(key).startswith(PREFIX)]:
-        del st.session_state[key]
-    session.init_state()
+def _clear(library: dict[str, dict]) -> None:
+    """After a success, before anything is drawn: every input back to its default. A widget's value must be set,
+    not deleted, for the browser to show it; inputs not drawn in this run (docker's, further strategies', the
+    params, which get new keys each round) are dropped by Streamlit and come back fresh."""
+    for key, value in session.DEFAULTS.items():
+        if key.startswith(PREFIX) and key != "instances_create_round":
+            st.session_state[key] = value
+    st.session_state["instances_create_strategy_0"] = next(iter(library))
+    st.session_state["instances_create_id_0"] = ""
+    st.session_state["instances_create_interval_0"] = 1.0
+    st.session_state["instances_create_round"] += 1
 
 
 def _templates_by_strategy(client: HiveClient) -> dict[str, list[str]]:
@@ -81,9 +87,11 @@ def _with_template(schema: dict, values: dict[str, Any]) -> tuple[dict, list[str
 def _params(client: HiveClient, index: int, strategy: dict, templates: list[str]) -> dict[str, Any]:
     name = strategy["name"]
     schema = strategy.get("params_schema") or {}
+    round_ = st.session_state["instances_create_round"]
     template = ""
     if templates:
-        template = st.selectbox("Parameters", ["", *templates], key=f"instances_create_template_{index}_{name}",
+        template = st.selectbox("Parameters", ["", *templates],
+                                key=f"instances_create_template_{index}_{name}_{round_}",
                                 format_func=lambda item: f"from the saved template {item}" if item else
                                 "the strategy's defaults",
                                 help="a saved template (Strategies page) fills the params below; each stays editable")
@@ -92,7 +100,7 @@ def _params(client: HiveClient, index: int, strategy: dict, templates: list[str]
         if config is not None:
             schema, filled = _with_template(schema, config)
             st.caption(f"Filled from {template}: {', '.join(filled) or 'none of its values fit these params'}.")
-    return param_inputs(schema, key_prefix=f"instances_create_{index}_{name}" + (f"_{template}" if template else ""))
+    return param_inputs(schema, key_prefix=f"instances_create_{index}_{name}_{template}_{round_}")
 
 
 def _strategy_entry(client: HiveClient, index: int, library: dict[str, dict], templates: dict[str, list[str]],
@@ -159,6 +167,9 @@ def create_form(client: HiveClient) -> None:
 
 @st.fragment
 def _form(client: HiveClient) -> None:
+    clearing = st.session_state["instances_create_clear"]
+    if clearing:
+        st.session_state["instances_create_open"] = False
     with st.expander("New instance", icon=":material/add:", key="instances_create_open", on_change="rerun"):
         strategies = errors.attempt("list the strategies", client.list_strategies)
         if strategies is None:
@@ -167,6 +178,8 @@ def _form(client: HiveClient) -> None:
             st.warning("The strategy library is empty: upload a strategy on the Strategies page first.")
             return
         library = {item["name"]: item for item in strategies}
+        if clearing:
+            _clear(library)
         instances = errors.attempt("list the instances", client.list_instances) or []
         templates = _templates_by_strategy(client)
         problems: list[str] = []
@@ -240,5 +253,5 @@ def _form(client: HiveClient) -> None:
         if start_now:
             st.session_state["instances_startup"] = {"name": created["name"], "since": created["created_at"],
                                                      "final": None}
-        _clear()
+        st.session_state["instances_create_clear"] = True
         st.rerun(scope="app")

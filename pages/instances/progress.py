@@ -54,7 +54,7 @@ def _headline(startup: dict, origin: float | None) -> None:
         st.success(f"**{name} is running**: its first heartbeat arrived{after}.", icon=":material/check_circle:")
     elif startup["outcome"] == "failed":
         label = next(step["label"] for step in startup["steps"] if step["key"] == startup["failed_step"])
-        st.error(f"**{name} did not start: {label} failed.** {startup['reason']}", icon=":material/error:")
+        st.error(f"**{name} did not start: {label} failed.** The step below says why.", icon=":material/error:")
     elif startup["outcome"] == "stopped":
         st.info(f"The start of {name} was called off: {startup['reason']}", icon=":material/stop_circle:")
     else:
@@ -69,7 +69,7 @@ def _draw(startup: dict) -> None:
             _step(step, origin)
         if startup["log"]:
             st.caption("The last lines its process wrote:")
-            st.code("\n".join(startup["log"]), language=None)
+            st.text("\n".join(startup["log"]))
         st.button("Dismiss", key="instances_startup_dismiss", type="tertiary", on_click=_dismiss)
 
 
@@ -77,8 +77,8 @@ def _draw(startup: dict) -> None:
 def watch_startup(client: HiveClient) -> None:
     """Live while it starts; once it ended either way, the answer is kept and the page drawn again without polling."""
     record = st.session_state["instances_startup"]
-    if record is None:
-        return  # dismissed
+    if record is None or record["final"] is not None:
+        return  # dismissed, or ended: a run left over from before is not to change what was seen
     startup = errors.attempt(f"follow the start of {record['name']}", client.instance_startup, record["name"],
                              record["since"])
     if startup is None:

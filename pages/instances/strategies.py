@@ -18,7 +18,7 @@ errors.show_feedback(PREFIX)
 
 def _upload() -> None:
     st.subheader("Upload a strategy")
-    uploaded = st.file_uploader("Strategy file (.py)", type=["py"],
+    uploaded = st.file_uploader("Strategy file (.py)", type=["py"], help="a Python file of at most 512 KB",
                                 key=f"strategies_upload_{st.session_state['strategies_upload_round']}")
     if not st.button("Upload", key="strategies_upload_submit", disabled=uploaded is None) or uploaded is None:
         return

@@ -74,6 +74,13 @@ def _lines(count: int) -> list[str]:
     return [f"line {index}" for index in range(count)][-2:]
 
 
+def test_a_failed_start_that_is_the_latest_shows_its_process_s_last_lines() -> None:
+    changes = [_change(10.0, State.CREATED), _change(11.0, State.STARTING), _change(13.0, State.ERROR, "exited 1")]
+    startup = startup_of(StartupFacts("bot1", "process", State.ERROR, "exited 1", changes, started_at=11.0,
+                                      locator={"log_file": "x"}), _lines, since=10.0)
+    assert (startup.failed_step, startup.log) == ("heartbeat", ["line 18", "line 19"])
+
+
 def test_docker_reports_when_the_runtime_found_the_image_and_started_the_container() -> None:
     facts = StartupFacts("bot1", "docker", State.STARTING, "waiting for its first heartbeat",
                          [_change(10.0, State.CREATED), _change(12.0, State.STARTING, before=State.CREATED)],
@@ -110,8 +117,8 @@ def test_since_picks_the_first_start_and_a_crash_then_restart_still_shows_the_fa
     facts = StartupFacts("bot1", "process", State.STARTING, "restart 1 of 3", changes, started_at=15.0,
                          locator={"log_file": "x"})
     first = startup_of(facts, _lines, since=10.0)
-    assert (first.outcome, first.failed_step, first.attempt_at, first.log) == ("failed", "heartbeat", 11.0,
-                                                                              ["line 18", "line 19"])
+    assert (first.outcome, first.failed_step, first.attempt_at) == ("failed", "heartbeat", 11.0)
+    assert first.log == []  # the log is the restart's now: not shown as this start's
     latest = startup_of(facts, _lines)
     assert (latest.outcome, latest.attempt_at) == ("starting", 15.0)
 

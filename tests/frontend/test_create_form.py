@@ -98,12 +98,12 @@ def test_a_saved_template_fills_the_params_which_stay_editable(app, client, back
     client._request("POST", "/scripts/configs/other", json={"script_file_name": "momentum.py"})
     at = _open(app)
     at.selectbox(key="instances_create_strategy_0").select("market_maker").run()
-    templates = at.selectbox(key="instances_create_template_0_market_maker")
+    templates = at.selectbox(key="instances_create_template_0_market_maker_0")
     assert templates.options == ["the strategy's defaults", "from the saved template wide"]  # market_maker's only
 
     templates.select("wide").run()
     assert any(caption.value == "Filled from wide: spread_bps." for caption in at.caption)
-    spread = at.number_input(key="instances_create_0_market_maker_wide_spread_bps")
+    spread = at.number_input(key="instances_create_0_market_maker_wide_0_spread_bps")
     assert spread.value == 42.0
     spread.set_value(43.5)
     at.text_input(key="instances_create_name").input("templated")
