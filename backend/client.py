@@ -171,6 +171,10 @@ class HiveClient:
             body["timeout"] = timeout
         return self._request("POST", f"/instances/{name}/commands/{command}", json=body)
 
+    def instance_startup(self, name: str, since: float | None = None) -> dict:
+        """Its start in steps (created, image ready, started, first heartbeat), the failing one and its log."""
+        return self._request("GET", f"/instances/{name}/startup", params={} if since is None else {"since": since})
+
     def instance_notifications(self, name: str, limit: int = 200) -> list[dict]:
         return self._request("GET", f"/instances/{name}/notifications", params={"limit": limit})
 

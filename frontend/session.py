@@ -48,6 +48,12 @@ DEFAULTS: dict[str, Any] = {
     "instances_create_start": True,
     "instances_create_restart_policy": "on_failure",
     "instances_create_max_retries": 3,
+    "instances_create_name": "",
+    "instances_create_runtime": "process",
+    "instances_create_checked": False,  # Create was tried: each field shows what is wrong with it
+    "instances_create_clear": False,  # set by a success: the next run puts the form back to its defaults
+    "instances_create_round": 0,  # counts the successes: a strategy's param inputs are new widgets after each
+    "instances_startup": None,  # {"name", "since", "final"}: the start-up followed under the form (progress.py)
     "credentials_error": None,
     "credentials_notice": None,
     "credentials_rotated": None,  # the last key rotation's answer, shown until the next save

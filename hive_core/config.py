@@ -18,13 +18,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from hive_core.validation import describe_validation_error
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+ID_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"  # _ID_RE in words
 
 
 def check_id(value: str) -> str:
     """Ids become MQTT topic levels and folder names, so they are kept to a safe alphabet."""
     if not _ID_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid id: use 1-63 letters, digits, '_' or '-', "
-                         "starting with a letter or digit")
+        raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
     return value
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.api.validation import describe_request_problems
 from backend.errors import (
     BadRequest,
     Conflict,
@@ -23,7 +24,6 @@ from backend.errors import (
     Unauthorized,
     Unavailable,
 )
-from hive_core.validation import describe_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        # `skip=1` drops the body/query/path FastAPI puts first in every location
-        return _body(422, describe_validation_error(error.errors(), skip=1) if error.errors() else "invalid request",
-                     "validation_error")
+        return _body(422, describe_request_problems(error.errors()), "validation_error")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:

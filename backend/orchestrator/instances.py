@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
-from backend.domain.instances import InstanceCreate, InstanceOut
+from backend.domain.instances import InstanceCreate, InstanceOut, StateChange
+from backend.domain.startup import Startup
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
@@ -40,6 +41,7 @@ from backend.orchestrator.restarts import (
     with_log_lines,
 )
 from backend.orchestrator.runs import BotRuns, Deployment
+from backend.orchestrator.startup import StartupFacts, startup_of
 from backend.orchestrator.state import Facts, Thresholds, broker_down, derive_state
 from backend.runtimes.base import ProcessState, Resources, Runtime
 from backend.settings import Settings
@@ -301,6 +303,26 @@ class InstanceService:
             while time.monotonic() < deadline and self.evaluate(name) == State.STOPPING:
                 time.sleep(0.1)
         return self.start(name)
+
+    def startup(self, name: str, since: float | None = None) -> Startup:
+        """Its start in steps (startup.py): the first start at or after `since`, or the latest one."""
+        with self.store.session() as session:
+            row = self._row(session, name)
+            changes = [StateChange.model_validate(change, from_attributes=True)
+                       for change in reversed(InstanceRepository(session).state_changes(row.id))]
+            handle = ProcessHandle.from_json(row.handle)
+            facts = StartupFacts(name=row.name, runtime=row.runtime, state=State(row.state), reason=row.reason,
+                                 changes=changes, started_at=row.started_at, pid=row.pid,
+                                 locator=handle.locator if handle is not None else {})
+            runtime = self._runtime(row)
+
+        def last_lines(count: int) -> list[str]:
+            try:
+                return runtime.last_lines(facts.locator, count)
+            except (HiveError, OSError) as error:  # its log is gone (a container removed, an engine away)
+                return [f"(its log cannot be read: {error.detail if isinstance(error, HiveError) else error})"]
+
+        return startup_of(facts, last_lines, since)
 
     # =============================================================================================
     # deriving the state

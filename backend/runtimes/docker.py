@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,6 +185,7 @@ class DockerRuntime:
                 raise InvalidInput("image_not_found",
                                    f"image {image_name!r} is no longer on Docker host {spec.host!r}; build it "
                                    "there (`make image`, or POST /images/build)") from None
+            image_ready_at = time.time()
             volume = self._fresh_volume(client, name, spec.host) if remote else None
             if remote:
                 self._journal_volume(client, name, spec.host)
@@ -207,7 +209,7 @@ class DockerRuntime:
                  container.short_id, name, spec.host, f" with its files in volume {volume.name}" if volume else "")
         handle = {"host": spec.host, "container_id": container.id, "name": container.name,
                   "pid": container.attrs["State"].get("Pid") or None, "image_id": image.id,
-                  "image_version": image.labels.get(labels.VERSION, "")}
+                  "image_version": image.labels.get(labels.VERSION, ""), "image_ready_at": image_ready_at}
         if volume is not None:
             handle["volume"] = volume.name
         return handle

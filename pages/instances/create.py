@@ -1,9 +1,13 @@
-"""The Create Instance form: strategies from the library, their params built from each one's schema.
+"""The Create Instance form: strategies from the library, their params built from each one's schema (or filled from a
+saved template), checked field by field before anything is sent; then the new instance's start, step by step.
 
-What the user typed stays in the widgets when the backend refuses the spec; only a success clears the name.
+Once Create was tried, each field says under it what is wrong with it, and nothing is sent until all are fine;
+what the user typed stays in the widgets, also when the backend refuses the spec. A success collapses the form,
+puts every input back to its default and selects the new instance.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -11,9 +15,14 @@ import streamlit as st
 from backend.client import HiveClient
 from frontend import errors, session
 from frontend.schema_form import param_inputs
+from pages.instances import create_checks as checks
+from pages.instances.progress import show_startup, watch_startup
 
 RUNTIMES = {"process": "process (a local subprocess)", "docker": "docker (a container)"}
 RESTART_POLICIES = {"on_failure": "on failure", "never": "never"}
+PREFIX = "instances_create_"
+
+Flag = Callable[[Any, str | None], None]  # shows a field's problem under it (once Create was tried) and counts it
 
 
 def _add_strategy() -> None:
@@ -24,7 +33,78 @@ def _remove_strategy() -> None:
     st.session_state["instances_create_count"] = max(1, st.session_state["instances_create_count"] - 1)
 
 
-def _strategy_entry(index: int, library: dict[str, dict]) -> dict[str, Any]:
+def _check() -> None:
+    """Create was clicked: from this run on, each field says under it what is wrong with it."""
+    st.session_state["instances_create_checked"] = True
+
+
+def _clear(library: dict[str, dict]) -> None:
+    """After a success, before anything is drawn: every input back to its default. A widget's value must be set,
+    not deleted, for the browser to show it; inputs not drawn in this run (docker's, further strategies', the
+    params, which get new keys each round) are dropped by Streamlit and come back fresh."""
+    for key, value in session.DEFAULTS.items():
+        if key.startswith(PREFIX) and key != "instances_create_round":
+            st.session_state[key] = value
+    st.session_state["instances_create_strategy_0"] = next(iter(library))
+    st.session_state["instances_create_id_0"] = ""
+    st.session_state["instances_create_interval_0"] = 1.0
+    st.session_state["instances_create_round"] += 1
+
+
+def _templates_by_strategy(client: HiveClient) -> dict[str, list[str]]:
+    """The saved configs' names per strategy they are for (a failure to list them leaves templates out)."""
+    configs = errors.attempt("list the saved templates", client.list_configs) or []
+    found: dict[str, list[str]] = {}
+    for config in configs:
+        strategy = str(config.get("script_file_name") or "").removesuffix(".py")
+        found.setdefault(strategy, []).append(config["config_name"])
+    return found
+
+
+def _numeric(prop: dict) -> bool:
+    """The param takes a number (`anyOf [number, null]`, pydantic's Optional, counts)."""
+    kinds = [prop.get("type"), *(option.get("type") for option in prop.get("anyOf", []))]
+    flat = [kind for item in kinds for kind in (item if isinstance(item, list) else [item])]
+    return bool({"number", "integer"} & set(flat))
+
+
+def _with_template(schema: dict, values: dict[str, Any]) -> tuple[dict, list[str]]:
+    """`schema` with the template's values as its defaults, and the names filled; a value that does not fit its
+    param's type (a word for a number) is left out, so the input starts at the strategy's default."""
+    properties = dict(schema.get("properties") or {})
+    filled = []
+    for name, value in values.items():
+        prop = properties.get(name)
+        if prop is None:
+            continue
+        if _numeric(prop) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            continue
+        properties[name] = {**prop, "default": value}
+        filled.append(name)
+    return {**schema, "properties": properties}, filled
+
+
+def _params(client: HiveClient, index: int, strategy: dict, templates: list[str]) -> dict[str, Any]:
+    name = strategy["name"]
+    schema = strategy.get("params_schema") or {}
+    round_ = st.session_state["instances_create_round"]
+    template = ""
+    if templates:
+        template = st.selectbox("Parameters", ["", *templates],
+                                key=f"instances_create_template_{index}_{name}_{round_}",
+                                format_func=lambda item: f"from the saved template {item}" if item else
+                                "the strategy's defaults",
+                                help="a saved template (Strategies page) fills the params below; each stays editable")
+    if template:
+        config = errors.attempt(f"read the template {template}", client.get_config, template)
+        if config is not None:
+            schema, filled = _with_template(schema, config)
+            st.caption(f"Filled from {template}: {', '.join(filled) or 'none of its values fit these params'}.")
+    return param_inputs(schema, key_prefix=f"instances_create_{index}_{name}_{template}_{round_}")
+
+
+def _strategy_entry(client: HiveClient, index: int, library: dict[str, dict], templates: dict[str, list[str]],
+                    earlier: list[str], flag: Flag) -> dict[str, Any]:
     with st.container(border=True):
         pick, ident, interval = st.columns([2, 2, 1])
         name = pick.selectbox(f"Strategy {index + 1}", list(library), key=f"instances_create_strategy_{index}",
@@ -32,15 +112,17 @@ def _strategy_entry(index: int, library: dict[str, dict]) -> dict[str, Any]:
         default_id = f"{name}-{index + 1}"
         ident_value = ident.text_input("Strategy id", key=f"instances_create_id_{index}", placeholder=default_id,
                                        help=f"unique within the instance; {default_id} when left empty")
+        strategy_id = ident_value.strip() or default_id
+        flag(ident, checks.strategy_id_problem(strategy_id, earlier))
         seconds = interval.number_input("Tick interval (s)", min_value=0.01, value=1.0, step=0.5,
                                         key=f"instances_create_interval_{index}")
         if library[name].get("description"):
             st.caption(library[name]["description"])
-        params = param_inputs(library[name].get("params_schema") or {}, key_prefix=f"instances_create_{index}_{name}")
-    return {"id": ident_value.strip() or default_id, "strategy": name, "params": params, "interval": seconds}
+        params = _params(client, index, library[name], templates.get(name, []))
+    return {"id": strategy_id, "strategy": name, "params": params, "interval": seconds}
 
 
-def _docker_inputs(client: HiveClient) -> dict[str, Any] | None:
+def _docker_inputs(client: HiveClient, flag: Flag) -> dict[str, Any] | None:
     """Host, image and limits of a docker instance; None when the hosts cannot be listed (the error is shown)."""
     hosts = errors.attempt("list the Docker hosts", client.list_hosts)
     if hosts is None:
@@ -56,13 +138,16 @@ def _docker_inputs(client: HiveClient) -> dict[str, Any] | None:
         image_col.warning(f"{host} has no Hive instance image yet: build one under Docker hosts and images.")
     image = image_col.selectbox("Image", tags, key="instances_create_image",
                                 help="the bot version it runs (images labelled as Hive instance images)")
+    flag(image_col, checks.image_problem(image))
     cpus_col, memory_col, pids_col, log_col = st.columns(4)
     cpus = cpus_col.number_input("CPUs", min_value=0.0, value=0.0, step=0.25, key="instances_create_cpus",
                                  help="0: no limit; 1.5 = one and a half cores")
     memory = memory_col.number_input("Memory (MiB)", min_value=0, value=0, step=64, key="instances_create_memory",
                                      help="0: no limit; at least 64; the container is killed (out of memory) above it")
+    flag(memory_col, checks.memory_problem(int(memory)))
     pids = pids_col.number_input("Processes", min_value=0, value=0, step=16, key="instances_create_pids",
                                  help="0: no limit; processes and threads inside the container (at least 16)")
+    flag(pids_col, checks.pids_problem(int(pids)))
     log_mb = log_col.number_input("Log size (MiB)", min_value=1, max_value=1024, value=10, key="instances_create_log",
                                   help="the container's log is rotated at this size (3 files kept)")
     return {"host": host, "image": image or None,
@@ -70,10 +155,22 @@ def _docker_inputs(client: HiveClient) -> dict[str, Any] | None:
                        "log_max_mb": int(log_mb)}}
 
 
-@st.fragment
 def create_form(client: HiveClient) -> None:
-    session.empty_if_asked("instances_create", ["instances_create_name"])
-    with st.expander("New instance", icon=":material/add:"):
+    """The form, and under it the start-up of the instance it created last (until dismissed)."""
+    _form(client)
+    if st.session_state["instances_startup"] is not None:
+        if st.session_state["instances_startup"].get("final") is None:
+            watch_startup(client)
+        else:
+            show_startup()
+
+
+@st.fragment
+def _form(client: HiveClient) -> None:
+    clearing = st.session_state["instances_create_clear"]
+    if clearing:
+        st.session_state["instances_create_open"] = False
+    with st.expander("New instance", icon=":material/add:", key="instances_create_open", on_change="rerun"):
         strategies = errors.attempt("list the strategies", client.list_strategies)
         if strategies is None:
             return
@@ -81,25 +178,42 @@ def create_form(client: HiveClient) -> None:
             st.warning("The strategy library is empty: upload a strategy on the Strategies page first.")
             return
         library = {item["name"]: item for item in strategies}
+        if clearing:
+            _clear(library)
+        instances = errors.attempt("list the instances", client.list_instances) or []
+        templates = _templates_by_strategy(client)
+        problems: list[str] = []
+
+        def flag(place: Any, problem: str | None) -> None:
+            if problem is None:
+                return
+            problems.append(problem)
+            if st.session_state["instances_create_checked"]:
+                place.error(problem, icon=":material/error:")
 
         name_col, runtime_col, pair_col = st.columns(3)
         name = name_col.text_input("Name", key="instances_create_name", placeholder="bot1",
-                                   help="1-63 letters, digits, '_' or '-'; also the bot's id on the wire")
+                                   help="1-63 letters, digits, '_' or '-'; also the bot's id on the wire").strip()
+        flag(name_col, checks.name_problem(name, {item["name"] for item in instances}))
         runtime = runtime_col.selectbox("Runtime", list(RUNTIMES), key="instances_create_runtime",
                                         format_func=RUNTIMES.__getitem__,
                                         help="process: a local subprocess on this machine; docker: a container with "
                                              "its own limits, on one of the Docker hosts")
-        pairs = pair_col.text_input("Trading pair", key="instances_create_pair",
-                                    help="on the built-in simulated exchange; several separated by commas")
+        pairs_text = pair_col.text_input("Trading pair", key="instances_create_pair",
+                                         help="on the built-in simulated exchange; several separated by commas")
+        pairs = [pair.strip() for pair in pairs_text.split(",") if pair.strip()]
+        flag(pair_col, checks.pairs_problem(pairs))
 
-        placement = _docker_inputs(client) if runtime == "docker" else {}
+        placement = _docker_inputs(client, flag) if runtime == "docker" else {}
         if placement is None:
             return
-        entries = [_strategy_entry(index, library) for index in range(st.session_state["instances_create_count"])]
+        entries: list[dict[str, Any]] = []
+        for index in range(st.session_state["instances_create_count"]):
+            entries.append(_strategy_entry(client, index, library, templates, [e["id"] for e in entries], flag))
         more = st.container(horizontal=True)
         more.button("Add strategy", key="instances_create_add", on_click=_add_strategy)
         more.button("Remove strategy", key="instances_create_remove", on_click=_remove_strategy,
-                      disabled=len(entries) == 1)
+                    disabled=len(entries) == 1)
 
         policy_col, retries_col = st.columns(2)
         policy = policy_col.selectbox("Restart policy", list(RESTART_POLICIES), key="instances_create_restart_policy",
@@ -115,22 +229,29 @@ def create_form(client: HiveClient) -> None:
                                   key="instances_create_credential", format_func=lambda item: item or "none",
                                   help="venue credentials handed to its process while it runs (see Credentials)")
         start_now = st.checkbox("Start now", key="instances_create_start")
-        if not st.button("Create Instance", key="instances_create_submit", type="primary"):
+        if problems and st.session_state["instances_create_checked"]:
+            st.error(f"Not created: {len(problems)} field{'s' if len(problems) > 1 else ''} to fix, marked above.",
+                     icon=":material/error:")
+        if not st.button("Create Instance", key="instances_create_submit", type="primary", on_click=_check) \
+                or problems:
             return
         spec = {
-            "name": name.strip(),
+            "name": name,
             "runtime": runtime,
             "strategies": entries,
-            "trading_pairs": [pair.strip() for pair in pairs.split(",") if pair.strip()],
+            "trading_pairs": pairs,
             "start": start_now,
             "restart_policy": {"policy": policy, "max_retries": int(retries)},
             "credential": credential or None,
             **placement,
         }
-        created = errors.attempt(f"create the instance {spec['name'] or '(no name)'}", client.create_instance, spec)
+        created = errors.attempt(f"create the instance {name}", client.create_instance, spec)
         if created is None:
             return  # the error is shown above and every input keeps its value
         st.session_state["instances_selected"] = created["name"]
         st.session_state["instances_notice"] = f"Created {created['name']}"
-        session.empty_on_next_run("instances_create")
+        if start_now:
+            st.session_state["instances_startup"] = {"name": created["name"], "since": created["created_at"],
+                                                     "final": None}
+        st.session_state["instances_create_clear"] = True
         st.rerun(scope="app")

@@ -24,6 +24,7 @@ from backend.domain.instances import (
     Trade,
     TradeCount,
 )
+from backend.domain.startup import Startup
 from backend.orchestrator.strategy_control import StrategyControl
 
 router = APIRouter(prefix="/instances", tags=["instances"])
@@ -185,3 +186,9 @@ def strategy_history(events: EventsDep, name: str, strategy: str,
     """The strategy's commands (stops, resumes, params changes, reloads with their versions; by any path), who sent
     them, when and how they ended, newest first."""
     return events.audit_entries(AuditFilter(instance=name, strategy=strategy, action="command", limit=limit))
+@router.get("/{name}/startup", response_model=Startup)
+def instance_startup(instances: InstancesDep, name: str, since: float | None = None) -> Startup:
+    """Its start in steps: created, image ready (docker; skipped for a process), process or container started, first
+    heartbeat; each done, under way, failed or not reached, with its time. On a failure: the failing step, the reason,
+    and the last lines its process wrote. The first start at or after `since` (epoch seconds), else the latest."""
+    return instances.startup(name, since)
