@@ -12,15 +12,19 @@ from frontend import format as fmt
 from frontend.badges import label_css, state_label
 
 STATE_COLUMNS = ("State", "From", "To")
+ROW_PX, HEADER_PX = 35, 38  # st.dataframe's row and header heights
 
 
 def show_table(frame: pd.DataFrame, empty: str, key: str | None = None, height: int | Literal["auto"] = "auto") -> None:
-    """A read-only table; state columns are coloured like the badges."""
+    """A read-only table; state columns are coloured like the badges. A `height` in pixels is the most it takes: a
+    table of a few rows is no taller than they are, instead of trailing empty lines."""
     if frame.empty:
         st.caption(empty)
         return
     states = [column for column in STATE_COLUMNS if column in frame.columns]
     styled = frame.style.format(precision=4, na_rep="–").map(label_css, subset=states)
+    if height != "auto":
+        height = min(height, HEADER_PX + ROW_PX * len(frame) + 2)
     st.dataframe(styled, hide_index=True, key=key, height=height)
 
 
