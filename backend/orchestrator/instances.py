@@ -384,7 +384,7 @@ class InstanceService:
                 state=state, reason=row.reason, state_since=row.state_since, started_at=row.started_at or 0.0,
                 stop_requested_at=row.stop_requested_at, killed=handle.killed, pid=row.pid, process=process,
                 view=self.fleet.bot(name), broker_down=down,
-                listening_since=self.fleet.listening_since, broker=self.queries.broker_words(),
+                listening_since=self.fleet.silence_counts_from(), broker=self.queries.broker_words(),
             ), Thresholds.of(self.settings), now)
             if outcome.kill and not unreachable:
                 runtime.kill(handle.locator)

@@ -112,7 +112,7 @@ class InstanceQueries:
         heartbeat_age = now - view.last_heartbeat if view and view.last_heartbeat else None
         return InstanceOut(
             name=row.name, runtime=row.runtime, state=state.value,
-            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.listening_since),
+            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.silence_counts_from()),
             state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
             last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes,
