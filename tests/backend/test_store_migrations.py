@@ -20,6 +20,7 @@ from setuptools import find_packages
 from sqlalchemy import func, select
 
 from backend.store import (
+    AlertRow,
     AuditRow,
     Base,
     BrokerLoginRow,
@@ -55,6 +56,7 @@ DOCKER_HOSTS = "0006"  # the Docker endpoints beyond local
 AUDIT_ORIGIN = "0007"  # the audit rows' instance, origin, msg_id and report key
 JOURNAL = "0008"  # the journal cursors and the trades' trade ids
 BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the operator's extra ones
+ALERTS = "0010"  # the alerts about instances (crashed, restarted, restarts used up)
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -132,6 +134,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {DOCKER_HOSTS} -> {AUDIT_ORIGIN}," in line for line in lines)  # and 0007
         assert any(f"upgrade {AUDIT_ORIGIN} -> {JOURNAL}," in line for line in lines)  # and 0008
         assert any(f"upgrade {JOURNAL} -> {BROKER_LOGINS}," in line for line in lines)  # and 0009
+        assert any(f"upgrade {BROKER_LOGINS} -> {ALERTS}," in line for line in lines)  # and 0010
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -164,6 +167,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
             assert session.scalars(select(JournalCursorRow)).all() == []              # 0008's, empty too
             assert session.scalars(select(BrokerLoginRow)).all() == []                # 0009's, empty too
+            assert session.scalars(select(AlertRow)).all() == []                      # 0010's, empty too
         store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Depends
 from backend.api.deps import require_user
 from backend.api.openapi import errors
 from backend.api.routes import (
+    alerts,
     auth,
     broker,
     credentials,
     docs,
     events,
+    fleet,
     health,
     hosts,
     hummingbot_bots,
@@ -30,6 +32,8 @@ api_router.include_router(docs.router, dependencies=_protected)
 api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
+api_router.include_router(fleet.router, dependencies=_protected)
+api_router.include_router(alerts.router, dependencies=_protected)
 # these need the credentials key, a Docker engine or hive_core's CLI, which may be unusable for a while
 api_router.include_router(credentials.router, dependencies=_protected, responses=errors(503))
 api_router.include_router(images.router, dependencies=_protected, responses=errors(503))

@@ -39,6 +39,15 @@ class TelemetryRepository:
         return list(self.session.scalars(select(TradeRow).where(TradeRow.instance_id == instance_id)
                                          .order_by(TradeRow.ts.desc(), TradeRow.id.desc()).limit(limit)))
 
+    def trade_counts(self) -> dict[int, int]:
+        """instance id -> its stored trades, in one grouped query (over the (instance_id, ts) index)."""
+        grouped = select(TradeRow.instance_id, func.count()).group_by(TradeRow.instance_id)
+        return {instance_id: count for instance_id, count in self.session.execute(grouped)}
+
+    def trade_count(self, instance_id: int) -> int:
+        return self.session.scalar(select(func.count()).select_from(TradeRow)
+                                   .where(TradeRow.instance_id == instance_id)) or 0
+
     def pnl_points(self, instance_id: int, since: float | None) -> list[PnlSnapshotRow]:
         """Oldest first; only those after `since` when given."""
         query = select(PnlSnapshotRow).where(PnlSnapshotRow.instance_id == instance_id)
