@@ -118,17 +118,29 @@ def _bulk(client: HiveClient, names: list[str]) -> None:
 
 @st.fragment(run_every=CONFIG.REFRESH_SECONDS)
 def fleet(client: HiveClient) -> None:
+    selected = fleet_table(client)
+    if selected is None:
+        return
+    st.divider()
+    instance = errors.attempt(f"read {selected}", client.get_instance, selected)
+    if instance is not None:
+        instance_detail(client, instance)
+
+
+def fleet_table(client: HiveClient) -> str | None:
+    """Totals, filters, the table and its bulk actions; returns the name of the instance to show below (None when
+    the table is empty)."""
     fleet_totals(client)
     query = _filters(client)
     instances = errors.attempt("list the instances", client.fleet, **query)
     if instances is None:
-        return
+        return None
     filtered = any(value for key, value in query.items() if key != "sort")
     if not instances:
         errors.show_feedback(actions.PREFIX)
         st.info("No instance matches the filters." if filtered else
                 "No instances yet: open **New instance** above to create one.")
-        return
+        return None
     names = [item["name"] for item in instances]
     before = st.session_state["instances_picked"]
     _keep_selection(names)
@@ -141,9 +153,5 @@ def fleet(client: HiveClient) -> None:
         st.session_state["instances_selected"] = added[-1]
     if st.session_state.get("instances_selected") not in names:
         st.session_state["instances_selected"] = picked[-1] if picked else names[0]
-    selected = st.selectbox("Instance", names, key="instances_selected",
-                            help="the instance shown below; clicking a row in the table opens it too")
-    st.divider()
-    instance = errors.attempt(f"read {selected}", client.get_instance, selected)
-    if instance is not None:
-        instance_detail(client, instance)
+    return st.selectbox("Instance", names, key="instances_selected",
+                        help="the instance shown below; clicking a row in the table opens it too")

@@ -119,3 +119,10 @@ def test_bulk_start_and_confirmed_stop_with_failures_in_words_delete_disabled_an
     at.button(key=f"instances_alert_ack_{alert['id']}").click().run()
     assert not any("crashed" in e for e in errors(at))
     wait_until(lambda: client.alerts(unacknowledged=True) == [], 5)
+
+
+def test_the_dashboard_benchmark_renders_every_row_and_times_it() -> None:
+    from benchmarks.dashboard import measure
+
+    result = measure(3, repeats=1)
+    assert result["instances"] == 3 and result["build_ms"] > 0 and result["render_ms"] > 0
