@@ -31,17 +31,18 @@ def fleet_totals(client: HiveClient) -> None:
     if totals is None or not totals["instances"]:
         return
     states = totals["by_state"]
-    unit = f" {totals['pnl_unit']}" if totals.get("pnl_unit") else ""
+    unit = f" ({totals['pnl_unit']})" if totals.get("pnl_unit") else ""
     pnl = totals["pnl"]
-    count, failing, realized, unrealized, volume, trades, cpu, memory = st.columns(8)
-    count.metric("Instances", f"{states.get('running', 0)} of {totals['instances']} running", border=True,
+    count, failing, trades, volume = st.columns(4)
+    count.metric("Running", f"{states.get('running', 0)} of {totals['instances']}", border=True,
                  help="; ".join(f"{n} {state}" for state, n in sorted(states.items())))
     failing.metric("In error", states.get("error", 0), border=True,
-                   help=f"{totals['broker_unreachable']} running with the broker unreachable")
+                   help=f"besides: {totals['broker_unreachable']} running with the broker unreachable")
+    trades.metric("Trades", f"{totals['trades']:,}", border=True)
+    volume.metric(f"Volume{unit}", f"{pnl['volume']:,.2f}", border=True)
+    realized, unrealized, cpu, memory = st.columns(4)
     realized.metric(f"Realized PnL{unit}", fmt.money(pnl["realized"]), border=True)
     unrealized.metric(f"Unrealized PnL{unit}", fmt.money(pnl["unrealized"]), border=True)
-    volume.metric(f"Volume{unit}", f"{pnl['volume']:,.2f}", border=True)
-    trades.metric("Trades", f"{totals['trades']:,}", border=True)
     cpu.metric("CPU", fmt.percent(totals["cpu_percent"]), border=True, help="summed: 100 % is one core")
     memory.metric("Memory", fmt.size(totals["memory_bytes"]), border=True)
 

@@ -52,8 +52,8 @@ def test_totals_filters_sort_and_a_selected_row_opens_below_and_stays_selected(a
     row = table_with(at, "Heartbeat").iloc[2].to_dict()
     assert (row["State"], row["Unit"], row["Strategies"], row["Trades"], row["Uptime"]) == (
         "Created", "BTC", 1, 0, "–")
-    assert metric(at, "Instances") == "0 of 3 running"
-    assert any(m.label == "Realized PnL mixed" for m in at.metric)  # USDT and BTC: summed, said to be mixed
+    assert metric(at, "Running") == "0 of 3"
+    assert any(m.label == "Realized PnL (mixed)" for m in at.metric)  # USDT and BTC: summed, said to be mixed
 
     at.text_input(key="instances_filter_text").input("BRA").run()
     assert names(at) == ["bravo"]
@@ -91,7 +91,7 @@ def test_bulk_start_and_confirmed_stop_with_failures_in_words_delete_disabled_an
     at.button(key="instances_bulk_start").click().run()  # a start of several needs no confirmation
     assert any(s.value.startswith("Started 2: alpha, bravo") for s in at.success)
     rerun_until(at, lambda page: list(table_with(page, "Heartbeat")["State"])[:2] == ["Running", "Running"], 90)
-    assert metric(at, "Instances") == "2 of 3 running"
+    assert metric(at, "Running") == "2 of 3"
 
     at.selectbox(key="instances_selected").select("alpha").run()
     delete = at.button(key="instances_delete")
