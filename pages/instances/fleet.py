@@ -85,8 +85,9 @@ def _keep_selection(names: list[str]) -> None:
 def _table(frame: pd.DataFrame) -> list[int]:
     styled = frame.style.format(precision=2, na_rep="–").map(label_css, subset=["State"])
     event = st.dataframe(styled, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         column_config={column: st.column_config.NumberColumn(format=number)
-                                        for column, number in NUMBERS.items()},
+                         column_config={"Reason": st.column_config.TextColumn(width="large"),
+                                        **{column: st.column_config.NumberColumn(format=number)
+                                           for column, number in NUMBERS.items()}},
                          height=min(38 + 35 * len(frame), 520))
     return list(event.selection.rows)
 
@@ -146,13 +147,13 @@ def fleet_table(client: HiveClient) -> str | None:
     before = st.session_state["instances_picked"]
     _keep_selection(names)
     picked = [names[row] for row in _table(tables.instances_frame(instances)) if row < len(names)]
-    st.session_state["instances_table_names"], st.session_state["instances_picked"] = names, picked
-    _bulk(client, picked)
-
+    # before any other element: a rerun may interrupt this one at the next, and must find these already noted
     added = [name for name in picked if name not in before]
     if added:  # the row just clicked opens below
         st.session_state["instances_selected"] = added[-1]
     if st.session_state.get("instances_selected") not in names:
         st.session_state["instances_selected"] = picked[-1] if picked else names[0]
+    st.session_state["instances_table_names"], st.session_state["instances_picked"] = names, picked
+    _bulk(client, picked)
     return st.selectbox("Instance", names, key="instances_selected",
                         help="the instance shown below; clicking a row in the table opens it too")
