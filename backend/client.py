@@ -353,6 +353,27 @@ class HiveClient:
     def delete_config(self, name: str) -> None:
         self._request("DELETE", f"/scripts/configs/{name}")
 
+    # --- the fleet: listing with filters, totals, alerts ------------------
+    def fleet(self, view: str = "summary", **filters: Any) -> list[dict]:
+        """GET /instances with `view` and the filters of InstanceQuery (state=[...], runtime, host, q, sort, offset,
+        limit); None values are left out."""
+        params = {"view": view} | {key: value for key, value in filters.items() if value not in (None, [], "")}
+        return self._request("GET", "/instances", params=params)
+
+    def fleet_totals(self, **filters: Any) -> dict:
+        return self._request("GET", "/fleet/totals",
+                             params={key: value for key, value in filters.items() if value not in (None, [], "")})
+
+    def alerts(self, limit: int = 50, unacknowledged: bool = False) -> list[dict]:
+        return self._request("GET", "/alerts", params={"limit": limit, "unacknowledged": unacknowledged})
+
+    def acknowledge_alert(self, alert_id: int) -> dict:
+        return self._request("POST", f"/alerts/{alert_id}/ack")
+
+    def acknowledge_alerts(self) -> dict:
+        """Every unacknowledged alert; answers how many were acknowledged."""
+        return self._request("POST", "/alerts/ack")
+
 
 def _error_from(response: httpx.Response) -> BackendError:
     try:

@@ -79,6 +79,7 @@ class Services:
         self.supervisor.stop()
         self.docker_hosts.close()
         self.events.close()
+        self.instances.alerts.close()
         self.fleet.catchup.stop(abort=self.fleet.connection.abort_requests)
         try:
             self.instances.recorder.flush()

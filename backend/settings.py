@@ -98,6 +98,10 @@ class Settings(BaseSettings):
                                     "dashboard (413 beyond): what every target bot receives")
     webhook_max_future: float = Field(
         30.0, ge=0, description="seconds a webhook body's `timestamp` may be ahead of this machine's clock")
+    alert_webhook_url: str | None = Field(
+        None, description="where each alert (an instance crashed, was restarted, used up its restarts) is POSTed as "
+                          "JSON, besides the broker's hive/alerts topic; none when unset")
+    alert_webhook_timeout: float = Field(5.0, gt=0, le=60, description="seconds an alert webhook POST may take")
 
     @classmethod
     def from_env_file(cls, env_file: Path) -> Settings:

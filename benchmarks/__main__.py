@@ -9,7 +9,8 @@
 - orders: the order manager's submit-to-socket latency and its fairness between strategies;
 - density: one process with N strategies against N processes with one;
 - containers: the same with every instance in a container, when a Docker engine answers (DOCKER_HOST) and
-  has the instance image (`make image`).
+  has the instance image (`make image`);
+- dashboard: the Instances page's fleet table built and rendered at 20 and 200 instances.
 
 `--quick` (or HIVE_BENCH_QUICK=1) shortens them, for a smoke run. `python -m benchmarks.report` measures
 the cost of the periodic reports on its own.
@@ -27,6 +28,7 @@ from pathlib import Path
 import hive_core
 from benchmarks.clock_scheduler import best_of, load_source, print_clock_scheduler
 from benchmarks.containers import container_benchmarks
+from benchmarks.dashboard import dashboard_benchmark, print_dashboard
 from benchmarks.density import format_density, run_density
 from benchmarks.fanout import fanout_benchmark, print_fanout
 from benchmarks.orders import order_benchmarks, print_order_benchmarks
@@ -92,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         print("density: one process with N strategies vs N processes with one (same strategy, shared venue and broker)")
         print(format_density(density))
 
+    dashboard = dashboard_benchmark(repeats=2 if args.quick else 5)
+    print()
+    print_dashboard(dashboard)
+
     window = args.density_seconds or (5.0 if args.quick else 20.0)
     containers = container_benchmarks(density_ns[-1:], window)  # the largest N only: containers are slow to start
     args.out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
               "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
               "scale": scale, "fanout": fanout, "orders": orders, "density": density, "containers": containers,
+              "dashboard": dashboard,
               "compiled": compiled,
               "hive_core": hive_core.__version__,
               "python": platform.python_version(), "machine": platform.machine(), "at": stamp}

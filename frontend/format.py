@@ -26,6 +26,13 @@ def percent(value: float | None) -> str:
     return f"{value:.1f} %" if present(value) else "–"
 
 
+def traffic(received: float | None, sent: float | None) -> str:
+    """Bytes received and sent ("↓ 1.2 MB ↑ 300 B"); "–" where the runtime cannot tell one instance's traffic."""
+    if not present(received) and not present(sent):
+        return "–"
+    return f"↓ {size(received)} ↑ {size(sent)}"
+
+
 def duration(seconds: float | None) -> str:
     if not present(seconds):
         return "–"

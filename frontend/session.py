@@ -39,6 +39,17 @@ DEFAULTS: dict[str, Any] = {
     "instances_error": None,
     "instances_notice": None,
     "instances_selected": None,
+    # the fleet table (pages/instances/fleet.py): filters, sort, the rows' names as last drawn, the bulk actions
+    "instances_filter_states": [],
+    "instances_filter_runtime": "all",
+    "instances_filter_host": "all",
+    "instances_filter_text": "",
+    "instances_sort": "name",
+    "instances_sort_descending": False,
+    "instances_table_names": [],
+    "instances_picked": [],  # the names selected in the table, kept when the rows move
+    "instances_confirm_bulk": None,  # {"action", "names"} of a bulk stop/restart awaiting confirmation
+    "instances_bulk_result": None,  # {"action", "done": [names], "failed": {name: words}} of the last bulk action
     "instances_confirm_delete": None,  # name of the instance whose deletion awaits confirmation
     "instances_strategy_error": None,  # the strategy controls' last failed action (pages/instances/strategy_controls)
     "instances_strategy_notice": None,

@@ -29,17 +29,25 @@ def show_table(frame: pd.DataFrame, empty: str, key: str | None = None, height: 
 
 
 def instances_frame(instances: list[dict]) -> pd.DataFrame:
+    """The fleet table, one row per instance in the order given (the listing's summary view is enough): PnL and
+    volume as numbers in the instance's unit (its quote asset, or "mixed"), resource use in words."""
     rows = [
         {
             "Name": item["name"],
             "Runtime": f"{item['runtime']} @ {item['host']}" if item.get("host") else item["runtime"],
             "State": state_label(item["state"]),
             "Reason": item.get("reason", ""),
+            "Uptime": fmt.duration(item.get("uptime_s")),
+            "Strategies": item.get("strategy_count", len(item.get("strategies", []))),
+            "Realized": item.get("pnl", {}).get("realized", 0.0),
+            "Unrealized": item.get("pnl", {}).get("unrealized", 0.0),
+            "Volume": item.get("pnl", {}).get("volume", 0.0),
+            "Unit": item.get("pnl_unit") or "–",
+            "Trades": item.get("trade_count", 0),
             "Heartbeat": fmt.age(item.get("last_heartbeat_age_s")),
-            "PnL": item.get("pnl", {}).get("total", 0.0),
             "CPU": fmt.percent(item.get("cpu_percent")),
             "Memory": fmt.size(item.get("memory_bytes")),
-            "Strategies": ", ".join(s["id"] for s in item.get("strategies", [])),
+            "Network": fmt.traffic(item.get("network_rx_bytes"), item.get("network_tx_bytes")),
         }
         for item in instances
     ]

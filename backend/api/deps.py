@@ -15,6 +15,7 @@ from backend.docker.images import ImageService
 from backend.errors import RateLimited, Unauthorized
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.login_sessions import LoginSession, LoginSessions
+from backend.orchestrator.alerts import AlertService
 from backend.orchestrator.events import EventService
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.queries import InstanceQueries
@@ -92,6 +93,10 @@ def get_instance_queries(services: ServicesDep) -> InstanceQueries:
     return services.instances.queries
 
 
+def get_alerts(services: ServicesDep) -> AlertService:
+    return services.instances.alerts
+
+
 def get_broker(services: ServicesDep) -> BrokerManager:
     return services.broker
 
@@ -132,5 +137,6 @@ SessionsDep = Annotated[LoginSessions, Depends(get_sessions)]
 EventsDep = Annotated[EventService, Depends(get_events)]
 InstancesDep = Annotated[InstanceService, Depends(get_instances)]
 InstanceQueriesDep = Annotated[InstanceQueries, Depends(get_instance_queries)]
+AlertsDep = Annotated[AlertService, Depends(get_alerts)]
 BrokerDep = Annotated[BrokerManager, Depends(get_broker)]
 LibraryDep = Annotated[StrategyLibrary, Depends(get_library)]

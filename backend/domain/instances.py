@@ -145,10 +145,52 @@ class InstanceOut(BaseModel):
                                                         "was built from (label org.hive.version), when it says")
     limits: ResourceLimits | None = Field(None, description="docker: its limits")
     pnl: PnlSummary = Field(default_factory=PnlSummary)
-    strategies: list[StrategyStatus]
+    pnl_unit: str | None = Field(None, description="the unit of `pnl` and its volume: the quote asset of the trading "
+                                                   "pairs (USDT for BTC-USDT), 'mixed' when its strategies trade "
+                                                   "pairs of different quote assets, None when unknown (external)")
+    strategies: list[StrategyStatus] = Field(description="empty in the listing's summary view (see strategy_count)")
+    strategy_count: int = Field(0, description="how many strategies it hosts")
+    trade_count: int = Field(0, description="fills stored of it (all runs)")
+    started_at: float | None = Field(None, description="epoch seconds its current (or last) process started")
+    uptime_s: float | None = Field(None, description="seconds since its process started, while it is starting, "
+                                                     "running or stopping")
     restart_policy: RestartPolicy | None = Field(None, description="None for an external bot")
     restarts: int = Field(0, description="restarts by the supervisor since the last operator start or healthy run")
     next_restart_at: float | None = Field(None, description="epoch seconds of the pending restart, if one is due")
+
+
+SORT_KEYS = ("name", "state", "runtime", "host", "pnl", "realized", "unrealized", "volume", "trades", "uptime",
+             "heartbeat", "cpu", "memory", "strategies", "created")
+
+
+class InstanceQuery(Strict):
+    """Which instances a listing shows, in which order; every filter is optional (none: all of them)."""
+
+    view: Literal["full", "summary"] = Field("full", description="summary: without the per-strategy entries")
+    state: list[InstanceState] = Field(default_factory=list, description="any of these states")
+    runtime: str | None = Field(None, max_length=32, description="process, docker or external")
+    host: str | None = Field(None, max_length=64, description="docker: the Docker host it runs on")
+    q: str | None = Field(None, max_length=200, description="text in its name or reason (case-insensitive)")
+    sort: str = Field("name", pattern=rf"^-?({'|'.join(SORT_KEYS)})$",
+                      description=f"one of {', '.join(SORT_KEYS)}; a leading '-' sorts descending")
+    offset: int = Field(0, ge=0)
+    limit: int | None = Field(None, ge=1, le=5000, description="at most this many (all when absent)")
+
+
+class FleetTotals(BaseModel):
+    """The fleet at a glance: counts per state and the sums of what the instances report."""
+
+    instances: int
+    by_state: dict[str, int] = Field(description="how many instances are in each state (states with none left out)")
+    strategies: int
+    pnl: PnlSummary
+    pnl_unit: str | None = Field(None, description="the unit of pnl and volume; 'mixed' when instances differ")
+    trades: int
+    cpu_percent: float = Field(description="summed over the instances that report it (100 = one core)")
+    memory_bytes: int
+    network_rx_bytes: int
+    network_tx_bytes: int
+    broker_unreachable: int = Field(0, description="running instances whose process is alive but cannot be heard")
 
 
 class StateChange(BaseModel):

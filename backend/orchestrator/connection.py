@@ -50,6 +50,7 @@ class FleetConnection:
         self._target: tuple[str, int] | None = None
         self._connected = threading.Event()
         self.disconnected_since: float | None = None
+        self.connected_since: float | None = None  # wall time of the last (re)connection
         self.last_error: str = ""
 
     # --- connection ------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ class FleetConnection:
         client.subscribe(topics)
         self.last_error = ""
         self.disconnected_since = None
+        self.connected_since = time.time()
         with self._lock:
             self._generation += 1
             self._connected_at = time.monotonic()

@@ -252,6 +252,11 @@ class Fleet:
         if len(queue) > MAX_PENDING:
             del queue[: len(queue) - MAX_PENDING]
 
+    def silence_counts_from(self) -> float:
+        """Since when a bot's silence is its own: the fleet has listened since, and has been connected to the broker
+        since its last reconnection (nothing could be heard during an outage)."""
+        return max(self.listening_since, self.connection.connected_since or 0.0)
+
     def known_bots(self) -> list[str]:
         """Every bot heard under the namespace, whoever created it."""
         with self._lock:

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
+from backend.domain.alerts import AlertKind
 from backend.domain.instances import InstanceCreate, InstanceOut, StateChange
 from backend.domain.startup import Startup
 from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
+from backend.orchestrator.alerts import AlertService
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.handle import ProcessHandle
@@ -74,6 +76,8 @@ class InstanceService:
         self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources)
         self._lock = threading.RLock()
+        self.alerts = AlertService(store, fleet.connection, settings.alert_webhook_url, settings.alert_webhook_timeout)
+        self._raised: list[tuple[str, AlertKind, str]] = []  # alerts to send once the transaction that saw them ends
 
     def _row(self, session: Session, name: str) -> InstanceRow:
         """The row of an instance created here; 409 for an external bot, 404 for an unknown name."""
@@ -352,6 +356,7 @@ class InstanceService:
                 elif row.state in (State.STARTING, State.RUNNING):
                     transition(session, row, State.ERROR, self._failed(row, handle, exit_state, time.time()))
             known = set(InstanceRepository(session).names())
+        self._send_alerts()
         for runtime in self.runtimes.values():
             for stray in runtime.strays(known):
                 log.warning("%s runtime: %s belongs to this backend but to no instance (its row is gone); left "
@@ -371,7 +376,27 @@ class InstanceService:
                 log.exception("cannot evaluate instance %s", name)
 
     def evaluate(self, name: str, now: float | None = None) -> State:
-        """Derive the instance's state from its process, its heartbeats and the broker, and store it."""
+        """Derive the instance's state from its process, its heartbeats and the broker, and store it; then raise the
+        alerts of what happened (a crash, an error, a restart, restarts used up)."""
+        try:
+            return self._evaluate(name, now)
+        finally:
+            self._send_alerts()
+
+    def _alert(self, name: str, kind: AlertKind, message: str) -> None:
+        with self._lock:
+            self._raised.append((name, kind, message))
+
+    def _send_alerts(self) -> None:
+        with self._lock:
+            raised, self._raised = self._raised, []
+        for name, kind, message in raised:
+            try:
+                self.alerts.raise_alert(name, kind, message)
+            except Exception:  # an alert that cannot be stored must not stop the supervision
+                log.exception("cannot raise the %s alert of instance %s", kind, name)
+
+    def _evaluate(self, name: str, now: float | None) -> State:
         with self._lock, self.store.session() as session:
             row = self._row(session, name)
             now = time.time() if now is None else now
@@ -407,13 +432,15 @@ class InstanceService:
                 state=state, reason=row.reason, state_since=row.state_since, started_at=row.started_at or 0.0,
                 stop_requested_at=row.stop_requested_at, killed=handle.killed, pid=row.pid, process=process,
                 view=self.fleet.bot(name), broker_down=down,
-                listening_since=self.fleet.listening_since, broker=self.queries.broker_words(),
+                listening_since=self.fleet.silence_counts_from(), broker=self.queries.broker_words(),
             ), Thresholds.of(self.settings), now)
             if outcome.kill and not unreachable:
                 runtime.kill(handle.locator)
                 row.handle = replace(handle, killed=True).to_json()
             if exited_now and outcome.state == State.ERROR:
                 outcome = replace(outcome, reason=self._failed(row, handle, process, now))
+            elif outcome.state == State.ERROR and state != State.ERROR:
+                self._alert(name, "error", outcome.reason)
             if unreachable and outcome.state != state:
                 outcome = replace(outcome, reason=f"{outcome.reason}; {unreachable}")
             if outcome.state != state:
@@ -436,7 +463,9 @@ class InstanceService:
                                   operator_stopped=row.stop_requested_at is not None)
         row.next_restart_at = decision.at
         if decision.action == Action.GIVE_UP:
+            self._alert(row.name, "gave_up", decision.reason)
             return with_log_lines(decision.reason, self._runtime(row).last_lines(handle.locator, GIVE_UP_LOG_LINES))
+        self._alert(row.name, "crash", decision.reason)
         return decision.reason
 
     def _restart(self, session: Session, row: InstanceRow) -> None:
@@ -446,6 +475,7 @@ class InstanceService:
         row.restarts, row.next_restart_at = row.restarts + 1, None
         policy = InstanceCreate.model_validate(row.spec["create"]).restart_policy
         log.info("restarting instance %s (restart %d of %d)", row.name, row.restarts, policy.max_retries)
+        self._alert(row.name, "restart", restart_words(row.restarts, policy, code))
         try:
             self._launch(session, row, restart_words(row.restarts, policy, code))
         except (HiveError, OSError) as error:  # its files could not be written: retrying each second would not help

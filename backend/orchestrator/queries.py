@@ -2,6 +2,8 @@
 
 Instances created here are read from the store, with what the fleet hears laid over them; every other bot
 heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone.
+The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
+store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size.
 """
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ from backend.domain.instances import (
     MAX_OPEN_ORDERS,
     ErrorLine,
     FleetOrder,
+    FleetTotals,
     InstanceCreate,
     InstanceOut,
+    InstanceQuery,
     LogLine,
     MarketEvent,
     Notification,
@@ -34,16 +38,19 @@ from backend.errors import not_found
 from backend.orchestrator.fleet import BotView, Fleet, StrategyView
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.lifecycle import State
+from backend.orchestrator.listing import page, pnl_unit, totals
 from backend.orchestrator.recorder import FleetRecorder
 from backend.orchestrator.resource_history import ResourceHistory
-from backend.orchestrator.state import broker_down, external_state, reason_now
+from backend.orchestrator.state import BROKER_UNREACHABLE, broker_down, external_state, reason_now
 from backend.runtimes.base import Resources
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.store.repositories.telemetry import TelemetryRepository
 
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
-LIVE = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
+TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
+REPORTED = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
+LIVE = (State.STARTING, State.RUNNING, State.STOPPING)  # states in which its process runs
 
 
 class BrokerAddress(Protocol):
@@ -60,31 +67,59 @@ class InstanceQueries:
         self.broker = broker
         self.heartbeat_timeout = heartbeat_timeout
         self.resources = resources
+        self._trade_counts: tuple[float, dict[int, int]] = (0.0, {})
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
         return f"the broker at {host}:{port}"
 
     # --- instances -------------------------------------------------------------------------------
-    def all(self) -> list[InstanceOut]:
-        """The instances the backend created, and every other bot heard under the namespace (runtime external)."""
+    def all(self, summary: bool = False) -> list[InstanceOut]:
+        """The instances the backend created, and every other bot heard under the namespace (runtime external);
+        without their per-strategy entries when `summary`."""
+        return self._listed(InstanceQuery(view="summary" if summary else "full"))
+
+    def listing(self, query: InstanceQuery) -> tuple[list[InstanceOut], int]:
+        """The page of the instances that pass the query's filters, in its order, and how many passed."""
+        return page(self._listed(query), query)
+
+    def totals(self, query: InstanceQuery) -> FleetTotals:
+        """The sums over the instances that pass the query's filters (offset and limit aside)."""
+        return totals(self._listed(query.model_copy(update={"view": "summary"})), BROKER_UNREACHABLE)
+
+    def _listed(self, query: InstanceQuery) -> list[InstanceOut]:
+        """The instances that pass the filters, by name. Rows are left out by their stored columns before anything
+        is built of them; the text, which may be in the derived reason, is matched last."""
+        summary = query.view == "summary"
         with self.store.session() as session:
-            rows = InstanceRepository(session).all()
-            out = [self.out(session, row) for row in rows]
-        ours = {row.name for row in rows}
-        now = time.time()
-        for name in self.fleet.known_bots():
-            if name not in ours:
-                view = self.fleet.bot(name)
-                if view is not None:
-                    out.append(self._external_out(name, view, now))
+            rows = [row for row in InstanceRepository(session).all() if _passes(row, query)]
+            counts = self._counts(session)
+            out = [self.out(session, row, summary, counts.get(row.id, 0)) for row in rows]
+            ours = set(InstanceRepository(session).names())
+        if query.runtime in (None, "external") and query.host is None:
+            now = time.time()
+            for name in self.fleet.known_bots():
+                if name not in ours and (view := self.fleet.bot(name)) is not None:
+                    external = self._external_out(name, view, now, summary)
+                    if not query.state or external.state in query.state:
+                        out.append(external)
+        if query.q:
+            text = query.q.casefold()
+            out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
         return sorted(out, key=lambda instance: instance.name)
+
+    def _counts(self, session: Session) -> dict[int, int]:
+        at, counts = self._trade_counts
+        if time.monotonic() - at > TRADE_COUNT_TTL:
+            counts = TelemetryRepository(session).trade_counts()
+            self._trade_counts = (time.monotonic(), counts)
+        return counts
 
     def get(self, name: str) -> InstanceOut:
         with self.store.session() as session:
             row = InstanceRepository(session).get(name)
             if row is not None:
-                return self.out(session, row)
+                return self.out(session, row, trade_count=TelemetryRepository(session).trade_count(row.id))
         view = self.fleet.bot(name)
         if view is None:
             raise not_found("instance", name)
@@ -95,8 +130,9 @@ class InstanceQueries:
             ours = set(InstanceRepository(session).names())
         return sorted(ours | set(self.fleet.known_bots()))
 
-    def out(self, session: Session, row: InstanceRow) -> InstanceOut:
-        """One stored instance as the API shows it, read within `session`."""
+    def out(self, session: Session, row: InstanceRow, summary: bool = False, trade_count: int = 0) -> InstanceOut:
+        """One stored instance as the API shows it, read within `session`; without its per-strategy entries when
+        `summary`."""
         now = time.time()
         spec = InstanceCreate.model_validate(row.spec["create"])
         versions = row.spec.get("versions", {})
@@ -110,7 +146,7 @@ class InstanceQueries:
                 pnl = _reported_pnl(reported)
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
-            current = reported if state in LIVE else None
+            current = reported if state in REPORTED else None
             strategies.append(StrategyStatus(
                 id=entry.id, strategy=entry.strategy, version=reloaded.get(entry.id, versions.get(entry.strategy)),
                 params=entry.params, interval=entry.interval, status=current.status if current is not None else None,
@@ -121,27 +157,29 @@ class InstanceQueries:
         docker = spec.runtime == "docker"
         resources = self.resources.get(row.name, Resources()) if live else Resources()
         heartbeat_age = now - view.last_heartbeat if view and view.last_heartbeat else None
+        pairs = [entry.trading_pair or spec.trading_pairs[0] for entry in spec.strategies]
         return InstanceOut(
             name=row.name, runtime=row.runtime, state=state.value,
-            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.listening_since),
+            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.silence_counts_from()),
             state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
             last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes,
             network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
             host=spec.host if docker else None, image=spec.image if docker else None,
             image_version=(handle.locator.get("image_version") or None) if docker and handle is not None else None,
-            limits=spec.limits if docker else None, pnl=_total(strategies),
-            strategies=strategies, restart_policy=spec.restart_policy, restarts=row.restarts,
-            next_restart_at=row.next_restart_at,
+            limits=spec.limits if docker else None, pnl=_total(strategies), pnl_unit=pnl_unit(pairs),
+            strategies=[] if summary else strategies, strategy_count=len(strategies), trade_count=trade_count,
+            started_at=row.started_at, uptime_s=round(now - row.started_at, 1) if row.started_at and state in LIVE
+            else None, restart_policy=spec.restart_policy, restarts=row.restarts, next_restart_at=row.next_restart_at,
         )
 
-    def _external_out(self, name: str, view: BotView, now: float) -> InstanceOut:
+    def _external_out(self, name: str, view: BotView, now: float, summary: bool = False) -> InstanceOut:
         connection = self.fleet.connection
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
                                        self.broker_words(), self.heartbeat_timeout)
         strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
                                      status=reported.status, error=reported.error, pnl=_reported_pnl(reported),
-                                     **_orders_and_balances(reported if state in LIVE else None))
+                                     **_orders_and_balances(reported if state in REPORTED else None))
                       for strategy_id, reported in sorted(view.strategies.items())]
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
         first = view.first_seen or view.last_seen or now
@@ -149,7 +187,7 @@ class InstanceQueries:
             name=name, runtime="external", state=state.value, reason=reason,
             state_since=max(t for t in (view.last_alive, view.last_offline, first) if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            pnl=_total(strategies), strategies=strategies,
+            pnl=_total(strategies), strategies=[] if summary else strategies, strategy_count=len(strategies),
         )
 
     @staticmethod
@@ -212,7 +250,7 @@ class InstanceQueries:
     def trades_count(self, name: str) -> int:
         with self.store.session() as session:
             row = self._stored(session, name)
-            return 0 if row is None else TelemetryRepository(session).count_trades(row.id)
+            return 0 if row is None else TelemetryRepository(session).trade_count(row.id)
 
     def history(self, name: str) -> list[StateChange]:
         with self.store.session() as session:
@@ -289,6 +327,13 @@ def _orders_and_balances(reported: StrategyView | None) -> dict[str, Any]:
 
 def _capped(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + f"\n… ({len(text):,} characters)"
+def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
+    """The row passes the filters that its stored columns decide (state, runtime, host)."""
+    if query.state and row.state not in query.state:
+        return False
+    if query.runtime is not None and row.runtime != query.runtime:
+        return False
+    return query.host is None or (row.runtime == "docker" and row.spec["create"].get("host") == query.host)
 
 
 def _reported_pnl(reported: StrategyView) -> PnlSummary:

@@ -3,7 +3,9 @@
 State is never "a process exists". It is derived from three facts:
 - what the runtime says about the process (alive, or exited with a code and a last output line);
 - what the fleet connection heard from the bot over MQTT (heartbeats, online/offline);
-- whether the fleet connection itself is up (when the broker is down, nothing can be heard).
+- whether the fleet connection itself is up (when the broker is down, nothing can be heard: a running instance
+  whose process is alive stays running, "broker unreachable; process alive", and silence counts again only from
+  the reconnection).
 The instance service gathers the facts on each supervisor tick and right after operator actions, and
 applies the outcome through the transition table (lifecycle.py).
 """
@@ -18,6 +20,7 @@ from backend.runtimes.base import ProcessState
 from backend.settings import Settings
 
 SILENT = "no heartbeat for"
+BROKER_UNREACHABLE = "broker unreachable; process alive"
 OFFLINE_GRACE = 1.5      # s: an 'offline' is blamed on the connection only if the process does not exit meanwhile
 BROKER_DOWN_GRACE = 2.0  # s: a fleet reconnect shorter than this does not put running bots in error
 
@@ -80,9 +83,11 @@ def derive_state(facts: Facts, limits: Thresholds, now: float) -> Outcome:
         reference = max(alive_at or 0.0, started_at, facts.listening_since)
         if not process.alive:
             return Outcome(State.ERROR, process.detail)
-        if facts.broker_down:
-            return Outcome(State.ERROR, f"broker is down: the backend cannot reach {facts.broker}, "
-                                        "so no heartbeat can arrive")
+        if facts.broker_down:  # nothing can be heard, but the process runs (and trades): it is not in error
+            return Outcome(state, f"{BROKER_UNREACHABLE} (the backend cannot reach {facts.broker}, so no "
+                                  "heartbeat can arrive)")
+        if facts.reason.startswith(BROKER_UNREACHABLE):
+            return Outcome(state, alive_words(view, now) or "broker reachable again; waiting for a heartbeat")
         if offline_at is not None and offline_at > (alive_at or 0.0) and now - offline_at >= OFFLINE_GRACE:
             return Outcome(State.ERROR, "went offline (connection lost, last will)")
         if now - reference > limits.heartbeat_timeout:
@@ -110,6 +115,8 @@ def derive_state(facts: Facts, limits: Thresholds, now: float) -> Outcome:
 def reason_now(state: State, reason: str, started_at: float | None, view: BotView | None, now: float,
                listening_since: float) -> str:
     """The stored reason, or for the states that change by the second, the reason as of now."""
+    if state == State.RUNNING and reason.startswith(BROKER_UNREACHABLE):
+        return reason
     if state == State.RUNNING:
         alive = alive_words(view, now) or "running; no heartbeat heard yet since the backend started"
         stopped = stopped_words(view)

@@ -48,6 +48,7 @@ from backend.errors import Conflict, InvalidInput, NotFound, Unavailable
 from backend.runtimes.base import ProcessState, Resources, exit_words
 from backend.runtimes.config_file import CONFIG_NAME, CREDENTIALS_NAME, JOURNAL_DIR
 from backend.runtimes.docker_stats import StatsSampler
+from backend.runtimes.exit_reason import TAIL_LINES, error_line
 from backend.runtimes.instance_archive import instance_archive
 
 log = logging.getLogger(__name__)
@@ -77,15 +78,15 @@ def exit_code_of(code: int | None) -> int | None:
     return code
 
 
-def describe_container_exit(state: dict[str, Any], memory_limit: int | None, last_line: str) -> str:
-    """The end of a container in words: the OOM kill with its limit, else the exit code or signal; then its
-    last log line."""
+def describe_container_exit(state: dict[str, Any], memory_limit: int | None, line: str) -> str:
+    """The end of a container in words: the OOM kill with its limit, else the exit code or signal; then the log
+    line that names the error (exit_reason.py)."""
     if state.get("OOMKilled"):
         limit = f" (limit {memory_limit // MIB} MiB)" if memory_limit else ""
         words = f"killed: out of memory{limit}"
     else:
         words = exit_words(exit_code_of(state.get("ExitCode")))
-    return f"{words}: {last_line}" if last_line else words
+    return f"{words}: {line}" if line else words
 
 
 class DockerRuntime:
@@ -330,9 +331,9 @@ class DockerRuntime:
                 handle["pid"] = state.get("Pid") or None  # the orchestrator keeps a locator that changed
                 return ProcessState(alive=True)
             memory = container.attrs["HostConfig"].get("Memory") or None
-            last = self._last_lines(container, 1)
-            return ProcessState(alive=False, exit_code=exit_code_of(state.get("ExitCode")),
-                                detail=describe_container_exit(state, memory, last[-1] if last else ""))
+            code = exit_code_of(state.get("ExitCode"))
+            line = error_line(self._last_lines(container, TAIL_LINES), code)
+            return ProcessState(alive=False, exit_code=code, detail=describe_container_exit(state, memory, line))
 
     def pid(self, handle: dict[str, Any]) -> int | None:
         """The container's main process (the init) as the host sees it, noted at start and on each poll."""

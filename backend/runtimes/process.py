@@ -24,16 +24,18 @@ from typing import Any
 import psutil
 
 from backend.domain.instances import InstanceCreate
-from backend.host import RUN_MARKER, child_env, last_output_line, last_output_lines, live_process
+from backend.host import RUN_MARKER, child_env, last_output_lines, live_process
 from backend.runtimes.base import ProcessState, Resources, exit_words
+from backend.runtimes.exit_reason import TAIL_LINES, error_line
 from backend.runtimes.instance_user import isolated, isolating
 
 LAUNCH_MODULE = "backend.runtimes.launch"
 
 
-def describe_exit(code: int | None, last_line: str) -> str:
+def describe_exit(code: int | None, line: str) -> str:
+    """The exit in words, with the output line that names the error (exit_reason.py) when there is one."""
     words = exit_words(code)
-    return f"{words}: {last_line}" if last_line else words
+    return f"{words}: {line}" if line else words
 
 
 class ProcessRuntime:
@@ -143,8 +145,8 @@ class ProcessRuntime:
                 self._find_child(handle, timeout=0)
             return ProcessState(alive=True)
         code = _read_exit_code(Path(handle["exit_file"]))
-        last = last_output_line(Path(handle["log_file"]))
-        return ProcessState(alive=False, exit_code=code, detail=describe_exit(code, last))
+        tail = last_output_lines(Path(handle["log_file"]), TAIL_LINES)
+        return ProcessState(alive=False, exit_code=code, detail=describe_exit(code, error_line(tail, code)))
 
     def last_lines(self, handle: dict[str, Any], count: int) -> list[str]:
         return last_output_lines(Path(handle["log_file"]), count)

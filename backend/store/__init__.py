@@ -1,6 +1,7 @@
 """Persistence: SQLAlchemy models and the Store (engine + sessions + bulk writes)."""
 from backend.store.db import Heard, LogEntry, MarketEventEntry, NotificationEntry, PnlEntry, Store, TradeEntry
 from backend.store.models import (
+    AlertRow,
     AuditRow,
     Base,
     BotRunRow,
@@ -27,8 +28,8 @@ from backend.store.models import (
 )
 
 __all__ = [
-    "AuditRow", "Base", "BotRunRow", "BrokerLoginRow", "BrokerRow", "CredentialRow", "DockerHostRow", "EventRow",
-    "Heard", "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "LoginSessionRow", "MarketEventEntry",
+    "AlertRow", "AuditRow", "Base", "BotRunRow", "BrokerLoginRow", "BrokerRow", "CredentialRow", "DockerHostRow",
+    "EventRow", "Heard", "InstanceRow", "JournalCursorRow", "LogEntry", "LogRow", "LoginSessionRow", "MarketEventEntry",
     "MarketEventRow", "NotificationEntry", "NotificationRow", "PnlEntry", "PnlSnapshotRow", "ResourceSampleRow",
     "ScriptConfigRow", "StateChangeRow", "Store", "StrategyFileRow", "StrategyVersionRow", "TradeEntry", "TradeRow",
     "WebhookReceiptRow", "WebhookRow",

@@ -350,3 +350,19 @@ class DockerHostRow(Base):
     broker_host: Mapped[str | None] = mapped_column(String(255), nullable=True,
                                                     doc="the broker's address as that host's instances reach it")
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class AlertRow(Base):
+    """Something an operator must notice about an instance (it crashed, was restarted by the supervisor, used up
+    its restarts), kept until acknowledged; `instance` by name, so an alert outlives a deleted instance."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_open", "acknowledged_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[float] = mapped_column(Float)
+    instance: Mapped[str] = mapped_column(String(63))
+    kind: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    acknowledged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -28,7 +28,9 @@ def _controls(client: HiveClient, instance: dict) -> None:
     buttons.button("Stop", key="instances_stop", disabled=state in ("created", "stopped", "stopping"),
                       on_click=actions.stop, args=(client, name))
     buttons.button("Restart", key="instances_restart", on_click=actions.restart, args=(client, name))
-    buttons.button("Delete", key="instances_delete", on_click=actions.ask_delete, args=(name,))
+    blocked = actions.delete_blocked(instance)
+    buttons.button("Delete", key="instances_delete", on_click=actions.ask_delete, args=(name,),
+                   disabled=blocked is not None, help=blocked)
     if st.session_state["instances_confirm_delete"] == name:
         st.warning(f"Delete **{name}**? Its configuration and history go with it. A running instance must be "
                    "stopped first.", icon=":material/delete:")

@@ -23,6 +23,17 @@ SCRIPT = textwrap.dedent("""
     if mode == "crash":
         print("ValueError: boom", file=sys.stderr, flush=True)
         sys.exit(3)
+    if mode == "traceback":  # the error, then unrelated lines as the bot shuts down
+        def connect():
+            raise RuntimeError("venue refused the API key")
+        try:
+            connect()
+        except RuntimeError:
+            import traceback
+            traceback.print_exc()
+        print("2026-01-01 10:00:00,000 INFO hive.runtime: closing the venue connection", flush=True)
+        print("2026-01-01 10:00:00,001 INFO hive.runtime: bye", flush=True)
+        sys.exit(1)
     if mode == "term":
         signal.signal(signal.SIGTERM, lambda *_: (print("graceful stop", flush=True), sys.exit(0)))
     if mode == "stubborn":
@@ -98,6 +109,23 @@ def test_stubborn_process_is_killed_with_its_whole_group(instance_dir: Path) -> 
     runtime.kill(handle)
     wait_until(lambda: not runtime.poll(handle).alive, 10)
     assert not psutil.pid_exists(handle["pid"]) or psutil.Process(handle["pid"]).status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.fault
+def test_crash_reason_names_the_exception_not_the_shutdown_lines_after_it(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "traceback")
+    state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
+    assert state.detail == "exited with code 1: RuntimeError: venue refused the API key"
+
+
+@pytest.mark.fault
+def test_a_bot_killed_by_a_signal_is_explained_by_the_signal_not_its_last_log_line(instance_dir: Path) -> None:
+    runtime, handle = start(instance_dir, "run")
+    wait_until(lambda: "bot up" in (instance_dir / "process.log").read_text(), 10)
+    wait_until(lambda: runtime.pid(handle) is not None and runtime.poll(handle).alive, 10)
+    os.kill(handle["pid"], signal.SIGKILL)
+    state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
+    assert state.detail == "killed by SIGKILL"
 
 
 def test_last_line_comes_from_the_current_run_only(tmp_path: Path) -> None:

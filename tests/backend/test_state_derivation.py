@@ -202,16 +202,41 @@ def test_error_from_silence_takes_the_exit_reason_when_the_process_ends_later(wo
     assert state_of(service)[1] == "exited with code 1: MemoryError"
 
 
-def test_broker_down_puts_a_running_instance_in_error_saying_so(world) -> None:
-    service, fleet, _runtime = world
+def test_broker_down_keeps_a_live_running_instance_running_saying_the_broker_is_unreachable(world) -> None:
+    service, fleet, runtime = world
     t0 = started(service)
     hear(fleet, "hb", t0 + 1)
     service.evaluate("bot", now=t0 + 1)
     fleet.connection._connected.clear()
     fleet.connection.disconnected_since = t0 + 2
     assert service.evaluate("bot", now=t0 + 3) == State.RUNNING  # a short reconnect is not an outage
-    assert service.evaluate("bot", now=t0 + 4.5) == State.ERROR
-    assert state_of(service)[1].startswith("broker is down")
+    assert service.evaluate("bot", now=t0 + 4.5) == State.RUNNING
+    assert state_of(service)[1].startswith("broker unreachable; process alive")
+    assert service.evaluate("bot", now=t0 + 100) == State.RUNNING  # far beyond the heartbeat timeout: still running
+    assert service.queries.get("bot").reason.startswith("broker unreachable; process alive")
+
+    fleet.connection._connected.set()  # back at t0 + 101: the silence counts from the reconnection
+    fleet.connection.disconnected_since, fleet.connection.connected_since = None, t0 + 101
+    assert service.evaluate("bot", now=t0 + 102) == State.RUNNING
+    assert not state_of(service)[1].startswith("broker unreachable")
+    assert service.evaluate("bot", now=t0 + 125) == State.RUNNING
+    hear(fleet, "hb", t0 + 126)
+    assert service.evaluate("bot", now=t0 + 126) == State.RUNNING
+    assert state_of(service)[1].startswith("heartbeat received")
+    assert service.evaluate("bot", now=t0 + 157) == State.ERROR  # then silence is the bot's own again
+
+
+def test_broker_down_does_not_hide_a_crash(world) -> None:
+    service, fleet, runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    fleet.connection._connected.clear()
+    fleet.connection.disconnected_since = t0 + 2
+    assert service.evaluate("bot", now=t0 + 5) == State.RUNNING
+    runtime.exit(-9, "killed by SIGKILL")
+    assert service.evaluate("bot", now=t0 + 6) == State.ERROR
+    assert state_of(service)[1] == "killed by SIGKILL"
 
 
 def test_stop_that_is_ignored_ends_with_sigkill_after_the_grace_period(world) -> None:

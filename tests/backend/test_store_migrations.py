@@ -20,6 +20,7 @@ from setuptools import find_packages
 from sqlalchemy import func, select
 
 from backend.store import (
+    AlertRow,
     AuditRow,
     Base,
     BrokerLoginRow,
@@ -59,6 +60,7 @@ BROKER_LOGINS = "0009"  # one broker login per instance, the backend's and the o
 AUDIT_STRATEGY = "0010"  # the strategy id a command addressed
 VERSION_AUTHORS = "0011"  # the strategy versions' author and note
 LOGIN_SESSIONS = "0012"  # the sessions opened with the login, by a hash of their token
+ALERTS = "0013"  # the alerts about instances (crashed, restarted, restarts used up)
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -139,6 +141,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {BROKER_LOGINS} -> {AUDIT_STRATEGY}," in line for line in lines)  # and 0010
         assert any(f"upgrade {AUDIT_STRATEGY} -> {VERSION_AUTHORS}," in line for line in lines)  # and 0011
         assert any(f"upgrade {VERSION_AUTHORS} -> {LOGIN_SESSIONS}," in line for line in lines)  # and 0012
+        assert any(f"upgrade {LOGIN_SESSIONS} -> {ALERTS}," in line for line in lines)  # and 0013
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -173,7 +176,8 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(DockerHostRow)).all() == []                 # 0006's, empty too
             assert session.scalars(select(JournalCursorRow)).all() == []              # 0008's, empty too
             assert session.scalars(select(BrokerLoginRow)).all() == []                # 0009's, empty too
-            assert session.scalars(select(LoginSessionRow)).all() == []               # 0010's, empty too
+            assert session.scalars(select(LoginSessionRow)).all() == []               # 0012's, empty too
+            assert session.scalars(select(AlertRow)).all() == []                      # 0013's, empty too
         store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
             assert session.scalar(select(func.max(LogRow.id))) == 5

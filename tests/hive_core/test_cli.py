@@ -122,3 +122,5 @@ def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_pat
     assert (density["single"]["processes"], density["many"]["processes"]) == (1, 2)
     assert density["sockets_single"] <= 3 and density["sockets_many"] >= 2 * density["sockets_single"]
     assert density["single"]["pss_mb"] > 0 and density["memory_ratio"] < 1.0
+    assert [r["instances"] for r in record["dashboard"]] == [20, 200]
+    assert "fleet table" in result.stdout

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends
 from backend.api.deps import require_user
 from backend.api.openapi import errors
 from backend.api.routes import (
+    alerts,
     auth,
     broker,
     credentials,
@@ -33,6 +34,7 @@ api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
 api_router.include_router(fleet.router, dependencies=_protected)
+api_router.include_router(alerts.router, dependencies=_protected)
 # these need the credentials key, a Docker engine or hive_core's CLI, which may be unusable for a while
 api_router.include_router(credentials.router, dependencies=_protected, responses=errors(503))
 api_router.include_router(images.router, dependencies=_protected, responses=errors(503))

@@ -1,13 +1,22 @@
-"""Across the fleet: every instance's open orders, and every instance's errors."""
+"""Across the fleet: the totals at a glance (counts per state, sums of PnL, volume, trades and resource use),
+every instance's open orders, and every instance's errors."""
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from backend.api.deps import InstanceQueriesDep
 from backend.api.openapi import errors
-from backend.domain.instances import ErrorLine, FleetOrder
+from backend.domain.instances import ErrorLine, FleetOrder, FleetTotals, InstanceQuery
 
 router = APIRouter(tags=["fleet"])
+
+
+@router.get("/fleet/totals", response_model=FleetTotals)
+def fleet_totals(instances: InstanceQueriesDep, query: Annotated[InstanceQuery, Query()]) -> FleetTotals:
+    """The totals over every instance, or over those that pass the filters of GET /instances (sort, offset and
+    limit do not change them). PnL and volume are summed as reported: `pnl_unit` says 'mixed' when the
+    instances' quote assets differ."""
+    return instances.totals(query)
 
 
 @router.get("/orders/open", response_model=list[FleetOrder], responses=errors(404))

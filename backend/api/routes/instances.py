@@ -12,6 +12,7 @@ from backend.domain.events import AuditEntry, AuditFilter
 from backend.domain.instances import (
     InstanceCreate,
     InstanceOut,
+    InstanceQuery,
     LogLine,
     MarketEvent,
     Notification,
@@ -30,9 +31,18 @@ from backend.orchestrator.strategy_control import StrategyControl
 router = APIRouter(prefix="/instances", tags=["instances"])
 
 
+TOTAL_HEADER = "X-Total-Count"
+
+
 @router.get("", response_model=list[InstanceOut])
-def list_instances(instances: InstanceQueriesDep) -> list[InstanceOut]:
-    return instances.all()
+def list_instances(instances: InstanceQueriesDep, query: Annotated[InstanceQuery, Query()],
+                   response: Response) -> list[InstanceOut]:
+    """Every instance by name, or those that pass the filters (`state` may repeat) in the `sort` order, from
+    `offset`, at most `limit`; the header X-Total-Count says how many passed. `view=summary` leaves out the
+    per-strategy entries (`strategy_count` stays)."""
+    listed, total = instances.listing(query)
+    response.headers[TOTAL_HEADER] = str(total)
+    return listed
 
 
 @router.post("", response_model=InstanceOut, status_code=201)

@@ -51,7 +51,12 @@ class TelemetryRepository:
         return list(self.session.scalars(select(TradeRow).where(TradeRow.instance_id == instance_id)
                                          .order_by(TradeRow.ts.desc(), TradeRow.id.desc()).limit(limit)))
 
-    def count_trades(self, instance_id: int) -> int:
+    def trade_counts(self) -> dict[int, int]:
+        """instance id -> its stored trades, in one grouped query (over the (instance_id, ts) index)."""
+        grouped = select(TradeRow.instance_id, func.count()).group_by(TradeRow.instance_id)
+        return {instance_id: count for instance_id, count in self.session.execute(grouped)}
+
+    def trade_count(self, instance_id: int) -> int:
         return self.session.scalar(select(func.count()).select_from(TradeRow)
                                    .where(TradeRow.instance_id == instance_id)) or 0
 

@@ -1,0 +1,76 @@
+"""The fleet listing's rules, as pure functions over the instances as the API shows them: sorting and paging,
+the unit of a PnL, and the fleet's totals."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from backend.domain.instances import FleetTotals, InstanceOut, InstanceQuery, PnlSummary
+
+MIXED = "mixed"
+STATE_ORDER = {"error": 0, "starting": 1, "stopping": 2, "running": 3, "created": 4, "stopped": 5}
+
+_SORT_KEYS: dict[str, Callable[[InstanceOut], Any]] = {
+    "name": lambda i: i.name,
+    "state": lambda i: STATE_ORDER.get(i.state, 9),
+    "runtime": lambda i: i.runtime,
+    "host": lambda i: i.host,
+    "pnl": lambda i: i.pnl.total,
+    "realized": lambda i: i.pnl.realized,
+    "unrealized": lambda i: i.pnl.unrealized,
+    "volume": lambda i: i.pnl.volume,
+    "trades": lambda i: i.trade_count,
+    "uptime": lambda i: i.uptime_s,
+    "heartbeat": lambda i: i.last_heartbeat_age_s,
+    "cpu": lambda i: i.cpu_percent,
+    "memory": lambda i: i.memory_bytes,
+    "strategies": lambda i: i.strategy_count,
+    "created": lambda i: i.created_at,
+}
+
+
+def page(instances: list[InstanceOut], query: InstanceQuery) -> tuple[list[InstanceOut], int]:
+    """`instances` (sorted by name) in the query's order, the query's page of them, and how many there are.
+
+    Instances without the sort key's value (no heartbeat yet, no CPU figure) come last in either direction; ties
+    keep the name order."""
+    descending = query.sort.startswith("-")
+    key = _SORT_KEYS[query.sort.lstrip("-")]
+    known = [item for item in instances if key(item) is not None]
+    unknown = [item for item in instances if key(item) is None]
+    ordered = sorted(known, key=key, reverse=descending) + unknown
+    end = None if query.limit is None else query.offset + query.limit
+    return ordered[query.offset:end], len(ordered)
+
+
+def quote_asset(pair: str) -> str:
+    """The quote asset of a trading pair as hive_core writes them (BTC-USDT -> USDT)."""
+    return pair.rsplit("-", 1)[-1].upper()
+
+
+def pnl_unit(pairs: Iterable[str]) -> str | None:
+    """The one unit of PnL and volume over `pairs`: their common quote asset, MIXED, or None without pairs."""
+    quotes = {quote_asset(pair) for pair in pairs}
+    return None if not quotes else quotes.pop() if len(quotes) == 1 else MIXED
+
+
+def totals(instances: list[InstanceOut], unreachable: str) -> FleetTotals:
+    """The sums over `instances`; `unreachable` is how the reason of a running instance the broker cannot reach
+    begins (those are counted apart)."""
+    units = {item.pnl_unit for item in instances if item.pnl_unit is not None}
+    return FleetTotals(
+        instances=len(instances),
+        by_state=dict(Counter(item.state for item in instances)),
+        strategies=sum(item.strategy_count for item in instances),
+        pnl=PnlSummary(realized=sum(i.pnl.realized for i in instances),
+                       unrealized=sum(i.pnl.unrealized for i in instances),
+                       total=sum(i.pnl.total for i in instances), volume=sum(i.pnl.volume for i in instances)),
+        pnl_unit=None if not units else units.pop() if len(units) == 1 else MIXED,
+        trades=sum(item.trade_count for item in instances),
+        cpu_percent=round(sum(item.cpu_percent or 0.0 for item in instances), 1),
+        memory_bytes=sum(item.memory_bytes or 0 for item in instances),
+        network_rx_bytes=sum(item.network_rx_bytes or 0 for item in instances),
+        network_tx_bytes=sum(item.network_tx_bytes or 0 for item in instances),
+        broker_unreachable=sum(1 for i in instances if i.state == "running" and i.reason.startswith(unreachable)),
+    )
