@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import CONFIG
+from backend.client import HiveClient
 from tests.frontend.backend_process import BackendProcess
 from tests.frontend.helpers import log_in, new_app
 
@@ -18,6 +19,15 @@ def backend(tmp_path: Path) -> Iterator[BackendProcess]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def client(backend: BackendProcess) -> Iterator[HiveClient]:
+    """A client of the test backend with its broker running (instances need it even to be created)."""
+    hive = HiveClient(backend.url, backend.username, backend.password)
+    hive.start_broker()
+    yield hive
+    hive.close()
 
 
 @pytest.fixture

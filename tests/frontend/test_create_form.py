@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.client import HiveClient
 from tests.frontend.helpers import errors, rerun_until
 
 PAGE = "pages/instances/app.py"
-
-
-@pytest.fixture
-def client(backend):
-    """A client of the test backend with its broker running (instances need it even to be created)."""
-    hive = HiveClient(backend.url, backend.username, backend.password)
-    hive.start_broker()
-    yield hive
-    hive.close()
 
 
 def _open(app):

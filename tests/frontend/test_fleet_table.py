@@ -16,14 +16,6 @@ PAGE = "pages/instances/app.py"
 NEVER = {"policy": "never"}
 
 
-@pytest.fixture
-def client(backend):
-    hive = HiveClient(backend.url, backend.username, backend.password)
-    hive.start_broker()
-    yield hive
-    hive.close()
-
-
 def create(client: HiveClient, name: str, pair: str = "BTC-USDT", **extra) -> None:
     client.create_instance({"name": name, "strategies": [{"id": "mm", "strategy": "market_maker"}],
                             "trading_pairs": [pair], "start": False, "restart_policy": NEVER, **extra})

@@ -25,15 +25,6 @@ def _client(backend) -> HiveClient:
     return HiveClient(backend.url, backend.username, backend.password)
 
 
-@pytest.fixture
-def client(backend):
-    """A client of the test backend with its broker running (instances need it even to be created)."""
-    hive = _client(backend)
-    hive.start_broker()
-    yield hive
-    hive.close()
-
-
 def _fill(at, name: str, start: bool) -> None:
     at.text_input(key="instances_create_name").input(name)
     at.selectbox(key="instances_create_strategy_0").select("market_maker")
