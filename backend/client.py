@@ -292,6 +292,14 @@ class HiveClient:
     def audit_actions(self) -> list[str]:
         return self._request("GET", "/audit/actions")
 
+    def broker_clients(self, limit: int = 1000) -> dict:
+        """Who is connected to the broker and which part of Hive or which bot each is (GET /broker/clients)."""
+        return self._request("GET", "/broker/clients", params={"limit": limit})
+
+    def broker_metrics(self, since: float | None = None) -> list[dict]:
+        """The broker's message rate, clients, CPU and memory over the last hour, oldest first."""
+        return self._request("GET", "/broker/metrics", params={"since": since} if since is not None else {})
+
 
 def _error_from(response: httpx.Response) -> BackendError:
     try:
