@@ -61,6 +61,7 @@ class ContainerBroker:
         self.name = f"{NAME_PREFIX}broker-{backend_id}"
         self._stats_lock = threading.Lock()
         self._last_stats: tuple[str, dict] | None = None  # (container id, raw stats): the CPU delta's start
+        self._cpu: float | None = None  # CPU % between the last two samples
 
     @property
     def labels(self) -> dict[str, str]:
@@ -193,12 +194,14 @@ class ContainerBroker:
             stats = container.stats(stream=False, one_shot=True)
         except docker.errors.APIError:
             return ProcessUsage(uptime_s=uptime)
-        with self._stats_lock:
+        with self._stats_lock:  # the sampler and the status both ask: the figure is of the latest two samples
             last = self._last_stats
-            self._last_stats = (container.id, stats)
-        previous = last[1] if last is not None and last[0] == container.id else None
-        return ProcessUsage(uptime_s=uptime, cpu_percent=cpu_percent(stats, previous) if previous else None,
-                            memory_bytes=memory_bytes(stats))
+            previous = last[1] if last is not None and last[0] == container.id else None
+            cpu = cpu_percent(stats, previous) if previous is not None else None
+            if cpu is not None or previous is None:
+                self._last_stats, self._cpu = (container.id, stats), cpu
+            # else: taken in the same clock tick as the previous one, or before it: the last figure stands
+            return ProcessUsage(uptime_s=uptime, cpu_percent=self._cpu, memory_bytes=memory_bytes(stats))
 
     def log_since(self, after: int | None) -> tuple[str | None, list[tuple[int, str]]]:
         """The container's id and its log lines logged after `after` (ns since the epoch; every line when None),
