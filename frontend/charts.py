@@ -3,6 +3,8 @@ at every start of the instance, an instance's resource use from `instance_resour
 clients, CPU and memory from `broker_metrics`. Times are local."""
 from __future__ import annotations
 
+import math
+
 import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
@@ -85,7 +87,9 @@ def broker_figure(points: list[dict]) -> go.Figure:
     figure.add_scatter(x=times, y=[p["clients_connected"] for p in series], name="clients", mode="lines", row=1,
                        col=1, secondary_y=True, line={"shape": "hv"})
     figure.update_yaxes(title_text="messages/s", rangemode="tozero", row=1, col=1, secondary_y=False)
-    figure.update_yaxes(title_text="clients", rangemode="tozero", row=1, col=1, secondary_y=True)
+    most = max((p["clients_connected"] for p in series if p["clients_connected"] is not None), default=1)
+    figure.update_yaxes(title_text="clients", rangemode="tozero", dtick=max(1, math.ceil(most / 4)), row=1, col=1,
+                        secondary_y=True)  # whole clients
     _cpu_and_memory(figure, times, series, row=2)
     figure.update_xaxes(type="date", hoverformat=TIME_AXIS["hoverformat"])
     figure.update_layout(height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -75,6 +75,8 @@ def broker_panel() -> None:
     if status["state"] != "stopped":
         points = errors.attempt("read the broker's figures over time", client.broker_metrics)
         if points is not None:
+            st.caption("The last hour: messages received per second and connected clients (from the broker's $SYS "
+                       "topics), the broker's CPU and memory.")
             charts.broker_chart(points, key="broker_metrics_chart")
         clients_section(status)
     if status["kind"] != "external" and status["state"] != "stopped":
