@@ -353,7 +353,7 @@ class HiveClient:
     def delete_config(self, name: str) -> None:
         self._request("DELETE", f"/scripts/configs/{name}")
 
-    # --- the fleet: listing with filters, totals, alerts ------------------
+    # --- the fleet: listing with filters, totals, alerts ------------------------------------------
     def fleet(self, view: str = "summary", **filters: Any) -> list[dict]:
         """GET /instances with `view` and the filters of InstanceQuery (state=[...], runtime, host, q, sort, offset,
         limit); None values are left out."""
@@ -373,6 +373,15 @@ class HiveClient:
     def acknowledge_alerts(self) -> dict:
         """Every unacknowledged alert; answers how many were acknowledged."""
         return self._request("POST", "/alerts/ack")
+
+    # --- the broker's clients and its history -----------------------------------------------
+    def broker_clients(self, limit: int = 1000) -> dict:
+        """Who is connected to the broker and which part of Hive or which bot each is (GET /broker/clients)."""
+        return self._request("GET", "/broker/clients", params={"limit": limit})
+
+    def broker_metrics(self, since: float | None = None) -> list[dict]:
+        """The broker's message rate, clients, CPU and memory over the last hour, oldest first."""
+        return self._request("GET", "/broker/metrics", params={"since": since} if since is not None else {})
 
 
 def _error_from(response: httpx.Response) -> BackendError:

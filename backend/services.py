@@ -43,7 +43,7 @@ class Services:
         self.docker_hosts = DockerHosts(settings.docker_host, self.store, self.credentials, settings.data_dir,
                                         backend_id(settings.data_dir), settings.docker_health_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
-                                    self.docker_hosts, self.credentials)
+                                    self.docker_hosts, self.credentials, self.fleet.heard_bots)
         self.library = StrategyLibrary(self.store, settings.core_argv(),
                                        SandboxChoice(settings, self.docker_hosts, backend_id(settings.data_dir)))
         self.runtimes: dict[str, Runtime] = {
@@ -63,6 +63,7 @@ class Services:
         self.images = ImageService(self.docker_hosts, settings.image_base, REPO_ROOT, self.events.audit)
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
+        self.broker_sampler = Supervisor(self.broker.sample, self.broker.metrics.interval, "hive-broker-metrics")
 
     def start(self) -> None:
         """Find the broker and the instances that outlived the last backend, connect, supervise."""
@@ -71,12 +72,14 @@ class Services:
             self.broker.use_configured_external()
         self.instances.adopt_all()
         self.supervisor.start()
+        self.broker_sampler.start()
         self.docker_hosts.start()
         log.info("backend services up (data in %s)", self.settings.data_dir)
 
     def close(self) -> None:
         """Instances and the embedded broker keep running on purpose: they are detached."""
         self.supervisor.stop()
+        self.broker_sampler.stop()
         self.docker_hosts.close()
         self.events.close()
         self.instances.alerts.close()

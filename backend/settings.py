@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(1883, ge=1, le=65535)
     broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
+    broker_metrics_interval: float = Field(
+        5.0, gt=0, le=60, description="seconds between two samples of the broker's figures (the Broker page's chart "
+                                      "keeps an hour of them)")
     broker_external: bool = Field(
         False, description="use the broker at broker_host:broker_port, run by someone else (the compose stack's "
                            "Mosquitto), from the start: no Start Broker needed")

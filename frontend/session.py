@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "broker_error": None,
     "broker_notice": None,
     "broker_confirm_stop": False,  # Stop Broker was clicked: its confirmation (naming who is cut off) is shown
+    "broker_clients_open": False,  # the connected clients' section is open: only then are they read
     "instances_error": None,
     "instances_notice": None,
     "instances_selected": None,

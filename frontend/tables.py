@@ -113,6 +113,22 @@ def broker_logins_frame(logins: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def broker_clients_frame(clients: list[dict]) -> pd.DataFrame:
+    """Who is connected to the broker; for an external broker, the bots heard on it (no client id, no address)."""
+    rows = [
+        {
+            "Client id": item.get("client_id") or "–",
+            "Login": item.get("username") or "–",
+            "Bot / instance": item["who"],
+            "Address": item.get("address") or "–",
+            "Connected since": fmt.clock(item.get("since")),
+        }
+        | ({"Last heard": fmt.clock(item["last_heard"])} if item.get("last_heard") is not None else {})
+        for item in clients
+    ]
+    return pd.DataFrame(rows)
+
+
 def strategy_pnl_frame(strategies: list[dict]) -> pd.DataFrame:
     rows = [
         {

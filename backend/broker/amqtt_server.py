@@ -4,7 +4,8 @@
 It runs apart from the backend so that restarting the backend does not drop every bot's connection.
 $SYS topics are published every `--sys-interval` seconds; the backend reads broker health from them.
 There are no anonymous clients: every client logs in with a login of the password file and may do what the
-ACL file grants it (amqtt_access.py); both are read again when they change, and at once on SIGHUP.
+ACL file grants it (amqtt_access.py); both are read again when they change, and at once on SIGHUP. Each client's
+connection and disconnection is logged in Mosquitto's words (amqtt_clients.py), whatever `--log-level`.
 """
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from pathlib import Path
 
 from amqtt.broker import Broker
 
+from backend.broker import amqtt_clients
 from backend.broker.amqtt_access import HiveAccessPlugin
+from backend.broker.amqtt_clients import HiveClientLogPlugin
 
 SHUTDOWN_TIMEOUT_S = 2.0
 
 
 ACCESS_PLUGIN = f"{HiveAccessPlugin.__module__}.{HiveAccessPlugin.__name__}"
+CLIENTS_PLUGIN = f"{HiveClientLogPlugin.__module__}.{HiveClientLogPlugin.__name__}"
 
 
 def broker_config(host: str, port: int, sys_interval: int, password_file: Path, acl_file: Path) -> dict:
@@ -29,6 +33,7 @@ def broker_config(host: str, port: int, sys_interval: int, password_file: Path, 
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {
             ACCESS_PLUGIN: {"password_file": str(password_file), "acl_file": str(acl_file)},
+            CLIENTS_PLUGIN: {},
             "amqtt.plugins.sys.broker.BrokerSysPlugin": {"sys_interval": sys_interval},
         },
     }
@@ -64,6 +69,7 @@ def main() -> None:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    amqtt_clients.log.setLevel(logging.INFO)  # the connection messages the Broker page's clients are read from
     asyncio.run(serve(args.host, args.port, args.sys_interval, args.password_file, args.acl_file))
 
 

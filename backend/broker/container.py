@@ -8,12 +8,14 @@ The folder is mounted read-only at /etc/hive-broker; the container runs as the f
 the backend runs as root, the files are handed to the image's user `hive`, uid 10001). Host networking, so
 the listener is the host's; the container is named `hive-broker-<backend id>`, carries Hive's labels, and is
 found again by them after a backend restart. It is detached from the backend like the embedded broker.
+Its CPU % comes from two stats samples (the last one is kept); who is connected, from its log (ContainerLog).
 A login added or removed rewrites passwd and acl and sends the container SIGHUP: Mosquitto reads them again
 without dropping a connection (and disconnects a client whose login is gone).
 """
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,12 +26,14 @@ import docker.errors
 from docker.models.containers import Container
 
 from backend.broker.base import Liveness, ProcessUsage, answers, port_in_use_error
+from backend.broker.clients import Line
 from backend.broker.image import BROKER_IMAGE
 from backend.broker.mosquitto import MOUNT, mosquitto_conf
 from backend.broker.private_files import write_private
 from backend.docker.labels import NAME_PREFIX, ROLE, label_filter, ours
 from backend.errors import HiveError, OperationFailed, Unavailable
 from backend.host import port_in_use
+from backend.runtimes.docker_stats import cpu_percent, memory_bytes
 
 IMAGE_USER = 10001  # the image's `hive` user: owns the files when the backend runs as root
 START_TIMEOUT = 20.0
@@ -55,6 +59,9 @@ class ContainerBroker:
         self.container_id = container_id
         self.image = image
         self.name = f"{NAME_PREFIX}broker-{backend_id}"
+        self._stats_lock = threading.Lock()
+        self._last_stats: tuple[str, dict] | None = None  # (container id, raw stats): the CPU delta's start
+        self._cpu: float | None = None  # CPU % between the last two samples
 
     @property
     def labels(self) -> dict[str, str]:
@@ -177,17 +184,42 @@ class ContainerBroker:
         return Liveness(False, words + (f": {lines[0]}" if lines else ""))
 
     def usage(self) -> ProcessUsage:
+        """Uptime; memory, and CPU % since the previous call (None at the first): `docker stats`' figures."""
         container = self._container()
         if container is None or container.status != "running":
             return ProcessUsage()
         started = _timestamp(container.attrs.get("State", {}).get("StartedAt", ""))
+        uptime = max(0.0, time.time() - started) if started else None
         try:
             stats = container.stats(stream=False, one_shot=True)
-            memory = stats.get("memory_stats", {}).get("usage")
         except docker.errors.APIError:
-            memory = None
-        return ProcessUsage(uptime_s=max(0.0, time.time() - started) if started else None,
-                            memory_bytes=int(memory) if memory is not None else None)
+            return ProcessUsage(uptime_s=uptime)
+        with self._stats_lock:  # the sampler and the status both ask: the figure is of the latest two samples
+            last = self._last_stats
+            previous = last[1] if last is not None and last[0] == container.id else None
+            cpu = cpu_percent(stats, previous) if previous is not None else None
+            if cpu is not None or previous is None:
+                self._last_stats, self._cpu = (container.id, stats), cpu
+            # else: taken in the same clock tick as the previous one, or before it: the last figure stands
+            return ProcessUsage(uptime_s=uptime, cpu_percent=self._cpu, memory_bytes=memory_bytes(stats))
+
+    def log_since(self, after: int | None) -> tuple[str | None, list[tuple[int, str]]]:
+        """The container's id and its log lines logged after `after` (ns since the epoch; every line when None),
+        oldest first, each with when it was logged (ns)."""
+        container = self._container()
+        if container is None:
+            return None, []
+        try:  # `since` is whole seconds here: the line at `after` and those just before come again, and are skipped
+            raw = container.logs(timestamps=True, since=max(1, after // 10**9) if after is not None else None)
+        except docker.errors.APIError:
+            return container.id, []
+        lines = []
+        for text in raw.decode("utf-8", "replace").splitlines():
+            stamp, _, line = text.partition(" ")
+            nanos = _nanoseconds(stamp)
+            if nanos is not None and (after is None or nanos > after):
+                lines.append((nanos, line))
+        return container.id, lines
 
     def log_lines(self, count: int) -> list[str]:
         """The container's last `count` log lines, oldest first."""
@@ -205,6 +237,24 @@ class ContainerBroker:
                 "container_id": self.container_id, "image": self.image}
 
 
+class ContainerLog:
+    """The broker container's new log lines since the last read (clients.FileLog's counterpart): another container
+    is read afresh."""
+
+    def __init__(self, broker: ContainerBroker) -> None:
+        self.broker = broker
+        self._container_id: str | None = None
+        self._after: int | None = None  # when the last line read was logged (ns)
+
+    def __call__(self) -> tuple[bool, list[Line]]:
+        container_id, lines = self.broker.log_since(self._after)  # a newer container's lines all come after
+        fresh = container_id != self._container_id and self._container_id is not None
+        self._container_id = container_id
+        if lines:
+            self._after = lines[-1][0]
+        return fresh, [(nanos / 1e9, line) for nanos, line in lines]
+
+
 def _file_owner() -> str:
     """The user the container runs as: the owner of the files it reads (never root)."""
     uid = os.geteuid()
@@ -213,6 +263,17 @@ def _file_owner() -> str:
 
 def _reachable(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _nanoseconds(text: str) -> int | None:
+    """Docker's RFC 3339 time with nanoseconds (`2026-11-30T02:50:32.123456789Z`) as ns since the epoch."""
+    head, _, rest = text.rstrip("Z").partition(".")
+    try:
+        seconds = datetime.fromisoformat(f"{head}+00:00").timestamp()
+    except ValueError:
+        return None
+    fraction = (rest if rest.isdigit() else "")[:9].ljust(9, "0")
+    return int(seconds) * 10**9 + int(fraction)
 
 
 def _timestamp(text: str) -> float | None:

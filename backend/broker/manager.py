@@ -10,6 +10,10 @@ confined by the ACL to its own topics (access.py), handed to it in a file of its
 never in an API answer). A login made or removed rewrites the broker's files and the broker reads them again
 live (`sync_access`): no broker restart, no bot dropped. For an external broker the same files are written
 for the operator to install (`access_setup`).
+
+Who is connected is read from the broker's log (clients.py; an external broker's log is not ours: the bots the
+backend hears on it are listed instead), and the broker's figures are sampled every few seconds (`sample`,
+metrics.py) for the Broker page's chart.
 """
 from __future__ import annotations
 
@@ -21,21 +25,27 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from backend.broker.base import BrokerBackend, BrokerStats, accepts_anonymous
-from backend.broker.container import ContainerBroker
+from backend.broker.clients import ClientFollower, Connected, FileLog
+from backend.broker.container import ContainerBroker, ContainerLog
 from backend.broker.embedded import EmbeddedBroker
 from backend.broker.external import ExternalBroker
 from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
 from backend.broker.logins import HIVE_ACTOR, BrokerLogins, Sealer, audit
+from backend.broker.metrics import BrokerMetrics
 from backend.broker.mosquitto import Login
 from backend.broker.private_files import write_private
 from backend.docker.hosts import LOCAL, DockerHosts
 from backend.docker.labels import backend_id
 from backend.domain.broker import (
     BrokerAccessSetup,
+    BrokerClient,
+    BrokerClients,
     BrokerHealth,
     BrokerLog,
     BrokerLoginCreate,
     BrokerLoginCreated,
+    BrokerLoginOut,
+    BrokerMetricsPoint,
     BrokerStatus,
 )
 from backend.errors import Conflict, HiveError
@@ -46,6 +56,7 @@ from backend.store.repositories.broker import BrokerRepository
 log = logging.getLogger(__name__)
 FLEET_CONNECT_WAIT = 5.0
 ANONYMOUS_RECHECK = 60.0  # s between two anonymous-CONNECT checks of the broker in use
+HeardBots = Callable[[], list[tuple[str, float | None, float | None]]]  # (bot, first heard, last heard)
 
 
 class FleetLink(Protocol):
@@ -66,9 +77,10 @@ class FleetLink(Protocol):
 
 class BrokerManager:
     def __init__(self, settings: Settings, store: Store, fleet: FleetLink, stats: Callable[[], BrokerStats],
-                 docker: DockerHosts, sealer: Sealer) -> None:
+                 docker: DockerHosts, sealer: Sealer, heard: HeardBots = list) -> None:
         """`fleet` is the fleet's connection, `stats` gives the broker's $SYS statistics as the fleet heard them,
-        `docker` the engines (the container runs on the local one), `sealer` encrypts the broker's logins."""
+        `docker` the engines (the container runs on the local one), `sealer` encrypts the broker's logins, `heard`
+        the bots the fleet heard (who is on an external broker)."""
         self.settings = settings
         self.store = store
         self.fleet = fleet
@@ -88,6 +100,9 @@ class BrokerManager:
         self._progress = ""
         self._backend_login: Login | None = None  # how the backend logs in to the broker in use
         self._anonymous: tuple[float, tuple[str, int], bool | None] | None = None  # (checked at, where, accepted)
+        self._heard = heard
+        self._followers: dict[str, ClientFollower] = {}  # broker kind -> who is connected, from its log
+        self.metrics = BrokerMetrics(settings.broker_metrics_interval)
 
     # --- start-up --------------------------------------------------------------------------------
     def adopt(self) -> None:
@@ -452,11 +467,68 @@ class BrokerManager:
                              "acl_file /etc/mosquitto/hive/acl"],
             steps=steps, anonymous_allowed=self._accepts_anonymous(backend) if running and backend else None)
 
+    # --- who is connected, and the figures over time ----------------------------------------------
+    def clients(self, limit: int) -> BrokerClients:
+        """The clients connected to the broker in use (at most `limit` of them, by client id), each with the part
+        of Hive or the bot its login is."""
+        backend = self._backend
+        if backend is None or self._desired != "running":
+            return BrokerClients(kind=backend.kind if backend else "embedded", source="none", total=0, clients=[],
+                                 note="no broker runs")
+        if backend.kind == "external":
+            heard = self._heard()
+            return BrokerClients(
+                kind="external", source="heard", total=len(heard),
+                clients=[BrokerClient(bot=bot, who=f"bot {bot}", since=first, last_heard=last)
+                         for bot, first, last in heard[:limit]],
+                note="an external broker tells nobody who is connected to it: these are the bots the backend has "
+                     "heard on it since it connected (its own connection included in the broker's client count)")
+        connected, untracked = self._follower(backend).connected()
+        logins = {login.username: login for login in self.logins.all()}
+        return BrokerClients(kind=backend.kind, source="broker_log", total=len(connected), untracked=untracked,
+                             clients=[_client(item, logins.get(item.username or "")) for item in connected[:limit]])
+
+    def _follower(self, backend: BrokerBackend) -> ClientFollower:
+        follower = self._followers.get(backend.kind)
+        if follower is None:
+            source = ContainerLog(backend) if isinstance(backend, ContainerBroker) else \
+                FileLog(backend.log_file) if isinstance(backend, EmbeddedBroker) else None
+            if source is None:
+                raise TypeError(f"no log to follow for a {backend.kind} broker")
+            follower = self._followers[backend.kind] = ClientFollower(source)
+        return follower
+
+    def sample(self) -> None:
+        """One point of the broker's figures, while a broker runs (the backend's sampler calls it every few s)."""
+        backend = self._backend
+        if backend is None or self._desired != "running" or self._starting:
+            return
+        stats, usage, now = self._stats(), backend.usage(), time.time()
+        fresh = stats.updated_at is not None and now - stats.updated_at < 3 * self.settings.broker_sys_interval + 5
+        self.metrics.add(BrokerMetricsPoint(
+            ts=now, messages_per_s=stats.messages_per_s if fresh else None,
+            clients_connected=stats.clients_connected if fresh else None, cpu_percent=usage.cpu_percent,
+            memory_bytes=usage.memory_bytes))
+
     def _running_reason(self, stats_at: float | None) -> str:
         if stats_at is None:
             return "running; the backend is connected, broker statistics not received yet"
         return f"running; statistics received {max(0.0, time.time() - stats_at):.0f} s ago"
 
+
+def _client(connected: Connected, login: BrokerLoginOut | None) -> BrokerClient:
+    """A connected client with what its login says it is."""
+    if login is None:
+        who = "a login Hive does not know" if connected.username else "a client without a login"
+    elif login.role == "backend":
+        who = "the backend"
+    elif login.role == "controller":
+        who = f"controller {login.username}"
+    else:
+        who = f"{login.role} {login.scope}"
+    return BrokerClient(client_id=connected.client_id, username=connected.username,
+                        role=login.role if login else None, bot=login.scope if login else None, who=who,
+                        address=connected.address, since=connected.since)
 
 
 def _health(state: str, connected: bool) -> BrokerHealth | None:

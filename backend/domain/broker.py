@@ -94,3 +94,38 @@ class BrokerAccessSetup(BaseModel):
     steps: list[str] = Field(description="what to do, in order")
     anonymous_allowed: bool | None = Field(None, description="the broker in use accepted a CONNECT without a login "
                                                              "(None: not checked, no broker in use)")
+
+
+class BrokerClient(BaseModel):
+    """One client connected to the broker, and which part of Hive (or which bot) it is, from its login."""
+
+    client_id: str | None = Field(None, description="its MQTT client id (None: a bot heard, not seen connecting)")
+    username: str | None = Field(None, description="the login it connected with")
+    role: BrokerLoginRole | None = Field(None, description="its login's role; None: not a login Hive knows")
+    bot: str | None = Field(None, description="the bot id its login is confined to (instance and bot logins), or "
+                                              "the bot heard")
+    who: str = Field(description="in words: the backend, instance <name>, bot <id>, controller <login>, ...")
+    address: str | None = Field(None, description="host:port it connected from")
+    since: float | None = Field(None, description="when it connected (a bot only heard: when it was first heard)")
+    last_heard: float | None = Field(None, description="a bot only heard: when it was last heard")
+
+
+class BrokerClients(BaseModel):
+    kind: BrokerKind
+    source: Literal["broker_log", "heard", "none"] = Field(
+        description="broker_log: the broker's connection messages; heard: an external broker tells nobody who is "
+                    "connected, these are the bots the backend hears on it; none: no broker runs")
+    total: int = Field(description="clients known (`clients` holds at most `limit` of them)")
+    clients: list[BrokerClient]
+    untracked: int = Field(0, description="connections not followed: beyond the bound of clients kept")
+    note: str = ""
+
+
+class BrokerMetricsPoint(BaseModel):
+    """The broker's figures at one time (one point every few seconds while a broker runs)."""
+
+    ts: float
+    messages_per_s: float | None = Field(None, description="messages received per second ($SYS)")
+    clients_connected: int | None = Field(None, description="from $SYS/broker/clients/connected")
+    cpu_percent: float | None = None
+    memory_bytes: int | None = None

@@ -284,6 +284,12 @@ class Fleet:
         with self._lock:
             self._stats = BrokerStats()
 
+    def heard_bots(self) -> list[tuple[str, float | None, float | None]]:
+        """(bot, first heard, last heard) of every bot heard, by name: who is on an external broker, as far as the
+        backend can tell."""
+        with self._lock:
+            return sorted((name, view.first_seen, view.last_seen) for name, view in self._bots.items())
+
     def broker_stats(self) -> BrokerStats:
         with self._lock:
             s = self._stats

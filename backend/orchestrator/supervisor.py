@@ -1,4 +1,5 @@
-"""The periodic supervisor: every `interval` seconds, store what the fleet heard and re-evaluate every instance."""
+"""The periodic supervisor: every `interval` seconds, store what the fleet heard and re-evaluate every instance.
+The same loop samples the broker's figures (services.py), in a thread of its own."""
 from __future__ import annotations
 
 import logging
@@ -9,9 +10,10 @@ log = logging.getLogger(__name__)
 
 
 class Supervisor:
-    def __init__(self, tick: Callable[[], None], interval: float) -> None:
+    def __init__(self, tick: Callable[[], None], interval: float, name: str = "hive-supervisor") -> None:
         self._tick = tick
         self.interval = interval
+        self.name = name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ticks = 0
@@ -20,7 +22,7 @@ class Supervisor:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="hive-supervisor", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -28,7 +30,7 @@ class Supervisor:
             try:
                 self._tick()
             except Exception:  # one bad round must not end supervision
-                log.exception("supervisor round failed")
+                log.exception("%s round failed", self.name)
             self.ticks += 1
 
     def stop(self, timeout: float = 10.0) -> None:

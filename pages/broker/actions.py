@@ -99,6 +99,19 @@ def anonymous_warning(status: dict) -> str | None:
             f"messages and command every bot. To close it, {todo}.")
 
 
+def authentication(status: dict) -> str:
+    """How the broker in use authenticates its clients, in words."""
+    if status.get("anonymous_allowed"):
+        return "**Authentication: none.** The broker accepts clients without a login."
+    if status["kind"] == "external":
+        backend = "with the login given above" if status.get("login_required") else "without a login"
+        checked = ("it refuses clients without a login" if status.get("anonymous_allowed") is False
+                   else "whether it refuses clients without a login is not known yet")
+        return f"**Authentication:** the backend connects {backend}; {checked}."
+    return ("**Authentication: logins required.** Every client logs in with a login of its own (none shown here "
+            "but at its creation); the ACL keeps each instance and bot login to its own bot's topics.")
+
+
 def describe(status: dict) -> str:
     """The broker's kind, its container and health, and the backend's connection, in one line."""
     fleet = "connected" if status.get("fleet_connected") else "not connected"

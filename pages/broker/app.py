@@ -1,16 +1,19 @@
 """Broker page: choose and start the MQTT broker every instance meets at (embedded, a Mosquitto container, or an
-external one), stop it, and watch its health, clients and log live; the broker's logins (extra ones for bots and
-tools Hive does not run, shown once, revocable) and, for an external broker, what to install so that it enforces
+external one), stop it, and watch its health, its authentication, who is connected (and which bot each is), its
+message rate, clients, CPU and memory over the last hour, and its log live; the broker's logins (extra ones for bots
+and tools Hive does not run, shown once, revocable) and, for an external broker, what to install so that it enforces
 them."""
 from __future__ import annotations
 
 import streamlit as st
 
 import CONFIG
-from frontend import badges, errors, session, tables
+from frontend import badges, charts, errors, session, tables
 from frontend import format as fmt
 from frontend.resources import resource_metrics
 from pages.broker import actions
+
+CLIENTS_SHOWN = 500  # rows of the clients table; the backend says how many there are in all
 
 client = session.client()
 
@@ -68,11 +71,40 @@ def broker_panel() -> None:
     throughput.metric("Messages", fmt.rate(status.get("messages_per_s")), border=True)
     uptime.metric("Uptime", fmt.duration(status.get("uptime_s")), border=True)
     resource_metrics("broker", status.get("cpu_percent"), status.get("memory_bytes"))
+    st.markdown(actions.authentication(status))
+    if status["state"] != "stopped":
+        points = errors.attempt("read the broker's figures over time", client.broker_metrics)
+        if points is not None:
+            st.caption("The last hour: messages received per second and connected clients (from the broker's $SYS "
+                       "topics), the broker's CPU and memory.")
+            charts.broker_chart(points, key="broker_metrics_chart")
+        clients_section(status)
     if status["kind"] != "external" and status["state"] != "stopped":
         with st.expander("Broker log"):
             broker_log = errors.attempt("read the broker's log", client.broker_log, CONFIG.LOG_LINES)
             if broker_log is not None:
                 st.code("\n".join(broker_log["lines"]) or "(nothing logged yet)", language=None, height=300)
+
+
+def clients_section(status: dict) -> None:
+    """Who is connected and which bot each is; read only while its section is open (it may list thousands)."""
+    section = st.expander(f"Connected clients ({fmt.count(status.get('clients_connected'))})",
+                          key="broker_clients_open", on_change="rerun")
+    if section.open is False:
+        return
+    with section:
+        answer = errors.attempt("list the broker's clients", client.broker_clients, CLIENTS_SHOWN)
+        if answer is None:
+            return
+        if answer["note"]:
+            st.caption(answer["note"])
+        tables.show_table(tables.broker_clients_frame(answer["clients"]), "No client connected",
+                          key="broker_clients")
+        if answer["total"] > len(answer["clients"]):
+            st.caption(f"The first {len(answer['clients'])} of {answer['total']} by client id.")
+        if answer["untracked"]:
+            st.caption(f"{answer['untracked']} more connected beyond the {fmt.count(answer['total'])} followed: the "
+                       "count above is the broker's own.")
 
 
 def logins_panel() -> None:

@@ -1,4 +1,5 @@
-"""Broker page: start/stop the embedded broker, and the port-in-use way out."""
+"""Broker page: start/stop the embedded broker, the port-in-use way out, its logins, its authentication, chart and
+connected clients."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 from backend.client import HiveClient
 from tests.conftest import EmbeddedBroker, free_port
 from tests.frontend.backend_process import BackendProcess
-from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
-from tests.mqtt_probe import connack
+from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until, table_with
+from tests.mqtt_probe import MqttProbe, connack
 from tests.polling import wait_until
 
 
@@ -120,3 +121,38 @@ def test_a_login_made_on_the_page_is_shown_once_listed_without_its_password_and_
     assert connack("127.0.0.1", backend.broker_port, ("real-hb", password)) != 0
     table = next(frame.value for frame in app.dataframe if "Login" in frame.value.columns)
     assert "real-hb" not in set(table["Login"])
+
+
+def test_the_page_says_how_clients_log_in_charts_the_broker_and_lists_who_is_connected(tmp_path: Path,
+                                                                                       dashboard_url):
+    server = BackendProcess(tmp_path / "data", settings={"HIVE_BROKER_METRICS_INTERVAL": "1"})
+    server.start()
+    client = HiveClient(server.url, server.username, server.password)
+    bot = None
+    try:
+        client.start_broker()
+        login = client.create_broker_login("page-bot", "bot", "pagebot")
+        bot = MqttProbe("127.0.0.1", server.broker_port, client_id="hbot.pagebot",
+                        login=(login["username"], login["password"]))
+        bot.wait_connected()
+        dashboard_url(server.url)
+        at = log_in(new_app().run(), server.username, server.password)
+
+        rerun_until(at, lambda page: len(page.get("plotly_chart")) == 1, timeout=30)  # the rate/CPU/memory chart
+        assert any("**Authentication: logins required.**" in block.value for block in at.markdown)
+        assert not any("Client id" in frame.value.columns for frame in at.dataframe)  # closed: not read
+
+        at.session_state["broker_clients_open"] = True
+        rerun_until(at, lambda page: any("Client id" in frame.value.columns for frame in page.dataframe)
+                    and "hbot.pagebot" in set(table_with(page, "Client id")["Client id"]), timeout=30)
+        assert not errors(at)
+        table = table_with(at, "Client id")
+        row = table[table["Client id"] == "hbot.pagebot"].iloc[0]
+        assert (row["Login"], row["Bot / instance"]) == ("page-bot", "bot pagebot")
+        assert row["Address"].startswith("127.0.0.1:")
+        assert "the backend" in set(table["Bot / instance"])
+    finally:
+        if bot is not None:
+            bot.close()
+        client.close()
+        server.stop()

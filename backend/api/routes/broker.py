@@ -1,5 +1,6 @@
 """The broker: status, start (embedded or container), stop, its log, or use an external one; its logins (the
-operator's extra ones for bots and tools Hive does not run) and what an external broker must install."""
+operator's extra ones for bots and tools Hive does not run) and what an external broker must install; who is
+connected to it, and its figures over time."""
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
@@ -8,10 +9,12 @@ from backend.api.deps import BrokerDep, CurrentUser
 from backend.api.schemas import BrokerStartRequest, ExternalBrokerRequest
 from backend.domain.broker import (
     BrokerAccessSetup,
+    BrokerClients,
     BrokerLog,
     BrokerLoginCreate,
     BrokerLoginCreated,
     BrokerLoginOut,
+    BrokerMetricsPoint,
     BrokerStatus,
 )
 
@@ -72,3 +75,17 @@ def revoke_login(broker: BrokerDep, user: CurrentUser, username: str) -> Respons
 @router.get("/log", response_model=BrokerLog)
 def log(broker: BrokerDep, lines: Annotated[int, Query(ge=1, le=5000)] = 200) -> BrokerLog:
     return broker.log(lines)
+
+
+@router.get("/clients", response_model=BrokerClients)
+def clients(broker: BrokerDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> BrokerClients:
+    """Who is connected (client id, login, address, since) and which part of Hive or which bot each is, from the
+    broker's connection messages; for an external broker, the bots the backend hears on it."""
+    return broker.clients(limit)
+
+
+@router.get("/metrics", response_model=list[BrokerMetricsPoint])
+def metrics(broker: BrokerDep, since: float | None = None) -> list[BrokerMetricsPoint]:
+    """The broker's message rate, connected clients, CPU and memory every few seconds over the last hour (after
+    `since`, epoch seconds, when given), oldest first."""
+    return broker.metrics.since(since)
