@@ -63,7 +63,7 @@ class HiveClient:
             return None
         return response.json()
 
-    # --- service ---------------------------------------------------------------------------------
+    # --- service ----------------------------------------------------------------------------------
     def health(self) -> dict:
         return self._request("GET", "/health")
 
@@ -80,7 +80,7 @@ class HiveClient:
         """Log out the session of this client's token, everywhere it is used."""
         self._request("DELETE", "/auth/session")
 
-    # --- broker ----------------------------------------------------------------------------------
+    # --- broker -----------------------------------------------------------------------------------
     def broker_status(self) -> dict:
         return self._request("GET", "/broker")
 
@@ -111,9 +111,27 @@ class HiveClient:
     def revoke_broker_login(self, username: str) -> None:
         self._request("DELETE", f"/broker/logins/{username}")
 
-    # --- instances -------------------------------------------------------------------------------
+    def broker_clients(self, limit: int = 1000) -> dict:
+        """Who is connected to the broker and which part of Hive or which bot each is (GET /broker/clients)."""
+        return self._request("GET", "/broker/clients", params={"limit": limit})
+
+    def broker_metrics(self, since: float | None = None) -> list[dict]:
+        """The broker's message rate, clients, CPU and memory over the last hour, oldest first."""
+        return self._request("GET", "/broker/metrics", params={"since": since} if since is not None else {})
+
+    # --- instances --------------------------------------------------------------------------------
     def list_instances(self) -> list[dict]:
         return self._request("GET", "/instances")
+
+    def fleet(self, view: str = "summary", **filters: Any) -> list[dict]:
+        """GET /instances with `view` and the filters of InstanceQuery (state=[...], runtime, host, q, sort, offset,
+        limit); None values are left out."""
+        params = {"view": view} | {key: value for key, value in filters.items() if value not in (None, [], "")}
+        return self._request("GET", "/instances", params=params)
+
+    def fleet_totals(self, **filters: Any) -> dict:
+        return self._request("GET", "/fleet/totals",
+                             params={key: value for key, value in filters.items() if value not in (None, [], "")})
 
     def create_instance(self, spec: dict) -> dict:
         return self._request("POST", "/instances", json=spec)
@@ -132,6 +150,10 @@ class HiveClient:
 
     def restart_instance(self, name: str) -> dict:
         return self._request("POST", f"/instances/{name}/restart")
+
+    def instance_startup(self, name: str, since: float | None = None) -> dict:
+        """Its start in steps (created, image ready, started, first heartbeat), the failing one and its log."""
+        return self._request("GET", f"/instances/{name}/startup", params={} if since is None else {"since": since})
 
     def instance_logs(self, name: str, limit: int = 200, strategy: str | None = None, query: str | None = None,
                       min_level: str | None = None) -> list[dict]:
@@ -157,6 +179,9 @@ class HiveClient:
     def instance_trades(self, name: str, limit: int = 100) -> list[dict]:
         return self._request("GET", f"/instances/{name}/trades", params={"limit": limit})
 
+    def instance_trades_count(self, name: str) -> int:
+        return self._request("GET", f"/instances/{name}/trades/count")["count"]
+
     def instance_history(self, name: str) -> list[dict]:
         """State changes of the instance, newest first, each with its reason."""
         return self._request("GET", f"/instances/{name}/history")
@@ -171,16 +196,51 @@ class HiveClient:
             body["timeout"] = timeout
         return self._request("POST", f"/instances/{name}/commands/{command}", json=body)
 
-    def instance_startup(self, name: str, since: float | None = None) -> dict:
-        """Its start in steps (created, image ready, started, first heartbeat), the failing one and its log."""
-        return self._request("GET", f"/instances/{name}/startup", params={} if since is None else {"since": since})
-
     def instance_notifications(self, name: str, limit: int = 200) -> list[dict]:
         return self._request("GET", f"/instances/{name}/notifications", params={"limit": limit})
 
     def instance_events(self, name: str, limit: int = 200) -> list[dict]:
         """The bot's market events (P/events), newest first."""
         return self._request("GET", f"/instances/{name}/events", params={"limit": limit})
+
+    # --- one strategy of an instance --------------------------------------------------------------
+    def stop_strategy(self, name: str, strategy: str) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/stop")
+
+    def resume_strategy(self, name: str, strategy: str) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/resume")
+
+    def change_strategy_params(self, name: str, strategy: str, params: dict[str, Any]) -> dict:
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/params", json={"params": params})
+
+    def reload_strategy(self, name: str, strategy: str, version: int | None = None) -> dict:
+        """Hot reload of one strategy's code: the library `version`, or the latest when None."""
+        return self._request("POST", f"/instances/{name}/strategies/{strategy}/reload", json={"version": version})
+
+    def strategy_history(self, name: str, strategy: str, limit: int = 100) -> list[dict]:
+        """The strategy's commands (stop, resume, params, reload from -> to), newest first."""
+        return self._request("GET", f"/instances/{name}/strategies/{strategy}/history", params={"limit": limit})
+
+    # --- across the fleet: open orders, errors, alerts --------------------------------------------
+    def open_orders(self, instance: str | None = None, trading_pair: str | None = None) -> list[dict]:
+        """The open orders of every running instance's strategies (or of one instance's, or on one pair)."""
+        params = {key: value for key, value in (("instance", instance), ("trading_pair", trading_pair)) if value}
+        return self._request("GET", "/orders/open", params=params)
+
+    def fleet_errors(self, limit: int = 200, instance: str | None = None) -> list[dict]:
+        """ERROR and CRITICAL log lines of every instance (or of one), newest first, with their stack traces."""
+        params: dict[str, Any] = {"limit": limit} | ({"instance": instance} if instance else {})
+        return self._request("GET", "/errors", params=params)
+
+    def alerts(self, limit: int = 50, unacknowledged: bool = False) -> list[dict]:
+        return self._request("GET", "/alerts", params={"limit": limit, "unacknowledged": unacknowledged})
+
+    def acknowledge_alert(self, alert_id: int) -> dict:
+        return self._request("POST", f"/alerts/{alert_id}/ack")
+
+    def acknowledge_alerts(self) -> dict:
+        """Every unacknowledged alert; answers how many were acknowledged."""
+        return self._request("POST", "/alerts/ack")
 
     # --- venue credentials (answers never hold a secret part) -------------------------------------
     def list_credentials(self) -> list[dict]:
@@ -205,7 +265,7 @@ class HiveClient:
         """Re-encrypt every credential with `key` (generated when None); the answer says where the key now is."""
         return self._request("POST", "/credentials/rotate-key", json={"key": key})
 
-    # --- Docker hosts (answers never hold TLS material) ----------------------------------------------
+    # --- Docker hosts (answers never hold TLS material) -------------------------------------------
     def list_hosts(self) -> list[dict]:
         """Each Docker host with its last health check."""
         return self._request("GET", "/hosts")
@@ -222,7 +282,7 @@ class HiveClient:
     def delete_host(self, name: str) -> None:
         self._request("DELETE", f"/hosts/{name}")
 
-    # --- external events, webhooks, audit --------------------------------------------------------
+    # --- external events, webhooks, audit ---------------------------------------------------------
     def publish_event(self, name: str, data: dict, targets: list[str] | str = "all") -> dict:
         return self._request("POST", "/events", json={"name": name, "data": data, "targets": targets})
 
@@ -248,7 +308,15 @@ class HiveClient:
             params["instance"] = instance
         return self._request("GET", "/audit", params=params)
 
-    # --- images ----------------------------------------------------------------------------------
+    def audit_entries(self, **filters: Any) -> list[dict]:
+        """The audit log, newest first; filters: actor, action, outcome, instance, strategy, since, until, q,
+        limit, offset (None ones left out)."""
+        return self._request("GET", "/audit", params={k: v for k, v in filters.items() if v is not None})
+
+    def audit_actions(self) -> list[str]:
+        return self._request("GET", "/audit/actions")
+
+    # --- images -----------------------------------------------------------------------------------
     def list_images(self, host: str = "local") -> list[dict]:
         return self._request("GET", "/images", params={"host": host})
 
@@ -265,12 +333,16 @@ class HiveClient:
     def image_job(self, job_id: str) -> dict:
         return self._request("GET", f"/images/jobs/{job_id}")
 
-    # --- strategies ------------------------------------------------------------------------------
+    # --- strategies -------------------------------------------------------------------------------
     def list_strategies(self) -> list[dict]:
         return self._request("GET", "/strategies")
 
     def get_strategy(self, name: str) -> dict:
         return self._request("GET", f"/strategies/{name}")
+
+    def new_strategy(self, name: str) -> dict:
+        """A new strategy whose version 1 is the starter template."""
+        return self._request("POST", "/strategies/new", json={"name": name})
 
     def upload_strategy(self, filename: str, source: str) -> dict:
         return self._request("POST", "/strategies", files={"file": (filename, source.encode(), "text/x-python")})
@@ -282,49 +354,12 @@ class HiveClient:
     def strategy_version(self, name: str, version: int) -> dict:
         return self._request("GET", f"/strategies/{name}/versions/{version}")
 
-    # --- detail view and the fleet's orders and errors -------------------------------------------
-    def instance_trades_count(self, name: str) -> int:
-        return self._request("GET", f"/instances/{name}/trades/count")["count"]
+    def strategy_diff(self, name: str, from_version: int, to_version: int) -> dict:
+        return self._request("GET", f"/strategies/{name}/diff", params={"from": from_version, "to": to_version})
 
-    def open_orders(self, instance: str | None = None, trading_pair: str | None = None) -> list[dict]:
-        """The open orders of every running instance's strategies (or of one instance's, or on one pair)."""
-        params = {key: value for key, value in (("instance", instance), ("trading_pair", trading_pair)) if value}
-        return self._request("GET", "/orders/open", params=params)
-
-    def fleet_errors(self, limit: int = 200, instance: str | None = None) -> list[dict]:
-        """ERROR and CRITICAL log lines of every instance (or of one), newest first, with their stack traces."""
-        params: dict[str, Any] = {"limit": limit} | ({"instance": instance} if instance else {})
-        return self._request("GET", "/errors", params=params)
-
-    # --- per-strategy controls and the audit trail ---------------------------------------------
-    def stop_strategy(self, name: str, strategy: str) -> dict:
-        return self._request("POST", f"/instances/{name}/strategies/{strategy}/stop")
-
-    def resume_strategy(self, name: str, strategy: str) -> dict:
-        return self._request("POST", f"/instances/{name}/strategies/{strategy}/resume")
-
-    def change_strategy_params(self, name: str, strategy: str, params: dict[str, Any]) -> dict:
-        return self._request("POST", f"/instances/{name}/strategies/{strategy}/params", json={"params": params})
-
-    def reload_strategy(self, name: str, strategy: str, version: int | None = None) -> dict:
-        """Hot reload of one strategy's code: the library `version`, or the latest when None."""
-        return self._request("POST", f"/instances/{name}/strategies/{strategy}/reload", json={"version": version})
-
-    def strategy_history(self, name: str, strategy: str, limit: int = 100) -> list[dict]:
-        """The strategy's commands (stop, resume, params, reload from -> to), newest first."""
-        return self._request("GET", f"/instances/{name}/strategies/{strategy}/history", params={"limit": limit})
-
-    def audit_entries(self, **filters: Any) -> list[dict]:
-        """The audit log, newest first; filters: actor, action, outcome, instance, strategy, since, until, q,
-        limit, offset (None ones left out)."""
-        return self._request("GET", "/audit", params={k: v for k, v in filters.items() if v is not None})
-
-    def audit_actions(self) -> list[str]:
-        return self._request("GET", "/audit/actions")
-
-    def new_strategy(self, name: str) -> dict:
-        """A new strategy whose version 1 is the starter template."""
-        return self._request("POST", "/strategies/new", json={"name": name})
+    def restore_strategy_version(self, name: str, version: int) -> dict:
+        """Roll back: a new version with the source of `version`."""
+        return self._request("POST", f"/strategies/{name}/versions/{version}/restore")
 
     def rename_strategy(self, name: str, to: str) -> dict:
         return self._request("POST", f"/strategies/{name}/rename", json={"to": to})
@@ -332,14 +367,7 @@ class HiveClient:
     def delete_strategy(self, name: str) -> None:
         self._request("DELETE", f"/strategies/{name}")
 
-    def restore_strategy_version(self, name: str, version: int) -> dict:
-        """Roll back: a new version with the source of `version`."""
-        return self._request("POST", f"/strategies/{name}/versions/{version}/restore")
-
-    def strategy_diff(self, name: str, from_version: int, to_version: int) -> dict:
-        return self._request("GET", f"/strategies/{name}/diff", params={"from": from_version, "to": to_version})
-
-    # --- configuration templates (Hummingbot-style script configs: a strategy's params under a name) ---------
+    # --- configuration templates (Hummingbot-style script configs: a strategy's params under a name) ---
     def list_configs(self) -> list[dict]:
         return self._request("GET", "/scripts/configs")
 
@@ -352,37 +380,6 @@ class HiveClient:
 
     def delete_config(self, name: str) -> None:
         self._request("DELETE", f"/scripts/configs/{name}")
-
-    # --- the fleet: listing with filters, totals, alerts ------------------------------------------
-    def fleet(self, view: str = "summary", **filters: Any) -> list[dict]:
-        """GET /instances with `view` and the filters of InstanceQuery (state=[...], runtime, host, q, sort, offset,
-        limit); None values are left out."""
-        params = {"view": view} | {key: value for key, value in filters.items() if value not in (None, [], "")}
-        return self._request("GET", "/instances", params=params)
-
-    def fleet_totals(self, **filters: Any) -> dict:
-        return self._request("GET", "/fleet/totals",
-                             params={key: value for key, value in filters.items() if value not in (None, [], "")})
-
-    def alerts(self, limit: int = 50, unacknowledged: bool = False) -> list[dict]:
-        return self._request("GET", "/alerts", params={"limit": limit, "unacknowledged": unacknowledged})
-
-    def acknowledge_alert(self, alert_id: int) -> dict:
-        return self._request("POST", f"/alerts/{alert_id}/ack")
-
-    def acknowledge_alerts(self) -> dict:
-        """Every unacknowledged alert; answers how many were acknowledged."""
-        return self._request("POST", "/alerts/ack")
-
-    # --- the broker's clients and its history -----------------------------------------------
-    def broker_clients(self, limit: int = 1000) -> dict:
-        """Who is connected to the broker and which part of Hive or which bot each is (GET /broker/clients)."""
-        return self._request("GET", "/broker/clients", params={"limit": limit})
-
-    def broker_metrics(self, since: float | None = None) -> list[dict]:
-        """The broker's message rate, clients, CPU and memory over the last hour, oldest first."""
-        return self._request("GET", "/broker/metrics", params={"since": since} if since is not None else {})
-
 
 def _error_from(response: httpx.Response) -> BackendError:
     try:
