@@ -4,6 +4,10 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LOCK   := requirements.lock
 PYTEST_ARGS ?=
+# Parallel test workers (pytest-xdist). Most tests wait on subprocesses, brokers and browsers rather than compute,
+# so three share two cores well; tests that share one resource (the Docker engine) run in one worker in turn.
+TEST_WORKERS ?= 3
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 UNIT_LAYER := not integration and not e2e and not slow and not fault
 
 # What running needs, and everything (every part, the test tools, the linters). One stamp per set, so a
@@ -106,14 +110,14 @@ lint: install-all
 
 # pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
 test: install-all browser sandbox-tools docker-tools mqtt-tools lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-unit: install-all sandbox-tools
 	$(PY) -m pytest -m "$(UNIT_LAYER)" $(PYTEST_ARGS)
 
 # The fault tests alone (make test runs them too): backends, brokers and bots killed or restarted on purpose.
 test-fault: install-all browser sandbox-tools docker-tools mqtt-tools
-	$(PY) -m pytest -m fault $(PYTEST_ARGS)
+	$(PY) -m pytest -m fault $(PARALLEL) $(PYTEST_ARGS)
 
 # Regenerates requirements.lock from pyproject.toml with every extra. It keeps the pinned versions that still
 # fit the ranges; `make lock LOCK_ARGS=--upgrade` moves everything to the newest releases in range.

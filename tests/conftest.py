@@ -27,6 +27,9 @@ INTEGRATION_FIXTURES = frozenset({"mqtt_broker", "spawn_hive", "backend_factory"
                                   "dashboard", "docker_engine"})
 # Directories whose every test belongs to one layer: the AppTest suite runs the real backend, the journey Chromium.
 DIRECTORY_LAYERS = {"frontend": "integration", "e2e": "e2e"}
+# Directories whose tests share one resource of the machine, so parallel workers (`make test`: pytest-xdist,
+# --dist loadgroup) run them in one worker, in turn: the Docker tests share one engine (started once per worker).
+SHARED_RESOURCE_GROUPS = {"docker": "docker-engine"}
 LAYERS = ("integration", "e2e", "slow", "fault")
 
 
@@ -40,6 +43,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         directory = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
         if directory in DIRECTORY_LAYERS:
             item.add_marker(DIRECTORY_LAYERS[directory])
+        if directory in SHARED_RESOURCE_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(SHARED_RESOURCE_GROUPS[directory]))
         if not any(item.get_closest_marker(layer) for layer in LAYERS):
             item.add_marker(pytest.mark.unit)
 
