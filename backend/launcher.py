@@ -27,6 +27,7 @@ STARTUP_TIMEOUT_S = 60.0
 RESTART_FIRST_S = 1.0
 RESTART_MAX_S = 30.0
 STABLE_AFTER_S = 60.0   # a child up this long is fine again: its next exit waits RESTART_FIRST_S
+STOP_TIMEOUT_S = 15.0   # for the backend and the dashboard to stop after Ctrl-C, before they are killed
 LIVE_STATES = ("starting", "running", "stopping", "error")  # an instance in these may have a process
 
 
@@ -82,14 +83,15 @@ class Child:
             assert self.process is not None
             self.process.send_signal(signal.SIGINT)
 
-    def wait(self, timeout: float = 15.0) -> None:
+    def wait(self, deadline: float) -> None:
+        """Wait for the stopped child until `deadline` (time.monotonic()); kill it if it is still there then."""
         if self.process is None:
             return
         try:
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait(timeout=timeout)
+            self.process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def wait_until_healthy(url: str, backend: Child) -> None:
@@ -196,8 +198,9 @@ def main() -> None:
     finally:
         for child in children:
             child.stop()
+        deadline = time.monotonic() + STOP_TIMEOUT_S  # both stop side by side: one wait for the two
         for child in children:
-            child.wait()
+            child.wait(deadline)
     if leftovers is not None:
         report_leftovers(leftovers)
 

@@ -31,7 +31,7 @@ def log_filters(key_prefix: str, strategies: list[str]) -> LogFilter:
     level, strategy, query = st.columns([1, 1, 2])
     min_level = level.selectbox("Minimum level", LEVELS, key=f"{key_prefix}_log_level")
     chosen = strategy.selectbox("Strategy", [ALL_STRATEGIES, *strategies], key=f"{key_prefix}_log_strategy")
-    text = query.text_input("Search", key=f"{key_prefix}_log_query", max_chars=MAX_QUERY,
+    text = query.text_input("Search the log", key=f"{key_prefix}_log_query", max_chars=MAX_QUERY,
                             placeholder="text in the message or its stack trace (any case)")
     toggles = st.container(horizontal=True)
     tail = toggles.toggle("Live tail", key=f"{key_prefix}_log_tail",

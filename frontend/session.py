@@ -222,10 +222,11 @@ def notice_of(error: BackendError) -> str:
 
 
 def _forget(token: str | None, notice: str | None) -> None:
-    """Empty the session state; the browser forgets `token` on the next run; the login page says `notice`."""
-    current = st.session_state.get("client")
-    if current is not None:
-        current.close()
+    """Empty the session state; the browser forgets `token` on the next run; the login page says `notice`.
+
+    The client is dropped, not closed: a live fragment of the page may still hold it for the rest of its run (a
+    callback in a fragment reruns only the fragment), and a closed one would fail there with a traceback. Its
+    token is refused from now on anyway; its connections close when it is collected."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     init_state()

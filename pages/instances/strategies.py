@@ -55,7 +55,7 @@ def _upload() -> None:
                                     help=f"A Python file of at most {MAX_UPLOAD} defining a class derived from "
                                          "hive_core's Strategy; its name (the file's) must be new.",
                                     key=f"strategies_upload_{st.session_state['strategies_upload_round']}")
-        clicked = st.button("Upload", key="strategies_upload_submit", disabled=uploaded is None)
+        clicked = st.button("Check and store", key="strategies_upload_submit", disabled=uploaded is None)
     if not clicked or uploaded is None:
         return
     try:

@@ -45,7 +45,7 @@ def test_log_search_and_csv_downloads(dashboard, page: Page, artifacts_dir: Path
 
     # log search: the backend finds the lines holding the text, whatever its case
     page.get_by_role("tab", name="Logs").click()
-    search = page.get_by_role("textbox", name="Search", exact=True)
+    search = page.get_by_role("textbox", name="Search the log", exact=True)
     search.fill("buy FILLED")
     search.press("Enter")
     logs = page.get_by_test_id("stCode").last
