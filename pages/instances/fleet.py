@@ -59,7 +59,8 @@ def _filters(client: HiveClient) -> dict:
         if st.session_state["instances_filter_host"] not in hosts:
             st.session_state["instances_filter_host"] = "all"
         st.selectbox("Docker host", hosts, key="instances_filter_host", width=150)
-        st.text_input("Find instances", key="instances_filter_text", placeholder="name or reason", max_chars=200, width=220)
+        st.text_input("Find instances", key="instances_filter_text", placeholder="name or reason", max_chars=200,
+                      width=220)
         st.selectbox("Sort by", list(SORTS), key="instances_sort", format_func=SORTS.__getitem__, width=160)
         st.toggle("Descending", key="instances_sort_descending")
     state = st.session_state
