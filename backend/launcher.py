@@ -168,7 +168,9 @@ def main() -> None:
         "--server.port", str(DASHBOARD_PORT), "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ], child_env)
     children = (backend, dashboard)
-    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # stopped as by Ctrl-C: the children are not in our group
+    # Stopped as by Ctrl-C (the children are not in our group). SIGINT too: a launcher started in the background of
+    # a script inherits SIGINT ignored, and Python then gives it no KeyboardInterrupt of its own.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _interrupt)
     print(f"starting the backend on {backend_url} ...", flush=True)
     backend.start()

@@ -33,6 +33,7 @@ SHARED_RESOURCE_GROUPS = {"docker": "docker-engine"}
 LAYERS = ("integration", "e2e", "slow", "fault")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks given here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by the fixtures it uses and its directory; one with none of the layers is `unit`.
     Explicit marks in the test files cover what this cannot see (sockets or processes opened without a
