@@ -82,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
     "orders_strategy": "",
     "orders_pair": "All pairs",
     "strategies_selected": None,
+    "strategies_open": None,  # the strategy to show in the editor on the next run (strategy_actions.open_in_editor)
     "strategies_error": None,
     "strategies_notice": None,
     "strategies_upload_round": 0,  # bumped to empty the file uploader after an upload

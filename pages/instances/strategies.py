@@ -68,7 +68,7 @@ def _upload() -> None:
         return
     st.session_state["strategies_notice"] = f"Stored {stored['name']} version {stored.get('version')}"
     st.session_state["strategies_upload_round"] += 1  # a fresh, empty uploader
-    st.session_state["strategies_selected"] = stored["name"]
+    actions.open_in_editor(stored["name"])
     st.rerun()
 
 
@@ -132,6 +132,7 @@ def _library() -> list[dict] | None:
         return strategies
     st.subheader("View and edit")
     names = [item["name"] for item in strategies]
+    actions.apply_opened(names)
     if st.session_state.get("strategies_selected") not in names:
         st.session_state["strategies_selected"] = names[0]
     selected = st.selectbox("Strategy", names, key="strategies_selected")

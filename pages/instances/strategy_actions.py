@@ -12,12 +12,25 @@ from frontend import errors
 PREFIX = "strategies"
 
 
+def open_in_editor(name: str) -> None:
+    """Show `name` in the editor on the next run. The choice is applied just before the picker is drawn (see
+    apply_opened), not to the picker's key here: a rerun that still carries the browser's old choice would win."""
+    st.session_state["strategies_open"] = name
+
+
+def apply_opened(names: list[str]) -> None:
+    """Call right before drawing the strategy picker: selects the strategy open_in_editor asked for."""
+    wanted = st.session_state.pop("strategies_open", None)
+    if wanted in names:
+        st.session_state["strategies_selected"] = wanted
+
+
 def new(client: HiveClient) -> None:
     name = st.session_state["strategies_new_name"].strip()
     made = errors.run_action(PREFIX, f"create {name or 'a strategy without a name'}", client.new_strategy, name,
                              notice=f"Created {name} from the starter template")
     if made is not None:
-        st.session_state["strategies_selected"] = made["name"]  # opened in the editor
+        open_in_editor(made["name"])
         st.session_state["strategies_new_name"] = ""
 
 
@@ -42,7 +55,7 @@ def confirmed(client: HiveClient) -> None:
         renamed = errors.run_action(PREFIX, f"rename {name} to {argument}", client.rename_strategy, name, argument,
                                     notice=f"Renamed {name} to {argument}")
         if renamed is not None:
-            st.session_state["strategies_selected"] = renamed["name"]
+            open_in_editor(renamed["name"])
             st.session_state["strategies_rename_to"] = ""
     elif action == "delete":
         errors.run_action(PREFIX, f"delete {name}", client.delete_strategy, name, notice=f"Deleted {name}")
