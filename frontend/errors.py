@@ -57,7 +57,10 @@ def _remember(key: str, answer: Any) -> None:
 
 def attempt(action: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """Call the backend; on failure show why and return None. When the backend does not answer, a read gives
-    its last good answer instead (the offline banner says so)."""
+    its last good answer instead (the offline banner says so). A live fragment still running after a log out (it
+    holds the page's old client) reruns the whole app instead, which shows the login page."""
+    if not session.logged_in():
+        st.rerun(scope="app")
     key = _answer_key(call, args, kwargs)
     try:
         result = call(*args, **kwargs)
