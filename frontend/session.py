@@ -82,7 +82,6 @@ DEFAULTS: dict[str, Any] = {
     "orders_strategy": "",
     "orders_pair": "All pairs",
     "strategies_selected": None,
-    "strategies_open": None,  # the strategy to show in the editor on the next run (strategy_actions.open_in_editor)
     "strategies_error": None,
     "strategies_notice": None,
     "strategies_upload_round": 0,  # bumped to empty the file uploader after an upload
@@ -137,6 +136,19 @@ def empty_if_asked(form: str, keys: Iterable[str]) -> None:
         for key in keys:
             st.session_state[key] = ""
         st.session_state[f"{form}_reset"] = False
+
+
+def set_on_next_run(key: str, value: Any) -> None:
+    """Give widget `key` this value on the next run (set_if_asked applies it right before the widget is drawn):
+    setting the key itself now could be undone by a rerun that still carries the browser's old value."""
+    st.session_state[f"{key}_next"] = value
+
+
+def set_if_asked(key: str, allowed: Iterable[Any]) -> None:
+    """Call right before drawing widget `key`: applies what set_on_next_run asked for, when it is among `allowed`."""
+    wanted = st.session_state.pop(f"{key}_next", None)
+    if wanted is not None and wanted in allowed:
+        st.session_state[key] = wanted
 
 
 def logged_in() -> bool:

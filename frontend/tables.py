@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -205,6 +206,14 @@ def csv_bytes(records: list[dict]) -> bytes:
                                      for ts in frame[field]])
             break
     return frame.to_csv(index=False).encode()
+
+
+def csv_download(label: str, data: bytes | Callable[[], bytes], file_name: str, key: str, *, place: Any = st,
+                 disabled: bool = False) -> None:
+    """A download button for CSV (`data`, or a callable that makes it only on the click) that does not rerun the
+    page; `place` is where it goes (a container or column; the page by default)."""
+    place.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
+                          on_click="ignore", disabled=disabled)
 
 
 def history_frame(changes: list[dict]) -> pd.DataFrame:

@@ -49,5 +49,5 @@ if entries is not None:
     st.caption(f"{len(frame)} entr{'y' if len(frame) == 1 else 'ies'} on page {int(page)}"
                + (" (the next page may hold more)" if len(frame) == int(limit) else ""))
     tables.show_table(frame, "Nothing in the audit log matches these filters.", key="activity_table", height=600)
-    st.download_button("Export CSV", frame.to_csv(index=False).encode(), file_name="hive-activity.csv",
-                       mime="text/csv", key="activity_export", disabled=frame.empty)
+    tables.csv_download("Export CSV", tables.csv_bytes(entries), "hive-activity.csv", "activity_export",
+                        disabled=frame.empty)

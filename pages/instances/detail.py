@@ -51,11 +51,6 @@ def _summary(instance: dict) -> None:
     resource_metrics(f"instance:{instance['name']}", instance.get("cpu_percent"), instance.get("memory_bytes"))
 
 
-def _download(label: str, data: bytes, file_name: str, key: str) -> None:
-    st.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
-                       on_click="ignore")
-
-
 def _overview(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
     changes = errors.attempt(f"read the state history of {name}", client.instance_history, name)
@@ -66,7 +61,7 @@ def _overview(client: HiveClient, instance: dict) -> None:
     if points is not None:
         pnl_chart(points, key="instances_pnl_chart", starts=starts)
         if points:
-            _download("PnL history (CSV)", tables.csv_bytes(points), f"{name}-pnl.csv", "instances_pnl_csv")
+            tables.csv_download("PnL history (CSV)", tables.csv_bytes(points), f"{name}-pnl.csv", "instances_pnl_csv")
 
     st.markdown("**PnL per strategy**")
     tables.show_table(tables.strategy_pnl_frame(instance.get("strategies", [])), "No strategies.")
@@ -96,7 +91,7 @@ def _orders(_client: HiveClient, instance: dict) -> None:
     heading = st.container(horizontal=True, vertical_alignment="center")
     heading.markdown(f"**Open orders: {total:,}**")
     if every:
-        _download("Open orders (CSV)", tables.csv_bytes(every), f"{instance['name']}-open-orders.csv",
+        tables.csv_download("Open orders (CSV)", tables.csv_bytes(every), f"{instance['name']}-open-orders.csv",
                   "instances_orders_csv")
     for item in strategies:
         listed, count = item.get("open_orders", []), item.get("open_orders_count", 0)
@@ -118,10 +113,9 @@ def _trades(client: HiveClient, instance: dict) -> None:
                      "its run: a bot numbers its orders afresh on each start.")
     if count:
         exported = f"the newest {TRADES_EXPORTED:,}" if count > TRADES_EXPORTED else f"all {count:,}"
-        heading.download_button(
-            f"Trades (CSV, {exported})", lambda: tables.csv_bytes(client.instance_trades(name, TRADES_EXPORTED)),
-            file_name=f"{name}-trades.csv", mime="text/csv", key="instances_trades_csv", icon=":material/download:",
-            on_click="ignore")
+        tables.csv_download(f"Trades (CSV, {exported})",
+                            lambda: tables.csv_bytes(client.instance_trades(name, TRADES_EXPORTED)),
+                            f"{name}-trades.csv", "instances_trades_csv", place=heading)
     tables.show_table(tables.trades_frame(trades), "No trades yet: they appear as the strategies' orders fill.",
                       key="instances_trades", height=420)
 

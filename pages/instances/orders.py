@@ -64,8 +64,7 @@ def fleet_orders_and_errors() -> None:
     st.subheader("Open orders")
     _totals(shown)
     if shown:
-        st.download_button("Open orders (CSV)", tables.csv_bytes(shown), file_name="open-orders.csv", mime="text/csv",
-                           key="orders_csv", icon=":material/download:", on_click="ignore")
+        tables.csv_download("Open orders (CSV)", tables.csv_bytes(shown), "open-orders.csv", "orders_csv")
     tables.show_table(tables.open_orders_frame(shown), "No open orders" + (" match these filters." if orders else
                       ": no running instance reports any."), key="orders_table")
 

@@ -132,7 +132,7 @@ def _library() -> list[dict] | None:
         return strategies
     st.subheader("View and edit")
     names = [item["name"] for item in strategies]
-    actions.apply_opened(names)
+    session.set_if_asked("strategies_selected", names)
     if st.session_state.get("strategies_selected") not in names:
         st.session_state["strategies_selected"] = names[0]
     selected = st.selectbox("Strategy", names, key="strategies_selected")

@@ -7,22 +7,14 @@ from typing import Any
 import streamlit as st
 
 from backend.client import HiveClient
-from frontend import errors
+from frontend import errors, session
 
 PREFIX = "strategies"
 
 
 def open_in_editor(name: str) -> None:
-    """Show `name` in the editor on the next run. The choice is applied just before the picker is drawn (see
-    apply_opened), not to the picker's key here: a rerun that still carries the browser's old choice would win."""
-    st.session_state["strategies_open"] = name
-
-
-def apply_opened(names: list[str]) -> None:
-    """Call right before drawing the strategy picker: selects the strategy open_in_editor asked for."""
-    wanted = st.session_state.pop("strategies_open", None)
-    if wanted in names:
-        st.session_state["strategies_selected"] = wanted
+    """Show strategy `name` in the editor on the next run."""
+    session.set_on_next_run("strategies_selected", name)
 
 
 def new(client: HiveClient) -> None:
