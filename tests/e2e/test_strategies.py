@@ -35,7 +35,8 @@ class StrategiesPage:
     def __init__(self, page: Page, artifacts: Path) -> None:
         self.page = page
         self.artifacts = artifacts
-        self.frame = page.frame_locator('iframe[title="streamlit_ace.streamlit_ace"]')
+        # the editor shown: a replaced one lingers, with no height, while the new one mounts
+        self.frame = page.frame_locator('iframe[title="streamlit_ace.streamlit_ace"]:visible')
         self.editor = self.frame.locator("#ace-editor")
 
     def shot(self, name: str) -> None:
