@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 import CONFIG
-from backend.client import BackendError, BackendUnavailable
+from backend.client import BackendError, BackendUnavailable, HiveClient
 from frontend import offline, session
 
 T = TypeVar("T")
@@ -57,9 +57,11 @@ def _remember(key: str, answer: Any) -> None:
 
 def attempt(action: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
     """Call the backend; on failure show why and return None. When the backend does not answer, a read gives
-    its last good answer instead (the offline banner says so). A live fragment still running after a log out (it
-    holds the page's old client) reruns the whole app instead, which shows the login page."""
-    if not session.logged_in():
+    its last good answer instead (the offline banner says so). A call through a client that is no longer the
+    session's (a live fragment still running after a log out holds the page's old one) reruns the whole app
+    instead, which shows the login page."""
+    owner = getattr(call, "__self__", None)
+    if isinstance(owner, HiveClient) and owner is not st.session_state.get("client"):
         st.rerun(scope="app")
     key = _answer_key(call, args, kwargs)
     try:
