@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from frontend import downloads
 from frontend import format as fmt
 
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -56,8 +57,7 @@ def log_view(lines: list[dict], log_filter: LogFilter, file_name: str, key: str,
     text = log_text(lines)
     shown = st.container(horizontal=True, vertical_alignment="center")
     shown.caption(f"{len(lines):,} lines, newest first" + ("" if log_filter.tail else " · live tail off: frozen"))
-    shown.download_button("Download lines", text, file_name=file_name, mime="text/plain", key=key,
-                          icon=":material/download:", on_click="ignore")
+    downloads.download("Download lines", text, file_name, key, mime="text/plain", basis=log_filter, place=shown)
     st.code(text, language=None, height=height, wrap_lines=log_filter.wrap)
 
 

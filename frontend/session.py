@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "backend_last_ok": None,
     "backend_down_since": None,
     "backend_banner_shown": False,
+    "downloads_held": {},  # frontend/downloads.py: each download button's file, made again at most every 15 s
     # errors.run_action() records each page's last failed action and last success here
     "broker_error": None,
     "broker_notice": None,

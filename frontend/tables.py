@@ -9,6 +9,7 @@ from typing import Any, Literal
 import pandas as pd
 import streamlit as st
 
+from frontend import downloads
 from frontend import format as fmt
 from frontend.badges import label_css, state_label
 
@@ -208,12 +209,10 @@ def csv_bytes(records: list[dict]) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def csv_download(label: str, data: bytes | Callable[[], bytes], file_name: str, key: str, *, place: Any = st,
-                 disabled: bool = False) -> None:
-    """A download button for CSV (`data`, or a callable that makes it only on the click) that does not rerun the
-    page; `place` is where it goes (a container or column; the page by default)."""
-    place.download_button(label, data, file_name=file_name, mime="text/csv", key=key, icon=":material/download:",
-                          on_click="ignore", disabled=disabled)
+def csv_download(label: str, data: bytes | Callable[[], bytes], file_name: str, key: str, *, basis: object = None,
+                 place: Any = st, disabled: bool = False) -> None:
+    """A download button for CSV (`data`, or a callable that makes it): see frontend/downloads.py for `basis`."""
+    downloads.download(label, data, file_name, key, mime="text/csv", basis=basis, place=place, disabled=disabled)
 
 
 def history_frame(changes: list[dict]) -> pd.DataFrame:

@@ -78,7 +78,7 @@ def broker_panel() -> None:
             st.caption("The last hour: messages received per second and connected clients (from the broker's $SYS "
                        "topics), the broker's CPU and memory.")
             charts.broker_chart(points, key="broker_metrics_chart")
-        clients_section(status)
+        clients_section()
     if status["kind"] != "external" and status["state"] != "stopped":
         with st.expander("Broker log"):
             broker_log = errors.attempt("read the broker's log", client.broker_log, CONFIG.LOG_LINES)
@@ -86,10 +86,10 @@ def broker_panel() -> None:
                 st.code("\n".join(broker_log["lines"]) or "(nothing logged yet)", language=None, height=300)
 
 
-def clients_section(status: dict) -> None:
+def clients_section() -> None:
     """Who is connected and which bot each is; read only while its section is open (it may list thousands)."""
-    section = st.expander(f"Connected clients ({fmt.count(status.get('clients_connected'))})",
-                          key="broker_clients_open", on_change="rerun")
+    # one label whatever the count: an expander whose label changes is a new one, and closes (the count is above)
+    section = st.expander("Connected clients", key="broker_clients_open", on_change="rerun")
     if section.open is False:
         return
     with section:

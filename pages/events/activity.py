@@ -50,4 +50,4 @@ if entries is not None:
                + (" (the next page may hold more)" if len(frame) == int(limit) else ""))
     tables.show_table(frame, "Nothing in the audit log matches these filters.", key="activity_table", height=600)
     tables.csv_download("Export CSV", tables.csv_bytes(entries), "hive-activity.csv", "activity_export",
-                        disabled=frame.empty)
+                        basis=filters, disabled=frame.empty)

@@ -64,7 +64,8 @@ def fleet_orders_and_errors() -> None:
     st.subheader("Open orders")
     _totals(shown)
     if shown:
-        tables.csv_download("Open orders (CSV)", tables.csv_bytes(shown), "open-orders.csv", "orders_csv")
+        tables.csv_download("Open orders (CSV)", tables.csv_bytes(shown), "open-orders.csv", "orders_csv",
+                            basis=(instance, strategy, pair))
     tables.show_table(tables.open_orders_frame(shown), "No open orders" + (" match these filters." if orders else
                       ": no running instance reports any."), key="orders_table")
 

@@ -75,7 +75,8 @@ def test_a_pull_that_cannot_reach_its_registry_fails_in_words_in_bounded_time(ht
     image = f"127.0.0.1:{port}/hive-test/nothing:1"
     started = time.monotonic()
     answer = http.post("/images/pull", json={"image": image})
-    assert answer.status_code == 202 and answer.json()["state"] == "running"
+    # a refused connection fails fast: the job may have failed before its first answer was written
+    assert answer.status_code == 202 and answer.json()["state"] in ("running", "failed")
     job = finished(http, answer.json()["id"])
     assert job["state"] == "failed" and job["error"].startswith(f"cannot reach 127.0.0.1:{port}: "), job
     assert time.monotonic() - started < 30

@@ -35,20 +35,21 @@ def test_selecting_two_rows_and_stopping_them(dashboard, page: Page, artifacts_d
     expect(running).to_have_text("3 of 3", timeout=30_000)
     page.screenshot(path=artifacts_dir / "fleet-01-table.png", full_page=True, animations="disabled")
 
-    box = table.bounding_box()
-    assert box is not None
-    for row in (0, 1):  # the selection checkboxes at the rows' left
+    for row in (0, 1):  # the selection checkboxes at the rows' left, where the table is now (a banner may move it)
+        box = table.bounding_box()
+        assert box is not None
         page.mouse.click(box["x"] + 18, box["y"] + ROW_PX * (row + 1) + ROW_PX / 2)
         if row == 0:
-            expect(page.get_by_role("button", name="Stop selected (1)", exact=True)).to_be_visible()
+            expect(page.get_by_role("button", name="Stop selected (1)", exact=True)).to_be_visible(timeout=30_000)
     stop = page.get_by_role("button", name="Stop selected (2)", exact=True)
-    expect(stop).to_be_visible()
-    expect(page.get_by_role("heading", name="fleet-b")).to_be_visible()  # the row clicked last opens below
+    expect(stop).to_be_visible(timeout=30_000)
+    # the row clicked last opens below
+    expect(page.get_by_role("heading", name="fleet-b")).to_be_visible(timeout=30_000)
     page.screenshot(path=artifacts_dir / "fleet-02-two-selected.png", full_page=True, animations="disabled")
 
     stop.click()
     confirm = page.get_by_role("button", name="Yes, stop 2", exact=True)
-    expect(page.get_by_text("fleet-a, fleet-b?")).to_be_visible()
+    expect(page.get_by_text("fleet-a, fleet-b?")).to_be_visible(timeout=30_000)
     page.screenshot(path=artifacts_dir / "fleet-03-confirm.png", full_page=True, animations="disabled")
     confirm.click()
     expect(page.get_by_text("Stopped 2: fleet-a, fleet-b")).to_be_visible(timeout=60_000)

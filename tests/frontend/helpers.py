@@ -30,7 +30,9 @@ def rerun_until(at: AppTest, check: Callable[[AppTest], bool], timeout: float = 
 
     def shown() -> str:
         texts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-        return f"the page showing what the test waits for; it showed: {texts}"
+        tables = [list(frame.value.columns) for frame in at.dataframe]
+        return (f"the page showing what the test waits for; it showed: {texts}; warnings: "
+                f"{[w.value for w in at.warning]}; sections: {[e.label for e in at.expander]}; tables: {tables}")
 
     wait_until(rerun_and_check, timeout, interval=every, message=shown)
     return at

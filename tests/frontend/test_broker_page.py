@@ -151,6 +151,14 @@ def test_the_page_says_how_clients_log_in_charts_the_broker_and_lists_who_is_con
         assert (row["Login"], row["Bot / instance"]) == ("page-bot", "bot pagebot")
         assert row["Address"].startswith("127.0.0.1:")
         assert "the backend" in set(table["Bot / instance"])
+
+        # another client comes: the section stays open and lists it too (the count changes, not the section)
+        other = MqttProbe("127.0.0.1", server.broker_port, client_id="hbot.second",
+                          login=(login["username"], login["password"]))
+        other.wait_connected()
+        rerun_until(at, lambda page: _metric(page, "Connected clients") == "3"
+                    and "hbot.second" in set(table_with(page, "Client id")["Client id"]), timeout=30)
+        other.close()
     finally:
         if bot is not None:
             bot.close()
