@@ -34,28 +34,35 @@ BUILD_TIMEOUT = 900  # s: a first build installs the dependencies; a cached one 
 
 
 @pytest.fixture(scope="session")
-def hive_core_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The instance image hive/hive-core:<version>, built from this checkout by the product's own builder
-    (backend/docker/images.py, layers cached in the engine); the base image is made first by
-    deploy/base/build.sh when the engine lacks it (about a minute, once)."""
+def base_image(docker_engine: Engine) -> str:
+    """hive/debian-python:bookworm, the base of both images, made by deploy/base/build.sh when the engine lacks
+    it (about a minute, once): an engine with a fresh data root has nothing to build from, and may not pull."""
     import subprocess
 
     import docker.errors
 
+    from tests.docker_engine import REPO_ROOT
+
+    try:
+        docker_engine.client().images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        subprocess.run([str(REPO_ROOT / "deploy/base/build.sh")], env=docker_engine.env(), check=True, timeout=600,
+                       stdout=subprocess.DEVNULL)
+    return BASE_IMAGE
+
+
+@pytest.fixture(scope="session")
+def hive_core_image(docker_engine: Engine, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The instance image hive/hive-core:<version>, built from this checkout by the product's own builder
+    (backend/docker/images.py, layers cached in the engine)."""
     from backend.docker.images import HIVE_IMAGE, ImageService
     from tests.docker.local_hosts import local_hosts
     from tests.docker_engine import REPO_ROOT
     from tests.polling import wait_until
 
-    client = docker_engine.client()
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        subprocess.run([str(REPO_ROOT / "deploy/base/build.sh")], env=docker_engine.env(), check=True, timeout=600,
-                       stdout=subprocess.DEVNULL)
     hosts = local_hosts(docker_engine.url, tmp_path_factory.mktemp("image-build"))
     try:
-        images = ImageService(hosts, BASE_IMAGE, REPO_ROOT)
+        images = ImageService(hosts, base_image, REPO_ROOT)
         job = images.build("local", actor="tests")
         done = wait_until(lambda: images.job(job.id).state != "running" and images.job(job.id), BUILD_TIMEOUT,
                           interval=0.5, message=lambda: f"the build of {HIVE_IMAGE}: {images.job(job.id).summary}")
@@ -66,7 +73,7 @@ def hive_core_image(docker_engine: Engine, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def broker_image(docker_engine: Engine) -> str:
+def broker_image(docker_engine: Engine, base_image: str) -> str:
     """hive/hive-broker (the broker container's image), built through the product's own builder when missing."""
     from backend.broker.image import BROKER_IMAGE, build_broker_image, image_present
 

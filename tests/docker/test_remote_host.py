@@ -23,7 +23,7 @@ from backend.settings import Settings
 from backend.store import InstanceRow
 from tests.backend.conftest import REAL_CORE, RunningBackend, make_settings, serve
 from tests.backend.test_api_instances import wait_state
-from tests.docker.conftest import BASE_IMAGE, BUILD_TIMEOUT, Pki
+from tests.docker.conftest import BUILD_TIMEOUT, Pki
 from tests.docker.teardown import tear_down
 from tests.docker.test_hosts import add_remote
 from tests.docker_engine import Engine
@@ -63,14 +63,14 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def remote(tls_engine_factory, docker_engine: Engine) -> Engine:
+def remote(tls_engine_factory, docker_engine: Engine, base_image: str) -> Engine:
     """The second engine, with the base image (from the local engine: no registry here) that its builds start from."""
     engine = tls_engine_factory(keep_images=True)
     target = engine.client()
     try:
-        target.images.get(BASE_IMAGE)
+        target.images.get(base_image)
     except docker.errors.ImageNotFound:
-        target.images.load(docker_engine.client().images.get(BASE_IMAGE).save(named=True))
+        target.images.load(docker_engine.client().images.get(base_image).save(named=True))
     return engine
 
 

@@ -266,6 +266,9 @@ def test_sigterm_without_a_broker_still_exits_0_promptly(spawn_hive):
 def test_external_event_reaches_a_listening_strategy(mqtt_broker, mqtt_probe, spawn_hive):
     hive = spawn_hive(instance_config(mqtt_broker, [{"id": "mo", "strategy": "momentum"}]))
     wait_answering(mqtt_probe, hive.prefix)
+    # events reach running strategies only: the bridge answers before its strategies have started
+    mqtt_probe.wait_for(f"{hive.prefix}/performance", lambda m: m.json().get("mo", {}).get("status") == "running",
+                        timeout=30)
     mqtt_probe.publish(f"{hive.prefix}/external/event/tv/signal", {"data": {"action": "buy"}}, qos=0)
     [log] = mqtt_probe.wait_for(f"{hive.prefix}/log", lambda m: "external signal tv.signal: buy" in m.json()["msg"],
                                 timeout=10)
