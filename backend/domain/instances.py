@@ -82,6 +82,15 @@ class InstanceCreate(Strict):
                                  "leave them out)")
         return self
 
+    @model_validator(mode="after")
+    def _pairs_traded(self) -> InstanceCreate:
+        """A strategy trades one of the instance's pairs: the venue lists only those."""
+        for index, strategy in enumerate(self.strategies):
+            if strategy.trading_pair is not None and strategy.trading_pair not in self.trading_pairs:
+                raise ValueError(f"strategies.{index}.trading_pair: {strategy.trading_pair!r} is not one of the "
+                                 f"instance's trading_pairs {self.trading_pairs}: add it there, or choose one of them")
+        return self
+
 
 class PnlSummary(BaseModel):
     realized: float = 0.0

@@ -56,6 +56,8 @@ def test_create_refusals_have_status_and_code_and_leave_nothing(hive_backend, cl
         (spec("bot1", {"id": "mm1", "strategy": "market_maker", "params": {"bad": 1}}), 422, "invalid_config"),
         (spec("bot1", {"id": "bad id!", "strategy": "market_maker"}), 422, "validation_error"),
         ({"name": "bot1", "strategies": []}, 422, "validation_error"),
+        (spec("bot1", {"id": "mm1", "strategy": "market_maker", "trading_pair": "ETH-USDT"}), 422,
+         "validation_error"),
     ]
     for body, status, code in cases:
         error = refused(client.create_instance, body)
