@@ -30,6 +30,37 @@ def check_id(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(check_id)]
 
+_PAIR_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$")
+_ASSET_RE = re.compile(r"^[A-Z0-9]{1,15}$")
+MAX_PAIRS = 50  # trading pairs of one instance (and assets of its paper account)
+
+
+def check_pair(value: str) -> str:
+    """Pairs name topics, book keys and CSV columns: BASE-QUOTE in the venue's capitals."""
+    if not _PAIR_RE.match(value):
+        raise ValueError(f"{value[:40]!r} is not a trading pair: write BASE-QUOTE in capital letters or digits, "
+                         "1-15 each, like BTC-USDT")
+    return value
+
+
+def check_asset(value: str) -> str:
+    if not _ASSET_RE.match(value):
+        raise ValueError(f"{value[:40]!r} is not an asset: 1-15 capital letters or digits, like USDT")
+    return value
+
+
+def check_unique(pairs: list[str]) -> list[str]:
+    twice = sorted({pair for pair in pairs if pairs.count(pair) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} listed more than once: list each pair once")
+    return pairs
+
+
+TradingPair = Annotated[str, AfterValidator(check_pair)]
+TradingPairs = Annotated[list[TradingPair], Field(min_length=1, max_length=MAX_PAIRS), AfterValidator(check_unique)]
+Asset = Annotated[str, AfterValidator(check_asset)]
+Balances = Annotated[dict[Asset, Annotated[float, Field(ge=0, allow_inf_nan=False)]], Field(max_length=MAX_PAIRS)]
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -87,7 +118,7 @@ class SimVenueConfig(Frozen):
     kind: Literal["sim"] = "sim"
     url: str | None = Field(None, description="ws://host:port of a running venue; None starts the built-in one")
     rate_limits: list[RateLimitRule] = Field(default_factory=_default_rate_limits, min_length=1)
-    trading_pairs: list[str] = Field(default_factory=lambda: ["BTC-USDT"], min_length=1)
+    trading_pairs: TradingPairs = Field(default_factory=lambda: ["BTC-USDT"])
     initial_prices: dict[str, float] = Field(default_factory=dict, description="mid price per pair; 100.0 when absent")
     volatility: float = Field(0.0005, ge=0, description="per-step relative std-dev of the mid price random walk")
     step_interval: float = Field(0.25, gt=0, description="seconds between simulated market steps")
@@ -103,7 +134,7 @@ class SimVenueConfig(Frozen):
 class PaperAccountConfig(Frozen):
     """Starting balances of the paper account that every strategy of the instance gets its own copy of."""
 
-    balances: dict[str, float] = Field(default_factory=lambda: {"USDT": 10_000.0, "BTC": 1.0})
+    balances: Balances = Field(default_factory=lambda: {"USDT": 10_000.0, "BTC": 1.0})
 
 
 class StrategyQuota(Frozen):
@@ -126,7 +157,7 @@ class StrategyEntry(Frozen):
     strategy: str = Field(description="strategy name: a shipped example or a file in strategy_dirs")
     params: dict[str, Any] = Field(default_factory=dict)
     interval: float = Field(1.0, gt=0, description="seconds between on_tick calls")
-    trading_pair: str | None = Field(None, description="defaults to the venue's first pair")
+    trading_pair: TradingPair | None = Field(None, description="defaults to the venue's first pair")
     priority: int = Field(0, description="higher runs first under the priority policy and in the order queue")
     quota: StrategyQuota = Field(default_factory=StrategyQuota)  # type: ignore[arg-type]  # (see InstanceConfig)
 

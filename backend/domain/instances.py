@@ -6,7 +6,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from backend.domain.base import Strict
-from hive_core.config import Identifier
+from hive_core.config import Balances, Identifier, TradingPair, TradingPairs
 
 InstanceState = Literal["created", "starting", "running", "stopping", "stopped", "error"]
 
@@ -16,7 +16,8 @@ class StrategySpec(Strict):
     strategy: str = Field(description="name in the strategy library")
     params: dict[str, Any] = Field(default_factory=dict)
     interval: float = Field(1.0, gt=0)
-    trading_pair: str | None = Field(None, description="one of the instance's trading_pairs; the first when absent")
+    trading_pair: TradingPair | None = Field(
+        None, description="one of the instance's trading_pairs; the first when absent")
 
 
 class RestartPolicy(Strict):
@@ -55,9 +56,8 @@ class InstanceCreate(Strict):
     runtime: Literal["process", "docker"] = Field(
         "process", description="process: a local subprocess; docker: a container on one of the Docker hosts")
     strategies: list[StrategySpec] = Field(min_length=1)
-    trading_pairs: list[str] = Field(default_factory=lambda: ["BTC-USDT"], min_length=1)
-    balances: dict[str, float] | None = Field(
-        None, description="paper balances per strategy; runtime default when absent")
+    trading_pairs: TradingPairs = Field(default_factory=lambda: ["BTC-USDT"])
+    balances: Balances | None = Field(None, description="paper balances per strategy; runtime default when absent")
     start: bool = Field(True, description="start right after creating")
     restart_policy: RestartPolicy = Field(
         default_factory=RestartPolicy,

@@ -201,7 +201,7 @@ def _form(client: HiveClient) -> None:
                                              "its own limits, on one of the Docker hosts")
         pairs_text = pair_col.text_input("Trading pair", key="instances_create_pair",
                                          help="on the built-in simulated exchange; several separated by commas")
-        pairs = [pair.strip() for pair in pairs_text.split(",") if pair.strip()]
+        pairs = [pair.strip().upper() for pair in pairs_text.split(",") if pair.strip()]
         flag(pair_col, checks.pairs_problem(pairs))
 
         placement = _docker_inputs(client, flag) if runtime == "docker" else {}

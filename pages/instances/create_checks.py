@@ -5,12 +5,10 @@ params against the strategy's schema, the broker running): these spare the opera
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-from hive_core.config import ID_RULE, check_id
+from hive_core.config import ID_RULE, MAX_PAIRS, check_id, check_pair, check_unique
 
-PAIR_RE = re.compile(r"^[A-Za-z0-9]{1,20}-[A-Za-z0-9]{1,20}$")
 MIN_MEMORY_MB = 64  # backend.domain.instances.ResourceLimits
 MIN_PIDS = 16
 
@@ -36,9 +34,14 @@ def name_problem(name: str, taken: Collection[str]) -> str | None:
 def pairs_problem(pairs: list[str]) -> str | None:
     if not pairs:
         return "Give at least one trading pair, e.g. BTC-USDT."
-    wrong = [pair for pair in pairs if not PAIR_RE.match(pair)]
-    if wrong:
-        return f"A pair looks like BASE-QUOTE, e.g. BTC-USDT (got {', '.join(repr(pair) for pair in wrong)})."
+    if len(pairs) > MAX_PAIRS:
+        return f"At most {MAX_PAIRS} pairs (got {len(pairs)})."
+    try:
+        for pair in pairs:
+            check_pair(pair)
+        check_unique(pairs)
+    except ValueError as problem:
+        return f"{str(problem)[0].upper()}{str(problem)[1:]}."
     return None
 
 

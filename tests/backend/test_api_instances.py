@@ -58,6 +58,10 @@ def test_create_refusals_have_status_and_code_and_leave_nothing(hive_backend, cl
         ({"name": "bot1", "strategies": []}, 422, "validation_error"),
         (spec("bot1", {"id": "mm1", "strategy": "market_maker", "trading_pair": "ETH-USDT"}), 422,
          "validation_error"),
+        (spec("bot1", MM) | {"trading_pairs": ["x" * 100]}, 422, "validation_error"),
+        (spec("bot1", MM) | {"trading_pairs": ["BTC-USDT", "BTC-USDT"]}, 422, "validation_error"),
+        (spec("bot1", MM) | {"balances": {"USDT": -5.0}}, 422, "validation_error"),
+        (spec("bot1", MM) | {"balances": {"usdt": 5.0}}, 422, "validation_error"),
     ]
     for body, status, code in cases:
         error = refused(client.create_instance, body)

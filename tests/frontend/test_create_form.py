@@ -32,7 +32,7 @@ def test_each_field_says_what_is_wrong_under_it_and_nothing_typed_is_lost(app, c
 
     assert errors(at) == [
         "An instance named 'taken' already exists: choose another name.",
-        "A pair looks like BASE-QUOTE, e.g. BTC-USDT (got 'BTCUSDT').",
+        "'BTCUSDT' is not a trading pair: write BASE-QUOTE in capital letters or digits, 1-15 each, like BTC-USDT.",
         "Another strategy above already has the id 'same': ids must be unique within the instance.",
         "Not created: 3 fields to fix, marked above.",
     ]
