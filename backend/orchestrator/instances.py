@@ -70,7 +70,7 @@ class InstanceService:
         # (a PnL point per performance report, 1 s, when the setting is 0)
         self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
                                    settings.heartbeat_interval, settings.pnl_snapshot_interval or 1.0)
-        self.audit = CommandAudit(store, fleet.connection)
+        self.audit = CommandAudit(store, fleet.connection, fleet.heard_reply)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()

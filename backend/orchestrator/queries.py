@@ -188,7 +188,8 @@ class InstanceQueries:
         first = view.first_seen or view.last_seen or now
         return InstanceOut(
             name=name, runtime="external", state=state.value, reason=reason,
-            state_since=max(t for t in (view.last_alive, view.last_offline, first) if t is not None),
+            state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
+                            if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             pnl=_total(strategies), strategies=[] if summary else strategies, strategy_count=len(strategies),
             trade_count=trade_count,
