@@ -6,6 +6,7 @@ import stat
 from sqlalchemy import func, select, text
 
 from backend.store import Heard, InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
+from backend.store.repositories.telemetry import TelemetryRepository
 
 
 def _store(tmp_path) -> Store:
@@ -61,6 +62,23 @@ def test_batch_stores_rows_of_instances_by_row_and_of_external_bots_by_name(tmp_
                                .order_by(TradeRow.id)).all() == [(a, None, "o1"), (None, "stranger", "o9")]
         assert session.execute(select(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot, PnlSnapshotRow.total)
                                .order_by(PnlSnapshotRow.id)).all() == [(a, None, 3.0), (None, "stranger", 5.0)]
+    store.close()
+
+
+def test_the_pnl_of_instances_and_external_bots_is_read_together_by_bot_name(tmp_path) -> None:
+    """The Hummingbot-API performance view: the newest point per (bot, strategy), and points sampled per bucket."""
+    store = _store(tmp_path)
+    _add(store, "a")
+    store.write_batch(Heard(pnl=[PnlEntry(bot, "s1", ts, ts, 0.0, ts, 0.0)
+                                 for bot in ("a", "ext") for ts in (10.0, 20.0, 70.0)]), log_cap=100)
+    with store.session() as session:
+        telemetry = TelemetryRepository(session)
+        latest = sorted((name, point.strategy, point.ts) for point, name in telemetry.latest_pnl_per_strategy(None))
+        assert latest == [("a", "s1", 70.0), ("ext", "s1", 70.0)]
+        assert [(name, point.ts) for point, name in telemetry.latest_pnl_per_strategy("ext")] == [("ext", 70.0)]
+        sampled = telemetry.sampled_pnl(bot_name="ext", strategy=None, start=None, end=None, bucket_seconds=60,
+                                        after=None, limit=10)
+        assert [(name, point.ts) for point, name in sampled] == [("ext", 20.0), ("ext", 70.0)]
     store.close()
 
 

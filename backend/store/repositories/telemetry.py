@@ -91,22 +91,26 @@ class TelemetryRepository:
             .order_by(PnlSnapshotRow.ts.desc()).limit(1))
 
     def latest_pnl_per_strategy(self, bot_name: str | None) -> list[tuple[PnlSnapshotRow, str]]:
-        """The newest snapshot of every (instance, strategy), with the instance's name."""
-        newest = select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy)
-        query = (select(PnlSnapshotRow, InstanceRow.name)
-                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+        """The newest snapshot of every (bot, strategy), with the bot's name (an instance's or an external bot's)."""
+        name = func.coalesce(InstanceRow.name, PnlSnapshotRow.bot)
+        newest = select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot,
+                                                              PnlSnapshotRow.strategy)
+        query = (select(PnlSnapshotRow, name)
+                 .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
                  .where(PnlSnapshotRow.id.in_(newest)))
         if bot_name:
-            query = query.where(InstanceRow.name == bot_name)
+            query = query.where(name == bot_name)
         return [(point, name) for point, name in self.session.execute(query)]
 
     def sampled_pnl(self, *, bot_name: str | None, strategy: str | None, start: float | None, end: float | None,
                     bucket_seconds: int, after: tuple[float, int] | None,
                     limit: int) -> list[tuple[PnlSnapshotRow, str]]:
-        """The newest snapshot per (instance, strategy, time bucket), oldest first, after the (ts, id) `after`."""
+        """The newest snapshot per (bot, strategy, time bucket), oldest first, after the (ts, id) `after`, each with
+        its bot's name (an instance's or an external bot's)."""
+        name = func.coalesce(InstanceRow.name, PnlSnapshotRow.bot)
         conditions: list[Any] = []
         if bot_name:
-            conditions.append(InstanceRow.name == bot_name)
+            conditions.append(name == bot_name)
         if strategy:
             conditions.append(PnlSnapshotRow.strategy == strategy)
         if start is not None:
@@ -114,11 +118,11 @@ class TelemetryRepository:
         if end is not None:
             conditions.append(PnlSnapshotRow.ts <= end)
         sampled = (select(func.max(PnlSnapshotRow.id))
-                   .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
-                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,
+                   .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
+                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot, PnlSnapshotRow.strategy,
                              cast(PnlSnapshotRow.ts / bucket_seconds, Integer)))
-        query = (select(PnlSnapshotRow, InstanceRow.name)
-                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+        query = (select(PnlSnapshotRow, name)
+                 .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
                  .where(PnlSnapshotRow.id.in_(sampled)))
         if after is not None:
             after_ts, after_id = after
