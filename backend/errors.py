@@ -40,6 +40,10 @@ class Conflict(HiveError):
     """Not possible in the current state (already exists, still running, in use...)."""
 
 
+class BotRefused(Conflict):
+    """A bot answered a command with an error status: the detail is its answer, in its own words."""
+
+
 class TooLarge(HiveError):
     """The request, or something in it, is bigger than allowed."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -35,16 +35,21 @@ def command_words(command: str, strategy: Any) -> str:
 
 
 class CommandAudit:
-    def __init__(self, store: Store, connection: FleetConnection) -> None:
+    def __init__(self, store: Store, connection: FleetConnection,
+                 replied: Callable[[str, str, dict[str, Any], dict[str, Any]], None] = lambda *_: None) -> None:
+        """`replied(bot, command, data, reply)` is told every reply (Fleet.heard_reply notes what it says)."""
         self.store = store
         self.connection = connection
+        self.replied = replied
 
     def request(self, actor: str, bot: str, command: str, data: dict[str, Any],
                 timeout: float | None = None, words: str | None = None) -> dict[str, Any]:
         """Send one command for `actor` and return the bot's reply; a command that acts is audited, in `words`
         when given (say, a reload's versions), else as the command and its strategy."""
         if only_reads(command, data):
-            return self.connection.request(bot, command, data, timeout)
+            reply = self.connection.request(bot, command, data, timeout)
+            self.replied(bot, command, data, reply)
+            return reply
         msg_id = uuid.uuid4().hex
         strategy = data.get("strategy") if isinstance(data.get("strategy"), str) else None
         words = words or command_words(command, strategy)
@@ -58,6 +63,7 @@ class CommandAudit:
         except TimedOut as error:
             self._answered(msg_id, "timeout", f"{words}: {error.detail}")
             raise
+        self.replied(bot, command, data, reply)
         ok = reply.get("status") == 200
         self._answered(msg_id, "ok" if ok else "error", words if ok else f"{words}: {reply.get('msg', '')}")
         return reply

@@ -24,6 +24,7 @@ from typing import Any
 from backend.broker.base import BrokerStats
 from backend.orchestrator.connection import FleetConnection
 from backend.orchestrator.journal import Held, JournalCatchup, JournalTracker, Verdict
+from backend.orchestrator.said import Said, of_notification, of_reply
 from backend.store import Heard, LogEntry, MarketEventEntry, NotificationEntry, PnlEntry, TradeEntry
 from backend.store.db import JournalKey
 from hive_core.protocol import BOT_TOPICS, HEARTBEAT_TOPIC, JOURNALED_TOPICS
@@ -76,6 +77,7 @@ class BotView:
     first_seen: float | None = None
     last_stop: CommandReport | None = None   # the last stop command it reported carrying out
     journaled: bool | None = None  # it keeps a journal (PnL points from P/pnl); None until its heartbeat is heard
+    said: Said | None = None  # its last word on its strategy (running or stopped): a notification or command reply
 
     @property
     def last_alive(self) -> float | None:
@@ -150,6 +152,9 @@ class Fleet:
                 self._reports.append(report)
                 if report.name == "stop" and report.outcome == "ok":
                     view.last_stop = report
+            said = of_notification(str(data.get("msg", "")), data.get("command"), now)
+            if said is not None:
+                view.said = said
             seq = data.get("seq")
             self._queue(self._heard.notifications, NotificationEntry(
                 bot, now, seq if isinstance(seq, int) else None, str(data.get("msg", "")), journal))
@@ -270,7 +275,17 @@ class Fleet:
                 return None
             return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
                            {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
-                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop)
+                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said)
+
+    def heard_reply(self, bot: str, command: str, data: dict[str, Any], reply: dict[str, Any]) -> None:
+        """A bot's reply to a command sent to it (by this backend): note what it says of its strategy."""
+        said = of_reply(command, data, reply, time.time())
+        if said is None:
+            return
+        with self._lock:
+            view = self._bots.get(bot)
+            if view is not None:
+                view.said = said
 
     def forget(self, name: str) -> None:
         with self._lock:
@@ -390,6 +405,8 @@ def _trade_entry(bot: str, event: dict, now: float, journal: JournalKey | None) 
     if side not in ("BUY", "SELL"):
         return None
     fee = data.get("fee_quote", data.get("fee"))
+    if fee is None:
+        fee = _trade_fee_in_quote(data)
     return TradeEntry(
         instance=bot, ts=_float(data.get("timestamp", event.get("timestamp")), now, seconds=True),
         strategy=data.get("controller_id") or None, order_id=str(data.get("order_id", "")),
@@ -398,3 +415,20 @@ def _trade_entry(bot: str, event: dict, now: float, journal: JournalKey | None) 
         trade_id=str(data["exchange_trade_id"])[:128] if data.get("exchange_trade_id") is not None else None,
         journal=journal,
     )
+
+
+def _trade_fee_in_quote(data: dict) -> float:
+    """The fee of a Hummingbot fill (its `trade_fee`: `percent` of the fill's value, in `percent_token` or the quote,
+    plus `flat_fees`), counting only what is in the quote token (fees in other tokens have no price here)."""
+    trade_fee = data.get("trade_fee")
+    if not isinstance(trade_fee, dict):
+        return 0.0
+    quote = str(data.get("trading_pair", "")).rpartition("-")[2]
+    fee = 0.0
+    if trade_fee.get("percent_token") in (None, "", quote):
+        fee += _float(trade_fee.get("percent")) * _float(data.get("price")) * _float(data.get("amount"))
+    flat_fees = trade_fee.get("flat_fees")
+    for flat in flat_fees[:16] if isinstance(flat_fees, list) else []:
+        if isinstance(flat, dict) and flat.get("token") == quote:
+            fee += _float(flat.get("amount"))
+    return fee

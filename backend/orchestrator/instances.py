@@ -24,7 +24,7 @@ from backend.credentials.service import CredentialService
 from backend.domain.alerts import AlertKind
 from backend.domain.instances import InstanceCreate, InstanceOut, StateChange
 from backend.domain.startup import Startup
-from backend.errors import Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
+from backend.errors import BotRefused, Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
 from backend.orchestrator.alerts import AlertService
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
@@ -55,6 +55,7 @@ from hive_core.protocol import COMMAND_TIMEOUTS
 log = logging.getLogger(__name__)
 
 STOP_WAIT = 5.0  # s: how long a stop request waits for the process before answering 'stopping'
+MAX_REFUSAL = 2_000  # characters of a bot's error reply passed on
 
 
 class InstanceService:
@@ -70,7 +71,7 @@ class InstanceService:
         # (a PnL point per performance report, 1 s, when the setting is 0)
         self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
                                    settings.heartbeat_interval, settings.pnl_snapshot_interval or 1.0)
-        self.audit = CommandAudit(store, fleet.connection)
+        self.audit = CommandAudit(store, fleet.connection, fleet.heard_reply)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
@@ -105,7 +106,8 @@ class InstanceService:
     def command(self, name: str, command: str, data: dict[str, Any], strategy: str | None = None,
                 timeout: float | None = None, actor: str = "backend") -> dict[str, Any]:
         """Send one command to the bot over MQTT for `actor` and return its reply (`status`, `msg`, fields);
-        one that acts is audited (command_audit.py)."""
+        one that acts is audited (command_audit.py). A reply with an error status (Hummingbot answers 400 to a
+        command it cannot carry out) is raised as BotRefused, in the bot's words."""
         if command not in COMMAND_TIMEOUTS:
             raise NotFound("unknown_command",
                            f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
@@ -113,7 +115,13 @@ class InstanceService:
         data = dict(data)
         if strategy is not None:
             data["strategy"] = strategy
-        return self.audit.request(actor, name, command, data, timeout)
+        reply = self.audit.request(actor, name, command, data, timeout)
+        status = reply.get("status")
+        if status != 200:
+            msg = str(reply.get("msg") or "(no message)")
+            raise BotRefused("bot_refused", f"{name} answered {command} with status {status}: "
+                                            f"{msg if len(msg) <= MAX_REFUSAL else msg[:MAX_REFUSAL] + '…'}")
+        return reply
 
     # =============================================================================================
     # creating and deleting

@@ -45,7 +45,7 @@ from backend.orchestrator.state import BROKER_UNREACHABLE, broker_down, external
 from backend.runtimes.base import Resources
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
-from backend.store.repositories.telemetry import TelemetryRepository
+from backend.store.repositories.telemetry import Bot, TelemetryRepository
 
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
 TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
@@ -67,7 +67,7 @@ class InstanceQueries:
         self.broker = broker
         self.heartbeat_timeout = heartbeat_timeout
         self.resources = resources
-        self._trade_counts: tuple[float, dict[int, int]] = (0.0, {})
+        self._trade_counts: tuple[float, dict[Bot, int]] = (0.0, {})
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
@@ -100,7 +100,7 @@ class InstanceQueries:
             now = time.time()
             for name in self.fleet.known_bots():
                 if name not in ours and (view := self.fleet.bot(name)) is not None:
-                    external = self._external_out(name, view, now, summary)
+                    external = self._external_out(name, view, now, summary, counts.get(name, 0))
                     if not query.state or external.state in query.state:
                         out.append(external)
         if query.q:
@@ -108,7 +108,7 @@ class InstanceQueries:
             out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
         return sorted(out, key=lambda instance: instance.name)
 
-    def _counts(self, session: Session) -> dict[int, int]:
+    def _counts(self, session: Session) -> dict[Bot, int]:
         at, counts = self._trade_counts
         if time.monotonic() - at > TRADE_COUNT_TTL:
             counts = TelemetryRepository(session).trade_counts()
@@ -123,7 +123,9 @@ class InstanceQueries:
         view = self.fleet.bot(name)
         if view is None:
             raise not_found("instance", name)
-        return self._external_out(name, view, time.time())
+        with self.store.session() as session:
+            trade_count = TelemetryRepository(session).trade_count(name)
+        return self._external_out(name, view, time.time(), trade_count=trade_count)
 
     def known_names(self) -> list[str]:
         with self.store.session() as session:
@@ -173,7 +175,8 @@ class InstanceQueries:
             else None, restart_policy=spec.restart_policy, restarts=row.restarts, next_restart_at=row.next_restart_at,
         )
 
-    def _external_out(self, name: str, view: BotView, now: float, summary: bool = False) -> InstanceOut:
+    def _external_out(self, name: str, view: BotView, now: float, summary: bool = False,
+                      trade_count: int = 0) -> InstanceOut:
         connection = self.fleet.connection
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
                                        self.broker_words(), self.heartbeat_timeout)
@@ -185,9 +188,11 @@ class InstanceQueries:
         first = view.first_seen or view.last_seen or now
         return InstanceOut(
             name=name, runtime="external", state=state.value, reason=reason,
-            state_since=max(t for t in (view.last_alive, view.last_offline, first) if t is not None),
+            state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
+                            if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             pnl=_total(strategies), strategies=[] if summary else strategies, strategy_count=len(strategies),
+            trade_count=trade_count,
         )
 
     @staticmethod
@@ -205,6 +210,12 @@ class InstanceQueries:
             raise not_found("instance", name)
         return row
 
+    def _bot(self, session: Session, name: str) -> Bot:
+        """Whose telemetry (log lines, trades, PnL) to read: an instance's row id, or an external bot's name; 404 for
+        an unknown name."""
+        row = self._stored(session, name)
+        return name if row is None else row.id
+
     # --- what is stored of an instance -----------------------------------------------------------
     def logs(self, name: str, limit: int, strategy: str | None, query: str | None = None,
              min_level: str | None = None) -> list[LogLine]:
@@ -212,20 +223,15 @@ class InstanceQueries:
         from the level `min_level` (DEBUG, INFO, WARNING, ERROR, CRITICAL) up, when given."""
         level = logging.getLevelNamesMapping()[min_level] if min_level else None
         with self.store.session() as session:
-            row = self._stored(session, name)
-            if row is None:
-                return []
-            lines = TelemetryRepository(session).newest_logs(row.id, limit, strategy, level, query)
+            lines = TelemetryRepository(session).newest_logs(self._bot(session, name), limit, strategy, level, query)
         return [LogLine(timestamp=line.ts, level_name=line.level_name, logger_name=line.logger_name, msg=line.msg,
                         strategy=line.strategy) for line in reversed(lines)]
 
     def performance(self, name: str, since: float | None) -> list[PnlPoint]:
         with self.store.session() as session:
-            row = self._stored(session, name)
-            if row is None:
-                return []
+            points = TelemetryRepository(session).pnl_points(self._bot(session, name), since)
             return [PnlPoint(ts=p.ts, strategy=p.strategy, realized=p.realized, unrealized=p.unrealized, total=p.total,
-                             volume=p.volume) for p in TelemetryRepository(session).pnl_points(row.id, since)]
+                             volume=p.volume) for p in points]
 
     def resource_history(self, name: str, since: float | None) -> list[ResourcePoint]:
         """Its resource use over time, oldest first (empty for an external bot: nothing is measured of it)."""
@@ -236,21 +242,19 @@ class InstanceQueries:
             return ResourceHistory.points(session, row.id, since)
 
     def trades(self, name: str, limit: int) -> list[Trade]:
-        """Newest first, each with the run (start of the instance) it happened in."""
+        """Newest first, each with the run (start of the instance) it happened in (none for an external bot: its
+        starts are not known here)."""
         with self.store.session() as session:
-            row = self._stored(session, name)
-            if row is None:
-                return []
-            starts = sorted(c.ts for c in InstanceRepository(session).state_changes(row.id)
-                            if c.to_state == State.STARTING.value)
+            bot = self._bot(session, name)
+            starts = sorted(c.ts for c in InstanceRepository(session).state_changes(bot)
+                            if c.to_state == State.STARTING.value) if isinstance(bot, int) else []
             return [Trade.model_validate(t, from_attributes=True).model_copy(
                         update={"run": bisect.bisect_right(starts, t.ts) or None})
-                    for t in TelemetryRepository(session).newest_trades(row.id, limit)]
+                    for t in TelemetryRepository(session).newest_trades(bot, limit)]
 
     def trades_count(self, name: str) -> int:
         with self.store.session() as session:
-            row = self._stored(session, name)
-            return 0 if row is None else TelemetryRepository(session).trade_count(row.id)
+            return TelemetryRepository(session).trade_count(self._bot(session, name))
 
     def history(self, name: str) -> list[StateChange]:
         with self.store.session() as session:
@@ -287,15 +291,11 @@ class InstanceQueries:
         return orders[:limit]
 
     def errors(self, instance: str | None, limit: int) -> list[ErrorLine]:
-        """ERROR and CRITICAL log lines of every instance (or of one), newest first, their stack traces included."""
+        """ERROR and CRITICAL log lines of every instance and external bot (or of one), newest first, their stack
+        traces included."""
         with self.store.session() as session:
-            instance_id = None
-            if instance:
-                row = self._stored(session, instance)
-                if row is None:
-                    return []
-                instance_id = row.id
-            lines = TelemetryRepository(session).newest_errors(logging.ERROR, limit, instance_id)
+            bot = self._bot(session, instance) if instance else None
+            lines = TelemetryRepository(session).newest_errors(logging.ERROR, limit, bot)
         return [ErrorLine(instance=name, timestamp=line.ts, level_name=line.level_name, logger_name=line.logger_name,
                           msg=_capped(line.msg), strategy=line.strategy) for line, name in lines]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from backend.orchestrator.fleet import BotView
 from backend.orchestrator.lifecycle import State
+from backend.orchestrator.said import Said
 from backend.runtimes.base import ProcessState
 from backend.settings import Settings
 
@@ -130,7 +131,10 @@ def reason_now(state: State, reason: str, started_at: float | None, view: BotVie
 
 def external_state(view: BotView, now: float, broker_is_down: bool, broker: str,
                    heartbeat_timeout: float) -> tuple[State, str]:
-    """A bot the backend did not create: its state comes from what was heard, and nothing else."""
+    """A bot the backend did not create: its state comes from what was heard, and nothing else. Heartbeats say it
+    is connected; whether its strategy runs, only its own words say (said.py): once it says its strategy stopped
+    (its reply to `stop`, "Hummingbot stopped."), it is `stopped` while connected, until it says it runs again or
+    goes offline (what it said before no longer holds then)."""
     alive_at = view.last_alive
     if broker_is_down:
         return State.ERROR, (f"external bot; {broker} is unreachable, so nothing can be heard "
@@ -139,12 +143,25 @@ def external_state(view: BotView, now: float, broker_is_down: bool, broker: str,
         return State.STOPPED, f"external bot; went offline {now - view.last_offline:.0f} s ago"
     if alive_at is None:
         heard_lately = now - (view.last_seen or 0.0) < heartbeat_timeout
-        return State.RUNNING if heard_lately else State.ERROR, (
-            f"external bot; messages heard (last {now - (view.last_seen or now):.0f} s ago) but no heartbeat yet")
-    if now - alive_at > heartbeat_timeout:
+        if not heard_lately:
+            return State.ERROR, (f"external bot; messages heard (last {now - (view.last_seen or now):.0f} s ago) "
+                                 "but no heartbeat yet")
+        connected = f"messages heard (last {now - (view.last_seen or now):.0f} s ago) but no heartbeat yet"
+    elif now - alive_at > heartbeat_timeout:
         return State.ERROR, f"external bot; {SILENT} {now - alive_at:.0f} s"
+    else:
+        connected = alive_words(view, now) or "alive"
+    said = view.said if view.said is not None and view.said.at > (view.last_offline or 0.0) else None
+    if said is not None and not said.running:
+        return State.STOPPED, f"external bot; connected, strategy stopped ({said_words(said)}); {connected}"
     stopped = stopped_words(view)
-    return State.RUNNING, "external bot; " + (f"{stopped}; " if stopped else "") + (alive_words(view, now) or "alive")
+    running = f"strategy running ({said_words(said)}); " if said is not None else ""
+    return State.RUNNING, "external bot; " + running + (f"{stopped}; " if stopped else "") + connected
+
+
+def said_words(said: Said) -> str:
+    """'answered stop with 200 at 14:03:12'"""
+    return f"{said.words} at {time.strftime('%H:%M:%S', time.localtime(said.at))}"
 
 
 def stopped_words(view: BotView | None) -> str:

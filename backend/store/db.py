@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import ColumnElement, and_, create_engine, delete, event, select
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -144,7 +144,8 @@ class Store:
     # --- bulk writes from the fleet connection ---------------------------------------------------
     def write_batch(self, heard: Heard, log_cap: int) -> None:
         """Store what was heard in one transaction, with the journal cursors it advances. Log lines, trades and
-        PnL points only of instances created here; notifications and market events of every bot (by name)."""
+        PnL points of an instance created here by its row, of any other bot (an external one) by its name;
+        notifications and market events of every bot by name."""
         if not heard:
             return
         with self.session() as session:
@@ -159,26 +160,29 @@ class Store:
             names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
             ids = dict(session.execute(
                 select(InstanceRow.name, InstanceRow.id).where(InstanceRow.name.in_(names))).all())
+
+            def owner(name: str) -> dict[str, Any]:
+                return {"instance_id": ids[name]} if name in ids else {"bot": name[:63]}
             session.add_all(
-                LogRow(instance_id=ids[e.instance], ts=e.ts, level_no=e.level_no, level_name=e.level_name,
+                LogRow(**owner(e.instance), ts=e.ts, level_no=e.level_no, level_name=e.level_name,
                        logger_name=e.logger_name, msg=e.msg, strategy=e.strategy)
-                for e in logs if e.instance in ids
+                for e in logs
             )
             session.add_all(
-                TradeRow(instance_id=ids[e.instance], ts=e.ts, strategy=e.strategy, order_id=e.order_id,
+                TradeRow(**owner(e.instance), ts=e.ts, strategy=e.strategy, order_id=e.order_id,
                          trading_pair=e.trading_pair, side=e.side, price=e.price, amount=e.amount, fee=e.fee,
                          trade_id=e.trade_id)
-                for e in trades if e.instance in ids
+                for e in trades
             )
             session.add_all(
-                PnlSnapshotRow(instance_id=ids[e.instance], strategy=e.strategy, ts=e.ts, realized=e.realized,
+                PnlSnapshotRow(**owner(e.instance), strategy=e.strategy, ts=e.ts, realized=e.realized,
                                unrealized=e.unrealized, total=e.total, volume=e.volume)
-                for e in pnl if e.instance in ids
+                for e in pnl
             )
             session.flush()
             for name in {e.instance for e in logs}:
-                if name in ids:
-                    _trim_logs(session, ids[name], log_cap)
+                _trim_logs(session, LogRow.instance_id == ids[name] if name in ids else
+                           and_(LogRow.instance_id.is_(None), LogRow.bot == name[:63]), log_cap)
 
     def journal_cursors(self) -> dict[tuple[str, str], int]:
         """(bot, run) -> the seq up to which that run's journal is stored."""
@@ -209,13 +213,11 @@ def _journal_filter(session: Session, cursors: dict[tuple[str, str], int]) -> Ca
     return fresh
 
 
-def _trim_logs(session: Session, instance_id: int, keep: int) -> None:
-    """Keep only the newest `keep` log lines of one instance."""
-    cutoff = session.scalar(
-        select(LogRow.id).where(LogRow.instance_id == instance_id).order_by(LogRow.id.desc()).offset(keep).limit(1)
-    )
+def _trim_logs(session: Session, of_bot: ColumnElement[bool], keep: int) -> None:
+    """Keep only the newest `keep` log lines of one bot (`of_bot` selects its lines)."""
+    cutoff = session.scalar(select(LogRow.id).where(of_bot).order_by(LogRow.id.desc()).offset(keep).limit(1))
     if cutoff is not None:
-        session.execute(delete(LogRow).where(LogRow.instance_id == instance_id, LogRow.id <= cutoff))
+        session.execute(delete(LogRow).where(of_bot, LogRow.id <= cutoff))
 
 
 def _private_sqlite_file(path: Path) -> None:

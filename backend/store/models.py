@@ -11,6 +11,9 @@ class Base(DeclarativeBase):
     pass
 
 
+EXTERNAL_BOT = "the name of the bot not created here that reported it (instance_id is null then)"
+
+
 class InstanceRow(Base):
     __tablename__ = "instances"
 
@@ -70,11 +73,14 @@ class StrategyVersionRow(Base):
 
 
 class PnlSnapshotRow(Base):
+    """A PnL point of one strategy: of an instance created here (`instance_id`), or of an external bot (`bot`)."""
+
     __tablename__ = "pnl_snapshots"
-    __table_args__ = (Index("ix_pnl_instance_ts", "instance_id", "ts"),)
+    __table_args__ = (Index("ix_pnl_instance_ts", "instance_id", "ts"), Index("ix_pnl_bot_ts", "bot", "ts"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), nullable=True)
+    bot: Mapped[str | None] = mapped_column(String(63), nullable=True, doc=EXTERNAL_BOT)
     strategy: Mapped[str] = mapped_column(String(63))
     ts: Mapped[float] = mapped_column(Float)
     realized: Mapped[float] = mapped_column(Float)
@@ -99,11 +105,14 @@ class ResourceSampleRow(Base):
 
 
 class TradeRow(Base):
+    """A fill: of an instance created here (`instance_id`), or of an external bot (`bot`)."""
+
     __tablename__ = "trades"
-    __table_args__ = (Index("ix_trades_instance_ts", "instance_id", "ts"),)
+    __table_args__ = (Index("ix_trades_instance_ts", "instance_id", "ts"), Index("ix_trades_bot_ts", "bot", "ts"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), nullable=True)
+    bot: Mapped[str | None] = mapped_column(String(63), nullable=True, doc=EXTERNAL_BOT)
     ts: Mapped[float] = mapped_column(Float)
     strategy: Mapped[str | None] = mapped_column(String(63), nullable=True)
     order_id: Mapped[str] = mapped_column(String(128))
@@ -116,11 +125,14 @@ class TradeRow(Base):
 
 
 class LogRow(Base):
+    """A log line: of an instance created here (`instance_id`), or of an external bot (`bot`)."""
+
     __tablename__ = "log_lines"
-    __table_args__ = (Index("ix_logs_instance_id", "instance_id", "id"),)
+    __table_args__ = (Index("ix_logs_instance_id", "instance_id", "id"), Index("ix_logs_bot_id", "bot", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), nullable=True)
+    bot: Mapped[str | None] = mapped_column(String(63), nullable=True, doc=EXTERNAL_BOT)
     ts: Mapped[float] = mapped_column(Float)
     level_no: Mapped[int] = mapped_column(Integer)
     level_name: Mapped[str] = mapped_column(String(16))

@@ -28,6 +28,13 @@ def restart(client: HiveClient, name: str) -> None:
     errors.run_action(PREFIX, f"restart {name}", client.restart_instance, name, notice=f"Restarting {name}")
 
 
+def command(client: HiveClient, name: str, command: str) -> None:
+    """Send `command` to a bot (an external one's start and stop); an error reply shows as the failure, in its
+    words."""
+    errors.run_action(PREFIX, f"{command} {name}", client.command, name, command,
+                      notice=f"{name} accepted {command}")
+
+
 def delete_blocked(instance: dict) -> str | None:
     """Why the instance cannot be deleted now, in words (the Delete button's help); None when it can."""
     if instance["state"] in ("starting", "running", "stopping"):

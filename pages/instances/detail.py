@@ -1,5 +1,9 @@
 """The selected instance: state with its reason and controls, then tabs: overview (PnL, strategies, history,
-commands), open orders and balances, trades, logs, errors, resource use. Only the open tab reads the backend."""
+commands), open orders and balances, trades, logs, errors, resource use. Only the open tab reads the backend.
+
+An external bot (heard on the broker, not created here) shows the same: its logs, trades, PnL and errors are stored
+like an instance's. Its start and stop are commands to the bot (its strategy), and what Hive cannot know of it (its
+process, resource use, strategy files, state history) says why it is absent."""
 from __future__ import annotations
 
 import streamlit as st
@@ -20,8 +24,31 @@ TRADES_EXPORTED = 10_000  # the newest trades in the CSV (the backend's bound)
 TABS = ("Overview", "Orders", "Trades", "Logs", "Errors", "Resources")
 
 
+EXTERNAL_RESOURCES = ("Nothing is measured of an external bot: it runs where Hive cannot see its process. CPU, memory "
+                      "and network show for the instances Hive runs.")
+EXTERNAL_HISTORY = ("No state history is kept of an external bot: its state is derived from what it says (its replies "
+                    "to start and stop, its notifications) and its heartbeats, as the reason above tells.")
+
+
+def _external_controls(client: HiveClient, instance: dict) -> None:
+    """Start and stop its strategy by command (its process is not Hive's), unless it cannot be reached; the bot
+    answers in its own words (an error reply shows as the failure)."""
+    name, state = instance["name"], instance["state"]
+    unreachable = state == "error" or "went offline" in instance.get("reason", "")
+    why = f"{name} cannot be reached now" if unreachable else None
+    buttons = st.container(horizontal=True)
+    buttons.button("Start strategy", key="instances_start", disabled=unreachable, on_click=actions.command,
+                   args=(client, name, "start"), help=why or "sends the bot the start command")
+    buttons.button("Stop strategy", key="instances_stop", disabled=unreachable, on_click=actions.command,
+                   args=(client, name, "stop"), help=why or "sends the bot the stop command; it stays connected")
+    errors.show_feedback(actions.PREFIX)
+
+
 def _controls(client: HiveClient, instance: dict) -> None:
     name, state = instance["name"], instance["state"]
+    if instance["runtime"] == "external":
+        _external_controls(client, instance)
+        return
     buttons = st.container(horizontal=True)
     buttons.button("Start", key="instances_start", disabled=state in ("running", "starting", "stopping"),
                       on_click=actions.start, args=(client, name))
@@ -53,7 +80,8 @@ def _summary(instance: dict) -> None:
 
 def _overview(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
-    changes = errors.attempt(f"read the state history of {name}", client.instance_history, name)
+    external = instance["runtime"] == "external"
+    changes = [] if external else errors.attempt(f"read the state history of {name}", client.instance_history, name)
     starts = sorted(change["ts"] for change in changes or [] if change["to_state"] == "starting")
 
     st.markdown("**PnL over time**")
@@ -68,7 +96,9 @@ def _overview(client: HiveClient, instance: dict) -> None:
     strategy_controls(client, instance)
 
     st.markdown("**State history**")
-    if changes is not None:
+    if external:
+        st.caption(EXTERNAL_HISTORY)
+    elif changes is not None:
         tables.show_table(tables.history_frame(changes), "No state changes yet.", height=250)
 
     st.markdown("**Commands**")
@@ -150,6 +180,9 @@ def _errors(client: HiveClient, instance: dict) -> None:
 
 def _resources(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
+    if instance["runtime"] == "external":
+        st.info(EXTERNAL_RESOURCES, icon=":material/info:")
+        return
     samples = errors.attempt(f"read the resource use of {name}", client.instance_resources, name)
     if samples is not None:
         resources_chart(samples, key="instances_resources_chart")

@@ -79,7 +79,12 @@ def _reload(client: HiveClient, name: str, item: dict, detail: dict, live: bool)
 def strategy_controls(client: HiveClient, instance: dict) -> None:
     """Controls of one strategy of `instance` (picked here) and its history."""
     strategies = instance.get("strategies") or []
-    if not strategies or instance.get("runtime") == "external":
+    if instance.get("runtime") == "external":
+        st.caption("Strategy controls (stop or resume one strategy, its parameters, its code's versions) are for the "
+                   "instances Hive runs: an external bot's strategies and their files are its own. Start or stop its "
+                   "strategy with the buttons above.")
+        return
+    if not strategies:
         return
     name = instance["name"]
     st.markdown("**Strategy controls**")

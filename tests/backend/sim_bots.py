@@ -5,6 +5,7 @@ Nothing here uses the backend's or hive_core's MQTT code: the wire format is wri
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -61,8 +62,20 @@ class SimBot(MqttProbe):
         if reply_to and not self.mute:
             reply = {"header": {"reply_to": "", "timestamp": int(time.time() * 1000), "content_type": "json",
                                 "encoding": "utf8", "agent": "commlib"},
-                     "data": {"status": 200, "msg": "", "bot": self.name, "command": command, "echo": request["data"]}}
+                     "data": self.answer(command, request.get("data") or {})}
             client.publish(reply_to, json.dumps(reply), qos=1)
+            self.after(command, reply["data"])
+
+    def answer(self, command: str, data: dict) -> dict:
+        """The reply's data to `command`."""
+        return {"status": 200, "msg": "", "bot": self.name, "command": command, "echo": data}
+
+    def after(self, command: str, reply: dict) -> None:
+        """What the bot does once it has replied (nothing here)."""
+
+    def publish(self, kind: str, payload: dict) -> None:
+        """Publish `payload` on the bot's own `P/<kind>` (log, notify, events, performance...)."""
+        self._client.publish(f"{self.namespace}/{self.name}/{kind}", json.dumps(payload))
 
     def close(self) -> None:
         self._stop.set()
@@ -70,8 +83,67 @@ class SimBot(MqttProbe):
         super().close()
 
 
+class HummingbotSim(SimBot):
+    """A headless Hummingbot with its MQTT bridge on, as hummingbot/remote_iface/mqtt.py and its commands speak: it runs
+    `strategy` until stopped. `stop` is answered 200 "", then notified "\nWinding down..." and "Hummingbot stopped.";
+    `start` 200 "", then "Strategy '<strategy>' started successfully." (400 'The bot is already running...' while it
+    runs); `status` 400 "No strategy is currently running!" while stopped; `config` 400 (headless: no console)."""
+
+    HEADLESS = "Command parsing not available in headless mode"
+
+    def __init__(self, *args, strategy: str = "v2_with_controllers", **kwargs) -> None:
+        self.strategy, self.running, self._seq = strategy, True, 0
+        super().__init__(*args, **kwargs)
+
+    def answer(self, command: str, data: dict) -> dict:
+        if command == "start" and self.running:
+            return {"status": 400, "msg": 'The bot is already running - please run "stop" first'}
+        if command in ("start", "stop"):
+            return {"status": 200, "msg": ""}
+        if command == "status":
+            return {"status": 200, "msg": "running", "data": ""} if self.running else \
+                {"status": 400, "msg": "No strategy is currently running!", "data": ""}
+        if command == "config":
+            return {"status": 400, "msg": self.HEADLESS, "changes": [], "config": {}}
+        if command == "history":
+            return {"status": 200, "msg": "", "trades": []}
+        return {"status": 200, "msg": ""}
+
+    def after(self, command: str, reply: dict) -> None:
+        if reply["status"] != 200 or command not in ("start", "stop"):
+            return
+        self.running = command == "start"
+        if self.running:
+            self.notify(f"\nStatus check complete. Strategy '{self.strategy}' started successfully.")
+        else:
+            self.notify("\nWinding down...")
+            self.log("INFO", "stop command initiated.", "hummingbot.client.hummingbot_application")
+            self.notify("Hummingbot stopped.")
+
+    def notify(self, msg: str) -> None:
+        self._seq += 1
+        self.publish("notify", {"seq": self._seq, "timestamp": -1, "msg": msg})
+
+    def log(self, level: str, msg: str, logger_name: str = "hummingbot.strategy.script_strategy_base") -> None:
+        self.publish("log", {"timestamp": time.time(), "msg": msg, "level_no": logging.getLevelName(level),
+                             "level_name": level, "logger_name": logger_name})
+
+    def fill(self, order_id: str, side: str, price: float, amount: float, trading_pair: str = "ETH-USDT") -> None:
+        """An OrderFilled event, with Hummingbot's field names and its fee (0.1 % of the fill's value, in the quote)."""
+        self.publish("events", {"timestamp": int(time.time()), "type": "OrderFilled", "data": {
+            "order_id": order_id, "trading_pair": trading_pair, "trade_type": f"TradeType.{side}",
+            "order_type": "OrderType.LIMIT", "price": price, "amount": amount, "exchange_trade_id": f"t-{order_id}",
+            "exchange_order_id": "", "leverage": 1, "position": "NIL",
+            "trade_fee": {"fee_type": "AddedToCost", "percent": "0.001", "percent_token": None, "flat_fees": []}}})
+
+    def performance(self, controller: str, realized: float, unrealized: float, volume: float) -> None:
+        self.publish("performance", {controller: {"performance": {
+            "realized_pnl_quote": realized, "unrealized_pnl_quote": unrealized,
+            "global_pnl_quote": realized + unrealized, "volume_traded": volume}}})
+
+
 def wait_connected(bot: SimBot, timeout: float = 10.0) -> None:
     wait_until(bot._client.is_connected, timeout, message=f"sim bot {bot.name} connected")
 
 
-__all__ = ["COMMANDS", "SimBot", "mqtt", "wait_connected"]
+__all__ = ["COMMANDS", "HummingbotSim", "SimBot", "mqtt", "wait_connected"]

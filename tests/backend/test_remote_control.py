@@ -1,5 +1,7 @@
 """Remote control over the one fleet connection: discovery of any bot under the namespace, commands with
-request/reply and timeouts, notifications and market events stored, and a 50-bot fleet across a broker restart."""
+request/reply and timeouts, an external bot's logs, trades, PnL, notifications and market events stored and its state
+taken from what it says (a bot speaking like Hummingbot), its error replies passed on as its own, and a 50-bot fleet
+across a broker restart."""
 from __future__ import annotations
 
 import time
@@ -11,7 +13,7 @@ import pytest
 
 from backend.client import BackendError
 from tests.backend.conftest import PASSWORD, USERNAME
-from tests.backend.sim_bots import SimBot
+from tests.backend.sim_bots import HummingbotSim, SimBot
 from tests.polling import wait_until
 
 
@@ -88,6 +90,83 @@ def test_notifications_and_market_events_are_stored_per_bot(fleet_backend, mqtt_
     assert client.instance_notifications("noisy")[0] | {"ts": 0} == {"ts": 0, "seq": 7, "msg": "hello operator"}
     events = wait_until(lambda: client.instance_events("noisy"), 10, message="market event stored")
     assert events[0]["type"] == "OrderCancelled" and events[0]["data"] == {"order_id": "o1"}
+
+
+def test_a_hummingbots_logs_trades_pnl_and_errors_are_stored_and_served_like_an_instances(
+        fleet_backend, mqtt_broker) -> None:
+    client = fleet_backend.client
+    bot = HummingbotSim(mqtt_broker.host, mqtt_broker.port, "hb-store", login=mqtt_broker.credentials)
+    try:
+        wait_until(lambda: (_external(client, "hb-store") or {}).get("state") == "running", 10, message="running")
+        bot.log("INFO", "Creating BUY order for 0.5 ETH-USDT")
+        bot.log("ERROR", "Order o2 failed: insufficient balance")
+        bot.fill("o1", "BUY", 2000.0, 0.5)
+        lines = wait_until(lambda: client.instance_logs("hb-store", query="insufficient"), 10, message="log stored")
+        assert [(line["level_name"], line["msg"]) for line in lines] == [
+            ("ERROR", "Order o2 failed: insufficient balance")]
+        assert [line["msg"] for line in client.instance_logs("hb-store", min_level="INFO")] == [
+            "Creating BUY order for 0.5 ETH-USDT", "Order o2 failed: insufficient balance"]
+        [error] = client.fleet_errors(10, "hb-store")
+        assert error["instance"] == "hb-store" and "insufficient balance" in error["msg"]
+
+        [trade] = wait_until(lambda: client.instance_trades("hb-store"), 10, message="trade stored")
+        assert (trade["order_id"], trade["side"], trade["price"], trade["amount"], trade["trading_pair"]) == (
+            "o1", "BUY", 2000.0, 0.5, "ETH-USDT")
+        assert trade["fee"] == pytest.approx(1.0) and trade["trade_id"] == "t-o1" and trade["run"] is None
+        assert client.instance_trades_count("hb-store") == 1
+        assert wait_until(lambda: _external(client, "hb-store")["trade_count"] == 1, 10, message="counted")
+
+        def pnl_stored() -> list[dict]:
+            bot.performance("pmm_eth", realized=3.0, unrealized=-1.0, volume=1000.0)
+            return client.instance_performance("hb-store")
+        point = wait_until(pnl_stored, 10, message="PnL point stored")[-1]
+        assert (point["strategy"], point["realized"], point["unrealized"], point["total"], point["volume"]) == (
+            "pmm_eth", 3.0, -1.0, 2.0, 1000.0)
+        assert client.get_instance("hb-store")["pnl"]["total"] == 2.0
+    finally:
+        bot.close()
+
+
+def test_a_hummingbots_state_follows_what_it_says_and_its_error_replies_reach_the_operator_as_its_own(
+        fleet_backend, mqtt_broker) -> None:
+    client = fleet_backend.client
+    bot = HummingbotSim(mqtt_broker.host, mqtt_broker.port, "hb-state", login=mqtt_broker.credentials)
+    try:
+        wait_until(lambda: (_external(client, "hb-state") or {}).get("state") == "running", 10, message="running")
+        assert client.command("hb-state", "stop") == {"status": 200, "msg": ""}
+        stopped = wait_until(lambda: (found := _external(client, "hb-state"))["state"] == "stopped" and found, 10,
+                             message="shown stopped")
+        assert stopped["reason"].startswith("external bot; connected, strategy stopped (")
+        assert "heartbeat received" in stopped["reason"]
+        notes = wait_until(lambda: [n["msg"] for n in client.instance_notifications("hb-state")], 10,
+                           message="notifications stored")
+        assert "Hummingbot stopped." in notes
+        assert "stop command initiated." in [line["msg"] for line in client.instance_logs("hb-state")]
+
+        with pytest.raises(BackendError) as caught:
+            client.command("hb-state", "status")
+        assert caught.value.status == 409 and caught.value.code == "bot_refused"
+        assert caught.value.message == "hb-state answered status with status 400: No strategy is currently running!"
+        stopped_at = time.time()
+        wait_until(lambda: time.time() - _external(client, "hb-state")["last_heartbeat_age_s"] > stopped_at + 0.5, 10,
+                   message="heartbeats heard after the stop")
+        assert _external(client, "hb-state")["state"] == "stopped"  # heartbeats alone do not make it run again
+
+        assert client.command("hb-state", "start")["status"] == 200
+        running = wait_until(lambda: (found := _external(client, "hb-state"))["state"] == "running" and found, 10,
+                             message="shown running again")
+        assert running["reason"].startswith("external bot; strategy running (")
+
+        with pytest.raises(BackendError) as caught:
+            client.command("hb-state", "config")
+        assert caught.value.status == 409 and caught.value.code == "bot_refused"
+        assert caught.value.message.endswith(f": {HummingbotSim.HEADLESS}")
+        with pytest.raises(BackendError) as caught:
+            client.command("hb-state", "start")
+        assert 'The bot is already running - please run "stop" first' in caught.value.message
+        assert client.get_instance("hb-state")["state"] == "running"
+    finally:
+        bot.close()
 
 
 @pytest.mark.fault

@@ -6,6 +6,7 @@ import stat
 from sqlalchemy import func, select, text
 
 from backend.store import Heard, InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
+from backend.store.repositories.telemetry import TelemetryRepository
 
 
 def _store(tmp_path) -> Store:
@@ -43,19 +44,53 @@ def test_the_sqlite_files_and_a_new_folder_for_them_are_private(tmp_path) -> Non
     assert stat.S_IMODE((tmp_path / "sub").stat().st_mode) == 0o700
 
 
-def test_batch_stores_rows_of_known_instances_and_drops_unknown_ones(tmp_path) -> None:
+def test_batch_stores_rows_of_instances_by_row_and_of_external_bots_by_name(tmp_path) -> None:
     store = _store(tmp_path)
-    _add(store, "a")
+    a = _add(store, "a")
     store.write_batch(Heard(
         logs=[LogEntry("a", 1.0, 20, "INFO", "hive.strategy.s1", "hello", "s1"),
               LogEntry("stranger", 1.0, 20, "INFO", "x", "from a bot we do not manage", None)],
-        trades=[TradeEntry("a", 2.0, "s1", "o1", "BTC-USDT", "BUY", 100.0, 0.1, 0.01)],
-        pnl=[PnlEntry("a", "s1", 3.0, 1.0, 2.0, 3.0, 4.0)]), log_cap=100,
+        trades=[TradeEntry("a", 2.0, "s1", "o1", "BTC-USDT", "BUY", 100.0, 0.1, 0.01),
+                TradeEntry("stranger", 2.0, "c1", "o9", "ETH-USDT", "SELL", 10.0, 1.0, 0.0)],
+        pnl=[PnlEntry("a", "s1", 3.0, 1.0, 2.0, 3.0, 4.0), PnlEntry("stranger", "c1", 3.0, 5.0, 0.0, 5.0, 9.0)]),
+        log_cap=100,
     )
     with store.session() as session:
-        assert session.scalar(select(func.count()).select_from(LogRow)) == 1
-        assert session.scalar(select(TradeRow.order_id)) == "o1"
-        assert session.scalar(select(PnlSnapshotRow.total)) == 3.0
+        assert session.execute(select(LogRow.instance_id, LogRow.bot, LogRow.msg).order_by(LogRow.id)).all() == [
+            (a, None, "hello"), (None, "stranger", "from a bot we do not manage")]
+        assert session.execute(select(TradeRow.instance_id, TradeRow.bot, TradeRow.order_id)
+                               .order_by(TradeRow.id)).all() == [(a, None, "o1"), (None, "stranger", "o9")]
+        assert session.execute(select(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot, PnlSnapshotRow.total)
+                               .order_by(PnlSnapshotRow.id)).all() == [(a, None, 3.0), (None, "stranger", 5.0)]
+    store.close()
+
+
+def test_the_pnl_of_instances_and_external_bots_is_read_together_by_bot_name(tmp_path) -> None:
+    """The Hummingbot-API performance view: the newest point per (bot, strategy), and points sampled per bucket."""
+    store = _store(tmp_path)
+    _add(store, "a")
+    store.write_batch(Heard(pnl=[PnlEntry(bot, "s1", ts, ts, 0.0, ts, 0.0)
+                                 for bot in ("a", "ext") for ts in (10.0, 20.0, 70.0)]), log_cap=100)
+    with store.session() as session:
+        telemetry = TelemetryRepository(session)
+        latest = sorted((name, point.strategy, point.ts) for point, name in telemetry.latest_pnl_per_strategy(None))
+        assert latest == [("a", "s1", 70.0), ("ext", "s1", 70.0)]
+        assert [(name, point.ts) for point, name in telemetry.latest_pnl_per_strategy("ext")] == [("ext", 70.0)]
+        sampled = telemetry.sampled_pnl(bot_name="ext", strategy=None, start=None, end=None, bucket_seconds=60,
+                                        after=None, limit=10)
+        assert [(name, point.ts) for point, name in sampled] == [("ext", 20.0), ("ext", 70.0)]
+    store.close()
+
+
+def test_an_external_bots_log_lines_are_capped_by_its_name(tmp_path) -> None:
+    store = _store(tmp_path)
+    for batch in range(2):
+        store.write_batch(Heard(logs=[LogEntry(bot, float(i), 20, "INFO", "l", f"{bot}{batch * 100 + i}", None)
+                                      for i in range(100) for bot in ("x", "y")]), log_cap=150)
+    with store.session() as session:
+        for bot in ("x", "y"):
+            messages = list(session.scalars(select(LogRow.msg).where(LogRow.bot == bot).order_by(LogRow.id)))
+            assert len(messages) == 150 and messages[0] == f"{bot}50" and messages[-1] == f"{bot}199"
     store.close()
 
 

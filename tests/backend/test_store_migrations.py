@@ -61,6 +61,7 @@ AUDIT_STRATEGY = "0010"  # the strategy id a command addressed
 VERSION_AUTHORS = "0011"  # the strategy versions' author and note
 LOGIN_SESSIONS = "0012"  # the sessions opened with the login, by a hash of their token
 ALERTS = "0013"  # the alerts about instances (crashed, restarted, restarts used up)
+EXTERNAL_TELEMETRY = "0014"  # log lines, trades and PnL points of external bots (by name)
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 
@@ -142,6 +143,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
         assert any(f"upgrade {AUDIT_STRATEGY} -> {VERSION_AUTHORS}," in line for line in lines)  # and 0011
         assert any(f"upgrade {VERSION_AUTHORS} -> {LOGIN_SESSIONS}," in line for line in lines)  # and 0012
         assert any(f"upgrade {LOGIN_SESSIONS} -> {ALERTS}," in line for line in lines)  # and 0013
+        assert any(f"upgrade {ALERTS} -> {EXTERNAL_TELEMETRY}," in line for line in lines)  # and 0014
         assert revision_and_drift(store) == (HEAD, [])
         with store.session() as session:
             instances = session.scalars(select(InstanceRow).order_by(InstanceRow.id)).all()
@@ -162,6 +164,7 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert [tuple(line) for line in logs] == [("alpha", "tick 0"), ("alpha", "tick 1"), ("alpha", "tick 2"),
                                                       ("beta", "venue gone")]
             assert session.execute(select(TradeRow.order_id, TradeRow.trade_id)).one() == ("o-1", None)  # 0007
+            assert session.scalars(select(LogRow.bot)).all() == [None] * 4             # 0014's new column: null
             assert session.scalar(select(PnlSnapshotRow.total)) == 1.0
             assert session.scalar(select(StateChangeRow.to_state)) == "running"
             assert session.scalar(select(BrokerRow.kind)) == "embedded"
@@ -178,9 +181,12 @@ def test_a_store_made_before_migrations_is_adopted_and_upgraded_in_place(tmp_pat
             assert session.scalars(select(BrokerLoginRow)).all() == []                # 0009's, empty too
             assert session.scalars(select(LoginSessionRow)).all() == []               # 0012's, empty too
             assert session.scalars(select(AlertRow)).all() == []                      # 0013's, empty too
-        store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None)]), log_cap=100)
+        store.write_batch(Heard(logs=[LogEntry("beta", 1.0, 20, "INFO", "l", "after the upgrade", None),
+                                      LogEntry("hbot1", 2.0, 20, "INFO", "l", "an external bot's", None)]), log_cap=100)
         with store.session() as session:                      # ids go on after the old rows
-            assert session.scalar(select(func.max(LogRow.id))) == 5
+            assert session.scalar(select(func.max(LogRow.id))) == 6
+            assert session.execute(select(LogRow.instance_id, LogRow.bot).where(LogRow.id == 6)).one() == (
+                None, "hbot1")                                # 0014: an external bot's line, by its name
     finally:
         store.close()
 

@@ -1,11 +1,14 @@
 """What the bots reported and the backend stored: log lines, trades, PnL snapshots, resource use, notifications,
-market events."""
+market events.
+
+Log lines, trades and PnL snapshots belong to a `Bot`: an instance created here, by its row id, or an external bot
+(heard on the broker, not created here), by its name."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, delete, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.store.models import (
@@ -18,17 +21,27 @@ from backend.store.models import (
     TradeRow,
 )
 
+Bot = int | str
+"""An instance's row id, or an external bot's name."""
+
+
+def _of(model: type[LogRow] | type[TradeRow] | type[PnlSnapshotRow], bot: Bot) -> ColumnElement[bool]:
+    """The rows of `bot` in `model`'s table."""
+    if isinstance(bot, int):
+        return model.instance_id == bot
+    return and_(model.instance_id.is_(None), model.bot == bot)
+
 
 class TelemetryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # --- log lines -------------------------------------------------------------------------------
-    def newest_logs(self, instance_id: int, limit: int, strategy: str | None = None,
+    def newest_logs(self, bot: Bot, limit: int, strategy: str | None = None,
                     min_level: int | None = None, contains: str | None = None) -> list[LogRow]:
         """The newest `limit` lines, newest first; only one strategy's, from a level up, or those whose text holds
         `contains` (case-insensitive) when asked."""
-        query = select(LogRow).where(LogRow.instance_id == instance_id)
+        query = select(LogRow).where(_of(LogRow, bot))
         if strategy:
             query = query.where(LogRow.strategy == strategy)
         if min_level is not None:
@@ -37,32 +50,37 @@ class TelemetryRepository:
             query = query.where(LogRow.msg.icontains(contains, autoescape=True))
         return list(self.session.scalars(query.order_by(LogRow.id.desc()).limit(limit)))
 
-    def newest_errors(self, min_level: int, limit: int, instance_id: int | None = None) -> list[tuple[LogRow, str]]:
-        """The newest `limit` lines from `min_level` up, of every instance or of one, newest first, each with its
-        instance's name."""
-        query = (select(LogRow, InstanceRow.name).join(InstanceRow, InstanceRow.id == LogRow.instance_id)
-                 .where(LogRow.level_no >= min_level))
-        if instance_id is not None:
-            query = query.where(LogRow.instance_id == instance_id)
+    def newest_errors(self, min_level: int, limit: int, bot: Bot | None = None) -> list[tuple[LogRow, str]]:
+        """The newest `limit` lines from `min_level` up, of every bot or of one, newest first, each with its bot's
+        name."""
+        query = (select(LogRow, func.coalesce(InstanceRow.name, LogRow.bot))
+                 .outerjoin(InstanceRow, InstanceRow.id == LogRow.instance_id).where(LogRow.level_no >= min_level))
+        if bot is not None:
+            query = query.where(_of(LogRow, bot))
         return [(line, name) for line, name in self.session.execute(query.order_by(LogRow.id.desc()).limit(limit))]
 
     # --- trades and PnL --------------------------------------------------------------------------
-    def newest_trades(self, instance_id: int, limit: int) -> list[TradeRow]:
-        return list(self.session.scalars(select(TradeRow).where(TradeRow.instance_id == instance_id)
+    def newest_trades(self, bot: Bot, limit: int) -> list[TradeRow]:
+        return list(self.session.scalars(select(TradeRow).where(_of(TradeRow, bot))
                                          .order_by(TradeRow.ts.desc(), TradeRow.id.desc()).limit(limit)))
 
-    def trade_counts(self) -> dict[int, int]:
-        """instance id -> its stored trades, in one grouped query (over the (instance_id, ts) index)."""
-        grouped = select(TradeRow.instance_id, func.count()).group_by(TradeRow.instance_id)
-        return {instance_id: count for instance_id, count in self.session.execute(grouped)}
+    def trade_counts(self) -> dict[Bot, int]:
+        """bot (instance id, or external bot's name) -> its stored trades, in two grouped queries (each over its
+        index: (instance_id, ts), (bot, ts))."""
+        ours = select(TradeRow.instance_id, func.count()).where(TradeRow.instance_id.is_not(None)) \
+            .group_by(TradeRow.instance_id)
+        external = select(TradeRow.bot, func.count()).where(TradeRow.bot.is_not(None)).group_by(TradeRow.bot)
+        counts: dict[Bot, int] = {instance_id: count for instance_id, count in self.session.execute(ours)
+                                  if instance_id is not None}
+        counts.update((str(bot), count) for bot, count in self.session.execute(external))
+        return counts
 
-    def trade_count(self, instance_id: int) -> int:
-        return self.session.scalar(select(func.count()).select_from(TradeRow)
-                                   .where(TradeRow.instance_id == instance_id)) or 0
+    def trade_count(self, bot: Bot) -> int:
+        return self.session.scalar(select(func.count()).select_from(TradeRow).where(_of(TradeRow, bot))) or 0
 
-    def pnl_points(self, instance_id: int, since: float | None) -> list[PnlSnapshotRow]:
+    def pnl_points(self, bot: Bot, since: float | None) -> list[PnlSnapshotRow]:
         """Oldest first; only those after `since` when given."""
-        query = select(PnlSnapshotRow).where(PnlSnapshotRow.instance_id == instance_id)
+        query = select(PnlSnapshotRow).where(_of(PnlSnapshotRow, bot))
         if since is not None:
             query = query.where(PnlSnapshotRow.ts > since)
         return list(self.session.scalars(query.order_by(PnlSnapshotRow.ts, PnlSnapshotRow.id)))
@@ -73,22 +91,26 @@ class TelemetryRepository:
             .order_by(PnlSnapshotRow.ts.desc()).limit(1))
 
     def latest_pnl_per_strategy(self, bot_name: str | None) -> list[tuple[PnlSnapshotRow, str]]:
-        """The newest snapshot of every (instance, strategy), with the instance's name."""
-        newest = select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy)
-        query = (select(PnlSnapshotRow, InstanceRow.name)
-                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+        """The newest snapshot of every (bot, strategy), with the bot's name (an instance's or an external bot's)."""
+        name = func.coalesce(InstanceRow.name, PnlSnapshotRow.bot)
+        newest = select(func.max(PnlSnapshotRow.id)).group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot,
+                                                              PnlSnapshotRow.strategy)
+        query = (select(PnlSnapshotRow, name)
+                 .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
                  .where(PnlSnapshotRow.id.in_(newest)))
         if bot_name:
-            query = query.where(InstanceRow.name == bot_name)
+            query = query.where(name == bot_name)
         return [(point, name) for point, name in self.session.execute(query)]
 
     def sampled_pnl(self, *, bot_name: str | None, strategy: str | None, start: float | None, end: float | None,
                     bucket_seconds: int, after: tuple[float, int] | None,
                     limit: int) -> list[tuple[PnlSnapshotRow, str]]:
-        """The newest snapshot per (instance, strategy, time bucket), oldest first, after the (ts, id) `after`."""
+        """The newest snapshot per (bot, strategy, time bucket), oldest first, after the (ts, id) `after`, each with
+        its bot's name (an instance's or an external bot's)."""
+        name = func.coalesce(InstanceRow.name, PnlSnapshotRow.bot)
         conditions: list[Any] = []
         if bot_name:
-            conditions.append(InstanceRow.name == bot_name)
+            conditions.append(name == bot_name)
         if strategy:
             conditions.append(PnlSnapshotRow.strategy == strategy)
         if start is not None:
@@ -96,11 +118,11 @@ class TelemetryRepository:
         if end is not None:
             conditions.append(PnlSnapshotRow.ts <= end)
         sampled = (select(func.max(PnlSnapshotRow.id))
-                   .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
-                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.strategy,
+                   .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id).where(*conditions)
+                   .group_by(PnlSnapshotRow.instance_id, PnlSnapshotRow.bot, PnlSnapshotRow.strategy,
                              cast(PnlSnapshotRow.ts / bucket_seconds, Integer)))
-        query = (select(PnlSnapshotRow, InstanceRow.name)
-                 .join(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
+        query = (select(PnlSnapshotRow, name)
+                 .outerjoin(InstanceRow, InstanceRow.id == PnlSnapshotRow.instance_id)
                  .where(PnlSnapshotRow.id.in_(sampled)))
         if after is not None:
             after_ts, after_id = after
