@@ -76,6 +76,7 @@ class BotView:
     first_seen: float | None = None
     last_stop: CommandReport | None = None   # the last stop command it reported carrying out
     journaled: bool | None = None  # it keeps a journal (PnL points from P/pnl); None until its heartbeat is heard
+    last_disconnect: float | None = None  # when the broker's log last said its client left (clean or not)
 
     @property
     def last_alive(self) -> float | None:
@@ -270,7 +271,15 @@ class Fleet:
                 return None
             return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
                            {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
-                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop)
+                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop,
+                           last_disconnect=view.last_disconnect)
+
+    def disconnected(self, name: str, at: float) -> None:
+        """The broker's log says that bot `name`'s client left at `at` (a bot never heard is not made known by it)."""
+        with self._lock:
+            view = self._bots.get(name)
+            if view is not None and at > (view.last_disconnect or 0.0):
+                view.last_disconnect = at
 
     def forget(self, name: str) -> None:
         with self._lock:
