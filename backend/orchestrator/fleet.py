@@ -275,7 +275,10 @@ class Fleet:
                            last_disconnect=view.last_disconnect)
 
     def disconnected(self, name: str, at: float) -> None:
-        """The broker's log says that bot `name`'s client left at `at` (a bot never heard is not made known by it)."""
+        """The broker's log says that bot `name`'s client left at `at` (a bot never heard is not made known by it).
+        Not while the fleet's own connection is down: a broker that stops drops every client."""
+        if not self.connection.connected:
+            return
         with self._lock:
             view = self._bots.get(name)
             if view is not None and at > (view.last_disconnect or 0.0):

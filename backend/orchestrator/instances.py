@@ -458,6 +458,7 @@ class InstanceService:
                 stop_requested_at=row.stop_requested_at, killed=handle.killed, pid=row.pid, process=process,
                 view=self.fleet.bot(name), broker_down=down,
                 listening_since=self.fleet.silence_counts_from(), broker=self.queries.broker_words(),
+                connected=connection.connected,
             ), Thresholds.of(self.settings), now)
             if outcome.kill and not unreachable:
                 runtime.kill(handle.locator)

@@ -60,6 +60,7 @@ class Facts:
     broker_down: bool
     listening_since: float          # when the fleet began listening: silence before is not the bot's fault
     broker: str                     # the broker in words, "the broker at host:port"
+    connected: bool = True          # the fleet's connection is up now: a bot's departure is told only then
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,11 @@ def is_late(state: State, reason: str) -> bool:
     return state == State.RUNNING and reason.removeprefix(EXTERNAL).startswith(LATE)
 
 
-def left_at(view: BotView | None) -> float | None:
-    """When the broker's log said the bot's client left, when nothing alive was heard since; else None."""
-    if view is None or view.last_disconnect is None or view.last_disconnect <= (view.last_alive or 0.0):
+def left_at(view: BotView | None, since: float) -> float | None:
+    """When the broker's log said the bot's client left, when nothing alive was heard since; else None. A departure
+    before `since` (when the fleet last (re)connected) counts for nothing: a broker that stops drops every client,
+    which is no bot's fault."""
+    if view is None or view.last_disconnect is None or view.last_disconnect <= max(view.last_alive or 0.0, since):
         return None
     return view.last_disconnect
 
@@ -97,7 +100,7 @@ def derive_state(facts: Facts, limits: Thresholds, now: float) -> Outcome:
     state, process, view = facts.state, facts.process, facts.view
     alive_at = view.last_alive if view else None
     offline_at = view.last_offline if view else None
-    disconnect_at = left_at(view)
+    disconnect_at = left_at(view, facts.listening_since)
     started_at = facts.started_at
     if state == State.STARTING:
         if not process.alive:
@@ -118,7 +121,7 @@ def derive_state(facts: Facts, limits: Thresholds, now: float) -> Outcome:
             return Outcome(state, alive_words(view, now) or "broker reachable again; waiting for a heartbeat")
         if offline_at is not None and offline_at > (alive_at or 0.0) and now - offline_at >= OFFLINE_GRACE:
             return Outcome(State.ERROR, "went offline (connection lost, last will)")
-        if disconnect_at is not None and now - disconnect_at >= OFFLINE_GRACE:
+        if disconnect_at is not None and facts.connected and now - disconnect_at >= OFFLINE_GRACE:
             return Outcome(State.ERROR, "disconnected from the broker (its log says so), process alive")
         if now - reference > limits.heartbeat_timeout:
             return Outcome(State.ERROR, f"{SILENT} {now - reference:.0f} s")
@@ -170,7 +173,7 @@ def external_state(view: BotView, now: float, broker_is_down: bool, broker: str,
                              f"(last seen {now - (view.last_seen or now):.0f} s ago)")
     if view.last_offline is not None and view.last_offline > (alive_at or 0.0):
         return State.STOPPED, EXTERNAL + f"went offline {now - view.last_offline:.0f} s ago"
-    if (disconnect_at := left_at(view)) is not None:
+    if (disconnect_at := left_at(view, listening_since)) is not None:
         return State.STOPPED, EXTERNAL + f"disconnected from the broker {now - disconnect_at:.0f} s ago (its log)"
     if alive_at is None:
         heard_lately = now - (view.last_seen or 0.0) < heartbeat_timeout

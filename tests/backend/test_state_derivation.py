@@ -347,3 +347,18 @@ def test_an_external_bot_is_late_then_in_error_and_stopped_once_its_client_left(
     assert state(willed, 106.0)[1] == "external bot; went offline 2 s ago"  # the Will says more than the log
     back = BotView(last_heartbeat=105.0, last_seen=105.0, last_disconnect=104.0)
     assert state(back, 106.0)[0] == State.RUNNING
+
+
+def test_departures_of_a_broker_that_stopped_are_no_bots_fault(world) -> None:
+    """A broker that stops drops every client: departures heard while the fleet's connection is down, or logged
+    before its reconnection, count for nothing."""
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    fleet.disconnected("bot", t0 + 5)  # logged as the broker stopped, taken before the fleet noticed
+    fleet.listening_since = t0 + 6  # the fleet connected again (silence_counts_from)
+    assert service.evaluate("bot", now=t0 + 8) == State.RUNNING
+    fleet.connection._connected.clear()
+    fleet.disconnected("bot", t0 + 9)
+    assert fleet.bot("bot").last_disconnect == t0 + 5
