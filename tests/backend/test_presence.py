@@ -108,6 +108,9 @@ def test_an_external_bot_silent_for_long_is_gone_until_it_speaks_and_can_be_forg
         wait_until(lambda: client.gone_bots() != [], FLAGGED_WITHIN, message="drifter gone again")
         client.forget_gone_bot("drifter")
         assert client.gone_bots() == [] and listed(client, "drifter") is None
+        wait_until(lambda: [(e["action"], e["outcome"]) for e in client.audit_log(instance="drifter")] ==
+                   [("DELETE /fleet/gone/{name}", "ok"), ("DELETE /fleet/gone/{name}", "refused (409)")],
+                   FLAGGED_WITHIN, message="the forget and its refusal audited")
         with pytest.raises(BackendError) as unknown:
             client.get_instance("drifter")
         assert unknown.value.status == 404

@@ -2,8 +2,9 @@
 every instance's open orders, every instance's errors, and the external bots gone silent."""
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from backend.api.audit import note
 from backend.api.deps import InstanceQueriesDep, InstancesDep
 from backend.api.openapi import errors
 from backend.domain.instances import ErrorLine, FleetOrder, FleetTotals, GoneBot, InstanceQuery
@@ -45,7 +46,8 @@ def gone_bots(instances: InstanceQueriesDep) -> list[GoneBot]:
 
 
 @router.delete("/fleet/gone/{name}", status_code=204, responses=errors(404, 409))
-def forget_gone_bot(instances: InstancesDep, name: str) -> Response:
+def forget_gone_bot(instances: InstancesDep, name: str, request: Request) -> Response:
     """Forget a bot of the gone list (409 for any other); it is listed again when it speaks again."""
+    note(request, "gone external bot forgotten", instance=name)
     instances.forget_gone(name)
     return Response(status_code=204)
