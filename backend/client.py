@@ -133,6 +133,12 @@ class HiveClient:
         return self._request("GET", "/fleet/totals",
                              params={key: value for key, value in filters.items() if value not in (None, [], "")})
 
+    def gone_bots(self) -> list[dict]:
+        return self._request("GET", "/fleet/gone")
+
+    def forget_gone_bot(self, name: str) -> None:
+        self._request("DELETE", f"/fleet/gone/{name}")
+
     def create_instance(self, spec: dict) -> dict:
         return self._request("POST", "/instances", json=spec)
 

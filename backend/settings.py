@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         10.0, gt=0, description="seconds between a bot's heartbeats (written into its config)")
     heartbeat_timeout: float = Field(
         30.0, gt=0, description="a running bot without heartbeat for this long is in error")
+    heartbeat_late_after: float | None = Field(
+        None, gt=0, description="a running bot without heartbeat for this long is shown late (before the timeout "
+                                "puts it in error); two heartbeat intervals when unset")
+    external_gone_after: float = Field(
+        86400.0, gt=0, description="an external bot silent for this long leaves the listing for the gone list")
     start_timeout: float = Field(60.0, gt=0, description="a starting bot without heartbeat for this long is in error")
     stop_grace: float = Field(10.0, gt=0, description="seconds between SIGTERM and SIGKILL when stopping")
     supervisor_interval: float = Field(1.0, gt=0, le=10)
@@ -116,6 +121,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'hive.db').resolve()}"
+
+    def late_after(self) -> float:
+        """Silence after which a running bot is late: the setting, else two of its heartbeat intervals missed."""
+        return self.heartbeat_late_after or 2 * self.heartbeat_interval
 
     def namespace(self) -> str:
         return self.mqtt_namespace.rstrip("/.") or "hbot"

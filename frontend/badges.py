@@ -1,4 +1,5 @@
-"""Lifecycle states (of instances and of the broker) as a coloured badge, always with the reason."""
+"""Lifecycle states (of instances and of the broker) as a coloured badge, always with the reason; a running instance
+whose heartbeats are late (a mark, not a state: `late` in its answer) shows as Late, in a colour of its own."""
 from __future__ import annotations
 
 from typing import Literal
@@ -15,13 +16,19 @@ STATES: dict[str, tuple[str, Colour]] = {  # state -> (label, colour)
     "stopped": ("Stopped", "gray"),
     "error": ("Error", "red"),
 }
+MARKS: dict[str, tuple[str, Colour]] = {"late": ("Late", "yellow")}  # shown instead of the state they mark
 # Text colours for table cells (a badge cannot go there), readable on light and dark themes.
 CELL_COLOURS: dict[Colour, str] = {"gray": "#808495", "blue": "#1c83e1", "green": "#21c354", "orange": "#ff8700",
                                    "red": "#ff4b4b", "yellow": "#faca2b", "violet": "#803df5"}
 
 
 def _style(state: str) -> tuple[str, Colour]:
-    return STATES.get(state, (state.capitalize(), "gray"))
+    return STATES.get(state) or MARKS.get(state) or (state.capitalize(), "gray")
+
+
+def shown_state(instance: dict) -> str:
+    """What an instance's badge and State cell show: its state, or `late` for a running one whose heartbeats are."""
+    return "late" if instance.get("late") else instance["state"]
 
 
 def state_label(state: str) -> str:
@@ -30,7 +37,7 @@ def state_label(state: str) -> str:
 
 def label_css(label: str) -> str:
     """CSS for a table cell holding a state label (see tables.show_table)."""
-    colour = next((colour for name, colour in STATES.values() if name == label), None)
+    colour = next((colour for name, colour in (*STATES.values(), *MARKS.values()) if name == label), None)
     return f"color: {CELL_COLOURS[colour]}; font-weight: 600" if colour else ""
 
 

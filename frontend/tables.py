@@ -11,7 +11,7 @@ import streamlit as st
 
 from frontend import downloads
 from frontend import format as fmt
-from frontend.badges import label_css, state_label
+from frontend.badges import label_css, shown_state, state_label
 
 STATE_COLUMNS = ("State", "From", "To")
 ROW_PX, HEADER_PX = 35, 38  # st.dataframe's row and header heights
@@ -37,7 +37,7 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
         {
             "Name": item["name"],
             "Runtime": f"{item['runtime']} @ {item['host']}" if item.get("host") else item["runtime"],
-            "State": state_label(item["state"]),
+            "State": state_label(shown_state(item)),
             "Reason": item.get("reason", ""),
             "Uptime": fmt.duration(item.get("uptime_s")),
             "Strategies": item.get("strategy_count", len(item.get("strategies", []))),

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_NAMESPACE = "hbot"
+CLIENT_ID_PREFIX = "hbot."  # a bot's MQTT client id is this and its instance id, whatever the namespace (Hummingbot's)
 
 # Topics the bot publishes under its prefix.
 HEARTBEAT_TOPIC = "hb"

@@ -36,8 +36,9 @@ class Received:
 
 class MqttProbe:
     def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60,
-                 login: tuple[str, str] | None = None) -> None:
-        """`login`: (username, password), as Hive's brokers refuse clients without one."""
+                 login: tuple[str, str] | None = None, will: tuple[str, str] | None = None) -> None:
+        """`login`: (username, password), as Hive's brokers refuse clients without one; `will`: (topic, payload) of
+        a Last Will (QoS 1)."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
@@ -46,6 +47,8 @@ class MqttProbe:
         self._acknowledged: dict[int, list[int]] = {}  # message id of each SUBACK received: its reason codes
         if login is not None:
             self._client.username_pw_set(*login)
+        if will is not None:
+            self._client.will_set(*will, qos=1)
         self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
 

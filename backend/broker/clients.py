@@ -8,6 +8,10 @@ The log is read from where the last read ended (a byte offset in the embedded br
 container's log), never again from its start: 2,000 bots connecting are 2,000 lines read once. A broker that starts
 again (its start line, a truncated or replaced file, another container) empties the set. At most MAX_CLIENTS are
 kept: beyond, new clients are counted, not listed.
+
+The clients that left (and have not connected again) are noted too, with when the broker logged it, for the fleet's
+state derivation to take (`ClientFollower.left`): a bot's client leaving is a sign that it is gone, well before its
+heartbeats are missed. At most MAX_CLIENTS departures wait to be taken; beyond, the oldest are dropped.
 """
 from __future__ import annotations
 
@@ -51,9 +55,11 @@ class ConnectedClients:
         self.limit = limit
         self.clients: dict[str, Connected] = {}
         self.untracked = 0  # connections beyond `limit` since the broker started
+        self.left: dict[str, float] = {}  # client id -> when it left, until taken (and while it has not come back)
 
     def reset(self) -> None:
         self.clients.clear()
+        self.left.clear()
         self.untracked = 0
 
     def feed(self, lines: Iterable[Line]) -> None:
@@ -61,6 +67,7 @@ class ConnectedClients:
             line = line.rstrip()
             if (found := _CONNECTED.search(line)) is not None:
                 client = found["client"][:MAX_FIELD]
+                self.left.pop(client, None)
                 if client in self.clients or len(self.clients) < self.limit:
                     username = found["username"]
                     self.clients[client] = Connected(client, username[:MAX_FIELD] if username else None,
@@ -68,8 +75,12 @@ class ConnectedClients:
                 else:
                     self.untracked += 1
             elif (found := _DISCONNECTED.search(line)) is not None:
-                client = found["client"] or found["socket"] or found["bad"]
-                self.clients.pop(client[:MAX_FIELD], None)
+                client = (found["client"] or found["socket"] or found["bad"])[:MAX_FIELD]
+                self.clients.pop(client, None)
+                self.left.pop(client, None)  # re-inserted: the dict stays in the order they left
+                self.left[client] = at
+                if len(self.left) > self.limit:
+                    del self.left[next(iter(self.left))]
             elif _STARTED.search(line):
                 self.reset()
 
@@ -85,11 +96,21 @@ class ClientFollower:
     def connected(self) -> tuple[list[Connected], int]:
         """The clients connected now, by client id, and how many connected beyond the limit."""
         with self._lock:
-            fresh, lines = self.source()
-            if fresh:
-                self.known.reset()
-            self.known.feed(lines)
+            self._read()
             return sorted(self.known.clients.values(), key=lambda c: c.client_id), self.known.untracked
+
+    def left(self) -> list[tuple[str, float]]:
+        """The clients that left since the last call and are not connected again: (client id, when it left)."""
+        with self._lock:
+            self._read()
+            departures, self.known.left = list(self.known.left.items()), {}
+            return departures
+
+    def _read(self) -> None:
+        fresh, lines = self.source()
+        if fresh:
+            self.known.reset()
+        self.known.feed(lines)
 
 
 class FileLog:

@@ -488,6 +488,14 @@ class BrokerManager:
         return BrokerClients(kind=backend.kind, source="broker_log", total=len(connected), untracked=untracked,
                              clients=[_client(item, logins.get(item.username or "")) for item in connected[:limit]])
 
+    def left_clients(self) -> list[tuple[str, float]]:
+        """The clients that left the broker in use since the last call and are not back, (client id, when), as its
+        log says; none for an external broker, which has no log to follow (there a bot's Last Will is the sign)."""
+        backend = self._backend
+        if backend is None or self._desired != "running" or self._starting or backend.kind == "external":
+            return []
+        return self._follower(backend).left()
+
     def _follower(self, backend: BrokerBackend) -> ClientFollower:
         follower = self._followers.get(backend.kind)
         if follower is None:

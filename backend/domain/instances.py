@@ -139,6 +139,8 @@ class InstanceOut(BaseModel):
         description="process, or external for a bot heard on the broker that the backend did not create")
     state: InstanceState
     reason: str = Field(description="why it is in this state, in words for the operator")
+    late: bool = Field(False, description="running, but its heartbeats stopped for more than two heartbeat intervals "
+                                          "(HIVE_HEARTBEAT_LATE_AFTER): not in error yet")
     state_since: float = Field(description="epoch seconds of the last state change")
     created_at: float
     pid: int | None = None
@@ -200,6 +202,15 @@ class FleetTotals(BaseModel):
     network_rx_bytes: int
     network_tx_bytes: int
     broker_unreachable: int = Field(0, description="running instances whose process is alive but cannot be heard")
+    late: int = Field(0, description="running instances whose heartbeats are late")
+
+
+class GoneBot(BaseModel):
+    """An external bot silent for longer than HIVE_EXTERNAL_GONE_AFTER: left out of the listing until it speaks."""
+
+    name: str
+    first_heard: float | None
+    last_heard: float | None
 
 
 class StateChange(BaseModel):

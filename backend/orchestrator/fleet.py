@@ -78,6 +78,7 @@ class BotView:
     last_stop: CommandReport | None = None   # the last stop command it reported carrying out
     journaled: bool | None = None  # it keeps a journal (PnL points from P/pnl); None until its heartbeat is heard
     said: Said | None = None  # its last word on its strategy (running or stopped): a notification or command reply
+    last_disconnect: float | None = None  # when the broker's log last said its client left (clean or not)
 
     @property
     def last_alive(self) -> float | None:
@@ -275,7 +276,8 @@ class Fleet:
                 return None
             return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
                            {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
-                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said)
+                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said,
+                           last_disconnect=view.last_disconnect)
 
     def heard_reply(self, bot: str, command: str, data: dict[str, Any], reply: dict[str, Any]) -> None:
         """A bot's reply to a command sent to it (by this backend): note what it says of its strategy."""
@@ -286,6 +288,16 @@ class Fleet:
             view = self._bots.get(bot)
             if view is not None:
                 view.said = said
+
+    def disconnected(self, name: str, at: float) -> None:
+        """The broker's log says that bot `name`'s client left at `at` (a bot never heard is not made known by it).
+        Not while the fleet's own connection is down: a broker that stops drops every client."""
+        if not self.connection.connected:
+            return
+        with self._lock:
+            view = self._bots.get(name)
+            if view is not None and at > (view.last_disconnect or 0.0):
+                view.last_disconnect = at
 
     def forget(self, name: str) -> None:
         with self._lock:

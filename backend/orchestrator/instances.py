@@ -50,7 +50,7 @@ from backend.settings import Settings
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.strategies.library import StrategyLibrary
-from hive_core.protocol import COMMAND_TIMEOUTS
+from hive_core.protocol import CLIENT_ID_PREFIX, COMMAND_TIMEOUTS
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ class InstanceService:
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
-        self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources)
+        self.queries = InstanceQueries(store, fleet, self.recorder, broker, Thresholds.of(settings),
+                                       settings.external_gone_after, self._resources)
         self._lock = threading.RLock()
         self.alerts = AlertService(store, fleet.connection, settings.alert_webhook_url, settings.alert_webhook_timeout)
         self._raised: list[tuple[str, AlertKind, str]] = []  # alerts to send once the transaction that saw them ends
@@ -222,6 +223,16 @@ class InstanceService:
             self.fleet.forget(name)
             self._resources.pop(name, None)
             return archived
+
+    def forget_gone(self, name: str) -> None:
+        """Forget an external bot of the gone list (queries.gone): what was heard of it, its journal's place. It comes
+        back to the listing when it speaks again."""
+        if self.fleet.bot(name) is None:
+            raise not_found("bot", name)
+        if name not in {bot.name for bot in self.queries.gone()}:
+            raise Conflict("not_gone", f"{name!r} is not in the gone list (an instance created here, or an external "
+                                       f"bot heard within {self.settings.external_gone_after:.0f} s), so it is kept")
+        self.fleet.forget(name)
 
     # =============================================================================================
     # operator actions
@@ -371,8 +382,10 @@ class InstanceService:
                             "as it is: remove it by hand when it is not needed", runtime.name, stray)
 
     def tick(self) -> None:
-        """One supervisor round: store what the fleet heard, then re-evaluate every instance."""
+        """One supervisor round: store what the fleet heard, note the bots whose client left the broker, then
+        re-evaluate every instance."""
         self.recorder.flush()
+        self._note_departures()
         with self.store.session() as session:
             names = InstanceRepository(session).names_in([s.value for s in ACTIVE] + [State.ERROR.value])
         for name in names:
@@ -382,6 +395,18 @@ class InstanceService:
                 continue  # deleted meanwhile
             except Exception:
                 log.exception("cannot evaluate instance %s", name)
+
+    def _note_departures(self) -> None:
+        """Hand the fleet the bots whose MQTT client the broker's log says left (a clean DISCONNECT or a lost
+        connection), so that they are flagged before their heartbeats are missed."""
+        try:
+            departures = self.broker.left_clients()
+        except Exception:  # its log cannot be read now (a Docker engine away): the heartbeats still count
+            log.debug("cannot read who left the broker", exc_info=True)
+            return
+        for client_id, at in departures:
+            if client_id.startswith(CLIENT_ID_PREFIX):
+                self.fleet.disconnected(client_id.removeprefix(CLIENT_ID_PREFIX), at)
 
     def evaluate(self, name: str, now: float | None = None) -> State:
         """Derive the instance's state from its process, its heartbeats and the broker, and store it; then raise the
@@ -441,6 +466,7 @@ class InstanceService:
                 stop_requested_at=row.stop_requested_at, killed=handle.killed, pid=row.pid, process=process,
                 view=self.fleet.bot(name), broker_down=down,
                 listening_since=self.fleet.silence_counts_from(), broker=self.queries.broker_words(),
+                connected=connection.connected,
             ), Thresholds.of(self.settings), now)
             if outcome.kill and not unreachable:
                 runtime.kill(handle.locator)

@@ -4,7 +4,7 @@
     starting --heartbeat-->        running
     starting --exit/timeout-->     error
     starting/running --stop-->     stopping
-    running  --exit/silence-->     error
+    running  --exit/silence/left-> error
     stopping --exited-->           stopped
     stopping --kill failed-->      error
     stopped  --start-->            starting

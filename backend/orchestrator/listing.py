@@ -73,4 +73,5 @@ def totals(instances: list[InstanceOut], unreachable: str) -> FleetTotals:
         network_rx_bytes=sum(item.network_rx_bytes or 0 for item in instances),
         network_tx_bytes=sum(item.network_tx_bytes or 0 for item in instances),
         broker_unreachable=sum(1 for i in instances if i.state == "running" and i.reason.startswith(unreachable)),
+        late=sum(1 for item in instances if item.late),
     )

@@ -1,7 +1,8 @@
 """Reading instances: the list, one instance, and what is stored of it (logs, trades, PnL, history, messages).
 
 Instances created here are read from the store, with what the fleet hears laid over them; every other bot
-heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone.
+heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone, until it
+has been silent for `gone_after`: then it is listed apart (gone) until it speaks again or is forgotten.
 The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
 store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size.
 """
@@ -20,6 +21,7 @@ from backend.domain.instances import (
     ErrorLine,
     FleetOrder,
     FleetTotals,
+    GoneBot,
     InstanceCreate,
     InstanceOut,
     InstanceQuery,
@@ -41,7 +43,7 @@ from backend.orchestrator.lifecycle import State
 from backend.orchestrator.listing import page, pnl_unit, totals
 from backend.orchestrator.recorder import FleetRecorder
 from backend.orchestrator.resource_history import ResourceHistory
-from backend.orchestrator.state import BROKER_UNREACHABLE, broker_down, external_state, reason_now
+from backend.orchestrator.state import BROKER_UNREACHABLE, Thresholds, broker_down, external_state, is_late, reason_now
 from backend.runtimes.base import Resources
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
@@ -59,13 +61,15 @@ class BrokerAddress(Protocol):
 
 class InstanceQueries:
     def __init__(self, store: Store, fleet: Fleet, recorder: FleetRecorder, broker: BrokerAddress,
-                 heartbeat_timeout: float, resources: dict[str, Resources]) -> None:
-        """`resources` is the latest resource use per live instance, kept up to date by the instance service."""
+                 limits: Thresholds, gone_after: float, resources: dict[str, Resources]) -> None:
+        """`resources` is the latest resource use per live instance, kept up to date by the instance service; an
+        external bot silent for `gone_after` seconds is gone."""
         self.store = store
         self.fleet = fleet
         self.recorder = recorder
         self.broker = broker
-        self.heartbeat_timeout = heartbeat_timeout
+        self.limits = limits
+        self.gone_after = gone_after
         self.resources = resources
         self._trade_counts: tuple[float, dict[Bot, int]] = (0.0, {})
 
@@ -99,7 +103,7 @@ class InstanceQueries:
         if query.runtime in (None, "external") and query.host is None:
             now = time.time()
             for name in self.fleet.known_bots():
-                if name not in ours and (view := self.fleet.bot(name)) is not None:
+                if name not in ours and (view := self.fleet.bot(name)) is not None and not self._gone(view, now):
                     external = self._external_out(name, view, now, summary, counts.get(name, 0))
                     if not query.state or external.state in query.state:
                         out.append(external)
@@ -107,6 +111,18 @@ class InstanceQueries:
             text = query.q.casefold()
             out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
         return sorted(out, key=lambda instance: instance.name)
+
+    def _gone(self, view: BotView, now: float) -> bool:
+        return now - (view.last_seen or view.first_seen or now) > self.gone_after
+
+    def gone(self) -> list[GoneBot]:
+        """The external bots silent for longer than `gone_after`, by name."""
+        now = time.time()
+        with self.store.session() as session:
+            ours = set(InstanceRepository(session).names())
+        return [GoneBot(name=name, first_heard=first, last_heard=last)
+                for name, first, last in self.fleet.heard_bots()
+                if name not in ours and now - (last or first or now) > self.gone_after]
 
     def _counts(self, session: Session) -> dict[Bot, int]:
         at, counts = self._trade_counts
@@ -160,9 +176,10 @@ class InstanceQueries:
         resources = self.resources.get(row.name, Resources()) if live else Resources()
         heartbeat_age = now - view.last_heartbeat if view and view.last_heartbeat else None
         pairs = [entry.trading_pair or spec.trading_pairs[0] for entry in spec.strategies]
+        reason = reason_now(state, row.reason, row.started_at, view, now, self.fleet.silence_counts_from(),
+                            self.limits.late_after)
         return InstanceOut(
-            name=row.name, runtime=row.runtime, state=state.value,
-            reason=reason_now(state, row.reason, row.started_at, view, now, self.fleet.silence_counts_from()),
+            name=row.name, runtime=row.runtime, state=state.value, reason=reason, late=is_late(state, reason),
             state_since=row.state_since, created_at=row.created_at, pid=row.pid if live else None,
             last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
             cpu_percent=resources.cpu_percent, memory_bytes=resources.memory_bytes,
@@ -179,7 +196,8 @@ class InstanceQueries:
                       trade_count: int = 0) -> InstanceOut:
         connection = self.fleet.connection
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
-                                       self.broker_words(), self.heartbeat_timeout)
+                                       self.broker_words(), self.limits.heartbeat_timeout, self.limits.late_after,
+                                       self.fleet.silence_counts_from())
         strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
                                      status=reported.status, error=reported.error, pnl=_reported_pnl(reported),
                                      **_orders_and_balances(reported if state in REPORTED else None))
@@ -187,7 +205,7 @@ class InstanceQueries:
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
         first = view.first_seen or view.last_seen or now
         return InstanceOut(
-            name=name, runtime="external", state=state.value, reason=reason,
+            name=name, runtime="external", state=state.value, reason=reason, late=is_late(state, reason),
             state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
                             if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),

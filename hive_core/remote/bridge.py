@@ -92,7 +92,7 @@ class MqttBridge:
         self.settings = settings
         self.instance_id = instance_id
         self.prefix = protocol.topic_prefix(settings.mqtt_namespace, instance_id)
-        self.client_id = f"hbot.{instance_id}"
+        self.client_id = protocol.CLIENT_ID_PREFIX + instance_id
         self._router = router if settings.mqtt_commands else None
         self._performance = performance
         self._metrics = metrics

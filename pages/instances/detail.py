@@ -194,7 +194,7 @@ SECTIONS = (_overview, _orders, _trades, _logs, _errors, _resources)
 def instance_detail(client: HiveClient, instance: dict) -> None:
     name = instance["name"]
     st.subheader(name)
-    badges.state_badge(instance["state"], instance.get("reason", ""), key="instances_state")
+    badges.state_badge(badges.shown_state(instance), instance.get("reason", ""), key="instances_state")
     version = f" (Hive {instance['image_version']})" if instance.get("image_version") else ""
     placement = f" on {instance['host']} · image {instance['image']}{version}" if instance.get("host") else ""
     since = fmt.clock(instance.get("state_since"))

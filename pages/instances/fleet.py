@@ -1,5 +1,6 @@
 """The fleet: totals, filters and sort, the table (select rows to act on them together; the newest row picked
-opens below), the bulk Start / Stop / Restart, and the selected instance's detail.
+opens below), the bulk Start / Stop / Restart, the external bots gone silent (collapsed), and the selected
+instance's detail.
 
 It lives in a fragment that refreshes itself: the rest of the page (the create form, credentials, Docker) does
 not rerun with it. The backend filters and sorts (GET /instances), in the summary view: one request for the
@@ -17,6 +18,7 @@ from frontend import format as fmt
 from frontend.badges import STATES, label_css
 from pages.instances import actions
 from pages.instances.detail import instance_detail
+from pages.instances.gone import gone_section
 
 RUNTIMES = ("all", "process", "docker", "external")
 SORTS = {"name": "Name", "state": "State", "pnl": "PnL", "realized": "Realized PnL", "unrealized": "Unrealized PnL",
@@ -37,7 +39,8 @@ def fleet_totals(client: HiveClient) -> None:
     count.metric("Running", f"{states.get('running', 0)} of {totals['instances']}", border=True,
                  help="; ".join(f"{n} {state}" for state, n in sorted(states.items())))
     failing.metric("In error", states.get("error", 0), border=True,
-                   help=f"besides: {totals['broker_unreachable']} running with the broker unreachable")
+                   help=f"besides: {totals['broker_unreachable']} running with the broker unreachable, "
+                        f"{totals.get('late', 0)} running with late heartbeats")
     trades.metric("Trades", f"{totals['trades']:,}", border=True)
     volume.metric(f"Volume{unit}", f"{pnl['volume']:,.2f}", border=True)
     realized, unrealized, cpu, memory = st.columns(4)
@@ -122,6 +125,7 @@ def _bulk(client: HiveClient, names: list[str]) -> None:
 @st.fragment(run_every=CONFIG.REFRESH_SECONDS)
 def fleet(client: HiveClient) -> None:
     selected = fleet_table(client)
+    gone_section(client)
     if selected is None:
         return
     st.divider()

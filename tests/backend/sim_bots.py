@@ -20,15 +20,18 @@ COMMANDS = ("start", "stop", "config", "import", "status", "history", "balance/l
 class SimBot(MqttProbe):
     """A bot `name` under `namespace`: answers every command on `header.reply_to` with
     `{"status": 200, "msg": "", "bot": name, "command": cmd, "echo": data}` (or stays silent when `mute`),
-    heartbeats every `hb_interval` s, and resubscribes after a broker restart. `login`: (username, password)."""
+    heartbeats every `hb_interval` s, and resubscribes after a broker restart. `login`: (username, password);
+    `will`: it sets hive_core's Last Will (`offline` on P/status_updates)."""
 
     def __init__(self, host: str, port: int, name: str, namespace: str = "hbot", hb_interval: float = 0.5,
-                 mute: bool = False, login: tuple[str, str] | None = None) -> None:
+                 mute: bool = False, login: tuple[str, str] | None = None, will: bool = False) -> None:
         self.name, self.namespace, self.mute = name, namespace, mute
         self.requests: list[tuple[str, dict]] = []
         # paho waits one keepalive for a CONNACK; a CONNACK lost while the broker restarts must not stall the bot
         # longer than the fleet's command timeouts, so the sim bots keep alive like hive_core's bridge (30 s) or less.
-        super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10, login=login)
+        offline = json.dumps({"timestamp": int(time.time() * 1000), "type": "availability", "msg": "offline"})
+        super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10, login=login,
+                         will=(f"{namespace}/{name}/status_updates", offline) if will else None)
         wait_connected(self)  # CONNACK before subscribing and publishing, even under load
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.on_connect = self._on_connect
@@ -77,9 +80,22 @@ class SimBot(MqttProbe):
         """Publish `payload` on the bot's own `P/<kind>` (log, notify, events, performance...)."""
         self._client.publish(f"{self.namespace}/{self.name}/{kind}", json.dumps(payload))
 
-    def close(self) -> None:
+    def fall_silent(self) -> None:
+        """Stop heartbeating, connected still (a bot whose loop hangs)."""
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def drop(self) -> None:
+        """Silent, then its socket closed without a DISCONNECT, as when it crashes or its network goes: the broker
+        delivers its Last Will, if it has one."""
+        self.fall_silent()
+        self._client.loop_stop()
+        sock = self._client.socket()
+        if sock is not None:
+            sock.close()
+
+    def close(self) -> None:
+        self.fall_silent()
         super().close()
 
 

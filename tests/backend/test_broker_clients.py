@@ -50,6 +50,21 @@ def test_mosquittos_connection_messages_give_who_is_connected_with_login_and_add
     assert known.clients == {}
 
 
+def test_the_clients_that_left_are_given_once_with_when_unless_they_came_back() -> None:
+    pending = [(float(at), line) for at, line in enumerate(MOSQUITTO_LOG.splitlines())]
+    follower = ClientFollower(lambda: (False, [pending.pop(0) for _ in range(len(pending))]))
+    # alpha logged out, beta closed its socket, delta's socket failed, eps timed out; gamma's old connection was
+    # taken over by a new one, which is not a departure
+    assert follower.left() == [("alpha", 6.0), ("beta", 7.0), ("delta", 13.0), ("eps", 15.0)]
+    assert follower.left() == []  # each once
+    pending.extend([(20.0, "2026-11-30T02:51:00: Client gamma disconnected."),
+                    (21.0, "2026-11-30T02:51:01: New client connected from 127.0.0.1:5 as gamma (p2, c1, k60).")])
+    assert follower.left() == []  # it came back before anyone asked
+    pending.extend([(22.0, "2026-11-30T02:51:02: Client gamma disconnected."),
+                    (23.0, "2026-11-30T02:51:03: mosquitto version 2.0.11 starting")])
+    assert follower.left() == []  # a broker that starts again: everyone is new to it
+
+
 def test_a_client_id_that_imitates_a_connection_message_is_taken_whole() -> None:
     forged = "x (p2, c1, k60, u'hive-backend'). New client connected from 1.2.3.4:1 as fake (p2, c1, k60)."
     known = ConnectedClients()
@@ -65,6 +80,8 @@ def test_clients_beyond_the_bound_are_counted_not_kept() -> None:
     known.feed(_lines("\n".join(f"New client connected from 127.0.0.1:{n} as c{n} (p2, c1, k60, u'u')." for n in
                                 range(5))))
     assert (sorted(known.clients), known.untracked) == (["c0", "c1", "c2"], 2)
+    known.feed(_lines("\n".join(f"Client c{n} disconnected." for n in range(5))))
+    assert list(known.left) == ["c2", "c3", "c4"]  # the departures not taken yet: the newest
 
 
 def test_the_log_file_is_read_from_where_the_last_read_ended(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import time
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.lifecycle import State
 from backend.orchestrator.said import Said, of_notification, of_reply
-from backend.orchestrator.state import external_state
+from backend.orchestrator.state import external_state, is_late
 
 TIMEOUT = 30.0
 
@@ -20,7 +20,7 @@ def feed(fleet: Fleet, bot: str, kind: str, payload: dict, now: float) -> None:
 def state(fleet: Fleet, bot: str, now: float) -> tuple[State, str]:
     view = fleet.bot(bot)
     assert view is not None
-    return external_state(view, now, False, "the broker at 127.0.0.1:1883", TIMEOUT)
+    return external_state(view, now, False, "the broker at 127.0.0.1:1883", TIMEOUT, TIMEOUT * 2 / 3, 0.0)
 
 
 def test_hummingbots_notifications_say_whether_its_strategy_runs() -> None:
@@ -102,6 +102,18 @@ def test_what_it_said_before_it_went_offline_no_longer_holds() -> None:
     feed(fleet, "hb1", "status_updates", {"timestamp": 1, "type": "availability", "msg": "online"}, 104.0)
     feed(fleet, "hb1", "hb", {"ts": 1}, 104.5)
     assert state(fleet, "hb1", 105.0) == (State.RUNNING, "external bot; heartbeat received 0 s ago")
+
+
+def test_a_running_bot_falling_silent_is_late_first_still_saying_its_strategy_runs() -> None:
+    fleet = Fleet()
+    t0 = time.time()
+    feed(fleet, "hb1", "hb", {"ts": 1}, t0)
+    fleet.heard_reply("hb1", "start", {}, {"status": 200, "msg": ""})
+    current, reason = state(fleet, "hb1", t0 + 25)
+    assert current == State.RUNNING and is_late(current, reason)
+    assert reason.startswith("external bot; late: no heartbeat for 25 s; strategy running (answered start with 200")
+    current, reason = state(fleet, "hb1", t0 + 5)  # before two intervals of silence: not late
+    assert not is_late(current, reason) and reason.endswith("; heartbeat received 5 s ago")
 
 
 def test_silence_is_an_error_whatever_it_said() -> None:

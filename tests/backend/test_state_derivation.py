@@ -14,9 +14,10 @@ import pytest
 from backend.credentials.key import KEY_FILE, KeyLocation
 from backend.credentials.service import CredentialService
 from backend.domain.instances import InstanceCreate
-from backend.orchestrator.fleet import Fleet
+from backend.orchestrator.fleet import BotView, Fleet
 from backend.orchestrator.instances import InstanceService
 from backend.orchestrator.lifecycle import State, record_creation
+from backend.orchestrator.state import external_state, is_late, late_by, reason_now
 from backend.runtimes.base import ProcessState, Resources
 from backend.sandbox.choice import SandboxChoice
 from backend.store import InstanceRow, Store
@@ -276,3 +277,88 @@ def test_adopted_instance_is_given_a_heartbeat_timeout_from_the_backend_start(wo
     service.adopt_all()
     assert service.evaluate("bot", now=t0 + 120) == State.RUNNING
     assert service.evaluate("bot", now=t0 + 131) == State.ERROR
+
+
+# --- late heartbeats and clients that left the broker ----------------------------------------------------------------
+def test_running_silent_past_two_heartbeat_intervals_is_late_in_words_only_no_transition_no_alert(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    assert service.evaluate("bot", now=t0 + 1.5) == State.RUNNING
+    late_after = service.settings.late_after()
+    assert late_after == 2 * service.settings.heartbeat_interval  # the rule when HIVE_HEARTBEAT_LATE_AFTER is unset
+    now = t0 + 1 + late_after + 0.5
+    assert service.evaluate("bot", now=now) == State.RUNNING
+    assert [change.to_state for change in service.queries.history("bot")] == ["running", "starting", "created"]
+    assert service.alerts.newest(10) == []
+    view = fleet.bot("bot")
+    assert reason_now(State.RUNNING, "", t0, view, now, 0.0, late_after) == \
+        f"late: no heartbeat for {late_after + 0.5:.0f} s"
+    assert reason_now(State.RUNNING, "", t0, view, t0 + 1 + late_after, 0.0, late_after).startswith("heartbeat")
+
+
+def test_late_counts_from_the_later_of_the_last_sign_of_life_and_since_listening() -> None:
+    assert late_by(100.0, 0.0, 121.0, 20.0) == 21.0
+    assert late_by(100.0, 0.0, 120.0, 20.0) is None  # exactly two intervals: the heartbeat may be on its way
+    assert late_by(100.0, 110.0, 125.0, 20.0) is None  # the fleet reconnected at 110: silence counts from then
+    assert late_by(None, 110.0, 131.0, 20.0) == 21.0
+    assert is_late(State.RUNNING, "late: no heartbeat for 21 s")
+    assert is_late(State.RUNNING, "external bot; late: no heartbeat for 21 s")
+    assert not is_late(State.ERROR, "late: no heartbeat for 21 s")
+    assert not is_late(State.RUNNING, "heartbeat received 1 s ago")
+
+
+def test_a_running_bot_whose_client_left_is_an_error_after_the_grace_and_runs_again_when_it_speaks(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    fleet.disconnected("bot", t0 + 5)  # the broker's log: its client left, no Will came (a clean DISCONNECT)
+    assert service.evaluate("bot", now=t0 + 5.5) == State.RUNNING  # the process may be exiting: wait a moment
+    assert service.evaluate("bot", now=t0 + 7) == State.ERROR
+    assert state_of(service)[1] == "disconnected from the broker (its log says so), process alive"
+    assert [alert.kind for alert in service.alerts.newest(10)] == ["error"]  # the existing error alert
+    hear(fleet, "status_updates", t0 + 9, "online")  # it reconnected
+    assert service.evaluate("bot", now=t0 + 9.5) == State.RUNNING
+    assert state_of(service)[1].startswith("heartbeats again")
+
+
+def test_a_departure_before_the_last_sign_of_life_or_of_an_unknown_bot_changes_nothing(world) -> None:
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 5)
+    fleet.disconnected("bot", t0 + 4)  # it left and came back (a reconnect) before its last heartbeat
+    fleet.disconnected("stranger", t0 + 4)
+    assert fleet.bot("stranger") is None  # a departure does not make a bot known
+    assert service.evaluate("bot", now=t0 + 8) == State.RUNNING
+
+
+def test_an_external_bot_is_late_then_in_error_and_stopped_once_its_client_left() -> None:
+    def state(view: BotView, now: float) -> tuple[State, str]:
+        return external_state(view, now, False, "the broker at 127.0.0.1:1883", 30.0, 20.0, 0.0)
+
+    view = BotView(last_heartbeat=100.0, last_seen=100.0, first_seen=50.0)
+    assert state(view, 110.0) == (State.RUNNING, "external bot; heartbeat received 10 s ago")
+    assert state(view, 123.0) == (State.RUNNING, "external bot; late: no heartbeat for 23 s")
+    assert state(view, 131.0) == (State.ERROR, "external bot; no heartbeat for 31 s")
+    left = BotView(last_heartbeat=100.0, last_seen=100.0, first_seen=50.0, last_disconnect=104.0)
+    assert state(left, 106.0) == (State.STOPPED, "external bot; disconnected from the broker 2 s ago (its log)")
+    willed = BotView(last_heartbeat=100.0, last_offline=104.0, last_disconnect=104.0)
+    assert state(willed, 106.0)[1] == "external bot; went offline 2 s ago"  # the Will says more than the log
+    back = BotView(last_heartbeat=105.0, last_seen=105.0, last_disconnect=104.0)
+    assert state(back, 106.0)[0] == State.RUNNING
+
+
+def test_departures_of_a_broker_that_stopped_are_no_bots_fault(world) -> None:
+    """A broker that stops drops every client: departures heard while the fleet's connection is down, or logged
+    before its reconnection, count for nothing."""
+    service, fleet, _runtime = world
+    t0 = started(service)
+    hear(fleet, "hb", t0 + 1)
+    service.evaluate("bot", now=t0 + 1)
+    fleet.disconnected("bot", t0 + 5)  # logged as the broker stopped, taken before the fleet noticed
+    fleet.listening_since = t0 + 6  # the fleet connected again (silence_counts_from)
+    assert service.evaluate("bot", now=t0 + 8) == State.RUNNING
+    fleet.connection._connected.clear()
+    fleet.disconnected("bot", t0 + 9)
+    assert fleet.bot("bot").last_disconnect == t0 + 5

@@ -1,12 +1,13 @@
 """Across the fleet: the totals at a glance (counts per state, sums of PnL, volume, trades and resource use),
-every instance's open orders, and every instance's errors."""
+every instance's open orders, every instance's errors, and the external bots gone silent."""
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
-from backend.api.deps import InstanceQueriesDep
+from backend.api.audit import note
+from backend.api.deps import InstanceQueriesDep, InstancesDep
 from backend.api.openapi import errors
-from backend.domain.instances import ErrorLine, FleetOrder, FleetTotals, InstanceQuery
+from backend.domain.instances import ErrorLine, FleetOrder, FleetTotals, GoneBot, InstanceQuery
 
 router = APIRouter(tags=["fleet"])
 
@@ -35,3 +36,18 @@ def fleet_errors(instances: InstanceQueriesDep, instance: str | None = None,
     """ERROR and CRITICAL log lines of every instance (or of one), newest first; `msg` holds the stack trace when
     the line had one (cut at 16,000 characters); 404 for an unknown `instance`."""
     return instances.errors(instance, limit)
+
+
+@router.get("/fleet/gone", response_model=list[GoneBot])
+def gone_bots(instances: InstanceQueriesDep) -> list[GoneBot]:
+    """The external bots silent for longer than HIVE_EXTERNAL_GONE_AFTER (a day by default), by name: left out of
+    GET /instances and the totals until they speak again."""
+    return instances.gone()
+
+
+@router.delete("/fleet/gone/{name}", status_code=204, responses=errors(404, 409))
+def forget_gone_bot(instances: InstancesDep, name: str, request: Request) -> Response:
+    """Forget a bot of the gone list (409 for any other); it is listed again when it speaks again."""
+    note(request, "gone external bot forgotten", instance=name)
+    instances.forget_gone(name)
+    return Response(status_code=204)
