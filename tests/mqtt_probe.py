@@ -17,6 +17,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
 
+from hive_core.remote.nodelay import nodelay
 from tests.polling import wait_until
 
 _ids = itertools.count()
@@ -40,7 +41,8 @@ class MqttProbe:
         """`login`: (username, password), as Hive's brokers refuse clients without one."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
+        self._client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                           client_id=client_id or f"probe-{next(_ids)}"))
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
         self._acknowledged: dict[int, list[int]] = {}  # message id of each SUBACK received: its reason codes
@@ -112,7 +114,7 @@ def connack(host: str, port: int, login: tuple[str, str] | None, timeout: float 
     (a broker that closes without a CONNACK counts as 5 too)."""
     answered = threading.Event()
     codes: list[int] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
+    client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}"))
     client.reconnect_delay_set(30, 30)  # no second attempt within the check
 
     def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
