@@ -132,6 +132,7 @@ class SimFleet:
         self.hb_interval, self.performance_interval = hb_interval, performance_interval
         self.rng = random.Random(7)
         self.bots: dict[str, SimBot] = {}  # the fleet's thread's; read elsewhere only through the methods below
+        self.names: list[str] = []  # the bots added and not killed or disconnected, oldest first (callers' side)
         self.failures: list[str] = []  # bots whose connect failed (the reason), for the caller to report
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -149,6 +150,7 @@ class SimFleet:
         """Create `count` more bots; they connect in the background. Their names."""
         names = [f"{self.prefix}-{self._count + n:05d}" for n in range(count)]
         self._count += count
+        self.names += names
         self._call(lambda: self._pending.extend(SimBot(self, name) for name in names))
         return names
 
@@ -164,6 +166,7 @@ class SimFleet:
         """Close the bot's socket without a DISCONNECT (a crash): the broker sends its Last Will."""
         def close() -> None:
             bot = self.bots.pop(name)
+            self.names.remove(name)
             sock = bot.client.socket()
             if isinstance(sock, socket.socket):
                 self._forget(sock)
@@ -174,6 +177,7 @@ class SimFleet:
         """A clean DISCONNECT (no `offline` message, like Hummingbot's bot): the broker drops its Will."""
         def leave() -> None:
             self.bots.pop(name).client.disconnect()  # paho closes the socket once DISCONNECT is written
+            self.names.remove(name)
         self._ask(leave)
 
     def close(self) -> None:

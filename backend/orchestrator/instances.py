@@ -74,7 +74,8 @@ class InstanceService:
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
-        self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources)
+        self.queries = InstanceQueries(store, fleet, self.recorder, broker, settings.heartbeat_timeout, self._resources,
+                                       settings.supervisor_interval)
         self._lock = threading.RLock()
         self.alerts = AlertService(store, fleet.connection, settings.alert_webhook_url, settings.alert_webhook_timeout)
         self._raised: list[tuple[str, AlertKind, str]] = []  # alerts to send once the transaction that saw them ends
@@ -374,6 +375,7 @@ class InstanceService:
                 continue  # deleted meanwhile
             except Exception:
                 log.exception("cannot evaluate instance %s", name)
+        self.queries.refresh_external()
 
     def evaluate(self, name: str, now: float | None = None) -> State:
         """Derive the instance's state from its process, its heartbeats and the broker, and store it; then raise the

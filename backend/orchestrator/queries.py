@@ -3,7 +3,10 @@
 Instances created here are read from the store, with what the fleet hears laid over them; every other bot
 heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone.
 The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
-store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size.
+store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. The
+external bots' summary rows (the dashboard's view) are built once per supervisor round while someone lists
+(`refresh_external`), not per request: at 2,000 bots building them took hundreds of ms, so a summary listing shows
+them as they were at most a round ago.
 """
 from __future__ import annotations
 
@@ -59,8 +62,9 @@ class BrokerAddress(Protocol):
 
 class InstanceQueries:
     def __init__(self, store: Store, fleet: Fleet, recorder: FleetRecorder, broker: BrokerAddress,
-                 heartbeat_timeout: float, resources: dict[str, Resources]) -> None:
-        """`resources` is the latest resource use per live instance, kept up to date by the instance service."""
+                 heartbeat_timeout: float, resources: dict[str, Resources], round_interval: float = 1.0) -> None:
+        """`resources` is the latest resource use per live instance, kept up to date by the instance service;
+        `round_interval` is the supervisor's, which rebuilds the external bots' rows."""
         self.store = store
         self.fleet = fleet
         self.recorder = recorder
@@ -68,6 +72,11 @@ class InstanceQueries:
         self.heartbeat_timeout = heartbeat_timeout
         self.resources = resources
         self._trade_counts: tuple[float, dict[int, int]] = (0.0, {})
+        self.round_interval = round_interval
+        # The external bots' summary rows, by name, and when they were built (monotonic); `_listing_asked`: a listing
+        # used them since, so the next round builds them again.
+        self._external: tuple[float, list[InstanceOut]] = (float("-inf"), [])
+        self._listing_asked = False
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
@@ -97,16 +106,40 @@ class InstanceQueries:
             out = [self.out(session, row, summary, counts.get(row.id, 0)) for row in rows]
             ours = set(InstanceRepository(session).names())
         if query.runtime in (None, "external") and query.host is None:
-            now = time.time()
-            for name in self.fleet.known_bots():
-                if name not in ours and (view := self.fleet.bot(name)) is not None:
-                    external = self._external_out(name, view, now, summary)
-                    if not query.state or external.state in query.state:
-                        out.append(external)
+            externals = self._external_summaries() if summary else self._external_rows(summary=False)
+            out += [external for external in externals
+                    if external.name not in ours and (not query.state or external.state in query.state)]
         if query.q:
             text = query.q.casefold()
             out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
         return sorted(out, key=lambda instance: instance.name)
+
+    def refresh_external(self) -> None:
+        """The supervisor's round: build the external bots' summary rows again if a listing used them since the last
+        build (nobody listing, nothing built)."""
+        if self._listing_asked:
+            self._listing_asked = False
+            self._build_summaries()
+
+    def _external_summaries(self) -> list[InstanceOut]:
+        """The external bots' summary rows as the last round built them; built now when none did lately (the first
+        listing after a quiet spell, or a supervisor running behind)."""
+        self._listing_asked = True
+        built_at, rows = self._external
+        return self._build_summaries() if time.monotonic() - built_at > 2 * self.round_interval else rows
+
+    def _build_summaries(self) -> list[InstanceOut]:
+        built_at = time.monotonic()
+        rows = self._external_rows(summary=True)
+        self._external = (built_at, rows)
+        return rows
+
+    def _external_rows(self, summary: bool) -> list[InstanceOut]:
+        """Every bot heard that the backend did not create, as the API shows it, by name."""
+        now = time.time()
+        with self.store.session() as session:
+            ours = set(InstanceRepository(session).names())
+        return [self._external_out(name, view, now, summary) for name, view in self.fleet.bots() if name not in ours]
 
     def _counts(self, session: Session) -> dict[int, int]:
         at, counts = self._trade_counts
