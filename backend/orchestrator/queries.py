@@ -176,7 +176,7 @@ class InstanceQueries:
         for entry in spec.strategies:
             reported = view.strategies.get(entry.id) if view else None
             if reported is not None:
-                pnl = _reported_pnl(reported)
+                pnl = _reported_pnl(reported.performance)
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
             current = reported if state in REPORTED else None
@@ -200,7 +200,7 @@ class InstanceQueries:
             network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
             host=spec.host if docker else None, image=spec.image if docker else None,
             image_version=(handle.locator.get("image_version") or None) if docker and handle is not None else None,
-            limits=spec.limits if docker else None, pnl=_total(strategies), pnl_unit=pnl_unit(pairs),
+            limits=spec.limits if docker else None, pnl=_total([s.pnl for s in strategies]), pnl_unit=pnl_unit(pairs),
             strategies=[] if summary else strategies, strategy_count=len(strategies), trade_count=trade_count,
             started_at=row.started_at, uptime_s=round(now - row.started_at, 1) if row.started_at and state in LIVE
             else None, restart_policy=spec.restart_policy, restarts=row.restarts, next_restart_at=row.next_restart_at,
@@ -210,17 +210,19 @@ class InstanceQueries:
         connection = self.fleet.connection
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
                                        self.broker_words(), self.heartbeat_timeout)
-        strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
-                                     status=reported.status, error=reported.error, pnl=_reported_pnl(reported),
-                                     **_orders_and_balances(reported if state in REPORTED else None))
-                      for strategy_id, reported in sorted(view.strategies.items())]
+        strategies = [] if summary else [  # a summary row needs only their summed PnL: most of a listing's work else
+            StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0, status=reported.status,
+                           error=reported.error, pnl=_reported_pnl(reported.performance),
+                           **_orders_and_balances(reported if state in REPORTED else None))
+            for strategy_id, reported in sorted(view.strategies.items())]
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
         first = view.first_seen or view.last_seen or now
         return InstanceOut(
             name=name, runtime="external", state=state.value, reason=reason,
             state_since=max(t for t in (view.last_alive, view.last_offline, first) if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            pnl=_total(strategies), strategies=[] if summary else strategies, strategy_count=len(strategies),
+            pnl=_reported_pnl(*(reported.performance for reported in view.strategies.values())),
+            strategies=strategies, strategy_count=len(view.strategies),
         )
 
     @staticmethod
@@ -369,17 +371,17 @@ def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
     return query.host is None or (row.runtime == "docker" and row.spec["create"].get("host") == query.host)
 
 
-def _reported_pnl(reported: StrategyView) -> PnlSummary:
-    perf = reported.performance
-    return PnlSummary(realized=_num(perf.get("realized_pnl_quote")), unrealized=_num(perf.get("unrealized_pnl_quote")),
-                      total=_num(perf.get("global_pnl_quote")), volume=_num(perf.get("volume_traded")))
+def _reported_pnl(*performances: dict[str, Any]) -> PnlSummary:
+    """The PnL of one strategy's reported `performance`, or the sum of several."""
+    def summed(field: str) -> float:
+        return sum(_num(performance.get(field)) for performance in performances)
+    return PnlSummary(realized=summed("realized_pnl_quote"), unrealized=summed("unrealized_pnl_quote"),
+                      total=summed("global_pnl_quote"), volume=summed("volume_traded"))
 
 
-def _total(strategies: list[StrategyStatus]) -> PnlSummary:
-    return PnlSummary(
-        realized=sum(s.pnl.realized for s in strategies), unrealized=sum(s.pnl.unrealized for s in strategies),
-        total=sum(s.pnl.total for s in strategies), volume=sum(s.pnl.volume for s in strategies),
-    )
+def _total(pnls: list[PnlSummary]) -> PnlSummary:
+    return PnlSummary(realized=sum(p.realized for p in pnls), unrealized=sum(p.unrealized for p in pnls),
+                      total=sum(p.total for p in pnls), volume=sum(p.volume for p in pnls))
 
 
 def _num(value: Any) -> float:
