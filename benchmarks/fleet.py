@@ -35,7 +35,7 @@ from backend.orchestrator.queries import InstanceQueries
 from backend.services import Services
 from backend.settings import Settings
 from benchmarks.density import _free_port, _stop, _wait_for_port
-from benchmarks.sim_fleet import SimFleet, availability, performance_report, raise_file_limit
+from benchmarks.sim_fleet import SimFleetProcess, availability, performance_report, raise_file_limit
 from hive_core.orders.manager import percentiles
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +127,7 @@ def _listed_state(client: httpx.Client, name: str) -> str:
                 if item["name"] == name)
 
 
-def _gone(client: httpx.Client, fleet: SimFleet, name: str, crash: bool) -> float | None:
+def _gone(client: httpx.Client, fleet: SimFleetProcess, name: str, crash: bool) -> float | None:
     """Seconds from the bot's disappearance until the listing no longer shows it running; None after GONE_TIMEOUT."""
     (fleet.kill if crash else fleet.disconnect)(name)
     try:
@@ -136,7 +136,7 @@ def _gone(client: httpx.Client, fleet: SimFleet, name: str, crash: bool) -> floa
         return None
 
 
-def measure(client: httpx.Client, process: psutil.Process, fleet: SimFleet, bots: int, commands: int,
+def measure(client: httpx.Client, process: psutil.Process, fleet: SimFleetProcess, bots: int, commands: int,
             listings: int, window: float) -> dict[str, Any]:
     """Grow the fleet to `bots` and take the figures of one row."""
     start = time.monotonic()
@@ -207,10 +207,10 @@ def fleet_benchmark(sizes: tuple[int, ...] = SIZES, commands: int = 200, listing
     file_limit = raise_file_limit()
     with tempfile.TemporaryDirectory(prefix="hive-bench-fleet-") as folder, mosquitto(Path(folder)) as broker_port, \
             backend(Path(folder), broker_port) as (client, process), \
-            SimFleet("127.0.0.1", broker_port, prefix=f"bench{os.getpid()}") as fleet:
+            SimFleetProcess("127.0.0.1", broker_port, prefix=f"bench{os.getpid()}") as fleet:
         rows = [measure(client, process, fleet, bots, commands, listings, window) for bots in sizes]
-        if fleet.failures:
-            print(f"fleet: {len(fleet.failures)} bots could not connect, first: {fleet.failures[0]}", file=sys.stderr)
+        if failures := fleet.failures:
+            print(f"fleet: {len(failures)} bots could not connect, first: {failures[0]}", file=sys.stderr)
     return {"rows": rows, "window_s": window, "file_limit": file_limit, "broker": "mosquitto (set_tcp_nodelay true)",
             "listing_rounds": listing_rounds(sizes[-1])}
 

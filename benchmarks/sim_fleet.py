@@ -3,7 +3,8 @@
 paho's own loop (`loop_start`) uses select(), which stops connecting new clients once the process holds about
 1,024 file handles (about 340 paho clients, each with its socket and a wake-up pair); here one thread runs every
 client with paho's external-loop API (`loop_read`, `loop_write`, `loop_misc`) over `selectors.DefaultSelector`
-(epoll on Linux), so a fleet is bounded by RLIMIT_NOFILE alone (`raise_file_limit`).
+(epoll on Linux), so a fleet is bounded by RLIMIT_NOFILE alone (`raise_file_limit`). `SimFleetProcess` runs one in
+a process of its own, so that whoever measures the fleet does not share a GIL with it.
 
 Each bot speaks docs/protocol.md, written out by hand as a foreign bot would: a Last Will `offline` on
 `P/status_updates` (QoS 1), `online` on connect, a heartbeat right away and then every `hb_interval` s, a
@@ -14,6 +15,7 @@ benchmark (benchmarks/fleet.py) and the tests.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import queue
 import random
 import resource
@@ -22,6 +24,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -280,3 +283,82 @@ class SimFleet:
                 self.failures.append(f"{bot.name}: {error}")
                 continue
             self.bots[bot.name] = bot
+
+
+class SimFleetProcess:
+    """A SimFleet in a process of its own, so that thousands of bots do not share a GIL with whoever measures them;
+    the same calls (`add`, `connected`, `kill`, `disconnect`, `names`, `failures`), answered over a pipe."""
+
+    def __init__(self, host: str, port: int, **options: Any) -> None:
+        self.names: list[str] = []
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, host, port, options), name="sim-fleet",
+                                        daemon=True)
+        self._process.start()
+        child.close()
+
+    def _call(self, operation: str, *args: Any) -> Any:
+        self._pipe.send((operation, args))
+        if not self._pipe.poll(STOP_TIMEOUT * 3):
+            raise TimeoutError(f"the sim fleet's process did not answer {operation!r}")
+        ok, value = self._pipe.recv()
+        if not ok:
+            raise RuntimeError(f"the sim fleet's {operation!r} failed: {value}")
+        return value
+
+    def add(self, count: int) -> list[str]:
+        names: list[str] = self._call("add", count)
+        self.names += names
+        return names
+
+    def connected(self) -> int:
+        return int(self._call("connected"))
+
+    def commands_answered(self) -> int:
+        return int(self._call("commands_answered"))
+
+    def kill(self, name: str) -> None:
+        self._call("kill", name)
+        self.names.remove(name)
+
+    def disconnect(self, name: str) -> None:
+        self._call("disconnect", name)
+        self.names.remove(name)
+
+    @property
+    def failures(self) -> list[str]:
+        return list(self._call("failures"))
+
+    def close(self) -> None:
+        try:
+            self._call("close")
+        except (TimeoutError, OSError, EOFError):
+            pass
+        self._process.join(STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(STOP_TIMEOUT)
+        self._pipe.close()
+
+    def __enter__(self) -> SimFleetProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _serve(pipe: Connection, host: str, port: int, options: dict[str, Any]) -> None:
+    """The fleet process: run each call that arrives on `pipe` and send back (ok, its answer), until `close`."""
+    raise_file_limit()
+    with SimFleet(host, port, **options) as fleet:
+        while True:
+            operation, args = pipe.recv()
+            if operation == "close":
+                pipe.send((True, None))
+                return
+            try:
+                answer = getattr(fleet, operation)
+                pipe.send((True, answer(*args) if callable(answer) else answer))
+            except Exception as error:  # the caller raises it
+                pipe.send((False, repr(error)))

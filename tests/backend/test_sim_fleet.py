@@ -1,11 +1,12 @@
 """The simulated fleet of the benchmarks (benchmarks/sim_fleet.py) against a real broker and a real backend process:
-every bot is listed with its strategies and answers a command; a killed bot's Last Will reaches the broker."""
+every bot is listed with its strategies and answers a command (the fleet in a process of its own, as the benchmark
+runs it); a killed bot's Last Will reaches the broker, a cleanly disconnected one's does not."""
 from __future__ import annotations
 
 import pytest
 
 from backend.client import HiveClient
-from benchmarks.sim_fleet import CONTROLLERS, SimFleet
+from benchmarks.sim_fleet import CONTROLLERS, SimFleet, SimFleetProcess
 from tests.conftest import EmbeddedBroker
 from tests.frontend.backend_process import BackendProcess
 from tests.mqtt_probe import MqttProbe
@@ -32,7 +33,7 @@ def external_backend(tmp_path, mqtt_broker: EmbeddedBroker):
 
 def test_thirty_simulated_bots_are_listed_and_each_answers_a_command(external_backend: HiveClient,
                                                                    mqtt_broker: EmbeddedBroker) -> None:
-    with SimFleet(mqtt_broker.host, mqtt_broker.port, login=mqtt_broker.credentials, prefix="t") as fleet:
+    with SimFleetProcess(mqtt_broker.host, mqtt_broker.port, login=mqtt_broker.credentials, prefix="t") as fleet:
         names = fleet.add(BOTS)
         wait_until(lambda: fleet.connected() == BOTS, 30, message=f"{BOTS} sim bots connected")
         assert fleet.failures == []
