@@ -6,7 +6,7 @@ The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (Flee
 store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. The
 external bots' summary rows (the dashboard's view) are built once per supervisor round while someone lists
 (`refresh_external`), not per request: at 2,000 bots building them took hundreds of ms, so a summary listing shows
-them as they were at most a round ago.
+them as a recent round built them (at most STALE_ROUNDS rounds ago).
 """
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ from backend.store.repositories.telemetry import TelemetryRepository
 
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
 TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
+STALE_ROUNDS = 5  # rounds after which a summary listing builds the external bots' rows itself
 REPORTED = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
 LIVE = (State.STARTING, State.RUNNING, State.STOPPING)  # states in which its process runs
 
@@ -123,10 +124,10 @@ class InstanceQueries:
 
     def _external_summaries(self) -> list[InstanceOut]:
         """The external bots' summary rows as the last round built them; built now when none did lately (the first
-        listing after a quiet spell, or a supervisor running behind)."""
+        listing after a quiet spell, or a supervisor far behind: a round may take seconds under load)."""
         self._listing_asked = True
         built_at, rows = self._external
-        return self._build_summaries() if time.monotonic() - built_at > 2 * self.round_interval else rows
+        return self._build_summaries() if time.monotonic() - built_at > STALE_ROUNDS * self.round_interval else rows
 
     def _build_summaries(self) -> list[InstanceOut]:
         built_at = time.monotonic()
