@@ -5,8 +5,9 @@ The fleet grows to each N in turn (100, 1,000, 2,000; `--quick`: 20, 100). Per N
 the new bots until the backend lists them all; the backend's CPU % and RSS over a window of steady state (every bot
 heartbeats and reports performance every 10 s); GET /instances (view=summary) for a page of 100 and for the whole
 fleet, p50/p99 and size; the command round trip (POST /instances/<bot>/commands/status to random bots, one at a
-time), p50/p99; and the time from a bot's disappearance until the listing shows it changed: one bot's socket closed
-without DISCONNECT (its Last Will says offline), one clean DISCONNECT (nothing said: only the heartbeat timeout).
+time), p50/p99, and the same request straight over MQTT (no HTTP, no backend: what the broker and the bots add);
+and the time from a bot's disappearance until the listing shows it changed: one bot's socket closed without
+DISCONNECT (its Last Will says offline), one clean DISCONNECT (nothing said: only the heartbeat timeout).
 Targets (issue 11): command p99 < 10 ms at 1,000 bots, a page of 100 p99 < 50 ms at 2,000 bots.
 
 `listing_rounds` measures in-process what building the external bots' summary rows once per supervisor round
@@ -14,12 +15,14 @@ Targets (issue 11): command p99 < 10 ms at 1,000 bots, a page of 100 p99 < 50 ms
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as mqtt
 import psutil
 from pydantic import TypeAdapter
 
@@ -37,6 +41,7 @@ from backend.settings import Settings
 from benchmarks.density import _free_port, _stop, _wait_for_port
 from benchmarks.sim_fleet import SimFleetProcess, availability, performance_report, raise_file_limit
 from hive_core.orders.manager import percentiles
+from hive_core.remote.nodelay import nodelay
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIZES = (100, 1000, 2000)
@@ -136,8 +141,35 @@ def _gone(client: httpx.Client, fleet: SimFleetProcess, name: str, crash: bool) 
         return None
 
 
-def measure(client: httpx.Client, process: psutil.Process, fleet: SimFleetProcess, bots: int, commands: int,
-            listings: int, window: float) -> dict[str, Any]:
+def mqtt_round_trips(broker_port: int, names: list[str], count: int) -> dict[str, float]:
+    """`count` status requests straight to random bots over MQTT, one at a time: p50/p99 ms of their replies."""
+    replied, subscribed = threading.Event(), threading.Event()
+    client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-rtt-{os.getpid()}"))
+    client.on_message = lambda _client, _userdata, _message: replied.set()
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.connect("127.0.0.1", broker_port)
+    client.loop_start()
+    try:
+        client.subscribe("bench-rtt/#", qos=1)
+        if not subscribed.wait(10):  # replies sent before the SUBACK would be lost
+            raise TimeoutError("the round-trip client's subscription was not acknowledged within 10 s")
+        rng, samples = random.Random(len(names)), []
+        for n in range(count):
+            replied.clear()
+            start = time.perf_counter()
+            request = {"header": {"reply_to": f"bench-rtt/{n}", "msg_id": str(n)}, "data": {}}
+            client.publish(f"hbot/{rng.choice(names)}/status", json.dumps(request), qos=1)
+            if replied.wait(5):
+                samples.append(time.perf_counter() - start)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    figures = percentiles(samples, 1000.0)
+    return {"p50_ms": round(figures["p50"], 2), "p99_ms": round(figures["p99"], 2), "n": len(samples)}
+
+
+def measure(client: httpx.Client, process: psutil.Process, fleet: SimFleetProcess, broker_port: int, bots: int,
+            commands: int, listings: int, window: float) -> dict[str, Any]:
     """Grow the fleet to `bots` and take the figures of one row."""
     start = time.monotonic()
     fleet.add(bots - len(fleet.names))
@@ -163,12 +195,14 @@ def measure(client: httpx.Client, process: psutil.Process, fleet: SimFleetProces
         samples.append(time.perf_counter() - begin)
         reply.raise_for_status()
     command = percentiles(samples, 1000.0)
+    mqtt_only = mqtt_round_trips(broker_port, running, commands)
 
     crashed, leaving = running[0], running[1]
     will_s, clean_s = _gone(client, fleet, crashed, crash=True), _gone(client, fleet, leaving, crash=False)
     return {"bots": bots, "listed_s": round(listed_s, 2), "cpu_percent": round(cpu, 1),
             "rss_mb": round(rss / 2**20, 1), "page": page, "whole": whole,
             "command": {"p50_ms": round(command["p50"], 2), "p99_ms": round(command["p99"], 2), "n": commands},
+            "mqtt_only": mqtt_only,
             "will_s": will_s, "clean_s": clean_s}
 
 
@@ -208,7 +242,7 @@ def fleet_benchmark(sizes: tuple[int, ...] = SIZES, commands: int = 200, listing
     with tempfile.TemporaryDirectory(prefix="hive-bench-fleet-") as folder, mosquitto(Path(folder)) as broker_port, \
             backend(Path(folder), broker_port) as (client, process), \
             SimFleetProcess("127.0.0.1", broker_port, prefix=f"bench{os.getpid()}") as fleet:
-        rows = [measure(client, process, fleet, bots, commands, listings, window) for bots in sizes]
+        rows = [measure(client, process, fleet, broker_port, bots, commands, listings, window) for bots in sizes]
         if failures := fleet.failures:
             print(f"fleet: {len(failures)} bots could not connect, first: {failures[0]}", file=sys.stderr)
     return {"rows": rows, "window_s": window, "file_limit": file_limit, "broker": "mosquitto (set_tcp_nodelay true)",
@@ -219,19 +253,23 @@ def print_fleet(result: dict[str, Any]) -> None:
     print(f"fleet: simulated bots (one connection each) -> Mosquitto -> backend; CPU/RSS over {result['window_s']:g} s;"
           " targets: command p99 < 10 ms at 1,000, page p99 < 50 ms at 2,000")
     print(f"{'bots':>6} {'listed s':>9} {'cpu %':>6} {'rss MB':>7} {'page p50':>9} {'page p99':>9} {'page KB':>8} "
-          f"{'all p50':>8} {'all p99':>8} {'all KB':>7} {'cmd p50':>8} {'cmd p99':>8} {'will s':>7} {'clean s':>8}")
+          f"{'all p50':>8} {'all p99':>8} {'all KB':>7} {'cmd p50':>8} {'cmd p99':>8} {'mqtt p50':>9} {'mqtt p99':>9} "
+          f"{'will s':>7} {'clean s':>8}")
 
     def seconds(value: float | None) -> str:
         return f"{value:.2f}" if value is not None else f">{GONE_TIMEOUT:g}"
     for row in result["rows"]:
-        page, whole, command = row["page"], row["whole"], row["command"]
+        page, whole, command, mqtt_only = row["page"], row["whole"], row["command"], row["mqtt_only"]
         print(f"{row['bots']:>6,} {row['listed_s']:>9.2f} {row['cpu_percent']:>6.1f} {row['rss_mb']:>7.1f} "
               f"{page['p50_ms']:>9.1f} {page['p99_ms']:>9.1f} {page['bytes'] / 1024:>8.1f} "
               f"{whole['p50_ms']:>8.1f} {whole['p99_ms']:>8.1f} {whole['bytes'] / 1024:>7.1f} "
-              f"{command['p50_ms']:>8.2f} {command['p99_ms']:>8.2f} {seconds(row['will_s']):>7} "
+              f"{command['p50_ms']:>8.2f} {command['p99_ms']:>8.2f} "
+              f"{mqtt_only['p50_ms']:>9.2f} {mqtt_only['p99_ms']:>9.2f} "
+              f"{seconds(row['will_s']):>7} "
               f"{seconds(row['clean_s']):>8}")
     print("(ms unless said; page: GET /instances?view=summary&limit=100, all: the whole fleet; cmd: POST .../status; "
-          "will: socket closed without DISCONNECT until not running; clean: DISCONNECT, heartbeat timeout)")
+          "mqtt: the same request straight over MQTT; will: socket closed without DISCONNECT until not running; "
+          "clean: DISCONNECT, heartbeat timeout)")
     rounds = result["listing_rounds"]
     print(f"listing a page of 100 of {rounds['bots']:,} external bots in-process, p50: rows built per request "
           f"{rounds['per_request_ms']:.1f} ms, once per supervisor round {rounds['per_round_ms']:.1f} ms "
