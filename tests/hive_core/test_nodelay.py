@@ -1,21 +1,27 @@
 """TCP_NODELAY on every MQTT connection the project opens (hive_core/remote/nodelay.py), read back with getsockopt
-on the live sockets: the bridge's, the backend's fleet connection's, the tests' probe's, and the embedded broker's
-end of a connection (taken from the broker process with pidfd_getfd)."""
+on the live sockets: the bridge's, the backend's fleet connection's, the tests' probe's, and the brokers' end of a
+connection (taken from the broker process with pidfd_getfd): the embedded broker's, and a Mosquitto's with the
+config Hive writes for its broker container."""
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import getpass
 import os
+import secrets
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from backend.broker.mosquitto import Login, mosquitto_conf, password_line
 from backend.orchestrator.connection import FleetConnection
 from hive_core.config import MqttBridgeConfig
 from hive_core.remote.bridge import MqttBridge
 from hive_core.remote.nodelay import set_nodelay
-from tests.conftest import EmbeddedBroker
+from tests.conftest import EmbeddedBroker, free_port, wait_for_port
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
@@ -82,6 +88,31 @@ def test_the_embedded_broker_accepts_connections_with_nodelay(mqtt_broker: Embed
     with broker_end(mqtt_broker.process.pid, mqtt_broker.port, client_port) as accepted:
         assert accepted.getpeername()[1] == client_port
         assert nodelay_on(accepted)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="no mosquitto binary")
+def test_mosquitto_with_hives_config_accepts_connections_with_nodelay(tmp_path: Path) -> None:
+    login, port = Login("tester", secrets.token_urlsafe(12)), free_port()
+    (tmp_path / "passwd").write_text(password_line(login) + "\n")
+    # `user`: as root, Mosquitto would switch to its own user, which cannot read the test's files
+    (tmp_path / "mosquitto.conf").write_text(mosquitto_conf("127.0.0.1", port, 10, access_dir=str(tmp_path))
+                                             + f"\nuser {getpass.getuser()}\n")
+    broker = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port("127.0.0.1", port)
+        probe = MqttProbe("127.0.0.1", port, login=(login.username, login.password))
+        try:
+            probe.wait_connected()
+            client_port = probe._client.socket().getsockname()[1]
+            with broker_end(broker.pid, port, client_port) as accepted:
+                assert nodelay_on(accepted)
+        finally:
+            probe.close()
+    finally:
+        broker.terminate()
+        broker.wait(10)
 
 
 class broker_end:  # noqa: N801 - used as a context manager, like open()
