@@ -5,6 +5,7 @@ once here); in production the backend refuses to start without one.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -29,6 +30,9 @@ def main() -> int:
               f"{generated.env_file.resolve()}\n"
               f"    username: {generated.username}\n    password: {generated.password}", flush=True)
     app = create_app(settings)
+    # What the imports made lives as long as the process: frozen, the collector's full passes no longer walk it
+    # (with 2,000 bots heard, each took 300-500 ms on a busy 2-core machine and stalled every request meanwhile).
+    gc.freeze()
     uvicorn.run(app, host=settings.backend_host, port=settings.backend_port, log_level="info")
     return 0
 

@@ -10,7 +10,9 @@
 - density: one process with N strategies against N processes with one;
 - containers: the same with every instance in a container, when a Docker engine answers (DOCKER_HOST) and
   has the instance image (`make image`);
-- dashboard: the Instances page's fleet table built and rendered at 20 and 200 instances.
+- dashboard: the Instances page's fleet table built and rendered at 20 and 200 instances;
+- fleet: 100, 1,000 and 2,000 simulated bots (one MQTT connection each) against a Mosquitto and a backend
+  process: time until listed, backend CPU and memory, the listing, the command round trip, a vanished bot.
 
 `--quick` (or HIVE_BENCH_QUICK=1) shortens them, for a smoke run. `python -m benchmarks.report` measures
 the cost of the periodic reports on its own.
@@ -31,6 +33,7 @@ from benchmarks.containers import container_benchmarks
 from benchmarks.dashboard import dashboard_benchmark, print_dashboard
 from benchmarks.density import format_density, run_density
 from benchmarks.fanout import fanout_benchmark, print_fanout
+from benchmarks.fleet import QUICK_SIZES, SIZES, fleet_benchmark, print_fleet
 from benchmarks.orders import order_benchmarks, print_order_benchmarks
 from benchmarks.scale import print_scale, scale_benchmark
 from hive_core import clock as clock_module
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--density-n", default=None, help="comma-separated strategy counts for the density "
                                                            "benchmark (default 1,10,100; '' skips it)")
     parser.add_argument("--density-seconds", type=float, default=None, help="measuring window per side (default 20)")
+    parser.add_argument("--fleet-n", default=None, help="comma-separated fleet sizes for the fleet benchmark "
+                                                        "(default 100,1000,2000; '' skips it)")
     args = parser.parse_args(argv)
     if args.quick:
         args.ticks, args.repeats = min(args.ticks, 50_000), 1
@@ -98,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_dashboard(dashboard)
 
+    fleet_n = args.fleet_n if args.fleet_n is not None else ",".join(map(str, QUICK_SIZES if args.quick else SIZES))
+    fleet_sizes = tuple(int(n) for n in fleet_n.split(",") if n.strip())
+    fleet = None
+    if fleet_sizes:
+        fleet = fleet_benchmark(fleet_sizes, commands=50 if args.quick else 200, listings=20 if args.quick else 100,
+                                window=3.0 if args.quick else 10.0)
+        print()
+        print_fleet(fleet)
+
     window = args.density_seconds or (5.0 if args.quick else 20.0)
     containers = container_benchmarks(density_ns[-1:], window)  # the largest N only: containers are slow to start
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
               "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
               "scale": scale, "fanout": fanout, "orders": orders, "density": density, "containers": containers,
-              "dashboard": dashboard,
+              "dashboard": dashboard, "fleet": fleet,
               "compiled": compiled,
               "hive_core": hive_core.__version__,
               "python": platform.python_version(), "machine": platform.machine(), "at": stamp}

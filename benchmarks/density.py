@@ -29,6 +29,8 @@ import paho.mqtt.client as mqtt
 import psutil
 import yaml
 
+from hive_core.remote.nodelay import nodelay
+
 STRATEGY = "market_maker"
 READY_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 30.0
@@ -126,7 +128,7 @@ class _OnlineCounter:
     def __init__(self, broker_port: int) -> None:
         self.online: set[str] = set()
         self._changed = threading.Condition()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}")
+        self._client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{os.getpid()}"))
         self._client.on_message = self._on_message
         self._client.connect("127.0.0.1", broker_port)
         self._client.subscribe("hbot/+/status_updates", qos=0)

@@ -21,6 +21,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from benchmarks.density import mqtt_broker
+from hive_core.remote.nodelay import nodelay
 
 SCALE_STRATEGY = '''
 from hive_core.strategy import Strategy
@@ -83,7 +84,7 @@ class _ReportCounter:
 
     def __init__(self, broker_port: int) -> None:
         self.reports = 0
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-scale-reports")
+        self._client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-scale-reports"))
         self._client.on_message = self._count
         self._client.connect("127.0.0.1", broker_port)
         self._client.subscribe("hbot/bench/performance", qos=0)

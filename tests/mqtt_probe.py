@@ -17,6 +17,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import topic_matches_sub
 
+from hive_core.remote.nodelay import nodelay
 from tests.polling import wait_until
 
 _ids = itertools.count()
@@ -37,20 +38,25 @@ class Received:
 class MqttProbe:
     def __init__(self, host: str, port: int, client_id: str | None = None, keepalive: int = 60,
                  login: tuple[str, str] | None = None, will: tuple[str, str] | None = None) -> None:
-        """`login`: (username, password), as Hive's brokers refuse clients without one; `will`: (topic, payload) of
-        a Last Will (QoS 1)."""
+        """`login`: (username, password), as Hive's brokers refuse clients without one; `will`: (topic, payload) of a
+        Last Will (QoS 1). `_on_connect` runs on every accepted (re)connect, the first one included."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"probe-{next(_ids)}")
+        self._client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                           client_id=client_id or f"probe-{next(_ids)}"))
+        self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        if will is not None:
+            self._client.will_set(*will, qos=1)
         self._acknowledged: dict[int, list[int]] = {}  # message id of each SUBACK received: its reason codes
         if login is not None:
             self._client.username_pw_set(*login)
-        if will is not None:
-            self._client.will_set(*will, qos=1)
         self._client.connect(host, port, keepalive=keepalive)
         self._client.loop_start()
+
+    def _on_connect(self, _client, _userdata, _flags, _reason_code, _properties) -> None:
+        pass
 
     def _on_message(self, _client, _userdata, message) -> None:
         with self._lock:
@@ -115,7 +121,7 @@ def connack(host: str, port: int, login: tuple[str, str] | None, timeout: float 
     (a broker that closes without a CONNACK counts as 5 too)."""
     answered = threading.Event()
     codes: list[int] = []
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}")
+    client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"check-{secrets.token_hex(4)}"))
     client.reconnect_delay_set(30, 30)  # no second attempt within the check
 
     def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:

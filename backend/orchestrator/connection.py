@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 
 from backend.errors import TimedOut, Unavailable
 from hive_core.protocol import BOT_TOPICS, COMMAND_TIMEOUTS
+from hive_core.remote.nodelay import nodelay
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,11 @@ class FleetConnection:
         if self._target == (host, port) and self._client is not None and not force:
             return
         self.disconnect()
-        client = mqtt.Client(
+        client = nodelay(mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=f"hive-backend.{socket.gethostname()}.{os.getpid()}.{next(_ids)}",
             clean_session=True,
-        )
+        ))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

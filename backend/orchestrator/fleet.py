@@ -272,12 +272,12 @@ class Fleet:
     def bot(self, name: str) -> BotView | None:
         with self._lock:
             view = self._bots.get(name)
-            if view is None:
-                return None
-            return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
-                           {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
-                            for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said,
-                           last_disconnect=view.last_disconnect)
+            return None if view is None else _copy(view)
+
+    def bots(self) -> list[tuple[str, BotView]]:
+        """Every bot heard and a copy of what was heard of it, by name (taken together)."""
+        with self._lock:
+            return [(name, _copy(self._bots[name])) for name in sorted(self._bots)]
 
     def heard_reply(self, bot: str, command: str, data: dict[str, Any], reply: dict[str, Any]) -> None:
         """A bot's reply to a command sent to it (by this backend): note what it says of its strategy."""
@@ -343,6 +343,13 @@ class Fleet:
         with self._lock:
             reports, self._reports = self._reports, []
         return reports
+
+
+def _copy(view: BotView) -> BotView:
+    return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
+                   {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
+                    for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said,
+                   last_disconnect=view.last_disconnect)
 
 
 def _float(value: Any, default: float = 0.0, seconds: bool = False) -> float:

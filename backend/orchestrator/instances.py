@@ -76,7 +76,7 @@ class InstanceService:
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, Thresholds.of(settings),
-                                       settings.external_gone_after, self._resources)
+                                       settings.external_gone_after, self._resources, settings.supervisor_interval)
         self._lock = threading.RLock()
         self.alerts = AlertService(store, fleet.connection, settings.alert_webhook_url, settings.alert_webhook_timeout)
         self._raised: list[tuple[str, AlertKind, str]] = []  # alerts to send once the transaction that saw them ends
@@ -395,6 +395,7 @@ class InstanceService:
                 continue  # deleted meanwhile
             except Exception:
                 log.exception("cannot evaluate instance %s", name)
+        self.queries.refresh_external()
 
     def _note_departures(self) -> None:
         """Hand the fleet the bots whose MQTT client the broker's log says left (a clean DISCONNECT or a lost

@@ -4,7 +4,10 @@ Instances created here are read from the store, with what the fleet hears laid o
 heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone, until it
 has been silent for `gone_after`: then it is listed apart (gone) until it speaks again or is forgotten.
 The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
-store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size.
+store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. The
+external bots' summary rows (the dashboard's view) are built once per supervisor round while someone lists
+(`refresh_external`), not per request: at 2,000 bots building them took hundreds of ms, so a summary listing shows
+them as a recent round built them (at most STALE_ROUNDS rounds ago).
 """
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ from backend.store.repositories.telemetry import Bot, TelemetryRepository
 
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
 TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
+STALE_ROUNDS = 5  # rounds after which a summary listing builds the external bots' rows itself
 REPORTED = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
 LIVE = (State.STARTING, State.RUNNING, State.STOPPING)  # states in which its process runs
 
@@ -61,9 +65,11 @@ class BrokerAddress(Protocol):
 
 class InstanceQueries:
     def __init__(self, store: Store, fleet: Fleet, recorder: FleetRecorder, broker: BrokerAddress,
-                 limits: Thresholds, gone_after: float, resources: dict[str, Resources]) -> None:
+                 limits: Thresholds, gone_after: float, resources: dict[str, Resources],
+                 round_interval: float = 1.0) -> None:
         """`resources` is the latest resource use per live instance, kept up to date by the instance service; an
-        external bot silent for `gone_after` seconds is gone."""
+        external bot silent for `gone_after` seconds is gone; `round_interval` is the supervisor's, which rebuilds
+        the external bots' rows."""
         self.store = store
         self.fleet = fleet
         self.recorder = recorder
@@ -72,6 +78,11 @@ class InstanceQueries:
         self.gone_after = gone_after
         self.resources = resources
         self._trade_counts: tuple[float, dict[Bot, int]] = (0.0, {})
+        self.round_interval = round_interval
+        # The external bots' summary rows, by name, and when they were built (monotonic); `_listing_asked`: a listing
+        # used them since, so the next round builds them again.
+        self._external: tuple[float, list[InstanceOut]] = (float("-inf"), [])
+        self._listing_asked = False
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
@@ -101,12 +112,9 @@ class InstanceQueries:
             out = [self.out(session, row, summary, counts.get(row.id, 0)) for row in rows]
             ours = set(InstanceRepository(session).names())
         if query.runtime in (None, "external") and query.host is None:
-            now = time.time()
-            for name in self.fleet.known_bots():
-                if name not in ours and (view := self.fleet.bot(name)) is not None and not self._gone(view, now):
-                    external = self._external_out(name, view, now, summary, counts.get(name, 0))
-                    if not query.state or external.state in query.state:
-                        out.append(external)
+            externals = self._external_summaries() if summary else self._external_rows(summary=False)
+            out += [external for external in externals
+                    if external.name not in ours and (not query.state or external.state in query.state)]
         if query.q:
             text = query.q.casefold()
             out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
@@ -123,6 +131,35 @@ class InstanceQueries:
         return [GoneBot(name=name, first_heard=first, last_heard=last)
                 for name, first, last in self.fleet.heard_bots()
                 if name not in ours and now - (last or first or now) > self.gone_after]
+
+    def refresh_external(self) -> None:
+        """The supervisor's round: build the external bots' summary rows again if a listing used them since the last
+        build (nobody listing, nothing built)."""
+        if self._listing_asked:
+            self._listing_asked = False
+            self._build_summaries()
+
+    def _external_summaries(self) -> list[InstanceOut]:
+        """The external bots' summary rows as the last round built them; built now when none did lately (the first
+        listing after a quiet spell, or a supervisor far behind: a round may take seconds under load)."""
+        self._listing_asked = True
+        built_at, rows = self._external
+        return self._build_summaries() if time.monotonic() - built_at > STALE_ROUNDS * self.round_interval else rows
+
+    def _build_summaries(self) -> list[InstanceOut]:
+        built_at = time.monotonic()
+        rows = self._external_rows(summary=True)
+        self._external = (built_at, rows)
+        return rows
+
+    def _external_rows(self, summary: bool) -> list[InstanceOut]:
+        """Every bot heard that the backend did not create and that is not gone, as the API shows it, by name."""
+        now = time.time()
+        with self.store.session() as session:
+            ours = set(InstanceRepository(session).names())
+            counts = self._counts(session)
+        return [self._external_out(name, view, now, summary, counts.get(name, 0)) for name, view in self.fleet.bots()
+                if name not in ours and not self._gone(view, now)]
 
     def _counts(self, session: Session) -> dict[Bot, int]:
         at, counts = self._trade_counts
@@ -161,7 +198,7 @@ class InstanceQueries:
         for entry in spec.strategies:
             reported = view.strategies.get(entry.id) if view else None
             if reported is not None:
-                pnl = _reported_pnl(reported)
+                pnl = _reported_pnl(reported.performance)
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
             current = reported if state in REPORTED else None
@@ -186,7 +223,7 @@ class InstanceQueries:
             network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
             host=spec.host if docker else None, image=spec.image if docker else None,
             image_version=(handle.locator.get("image_version") or None) if docker and handle is not None else None,
-            limits=spec.limits if docker else None, pnl=_total(strategies), pnl_unit=pnl_unit(pairs),
+            limits=spec.limits if docker else None, pnl=_total([s.pnl for s in strategies]), pnl_unit=pnl_unit(pairs),
             strategies=[] if summary else strategies, strategy_count=len(strategies), trade_count=trade_count,
             started_at=row.started_at, uptime_s=round(now - row.started_at, 1) if row.started_at and state in LIVE
             else None, restart_policy=spec.restart_policy, restarts=row.restarts, next_restart_at=row.next_restart_at,
@@ -198,10 +235,11 @@ class InstanceQueries:
         state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
                                        self.broker_words(), self.limits.heartbeat_timeout, self.limits.late_after,
                                        self.fleet.silence_counts_from())
-        strategies = [StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0,
-                                     status=reported.status, error=reported.error, pnl=_reported_pnl(reported),
-                                     **_orders_and_balances(reported if state in REPORTED else None))
-                      for strategy_id, reported in sorted(view.strategies.items())]
+        strategies = [] if summary else [  # a summary row needs only their summed PnL: most of a listing's work else
+            StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0, status=reported.status,
+                           error=reported.error, pnl=_reported_pnl(reported.performance),
+                           **_orders_and_balances(reported if state in REPORTED else None))
+            for strategy_id, reported in sorted(view.strategies.items())]
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
         first = view.first_seen or view.last_seen or now
         return InstanceOut(
@@ -209,8 +247,8 @@ class InstanceQueries:
             state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
                             if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            pnl=_total(strategies), strategies=[] if summary else strategies, strategy_count=len(strategies),
-            trade_count=trade_count,
+            pnl=_reported_pnl(*(reported.performance for reported in view.strategies.values())),
+            strategies=strategies, strategy_count=len(view.strategies), trade_count=trade_count,
         )
 
     @staticmethod
@@ -354,17 +392,17 @@ def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
     return query.host is None or (row.runtime == "docker" and row.spec["create"].get("host") == query.host)
 
 
-def _reported_pnl(reported: StrategyView) -> PnlSummary:
-    perf = reported.performance
-    return PnlSummary(realized=_num(perf.get("realized_pnl_quote")), unrealized=_num(perf.get("unrealized_pnl_quote")),
-                      total=_num(perf.get("global_pnl_quote")), volume=_num(perf.get("volume_traded")))
+def _reported_pnl(*performances: dict[str, Any]) -> PnlSummary:
+    """The PnL of one strategy's reported `performance`, or the sum of several."""
+    def summed(field: str) -> float:
+        return sum(_num(performance.get(field)) for performance in performances)
+    return PnlSummary(realized=summed("realized_pnl_quote"), unrealized=summed("unrealized_pnl_quote"),
+                      total=summed("global_pnl_quote"), volume=summed("volume_traded"))
 
 
-def _total(strategies: list[StrategyStatus]) -> PnlSummary:
-    return PnlSummary(
-        realized=sum(s.pnl.realized for s in strategies), unrealized=sum(s.pnl.unrealized for s in strategies),
-        total=sum(s.pnl.total for s in strategies), volume=sum(s.pnl.volume for s in strategies),
-    )
+def _total(pnls: list[PnlSummary]) -> PnlSummary:
+    return PnlSummary(realized=sum(p.realized for p in pnls), unrealized=sum(p.unrealized for p in pnls),
+                      total=sum(p.total for p in pnls), volume=sum(p.volume for p in pnls))
 
 
 def _num(value: Any) -> float:

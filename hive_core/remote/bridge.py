@@ -28,6 +28,7 @@ from hive_core.market.types import ExternalEvent
 from hive_core.remote import messages
 from hive_core.remote.commands import CommandRouter
 from hive_core.remote.journal import Journal
+from hive_core.remote.nodelay import nodelay
 
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 5
@@ -130,8 +131,8 @@ class MqttBridge:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Connect in the background (retrying with back-off) and start the periodic publishers."""
         self._loop = loop
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             reconnect_on_failure=True)
+        client = nodelay(mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                     reconnect_on_failure=True))
         if self.settings.mqtt_username:
             client.username_pw_set(self.settings.mqtt_username, self.settings.mqtt_password or None)
         if self.settings.mqtt_ssl:

@@ -20,11 +20,13 @@ COMMANDS = ("start", "stop", "config", "import", "status", "history", "balance/l
 class SimBot(MqttProbe):
     """A bot `name` under `namespace`: answers every command on `header.reply_to` with
     `{"status": 200, "msg": "", "bot": name, "command": cmd, "echo": data}` (or stays silent when `mute`),
-    heartbeats every `hb_interval` s, and resubscribes after a broker restart. `login`: (username, password);
-    `will`: it sets hive_core's Last Will (`offline` on P/status_updates)."""
+    heartbeats every `hb_interval` s, says `online` and subscribes on every connect (a broker restart included), and
+    leaves a Last Will `offline` unless `will` is False. `login`: (username, password). For many bots,
+    benchmarks/sim_fleet.py (one thread over epoll: paho's own loop, used here, selects and stops connecting at
+    about 340 clients per process)."""
 
     def __init__(self, host: str, port: int, name: str, namespace: str = "hbot", hb_interval: float = 0.5,
-                 mute: bool = False, login: tuple[str, str] | None = None, will: bool = False) -> None:
+                 mute: bool = False, login: tuple[str, str] | None = None, will: bool = True) -> None:
         self.name, self.namespace, self.mute = name, namespace, mute
         self.requests: list[tuple[str, dict]] = []
         # paho waits one keepalive for a CONNACK; a CONNACK lost while the broker restarts must not stall the bot
@@ -32,10 +34,8 @@ class SimBot(MqttProbe):
         offline = json.dumps({"timestamp": int(time.time() * 1000), "type": "availability", "msg": "offline"})
         super().__init__(host, port, client_id=f"hbot.{name}", keepalive=10, login=login,
                          will=(f"{namespace}/{name}/status_updates", offline) if will else None)
-        wait_connected(self)  # CONNACK before subscribing and publishing, even under load
+        wait_connected(self)  # CONNACK before the caller goes on, even under load
         self._client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self._client.on_connect = self._on_connect
-        self._subscribe_all()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._heartbeat, args=(hb_interval,), daemon=True)
         self._thread.start()

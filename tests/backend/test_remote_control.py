@@ -132,7 +132,8 @@ def test_a_hummingbots_state_follows_what_it_says_and_its_error_replies_reach_th
     client = fleet_backend.client
     bot = HummingbotSim(mqtt_broker.host, mqtt_broker.port, "hb-state", login=mqtt_broker.credentials)
     try:
-        wait_until(lambda: (_external(client, "hb-state") or {}).get("state") == "running", 10, message="running")
+        wait_until(lambda: (found := _external(client, "hb-state") or {}).get("state") == "running"
+                   and "heartbeat received" in found["reason"], 10, message="running, its heartbeats heard")
         assert client.command("hb-state", "stop") == {"status": 200, "msg": ""}
         stopped = wait_until(lambda: (found := _external(client, "hb-state"))["state"] == "stopped" and found, 10,
                              message="shown stopped")
