@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import ARTIFACTS, REPO_ROOT, free_port, wait_for_port
 from tests.frontend.backend_process import BackendProcess
 
 CHROMIUM = "/usr/bin/chromium"
+# A page's answer to a click is a script run against a backend; with the whole suite on two cores (three workers,
+# browsers, brokers and bots) one may take longer than Playwright's default of 5 s to show.
+expect.set_options(timeout=20_000)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 

@@ -75,17 +75,18 @@ def instance_config(broker: EmbeddedBroker | None, strategies: list[dict], *, in
 
 
 def wait_answering(probe: MqttProbe, prefix: str, timeout: float = 20.0) -> None:
-    """Wait until the instance under `prefix` answers a `status` command. Its command and external-event topics
-    are subscribed in one SUBSCRIBE, so what a test publishes to them next reaches it. `probe` must see the
-    replies' topics (`ready/...`), as the `mqtt_probe` fixture, subscribed to everything, does."""
+    """Wait until the instance under `prefix` answers a `status` command with 200: its strategies run (the bridge
+    answers before they start). Its command and external-event topics are subscribed in one SUBSCRIBE, so what a
+    test publishes to them next reaches it. `probe` must see the replies' topics (`ready/...`), as the
+    `mqtt_probe` fixture, subscribed to everything, does."""
     def answers() -> bool:
         reply_to = f"ready/{uuid.uuid4().hex}"
         probe.publish(f"{prefix}/status", {"header": {"reply_to": reply_to}, "data": {}})
         try:
-            probe.wait_for(reply_to, timeout=1.0)
+            [reply] = probe.wait_for(reply_to, timeout=1.0)
         except AssertionError:
             return False
-        return True
+        return reply.json().get("data", {}).get("status") == 200  # 400 while its strategies have not started
 
     wait_until(answers, timeout, interval=0, message=f"{prefix} answering commands")
 
