@@ -99,10 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         print("density: one process with N strategies vs N processes with one (same strategy, shared venue and broker)")
         print(format_density(density))
 
-    dashboard = dashboard_benchmark(repeats=2 if args.quick else 5)
-    print()
-    print_dashboard(dashboard)
-
+    # before the dashboard's: its AppTest runs a script of its own as __main__, which the fleet's process (spawned)
+    # would then run again
     fleet_n = args.fleet_n if args.fleet_n is not None else ",".join(map(str, QUICK_SIZES if args.quick else SIZES))
     fleet_sizes = tuple(int(n) for n in fleet_n.split(",") if n.strip())
     fleet = None
@@ -111,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                                 window=3.0 if args.quick else 10.0)
         print()
         print_fleet(fleet)
+
+    dashboard = dashboard_benchmark(repeats=2 if args.quick else 5)
+    print()
+    print_dashboard(dashboard)
 
     window = args.density_seconds or (5.0 if args.quick else 20.0)
     containers = container_benchmarks(density_ns[-1:], window)  # the largest N only: containers are slow to start

@@ -220,7 +220,7 @@ def listing_rounds(bots: int, repeats: int = 20) -> dict[str, Any]:
             fleet.handle(f"{prefix}/performance", performance_report(rng).encode(), now)
         per_round = services.instances.queries
         per_request = InstanceQueries(per_round.store, fleet, per_round.recorder, per_round.broker,
-                                      per_round.heartbeat_timeout, {}, round_interval=0.0)
+                                      per_round.limits, per_round.gone_after, {}, round_interval=0.0)
         encode = TypeAdapter(list[InstanceOut]).dump_json
         query = InstanceQuery(view="summary", offset=bots // 2, limit=PAGE)
         figures = {}

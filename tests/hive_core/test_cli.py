@@ -105,7 +105,8 @@ def test_info_reports_which_clock_is_active_and_the_python_version():
 def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_path):
     result = subprocess.run([sys.executable, "-m", "benchmarks", "--strategies", "50", "--ticks", "2000",
                              "--repeats", "1", "--scale-seconds", "2", "--density-n", "2", "--density-seconds", "2",
-                             "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
+                             "--fleet-n", "20", "--out", str(tmp_path)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stderr
     assert "interpreted" in result.stdout
     [saved] = list(tmp_path.glob("clock_scheduler-*.json"))
@@ -124,3 +125,4 @@ def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_pat
     assert density["single"]["pss_mb"] > 0 and density["memory_ratio"] < 1.0
     assert [r["instances"] for r in record["dashboard"]] == [20, 200]
     assert "fleet table" in result.stdout
+    assert [row["bots"] for row in record["fleet"]["rows"]] == [20]
