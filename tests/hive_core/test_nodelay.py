@@ -22,6 +22,7 @@ from hive_core.config import MqttBridgeConfig
 from hive_core.remote.bridge import MqttBridge
 from hive_core.remote.nodelay import set_nodelay
 from tests.conftest import EmbeddedBroker, free_port, wait_for_port
+from tests.docker_engine import prerequisite_missing
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
@@ -91,8 +92,9 @@ def test_the_embedded_broker_accepts_connections_with_nodelay(mqtt_broker: Embed
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="no mosquitto binary")
 def test_mosquitto_with_hives_config_accepts_connections_with_nodelay(tmp_path: Path) -> None:
+    if shutil.which("mosquitto") is None:
+        prerequisite_missing("Debian's mosquitto binary", "`make mqtt-tools` installs it (make test does)")
     login, port = Login("tester", secrets.token_urlsafe(12)), free_port()
     (tmp_path / "passwd").write_text(password_line(login) + "\n")
     # `user`: as root, Mosquitto would switch to its own user, which cannot read the test's files
@@ -130,7 +132,9 @@ class broker_end:  # noqa: N801 - used as a context manager, like open()
         finally:
             os.close(pidfd)
         if copied < 0:
-            pytest.skip(f"pidfd_getfd is not allowed here: {os.strerror(ctypes.get_errno())}")
+            prerequisite_missing("pidfd_getfd on the broker process (reading its end of the connection)",
+                                 f"the kernel refused it ({os.strerror(ctypes.get_errno())}); it runs as the broker's "
+                                 "own user on Linux 5.6 or later with ptrace allowed (kernel.yama.ptrace_scope 0 or 1)")
         self.sock = socket.socket(fileno=copied)
 
     def __enter__(self) -> socket.socket:
