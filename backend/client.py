@@ -133,6 +133,10 @@ class HiveClient:
         return self._request("GET", "/fleet/totals",
                              params={key: value for key, value in filters.items() if value not in (None, [], "")})
 
+    def instance_rules(self) -> dict:
+        """What a new instance's fields must be (patterns and their words, limits), to check them as typed."""
+        return self._request("GET", "/rules/instance")
+
     def gone_bots(self) -> list[dict]:
         return self._request("GET", "/fleet/gone")
 

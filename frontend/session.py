@@ -33,7 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "backend_down_since": None,
     "backend_banner_shown": False,
     "downloads_held": {},  # frontend/downloads.py: each download button's file, made again at most every 15 s
-    # errors.run_action() records each page's last failed action and last success here
+    # errors.run_action() records each page's last failed action and last success here, and its last action
+    "actions_last": None,
     "broker_error": None,
     "broker_notice": None,
     "broker_confirm_stop": False,  # Stop Broker was clicked: its confirmation (naming who is cut off) is shown

@@ -17,8 +17,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from hive_core.validation import describe_validation_error
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-ID_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"  # _ID_RE in words
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+ID_RULE = "1-63 letters, digits, '_' or '-', starting with a letter or digit"  # ID_PATTERN in words
+_ID_RE = re.compile(ID_PATTERN)
 
 
 def check_id(value: str) -> str:
@@ -30,7 +31,9 @@ def check_id(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(check_id)]
 
-_PAIR_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$")
+PAIR_PATTERN = r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$"
+PAIR_RULE = "BASE-QUOTE in capital letters or digits, 1-15 each, like BTC-USDT"  # PAIR_PATTERN in words
+_PAIR_RE = re.compile(PAIR_PATTERN)
 _ASSET_RE = re.compile(r"^[A-Z0-9]{1,15}$")
 MAX_PAIRS = 50  # trading pairs of one instance (and assets of its paper account)
 
@@ -38,8 +41,7 @@ MAX_PAIRS = 50  # trading pairs of one instance (and assets of its paper account
 def check_pair(value: str) -> str:
     """Pairs name topics, book keys and CSV columns: BASE-QUOTE in the venue's capitals."""
     if not _PAIR_RE.match(value):
-        raise ValueError(f"{value[:40]!r} is not a trading pair: write BASE-QUOTE in capital letters or digits, "
-                         "1-15 each, like BTC-USDT")
+        raise ValueError(f"{value[:40]!r} is not a trading pair: write {PAIR_RULE}")
     return value
 
 

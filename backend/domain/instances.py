@@ -6,7 +6,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from backend.domain.base import Strict
-from hive_core.config import Balances, Identifier, TradingPair, TradingPairs
+from hive_core.config import (
+    ID_PATTERN,
+    ID_RULE,
+    MAX_PAIRS,
+    PAIR_PATTERN,
+    PAIR_RULE,
+    Balances,
+    Identifier,
+    TradingPair,
+    TradingPairs,
+)
 
 InstanceState = Literal["created", "starting", "running", "stopping", "stopped", "error"]
 
@@ -38,15 +48,36 @@ class RestartPolicy(Strict):
         return self
 
 
+MIN_MEMORY_MB = 64
+MIN_PIDS = 16
+
+
 class ResourceLimits(Strict):
     """What a docker instance may use; None is the engine's default (no limit). The process runtime takes none."""
 
     cpus: float | None = Field(None, gt=0, description="CPUs (1.5 = one and a half cores)")
-    memory_mb: int | None = Field(None, ge=64, description="memory in MiB, swap included (no swap beyond it)")
-    pids: int | None = Field(None, ge=16, description="processes and threads inside the container")
+    memory_mb: int | None = Field(None, ge=MIN_MEMORY_MB, description="memory in MiB, swap included (no swap beyond "
+                                                                     "it)")
+    pids: int | None = Field(None, ge=MIN_PIDS, description="processes and threads inside the container")
     log_max_mb: int = Field(10, ge=1, le=1024, description="size of the container log before it is rotated "
                                                            "(3 files are kept)")
 
+
+class InstanceRules(BaseModel):
+    """The rules of a new instance's fields that a client can check as they are typed (patterns are Python regular
+    expressions; each `*_rule` is its pattern in words). The backend checks them, and more, again on create."""
+
+    id_pattern: str
+    id_rule: str
+    pair_pattern: str
+    pair_rule: str
+    max_pairs: int
+    min_memory_mb: int
+    min_pids: int
+
+
+INSTANCE_RULES = InstanceRules(id_pattern=ID_PATTERN, id_rule=ID_RULE, pair_pattern=PAIR_PATTERN, pair_rule=PAIR_RULE,
+                               max_pairs=MAX_PAIRS, min_memory_mb=MIN_MEMORY_MB, min_pids=MIN_PIDS)
 
 DEFAULT_HOST = "local"
 

@@ -51,6 +51,12 @@ def _clear(library: dict[str, dict]) -> None:
     st.session_state["instances_create_round"] += 1
 
 
+@st.cache_data(ttl=600, show_spinner=False)
+def _rules(_client: HiveClient, backend_url: str) -> dict:
+    """The backend's rules of a new instance (they change only with its version), read once per backend."""
+    return _client.instance_rules()
+
+
 def _templates_by_strategy(client: HiveClient) -> dict[str, list[str]]:
     """The saved configs' names per strategy they are for (a failure to list them leaves templates out)."""
     configs = errors.attempt("list the saved templates", client.list_configs) or []
@@ -103,8 +109,8 @@ def _params(client: HiveClient, index: int, strategy: dict, templates: list[str]
     return param_inputs(schema, key_prefix=f"instances_create_{index}_{name}_{template}_{round_}")
 
 
-def _strategy_entry(client: HiveClient, index: int, library: dict[str, dict], templates: dict[str, list[str]],
-                    earlier: list[str], flag: Flag) -> dict[str, Any]:
+def _strategy_entry(client: HiveClient, rules: checks.Rules, index: int, library: dict[str, dict],
+                    templates: dict[str, list[str]], earlier: list[str], flag: Flag) -> dict[str, Any]:
     with st.container(border=True):
         pick, ident, interval = st.columns([2, 2, 1])
         name = pick.selectbox(f"Strategy {index + 1}", list(library), key=f"instances_create_strategy_{index}",
@@ -113,7 +119,7 @@ def _strategy_entry(client: HiveClient, index: int, library: dict[str, dict], te
         ident_value = ident.text_input("Strategy id", key=f"instances_create_id_{index}", placeholder=default_id,
                                        help=f"unique within the instance; {default_id} when left empty")
         strategy_id = ident_value.strip() or default_id
-        flag(ident, checks.strategy_id_problem(strategy_id, earlier))
+        flag(ident, checks.strategy_id_problem(rules, strategy_id, earlier))
         seconds = interval.number_input("Tick interval (s)", min_value=0.01, value=1.0, step=0.5,
                                         key=f"instances_create_interval_{index}")
         if library[name].get("description"):
@@ -122,7 +128,7 @@ def _strategy_entry(client: HiveClient, index: int, library: dict[str, dict], te
     return {"id": strategy_id, "strategy": name, "params": params, "interval": seconds}
 
 
-def _docker_inputs(client: HiveClient, flag: Flag) -> dict[str, Any] | None:
+def _docker_inputs(client: HiveClient, rules: checks.Rules, flag: Flag) -> dict[str, Any] | None:
     """Host, image and limits of a docker instance; None when the hosts cannot be listed (the error is shown)."""
     hosts = errors.attempt("list the Docker hosts", client.list_hosts)
     if hosts is None:
@@ -143,11 +149,13 @@ def _docker_inputs(client: HiveClient, flag: Flag) -> dict[str, Any] | None:
     cpus = cpus_col.number_input("CPUs", min_value=0.0, value=0.0, step=0.25, key="instances_create_cpus",
                                  help="0: no limit; 1.5 = one and a half cores")
     memory = memory_col.number_input("Memory (MiB)", min_value=0, value=0, step=64, key="instances_create_memory",
-                                     help="0: no limit; at least 64; the container is killed (out of memory) above it")
-    flag(memory_col, checks.memory_problem(int(memory)))
+                                     help=f"0: no limit; at least {rules.min_memory_mb}; the container is killed "
+                                          "(out of memory) above it")
+    flag(memory_col, checks.memory_problem(rules, int(memory)))
     pids = pids_col.number_input("Processes", min_value=0, value=0, step=16, key="instances_create_pids",
-                                 help="0: no limit; processes and threads inside the container (at least 16)")
-    flag(pids_col, checks.pids_problem(int(pids)))
+                                 help="0: no limit; processes and threads inside the container (at least "
+                                      f"{rules.min_pids})")
+    flag(pids_col, checks.pids_problem(rules, int(pids)))
     log_mb = log_col.number_input("Log size (MiB)", min_value=1, max_value=1024, value=10, key="instances_create_log",
                                   help="the container's log is rotated at this size (3 files kept)")
     return {"host": host, "image": image or None,
@@ -180,6 +188,10 @@ def _form(client: HiveClient) -> None:
         library = {item["name"]: item for item in strategies}
         if clearing:
             _clear(library)
+        answer = errors.attempt("read the rules of a new instance", _rules, client, client.base_url)
+        if answer is None:
+            return
+        rules = checks.Rules.of(answer)
         instances = errors.attempt("list the instances", client.list_instances) or []
         templates = _templates_by_strategy(client)
         problems: list[str] = []
@@ -193,8 +205,8 @@ def _form(client: HiveClient) -> None:
 
         name_col, runtime_col, pair_col = st.columns(3)
         name = name_col.text_input("Name", key="instances_create_name", placeholder="bot1",
-                                   help="1-63 letters, digits, '_' or '-'; also the bot's id on the wire").strip()
-        flag(name_col, checks.name_problem(name, {item["name"] for item in instances}))
+                                   help=f"{rules.id_rule}; also the bot's id on the wire").strip()
+        flag(name_col, checks.name_problem(rules, name, {item["name"] for item in instances}))
         runtime = runtime_col.selectbox("Runtime", list(RUNTIMES), key="instances_create_runtime",
                                         format_func=RUNTIMES.__getitem__,
                                         help="process: a local subprocess on this machine; docker: a container with "
@@ -202,14 +214,14 @@ def _form(client: HiveClient) -> None:
         pairs_text = pair_col.text_input("Trading pair", key="instances_create_pair",
                                          help="on the built-in simulated exchange; several separated by commas")
         pairs = [pair.strip().upper() for pair in pairs_text.split(",") if pair.strip()]
-        flag(pair_col, checks.pairs_problem(pairs))
+        flag(pair_col, checks.pairs_problem(rules, pairs))
 
-        placement = _docker_inputs(client, flag) if runtime == "docker" else {}
+        placement = _docker_inputs(client, rules, flag) if runtime == "docker" else {}
         if placement is None:
             return
         entries: list[dict[str, Any]] = []
         for index in range(st.session_state["instances_create_count"]):
-            entries.append(_strategy_entry(client, index, library, templates, [e["id"] for e in entries], flag))
+            entries.append(_strategy_entry(client, rules, index, library, templates, [e["id"] for e in entries], flag))
         more = st.container(horizontal=True)
         more.button("Add strategy", key="instances_create_add", on_click=_add_strategy)
         more.button("Remove strategy", key="instances_create_remove", on_click=_remove_strategy,

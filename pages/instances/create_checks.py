@@ -1,54 +1,63 @@
 """What the Create Instance form checks before it sends anything, in the words shown under each field.
 
-Each check returns None when the value is fine, else the message. The backend checks the same again (and more: the
-params against the strategy's schema, the broker running): these spare the operator a round trip and name the field.
+Each check returns None when the value is fine, else the message. The rules come from the backend (GET
+/rules/instance), which checks the same again on create (and more: the params against the strategy's schema, the
+broker running): these spare the operator a round trip and name the field.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
-
-from hive_core.config import ID_RULE, MAX_PAIRS, check_id, check_pair, check_unique
-
-MIN_MEMORY_MB = 64  # backend.domain.instances.ResourceLimits
-MIN_PIDS = 16
+from dataclasses import dataclass
 
 
-def _valid_id(value: str) -> bool:
-    try:
-        check_id(value)
-    except ValueError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Rules:
+    """The backend's rules of a new instance, as its client returns them."""
+
+    id_pattern: re.Pattern[str]
+    id_rule: str
+    pair_pattern: re.Pattern[str]
+    pair_rule: str
+    max_pairs: int
+    min_memory_mb: int
+    min_pids: int
+
+    @classmethod
+    def of(cls, answer: dict) -> Rules:
+        return cls(id_pattern=re.compile(answer["id_pattern"]), id_rule=answer["id_rule"],
+                   pair_pattern=re.compile(answer["pair_pattern"]), pair_rule=answer["pair_rule"],
+                   max_pairs=answer["max_pairs"], min_memory_mb=answer["min_memory_mb"], min_pids=answer["min_pids"])
 
 
-def name_problem(name: str, taken: Collection[str]) -> str | None:
+def name_problem(rules: Rules, name: str, taken: Collection[str]) -> str | None:
     if not name:
-        return f"Give it a name: {ID_RULE}."
-    if not _valid_id(name):
-        return f"Must be {ID_RULE} (got {name!r})."
+        return f"Give it a name: {rules.id_rule}."
+    if not rules.id_pattern.match(name):
+        return f"Must be {rules.id_rule} (got {name!r})."
     if name in taken:
         return f"An instance named {name!r} already exists: choose another name."
     return None
 
 
-def pairs_problem(pairs: list[str]) -> str | None:
+def pairs_problem(rules: Rules, pairs: list[str]) -> str | None:
     if not pairs:
         return "Give at least one trading pair, e.g. BTC-USDT."
-    if len(pairs) > MAX_PAIRS:
-        return f"At most {MAX_PAIRS} pairs (got {len(pairs)})."
-    try:
-        for pair in pairs:
-            check_pair(pair)
-        check_unique(pairs)
-    except ValueError as problem:
-        return f"{str(problem)[0].upper()}{str(problem)[1:]}."
+    if len(pairs) > rules.max_pairs:
+        return f"At most {rules.max_pairs} pairs (got {len(pairs)})."
+    wrong = next((pair for pair in pairs if not rules.pair_pattern.match(pair)), None)
+    if wrong is not None:
+        return f"{wrong[:40]!r} is not a trading pair: write {rules.pair_rule}."
+    twice = sorted({pair for pair in pairs if pairs.count(pair) > 1})
+    if twice:
+        return f"{', '.join(twice)} listed more than once: list each pair once."
     return None
 
 
-def strategy_id_problem(ident: str, earlier: Collection[str]) -> str | None:
+def strategy_id_problem(rules: Rules, ident: str, earlier: Collection[str]) -> str | None:
     """`ident` is the id typed, or the default one; `earlier` the ids of the entries above it."""
-    if not _valid_id(ident):
-        return f"Must be {ID_RULE} (got {ident!r})."
+    if not rules.id_pattern.match(ident):
+        return f"Must be {rules.id_rule} (got {ident!r})."
     if ident in earlier:
         return f"Another strategy above already has the id {ident!r}: ids must be unique within the instance."
     return None
@@ -58,13 +67,13 @@ def image_problem(image: str | None) -> str | None:
     return None if image else "A docker instance needs an image: build one under Docker hosts and images."
 
 
-def memory_problem(memory_mb: int) -> str | None:
-    if 0 < memory_mb < MIN_MEMORY_MB:
-        return f"At least {MIN_MEMORY_MB} MiB, or 0 for no limit (got {memory_mb})."
+def memory_problem(rules: Rules, memory_mb: int) -> str | None:
+    if 0 < memory_mb < rules.min_memory_mb:
+        return f"At least {rules.min_memory_mb} MiB, or 0 for no limit (got {memory_mb})."
     return None
 
 
-def pids_problem(pids: int) -> str | None:
-    if 0 < pids < MIN_PIDS:
-        return f"At least {MIN_PIDS}, or 0 for no limit (got {pids})."
+def pids_problem(rules: Rules, pids: int) -> str | None:
+    if 0 < pids < rules.min_pids:
+        return f"At least {rules.min_pids}, or 0 for no limit (got {pids})."
     return None

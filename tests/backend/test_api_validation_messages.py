@@ -2,6 +2,8 @@
 must be and quotes what was sent (never under a field that may hold a secret)."""
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -74,3 +76,22 @@ def test_a_long_value_is_shortened_and_an_unlisted_problem_keeps_pydantic_s_word
     assert worded == f"name: must be at most 63 characters (got '{'x' * 40}…')"
     assert phrase({"type": "url_parsing", "loc": ("body", "url"), "msg": "Input should be a valid URL"}) == \
         "Input should be a valid URL"
+
+
+def test_the_rules_published_for_the_create_form_are_the_ones_create_enforces(client, hive_backend) -> None:
+    """GET /rules/instance lets the dashboard check a field as it is typed; its patterns and limits must be the
+    ones POST /instances applies, and its words the ones its refusals use."""
+    rules = client.instance_rules()
+    assert re.match(rules["id_pattern"], "bot-1") and not re.match(rules["id_pattern"], "-bot")
+    assert rules["id_rule"] in refused(client.create_instance, {"name": "-bot", "strategies": [MM]}).message
+    assert re.match(rules["pair_pattern"], "BTC-USDT") and not re.match(rules["pair_pattern"], "btc-usdt")
+    assert rules["pair_rule"] in refused(client.create_instance, {"name": "bot1", "trading_pairs": ["btc-usdt"],
+                                                                  "strategies": [MM]}).message
+    too_many = [f"A{index}-USDT" for index in range(rules["max_pairs"] + 1)]
+    assert "trading_pairs" in refused(client.create_instance, {"name": "bot1", "trading_pairs": too_many,
+                                                               "strategies": [MM]}).message
+    for field, least in (("memory_mb", rules["min_memory_mb"]), ("pids", rules["min_pids"])):
+        error = refused(client.create_instance, {"name": "bot1", "strategies": [MM], "runtime": "docker",
+                                                 "limits": {field: least - 1}})
+        assert error.message == f"limits.{field}: must be at least {least} (got {least - 1})"
+    assert httpx.get(f"{hive_backend.url}/rules/instance").status_code == 401

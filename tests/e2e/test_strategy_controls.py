@@ -62,6 +62,8 @@ def test_one_strategy_is_stopped_and_hot_reloaded_in_the_browser_keeping_its_pnl
     after = wait_until(lambda: (item := strategy(client, "s1"))["pnl"]["volume"] > before["volume"] and item, 30,
                        message="s1 trading on after the reload")
     assert after["version"] == 1 and after["pnl"]["volume"] >= before["volume"]   # the PnL went on from where it was
+    reloads = [entry["detail"] for entry in client.strategy_history(NAME, "s1", 10) if "reload" in entry["detail"]]
+    assert reloads == ["strategy/reload for s1: my_maker version 2 → 1"]   # one click, one reload
     assert client.get_instance(NAME)["pid"] == pid and client.get_instance(NAME)["state"] == "running"
     page.screenshot(path=artifacts_dir / "strategy-controls-2-reloaded-version-1.png", full_page=True)
     client.stop_instance(NAME)

@@ -21,6 +21,7 @@ from backend.api.routes import (
     hummingbot_scripts,
     images,
     instances,
+    rules,
     strategies,
     webhooks,
 )
@@ -34,6 +35,7 @@ api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
 api_router.include_router(fleet.router, dependencies=_protected)
+api_router.include_router(rules.router, dependencies=_protected)
 api_router.include_router(alerts.router, dependencies=_protected)
 # these need the credentials key, a Docker engine or hive_core's CLI, which may be unusable for a while
 api_router.include_router(credentials.router, dependencies=_protected, responses=errors(503))
