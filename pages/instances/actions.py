@@ -58,28 +58,35 @@ def delete(client: HiveClient, name: str) -> None:
 
 
 # --- the table's selection at once ---------------------------------------------------------------
-def ask_bulk(client: HiveClient, action: str, names: list[str]) -> None:
-    """Start at once; stop or restart several only once confirmed."""
+def ask_bulk(client: HiveClient, action: str, names: list[str], external: list[str]) -> None:
+    """Start at once; stop or restart several only once confirmed. `external`: those of `names` that are external
+    bots (their strategy is started and stopped by command: their process is not Hive's)."""
     if action != "start" and len(names) > CONFIRM_ABOVE:
-        st.session_state["instances_confirm_bulk"] = {"action": action, "names": list(names)}
+        st.session_state["instances_confirm_bulk"] = {"action": action, "names": list(names),
+                                                      "external": list(external)}
     else:
-        bulk(client, action, names)
+        bulk(client, action, names, external)
 
 
 def cancel_bulk() -> None:
     st.session_state["instances_confirm_bulk"] = None
 
 
-def bulk(client: HiveClient, action: str, names: list[str]) -> None:
-    """Run `action` on every instance named, in parallel; the report says which worked and, in words, why the
-    others did not."""
+def bulk(client: HiveClient, action: str, names: list[str], external: list[str]) -> None:
+    """Run `action` on every instance named, in parallel (an external bot's strategy by its start and stop commands);
+    the report says which worked and, in words, why the others did not."""
     st.session_state["instances_confirm_bulk"] = None
-    call: Callable[[str], object] = {"start": client.start_instance, "stop": client.stop_instance,
-                                     "restart": client.restart_instance}[action]
+    calls: dict[str, Callable[[str], object]] = {
+        "start": client.start_instance, "stop": client.stop_instance, "restart": client.restart_instance}
+    commands = {"start": ("start",), "stop": ("stop",), "restart": ("stop", "start")}[action]
 
     def attempt(name: str) -> str | None:
         try:
-            call(name)
+            if name in external:
+                for command in commands:
+                    client.command(name, command)
+            else:
+                calls[action](name)
         except errors.FAILURES as error:
             what, todo = errors.explain(error)
             return f"{what} {todo}".strip()

@@ -96,21 +96,25 @@ def _table(frame: pd.DataFrame) -> list[int]:
     return list(event.selection.rows)
 
 
-def _bulk(client: HiveClient, names: list[str]) -> None:
+def _bulk(client: HiveClient, names: list[str], external: list[str]) -> None:
+    """The bulk buttons for the selected `names`; `external`: those that are external bots."""
     buttons = st.container(horizontal=True)
     count = f" ({len(names)})" if names else ""
+    by_command = f"; {', '.join(external)}: the strategy, by command (external)" if external else ""
     for action in actions.BULK:
         buttons.button(f"{action.capitalize()} selected{count}", key=f"instances_bulk_{action}", disabled=not names,
-                       on_click=actions.ask_bulk, args=(client, action, names),
-                       help="select rows in the table first" if not names else ", ".join(names))
+                       on_click=actions.ask_bulk, args=(client, action, names, external),
+                       help="select rows in the table first" if not names else ", ".join(names) + by_command)
     confirm = st.session_state["instances_confirm_bulk"]
     if confirm:
-        action, chosen = confirm["action"], confirm["names"]
-        st.warning(f"{action.capitalize()} **{len(chosen)} instances**: {', '.join(chosen)}?",
+        action, chosen, outside = confirm["action"], confirm["names"], confirm["external"]
+        note = (f" For the external bots ({', '.join(outside)}) this {action}s their strategy by command: their "
+                "processes are not Hive's and stay connected." if outside else "")
+        st.warning(f"{action.capitalize()} **{len(chosen)} instances**: {', '.join(chosen)}?{note}",
                    icon=":material/warning:")
         yes = st.container(horizontal=True)
         yes.button(f"Yes, {action} {len(chosen)}", key="instances_bulk_confirm", type="primary",
-                   on_click=actions.bulk, args=(client, action, chosen))
+                   on_click=actions.bulk, args=(client, action, chosen, outside))
         yes.button("Cancel", key="instances_bulk_cancel", on_click=actions.cancel_bulk)
     result = st.session_state["instances_bulk_result"]
     if result:
@@ -159,6 +163,7 @@ def fleet_table(client: HiveClient) -> str | None:
     if st.session_state.get("instances_selected") not in names:
         st.session_state["instances_selected"] = picked[-1] if picked else names[0]
     st.session_state["instances_table_names"], st.session_state["instances_picked"] = names, picked
-    _bulk(client, picked)
+    external = {item["name"] for item in instances if item["runtime"] == "external"}
+    _bulk(client, picked, [name for name in picked if name in external])
     return st.selectbox("Instance", names, key="instances_selected",
                         help="the instance shown below; clicking a row in the table opens it too")

@@ -59,3 +59,39 @@ def test_an_external_bots_detail_shows_what_it_reported_and_its_error_replies(ap
     finally:
         bot.close()
         client.close()
+
+
+def test_bulk_stop_and_start_reach_an_external_bot_by_command(app, backend):
+    """Selected with an instance Hive runs, an external bot's strategy is stopped and started by its commands (the
+    backend refuses to stop its process: it is not Hive's); the confirmation says so."""
+    client = HiveClient(backend.url, backend.username, backend.password)
+    client.start_broker()
+    client.create_instance({"name": "alpha", "strategies": [{"id": "mm", "strategy": "market_maker"}],
+                            "restart_policy": {"policy": "never"}})
+    bot = HummingbotSim("127.0.0.1", backend.broker_port, "hbbulk", login=broker_login(client, "bot", "hbbulk"))
+    try:
+        wait_until(lambda: {i["name"]: i["state"] for i in client.list_instances()} == {"alpha": "running",
+                                                                                         "hbbulk": "running"},
+                   60, message="alpha and the external bot running")
+        at = app.switch_page("pages/instances/app.py").run()
+        rerun_until(at, lambda page: list(table_with(page, "Heartbeat")["Name"]) == ["alpha", "hbbulk"], timeout=30)
+        at.session_state["instances_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+        at.run()
+        assert "hbbulk: the strategy, by command (external)" in at.button(key="instances_bulk_stop").help
+
+        at.button(key="instances_bulk_stop").click().run()
+        assert any("Stop **2 instances**: alpha, hbbulk? For the external bots (hbbulk) this stops their strategy "
+                   "by command" in warning.value for warning in at.warning)
+        at.button(key="instances_bulk_confirm").click().run()
+        assert any(s.value.startswith("Stopped 2: alpha, hbbulk") for s in at.success), errors(at)
+        wait_until(lambda: client.get_instance("hbbulk")["state"] == "stopped", 15, message="the bot's stop heard")
+        assert bot._client.is_connected()   # its process is not Hive's: it stays on the broker
+
+        at.button(key="instances_bulk_dismiss").click().run()
+        at.button(key="instances_bulk_start").click().run()   # a start asks nothing
+        assert any(s.value.startswith("Started 2: alpha, hbbulk") for s in at.success), errors(at)
+        wait_until(lambda: client.get_instance("hbbulk")["state"] == "running", 15, message="the bot's start heard")
+        assert not at.exception, at.exception
+    finally:
+        client.stop_instance("alpha")
+        bot.close()
