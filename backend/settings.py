@@ -61,7 +61,11 @@ class Settings(BaseSettings):
     stop_grace: float = Field(10.0, gt=0, description="seconds between SIGTERM and SIGKILL when stopping")
     supervisor_interval: float = Field(1.0, gt=0, le=10)
 
-    log_lines_per_instance: int = Field(5000, ge=100)
+    log_lines_per_instance: int = Field(
+        5000, ge=100, description="log lines, notifications and market events kept per bot (the newest)")
+    external_rows_per_bot: int = Field(
+        100_000, ge=100, description="trades and PnL points kept per external bot, the newest (a bot Hive did not "
+                                     "create may send any number; its own instances keep all of theirs)")
     pnl_snapshot_interval: float = Field(5.0, ge=0, description="at most one stored PnL point per strategy this often")
 
     credentials_key: SecretStr | None = Field(

@@ -72,7 +72,8 @@ class InstanceService:
         self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
                                    settings.heartbeat_interval, settings.pnl_snapshot_interval or 1.0)
         self.audit = CommandAudit(store, fleet.connection, fleet.heard_reply)
-        self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit)
+        self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit,
+                                      settings.external_rows_per_bot)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, Thresholds.of(settings),

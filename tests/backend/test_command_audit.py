@@ -112,7 +112,7 @@ def test_a_report_is_audited_once_across_backends_and_restarts_and_ours_are_link
     store = Store(f"sqlite:///{tmp_path / 'hive.db'}")
     try:
         first, second = Fleet(), Fleet()
-        recorders = [FleetRecorder(store, fleet, 100, CommandAudit(store, fleet.connection))
+        recorders = [FleetRecorder(store, fleet, 100, CommandAudit(store, fleet.connection), 1000)
                      for fleet in (first, second)]
         with store.session() as session:     # what CommandAudit.request writes as it sends an operator's stop
             EventRepository(session).add_audit(AuditRow(ts=1.0, actor="user:op", action="command", outcome="ok",

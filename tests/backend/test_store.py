@@ -5,7 +5,19 @@ import stat
 
 from sqlalchemy import func, select, text
 
-from backend.store import Heard, InstanceRow, LogEntry, LogRow, PnlEntry, PnlSnapshotRow, Store, TradeEntry, TradeRow
+from backend.store import (
+    Heard,
+    InstanceRow,
+    LogEntry,
+    LogRow,
+    MarketEventEntry,
+    NotificationEntry,
+    PnlEntry,
+    PnlSnapshotRow,
+    Store,
+    TradeEntry,
+    TradeRow,
+)
 from backend.store.repositories.telemetry import TelemetryRepository
 
 
@@ -109,3 +121,40 @@ def test_log_lines_are_capped_per_instance_keeping_the_newest(tmp_path) -> None:
         assert session.scalar(select(func.count()).select_from(LogRow).join(InstanceRow)
                               .where(InstanceRow.name == "b")) == 1
     store.close()
+
+
+def test_an_external_bots_trades_and_pnl_and_every_bots_feeds_are_cut_to_their_caps(tmp_path) -> None:
+    """A bot Hive did not create may send any number of trades, PnL points, notifications and market events: the
+    newest are kept up to the caps; an instance created here keeps all of its trades and PnL points."""
+    store = _store(tmp_path)
+    _add(store, "own")
+    for batch in range(3):
+        store.write_batch(Heard(
+            trades=[TradeEntry(bot, float(batch * 100 + i), "s1", f"o{batch * 100 + i}", "BTC-USDT", "BUY", 1.0, 1.0,
+                               0.0) for i in range(100) for bot in ("own", "ext")],
+            pnl=[PnlEntry(bot, "s1", float(batch * 100 + i), 0.0, 0.0, float(batch * 100 + i), 0.0)
+                 for i in range(100) for bot in ("own", "ext")],
+            notifications=[NotificationEntry(bot, float(i), None, f"n{batch * 100 + i}")
+                           for i in range(100) for bot in ("own", "ext")],
+            market_events=[MarketEventEntry(bot, float(i), "OrderFilledEvent", {"n": batch * 100 + i})
+                           for i in range(100) for bot in ("own", "ext")]), log_cap=1000)
+    with store.session() as session:
+        telemetry = TelemetryRepository(session)
+        assert telemetry.trim_external_history(keep=250) == 2 * 50
+        assert telemetry.trim_feeds(keep=120) == 2 * 2 * 180
+        assert telemetry.trim_external_history(keep=250) == 0   # nothing over the caps any more
+    with store.session() as session:
+        telemetry = TelemetryRepository(session)
+        assert [trade.order_id for trade in telemetry.newest_trades("ext", 1000)][-1] == "o50"
+        own = _id(store, "own")
+        assert telemetry.trade_count("ext") == 250 and telemetry.trade_count(own) == 300
+        assert len(telemetry.pnl_points("ext", None)) == 250 and len(telemetry.pnl_points(own, None)) == 300
+        for bot in ("own", "ext"):
+            assert [row.msg for row in telemetry.newest_notifications(bot, 1000)][-1] == "n180"
+            assert len(telemetry.newest_market_events(bot, 1000)) == 120
+    store.close()
+
+
+def _id(store: Store, name: str) -> int:
+    with store.session() as session:
+        return session.scalar(select(InstanceRow.id).where(InstanceRow.name == name))

@@ -152,6 +152,29 @@ class TelemetryRepository:
                                                              ResourceSampleRow.id.not_in(kept)))
 
     # --- notifications and market events (kept by bot name: external bots have them too) ---------
+    # --- bounds ----------------------------------------------------------------------------------
+    def trim_external_history(self, keep: int) -> int:
+        """Keep the newest `keep` trades and PnL points of each external bot (anyone with a broker login may send
+        any number); an instance created here keeps all of its own. Returns the rows deleted."""
+        return sum(self._trim_each(model, model.bot, keep, model.instance_id.is_(None))
+                   for model in (TradeRow, PnlSnapshotRow))
+
+    def trim_feeds(self, keep: int) -> int:
+        """Keep the newest `keep` notifications and market events of each bot. Returns the rows deleted."""
+        return sum(self._trim_each(model, model.instance, keep) for model in (NotificationRow, MarketEventRow))
+
+    def _trim_each(self, model: Any, owner: Any, keep: int, *where: ColumnElement[bool]) -> int:
+        """In `model`'s table, delete all but the newest `keep` rows (by arrival: id) of each `owner` over it."""
+        deleted = 0
+        over = self.session.scalars(select(owner).where(*where).group_by(owner).having(func.count() > keep)).all()
+        for name in over:
+            cutoff = self.session.scalar(select(model.id).where(owner == name, *where)
+                                         .order_by(model.id.desc()).offset(keep).limit(1))
+            if cutoff is not None:
+                result = self.session.execute(delete(model).where(owner == name, *where, model.id <= cutoff))
+                deleted += getattr(result, "rowcount", 0) or 0
+        return deleted
+
     def add_notifications(self, rows: Iterable[NotificationRow]) -> None:
         self.session.add_all(rows)
 
