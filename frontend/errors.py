@@ -21,10 +21,11 @@ T = TypeVar("T")
 MAX_ANSWERS = 256  # last good answers kept per browser session, the least recently read dropped first
 Failure = BackendError | BackendUnavailable
 FAILURES = (BackendError, BackendUnavailable)
-# The same action again this soon after it ended is one click delivered twice: Streamlit may dispatch a button's
-# callback in two runs when a fragment's timed rerun meets the click, and a double click is one intent too.
+# The same action again this soon after it succeeded is one click delivered twice: Streamlit may dispatch a
+# button's callback in two runs when a fragment's timed rerun meets the click, and a double click is one intent too.
+# A failed action may be tried again at once (the operator fixed the cause).
 REPEAT_SECONDS = 1.0
-LAST_ACTION = "actions_last"  # session state: {"what": the action's identity, "ended": monotonic s}
+LAST_ACTION = "actions_last"  # session state: {"what": the last successful action's identity, "ended": monotonic s}
 
 
 def explain(error: Failure) -> tuple[str, str]:
@@ -92,11 +93,13 @@ def attempt(action: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T
 
 def run_action(prefix: str, action: str, call: Callable[..., Any], *args: Any, notice: str = "") -> Any:
     """For button callbacks: record the failure (shown by show_feedback until the next action) or a notice. The
-    same action (the same call with the same arguments) within REPEAT_SECONDS of its end is not sent again: None."""
+    same action (the same call with the same arguments) within REPEAT_SECONDS of its success is not sent again:
+    None."""
     what = (prefix, action, getattr(call, "__qualname__", repr(call)), repr(args))
     last = st.session_state.get(LAST_ACTION)
     if last is not None and last["what"] == what and time.monotonic() - last["ended"] < REPEAT_SECONDS:
         return None
+    st.session_state[LAST_ACTION] = None
     try:
         result = call(*args)
     except FAILURES as error:
@@ -109,8 +112,7 @@ def run_action(prefix: str, action: str, call: Callable[..., Any], *args: Any, n
             offline.record_ok()
         st.session_state[f"{prefix}_error"] = {"action": action, "error": error}
         return None
-    finally:
-        st.session_state[LAST_ACTION] = {"what": what, "ended": time.monotonic()}
+    st.session_state[LAST_ACTION] = {"what": what, "ended": time.monotonic()}
     offline.record_ok()
     st.session_state[f"{prefix}_error"] = None
     st.session_state[f"{prefix}_notice"] = notice or None

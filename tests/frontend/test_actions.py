@@ -39,3 +39,26 @@ def test_the_same_action_later_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     at.button(key="a").click().run()
     at.button(key="a").click().run()
     assert at.session_state["calls"] == ["a", "a"]
+
+
+def _failing_page() -> None:
+    import streamlit as st
+
+    from backend.client import BackendError
+    from frontend import errors
+
+    calls = st.session_state.setdefault("calls", [])
+
+    def refuse(word: str) -> None:
+        calls.append(word)
+        raise BackendError(409, f"{word} refused")
+
+    st.button("A", key="a", on_click=lambda: errors.run_action("test", "act a", refuse, "a"))
+
+
+def test_a_failed_action_may_be_tried_again_at_once() -> None:
+    at = AppTest.from_function(_failing_page).run()
+    at.button(key="a").click().run()
+    at.button(key="a").click().run()   # the operator fixed the cause and tries again
+    assert at.session_state["calls"] == ["a", "a"]
+    assert at.session_state["test_error"]["action"] == "act a"
