@@ -31,7 +31,7 @@ class LoginThrottle:
         self._clock = clock
         self._max_addresses = max_addresses
         self._failures: dict[str, _Failures] = {}   # insertion order = order of the last failure
-        self._lock = threading.Lock()   # the auth dependency runs on the server's worker threads
+        self._lock = threading.Lock()   # the auth dependency (event loop) and the login route (a worker) share it
 
     def retry_after(self, address: str) -> float:
         """Seconds until `address` may try again; 0 when it is not locked out."""

@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes, declared once as `Annotated` aliases."""
+"""Dependencies shared by the routes, declared once as `Annotated` aliases.
+
+They are `async def`: FastAPI runs a plain `def` dependency on a worker thread, and a hop to a worker and back per
+dependency added milliseconds to every request of a busy backend (a command round trip is a few). What blocks (the
+store) goes to a worker explicitly."""
 from __future__ import annotations
 
 import math
@@ -7,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from backend.broker.manager import BrokerManager
 from backend.credentials.service import CredentialService
@@ -28,7 +33,7 @@ USER_KEY = "audit_user"  # request.state.<USER_KEY>: the logged-in user, for the
 SESSION_KEY = "login_session"  # request.state.<SESSION_KEY>: the LoginSession of a bearer token, None with Basic
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -39,7 +44,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def require_user(services: ServicesDep, request: Request,
+async def require_user(services: ServicesDep, request: Request,
                  credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
                  bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     """HTTP Basic auth against HIVE_USERNAME / HIVE_PASSWORD, compared in constant time, or a session token of
@@ -56,7 +61,7 @@ def require_user(services: ServicesDep, request: Request,
         raise RateLimited("too_many_attempts", f"too many wrong logins from {address}: try again in "
                                                f"{math.ceil(wait)} s", retry_after=wait)
     if bearer is not None:
-        session = services.sessions.check(bearer.credentials)
+        session = await run_in_threadpool(services.sessions.check, bearer.credentials)  # reads the store
         setattr(request.state, SESSION_KEY, session)
         setattr(request.state, USER_KEY, session.username)
         return session.username
@@ -68,8 +73,9 @@ def require_user(services: ServicesDep, request: Request,
     password_ok = secrets.compare_digest(credentials.password.encode(), (settings.password_value() or "").encode())
     if not (user_ok and password_ok):
         locked = throttle.failed(address)
-        services.events.audit(f"login:{credentials.username[:64]!r} from {address}", "login", "refused",
-                              "wrong username or password" + (f"; locked out for {locked:g} s" if locked else ""))
+        await run_in_threadpool(services.events.audit, f"login:{credentials.username[:64]!r} from {address}",
+                                "login", "refused",
+                                "wrong username or password" + (f"; locked out for {locked:g} s" if locked else ""))
         raise Unauthorized("unauthorized", "wrong username or password")
     throttle.succeeded(address)
     setattr(request.state, SESSION_KEY, None)
@@ -85,47 +91,47 @@ def current_session(request: Request) -> LoginSession | None:
 CurrentUser = Annotated[str, Depends(require_user)]
 
 
-def get_instances(services: ServicesDep) -> InstanceService:
+async def get_instances(services: ServicesDep) -> InstanceService:
     return services.instances
 
 
-def get_instance_queries(services: ServicesDep) -> InstanceQueries:
+async def get_instance_queries(services: ServicesDep) -> InstanceQueries:
     return services.instances.queries
 
 
-def get_alerts(services: ServicesDep) -> AlertService:
+async def get_alerts(services: ServicesDep) -> AlertService:
     return services.instances.alerts
 
 
-def get_broker(services: ServicesDep) -> BrokerManager:
+async def get_broker(services: ServicesDep) -> BrokerManager:
     return services.broker
 
 
-def get_library(services: ServicesDep) -> StrategyLibrary:
+async def get_library(services: ServicesDep) -> StrategyLibrary:
     return services.library
 
 
-def get_events(services: ServicesDep) -> EventService:
+async def get_events(services: ServicesDep) -> EventService:
     return services.events
 
 
-def get_credentials(services: ServicesDep) -> CredentialService:
+async def get_credentials(services: ServicesDep) -> CredentialService:
     return services.credentials
 
 
-def get_images(services: ServicesDep) -> ImageService:
+async def get_images(services: ServicesDep) -> ImageService:
     return services.images
 
 
-def get_docker_hosts(services: ServicesDep) -> DockerHosts:
+async def get_docker_hosts(services: ServicesDep) -> DockerHosts:
     return services.docker_hosts
 
 
-def get_hummingbot(services: ServicesDep) -> HummingbotApi:
+async def get_hummingbot(services: ServicesDep) -> HummingbotApi:
     return services.hummingbot
 
 
-def get_sessions(services: ServicesDep) -> LoginSessions:
+async def get_sessions(services: ServicesDep) -> LoginSessions:
     return services.sessions
 
 

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from backend.broker.base import BrokerStats
 from backend.orchestrator.connection import FleetConnection
@@ -38,6 +38,21 @@ MAX_PENDING = 50_000  # per queue; beyond it the oldest entries are dropped (the
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+class ReportedPnl(NamedTuple):
+    """A strategy's PnL figures as its performance report gives them (0 for a figure missing or not a number), read
+    once when the report arrives: every listing sums them."""
+
+    realized: float
+    unrealized: float
+    total: float
+    volume: float
+
+    @classmethod
+    def of(cls, figures: dict[str, Any]) -> ReportedPnl:
+        return cls(_float(figures.get("realized_pnl_quote")), _float(figures.get("unrealized_pnl_quote")),
+                   _float(figures.get("global_pnl_quote")), _float(figures.get("volume_traded")))
+
+
 @dataclass
 class StrategyView:
     performance: dict[str, Any] = field(default_factory=dict)
@@ -45,6 +60,7 @@ class StrategyView:
     status: str | None = None
     error: str | None = None
     at: float = 0.0
+    pnl: ReportedPnl = field(default_factory=lambda: ReportedPnl(0.0, 0.0, 0.0, 0.0))  # read off `performance`
 
 
 @dataclass(frozen=True)
@@ -218,7 +234,7 @@ class Fleet:
             reported, custom_info = entry.get("performance"), entry.get("custom_info")
             performance: dict[str, Any] = reported if isinstance(reported, dict) else {}
             strategy = view.strategies.setdefault(str(strategy_id), StrategyView())
-            strategy.performance = performance
+            strategy.performance, strategy.pnl = performance, ReportedPnl.of(performance)
             strategy.custom_info = custom_info if isinstance(custom_info, dict) else {}
             strategy.status = entry.get("status")
             strategy.error = entry.get("error")
@@ -269,6 +285,11 @@ class Fleet:
             return sorted(self._bots)
 
     # --- what others read ------------------------------------------------------------------------
+    def heard(self, name: str) -> bool:
+        """Whether bot `name` was heard (without copying what was)."""
+        with self._lock:
+            return name in self._bots
+
     def bot(self, name: str) -> BotView | None:
         with self._lock:
             view = self._bots.get(name)
@@ -347,7 +368,7 @@ class Fleet:
 
 def _copy(view: BotView) -> BotView:
     return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
-                   {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at)
+                   {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at, v.pnl)
                     for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said,
                    last_disconnect=view.last_disconnect)
 
@@ -385,10 +406,9 @@ def _journal_key(data: dict) -> JournalKey | None:
 
 
 def _pnl_entry(bot: str, strategy: str, ts: float, figures: dict, journal: JournalKey | None) -> PnlEntry:
-    return PnlEntry(bot, strategy, ts, realized=_float(figures.get("realized_pnl_quote")),
-                    unrealized=_float(figures.get("unrealized_pnl_quote")),
-                    total=_float(figures.get("global_pnl_quote")), volume=_float(figures.get("volume_traded")),
-                    journal=journal)
+    pnl = ReportedPnl.of(figures)
+    return PnlEntry(bot, strategy, ts, realized=pnl.realized, unrealized=pnl.unrealized, total=pnl.total,
+                    volume=pnl.volume, journal=journal)
 
 
 def _log_entry(bot: str, data: dict, now: float, journal: JournalKey | None) -> LogEntry:

@@ -86,7 +86,7 @@ class InstanceService:
         """The row of an instance created here; 409 for an external bot, 404 for an unknown name."""
         row = InstanceRepository(session).get(name)
         if row is None:
-            if self.fleet.bot(name) is not None:
+            if self.fleet.heard(name):
                 raise Conflict("external_instance",
                                f"{name!r} is an external bot (heard on the broker, not created by this backend), so "
                                f"its process cannot be started, stopped or deleted from here; send it commands "
@@ -113,7 +113,8 @@ class InstanceService:
         if command not in COMMAND_TIMEOUTS:
             raise NotFound("unknown_command",
                            f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
-        self.queries.get(name)  # 404 when neither created here nor heard on the broker
+        if not self.fleet.heard(name) and not self._exists(name):
+            raise not_found("instance", name)  # neither created here nor heard on the broker
         data = dict(data)
         if strategy is not None:
             data["strategy"] = strategy
@@ -228,7 +229,7 @@ class InstanceService:
     def forget_gone(self, name: str) -> None:
         """Forget an external bot of the gone list (queries.gone): what was heard of it, its journal's place. It comes
         back to the listing when it speaks again."""
-        if self.fleet.bot(name) is None:
+        if not self.fleet.heard(name):
             raise not_found("bot", name)
         if name not in {bot.name for bot in self.queries.gone()}:
             raise Conflict("not_gone", f"{name!r} is not in the gone list (an instance created here, or an external "

@@ -6,8 +6,9 @@ has been silent for `gone_after`: then it is listed apart (gone) until it speaks
 The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
 store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. The
 external bots' summary rows (the dashboard's view) are built once per supervisor round while someone lists
-(`refresh_external`), not per request: at 2,000 bots building them took hundreds of ms, so a summary listing shows
-them as a recent round built them (at most STALE_ROUNDS rounds ago).
+(`refresh_external`: every round until KEEP_WARM after the last listing), not per request: at 2,000 bots building
+them took hundreds of ms, so a summary listing shows them as a recent round built them (at most STALE_ROUNDS rounds
+ago; older, as after a quiet spell, the listing builds them itself).
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ from backend.store.repositories.telemetry import Bot, TelemetryRepository
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
 TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
 STALE_ROUNDS = 5  # rounds after which a summary listing builds the external bots' rows itself
+KEEP_WARM = 30.0  # s after a summary listing during which each round builds them (clients poll every few seconds)
 REPORTED = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
 LIVE = (State.STARTING, State.RUNNING, State.STOPPING)  # states in which its process runs
 
@@ -79,10 +81,9 @@ class InstanceQueries:
         self.resources = resources
         self._trade_counts: tuple[float, dict[Bot, int]] = (0.0, {})
         self.round_interval = round_interval
-        # The external bots' summary rows, by name, and when they were built (monotonic); `_listing_asked`: a listing
-        # used them since, so the next round builds them again.
+        # The external bots' summary rows, by name, and when they were built (monotonic); when a listing last used them.
         self._external: tuple[float, list[InstanceOut]] = (float("-inf"), [])
-        self._listing_asked = False
+        self._listed_at = float("-inf")
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
@@ -133,16 +134,15 @@ class InstanceQueries:
                 if name not in ours and now - (last or first or now) > self.gone_after]
 
     def refresh_external(self) -> None:
-        """The supervisor's round: build the external bots' summary rows again if a listing used them since the last
-        build (nobody listing, nothing built)."""
-        if self._listing_asked:
-            self._listing_asked = False
+        """The supervisor's round: build the external bots' summary rows again while a listing used them lately
+        (nobody listing, nothing built)."""
+        if time.monotonic() - self._listed_at < KEEP_WARM:
             self._build_summaries()
 
     def _external_summaries(self) -> list[InstanceOut]:
         """The external bots' summary rows as the last round built them; built now when none did lately (the first
         listing after a quiet spell, or a supervisor far behind: a round may take seconds under load)."""
-        self._listing_asked = True
+        self._listed_at = time.monotonic()
         built_at, rows = self._external
         return self._build_summaries() if time.monotonic() - built_at > STALE_ROUNDS * self.round_interval else rows
 
@@ -198,7 +198,7 @@ class InstanceQueries:
         for entry in spec.strategies:
             reported = view.strategies.get(entry.id) if view else None
             if reported is not None:
-                pnl = _reported_pnl(reported.performance)
+                pnl = _reported_pnl(reported)
             else:
                 pnl = self._stored_pnl(session, row.id, entry.id)
             current = reported if state in REPORTED else None
@@ -237,7 +237,7 @@ class InstanceQueries:
                                        self.fleet.silence_counts_from())
         strategies = [] if summary else [  # a summary row needs only their summed PnL: most of a listing's work else
             StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0, status=reported.status,
-                           error=reported.error, pnl=_reported_pnl(reported.performance),
+                           error=reported.error, pnl=_reported_pnl(reported),
                            **_orders_and_balances(reported if state in REPORTED else None))
             for strategy_id, reported in sorted(view.strategies.items())]
         heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
@@ -247,7 +247,7 @@ class InstanceQueries:
             state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
                             if t is not None),
             created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            pnl=_reported_pnl(*(reported.performance for reported in view.strategies.values())),
+            pnl=_reported_pnl(*view.strategies.values()),
             strategies=strategies, strategy_count=len(view.strategies), trade_count=trade_count,
         )
 
@@ -262,7 +262,7 @@ class InstanceQueries:
     def _stored(self, session: Session, name: str) -> InstanceRow | None:
         """The row of an instance created here; None for an external bot (nothing stored by row); 404 otherwise."""
         row = InstanceRepository(session).get(name)
-        if row is None and self.fleet.bot(name) is None:
+        if row is None and not self.fleet.heard(name):
             raise not_found("instance", name)
         return row
 
@@ -392,21 +392,15 @@ def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
     return query.host is None or (row.runtime == "docker" and row.spec["create"].get("host") == query.host)
 
 
-def _reported_pnl(*performances: dict[str, Any]) -> PnlSummary:
-    """The PnL of one strategy's reported `performance`, or the sum of several."""
-    def summed(field: str) -> float:
-        return sum(_num(performance.get(field)) for performance in performances)
-    return PnlSummary(realized=summed("realized_pnl_quote"), unrealized=summed("unrealized_pnl_quote"),
-                      total=summed("global_pnl_quote"), volume=summed("volume_traded"))
+def _reported_pnl(*reported: StrategyView) -> PnlSummary:
+    """The PnL one strategy reported, or the sum of several's."""
+    if len(reported) == 1:
+        return PnlSummary(**reported[0].pnl._asdict())
+    return PnlSummary(realized=sum(view.pnl.realized for view in reported),
+                      unrealized=sum(view.pnl.unrealized for view in reported),
+                      total=sum(view.pnl.total for view in reported), volume=sum(view.pnl.volume for view in reported))
 
 
 def _total(pnls: list[PnlSummary]) -> PnlSummary:
     return PnlSummary(realized=sum(p.realized for p in pnls), unrealized=sum(p.unrealized for p in pnls),
                       total=sum(p.total for p in pnls), volume=sum(p.volume for p in pnls))
-
-
-def _num(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, create_engine, delete, event, select
+from sqlalchemy import ColumnElement, and_, create_engine, delete, event, insert, select
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -153,32 +153,27 @@ class Store:
             logs = [e for e in heard.logs if fresh(e)]
             trades = [e for e in heard.trades if fresh(e)]
             pnl = [e for e in heard.pnl if fresh(e)]
-            session.add_all(NotificationRow(instance=e.instance, ts=e.ts, msg=e.msg, seq=e.seq)
-                            for e in heard.notifications if fresh(e))
-            session.add_all(MarketEventRow(instance=e.instance, ts=e.ts, type=e.type[:63], data=e.data)
-                            for e in heard.market_events if fresh(e))
+            # Core inserts (executemany): the ORM's unit of work took ~30 ms a round for 300 PnL points
+            _insert(session, NotificationRow, [dict(instance=e.instance, ts=e.ts, msg=e.msg, seq=e.seq)
+                                               for e in heard.notifications if fresh(e)])
+            _insert(session, MarketEventRow, [dict(instance=e.instance, ts=e.ts, type=e.type[:63], data=e.data)
+                                              for e in heard.market_events if fresh(e)])
             names = {e.instance for e in logs} | {e.instance for e in trades} | {e.instance for e in pnl}
             ids = dict(session.execute(
                 select(InstanceRow.name, InstanceRow.id).where(InstanceRow.name.in_(names))).all())
 
             def owner(name: str) -> dict[str, Any]:
-                return {"instance_id": ids[name]} if name in ids else {"bot": name[:63]}
-            session.add_all(
-                LogRow(**owner(e.instance), ts=e.ts, level_no=e.level_no, level_name=e.level_name,
-                       logger_name=e.logger_name, msg=e.msg, strategy=e.strategy)
-                for e in logs
-            )
-            session.add_all(
-                TradeRow(**owner(e.instance), ts=e.ts, strategy=e.strategy, order_id=e.order_id,
-                         trading_pair=e.trading_pair, side=e.side, price=e.price, amount=e.amount, fee=e.fee,
-                         trade_id=e.trade_id)
-                for e in trades
-            )
-            session.add_all(
-                PnlSnapshotRow(**owner(e.instance), strategy=e.strategy, ts=e.ts, realized=e.realized,
-                               unrealized=e.unrealized, total=e.total, volume=e.volume)
-                for e in pnl
-            )
+                return {"instance_id": ids[name], "bot": None} if name in ids else {"instance_id": None,
+                                                                                    "bot": name[:63]}
+            _insert(session, LogRow, [dict(**owner(e.instance), ts=e.ts, level_no=e.level_no,
+                                           level_name=e.level_name, logger_name=e.logger_name, msg=e.msg,
+                                           strategy=e.strategy) for e in logs])
+            _insert(session, TradeRow, [dict(**owner(e.instance), ts=e.ts, strategy=e.strategy, order_id=e.order_id,
+                                             trading_pair=e.trading_pair, side=e.side, price=e.price,
+                                             amount=e.amount, fee=e.fee, trade_id=e.trade_id) for e in trades])
+            _insert(session, PnlSnapshotRow, [dict(**owner(e.instance), strategy=e.strategy, ts=e.ts,
+                                                   realized=e.realized, unrealized=e.unrealized, total=e.total,
+                                                   volume=e.volume) for e in pnl])
             session.flush()
             for name in {e.instance for e in logs}:
                 _trim_logs(session, LogRow.instance_id == ids[name] if name in ids else
@@ -211,6 +206,11 @@ def _journal_filter(session: Session, cursors: dict[tuple[str, str], int]) -> Ca
         key = entry.journal
         return key is None or key[1] > stored.get((entry.instance, key[0]), 0)
     return fresh
+
+
+def _insert(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(model), rows)
 
 
 def _trim_logs(session: Session, of_bot: ColumnElement[bool], keep: int) -> None:

@@ -153,7 +153,7 @@ def instance_events(instances: InstanceQueriesDep, name: str,
 
 # --- one strategy of an instance -----------------------------------------------------------------
 
-def _strategy_control(services: ServicesDep) -> StrategyControl:
+async def _strategy_control(services: ServicesDep) -> StrategyControl:
     return services.strategy_control
 
 
