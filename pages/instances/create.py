@@ -176,9 +176,12 @@ def create_form(client: HiveClient) -> None:
 @st.fragment
 def _form(client: HiveClient) -> None:
     clearing = st.session_state["instances_create_clear"]
+    # A new section each round (each success): a rerun that still carries the browser's "open" of the section that
+    # was just collapsed (a refresh of the page's other parts, under load) cannot open the new one again.
+    open_key = f"instances_create_open_{st.session_state['instances_create_round']}"
     if clearing:
-        st.session_state["instances_create_open"] = False
-    with st.expander("New instance", icon=":material/add:", key="instances_create_open", on_change="rerun"):
+        st.session_state[open_key] = False
+    with st.expander("New instance", icon=":material/add:", key=open_key, on_change="rerun"):
         strategies = errors.attempt("list the strategies", client.list_strategies)
         if strategies is None:
             return

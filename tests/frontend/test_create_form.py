@@ -66,13 +66,16 @@ def test_a_success_collapses_the_form_clears_every_input_and_selects_the_instanc
     at.text_input(key="instances_create_id_1").input("second")
     at.selectbox(key="instances_create_restart_policy").select("never")
     at.checkbox(key="instances_create_start").set_value(False).run()
-    at.session_state["instances_create_open"] = True  # as when the operator opened it
+    at.session_state["instances_create_open_0"] = True  # as when the operator opened it
 
     at.button(key="instances_create_submit").click().run()
 
     assert not errors(at)
     assert at.selectbox(key="instances_selected").value == "fresh"
-    assert at.session_state["instances_create_open"] is False
+    assert at.session_state["instances_create_open_0"] is False   # collapsed
+    # the next run draws the next round's section, closed: the browser's "open" of this one cannot reopen it
+    at.session_state["instances_create_open_0"] = True
+    assert at.run().session_state["instances_create_open_1"] is False
     assert at.text_input(key="instances_create_name").value == ""
     assert at.text_input(key="instances_create_pair").value == "BTC-USDT"
     assert at.selectbox(key="instances_create_restart_policy").value == "on_failure"
