@@ -68,6 +68,14 @@ class CommandAudit:
         self._answered(msg_id, "ok" if ok else "error", words if ok else f"{words}: {reply.get('msg', '')}")
         return reply
 
+    async def read(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """A command that only reads (`only_reads`: not audited), awaited on the event loop."""
+        if not only_reads(command, data):
+            raise ValueError(f"{command} acts: send it with request(), which audits it")
+        reply = await self.connection.request_async(bot, command, data, timeout)
+        self.replied(bot, command, data, reply)
+        return reply
+
     def _answered(self, msg_id: str, outcome: str, detail: str) -> None:
         with self.store.session() as session:
             row = EventRepository(session).audit_of_request(msg_id)

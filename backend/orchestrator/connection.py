@@ -6,6 +6,7 @@ is unreachable are held and sent on reconnect; requests wait for their reply on 
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import itertools
 import json
@@ -34,6 +35,34 @@ _ids = itertools.count()
 Listener = Callable[[str, bytes, float], None]  # (topic, payload, receive time)
 
 
+class LoopSignal:
+    """A threading.Event's set() and is_set() for a waiter on an asyncio loop: set from any thread (the MQTT network
+    thread), awaited on the loop that made it."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+        try:
+            self._loop.call_soon_threadsafe(self._event.set)
+        except RuntimeError:  # its loop is closed: nobody waits any more
+            pass
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float) -> bool:
+        """Whether it was set within `timeout` seconds."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return self._event.is_set()
+        return True
+
+
 class FleetConnection:
     def __init__(self, namespace: str, listener: Listener, retargeted: Callable[[], None] = lambda: None) -> None:
         """`listener` gets every message but replies; `retargeted` is called when `connect` points at a broker."""
@@ -44,7 +73,7 @@ class FleetConnection:
         self._client: mqtt.Client | None = None
         self.node_id = f"hive-backend-{uuid.uuid4().hex[:12]}"
         self.reply_prefix = f"hive/rpc/{self.node_id}"
-        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._waiting: dict[str, tuple[threading.Event | LoopSignal, list[dict[str, Any]]]] = {}
         self._outbox: collections.deque[tuple[str, str | bytes, int]] = collections.deque(maxlen=MAX_OUTBOX)
         self._generation = 0  # counts (re)connections
         self._connected_at = 0.0  # monotonic time of the last (re)connection
@@ -171,36 +200,68 @@ class FleetConnection:
         sent again (same msg_id) every RESEND_INTERVAL, since the bot may not have been subscribed then;
         so is one sent within RECONNECT_SETTLE after a reconnect (the bots reconnect too). Only the first
         reply counts; in steady state a request is sent exactly once."""
-        timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
-        msg_id = msg_id or uuid.uuid4().hex
-        reply_to = f"{self.reply_prefix}/{msg_id}"
-        envelope = {"header": {"reply_to": reply_to, "timestamp": int(time.time() * 1000), "msg_id": msg_id,
-                               "node_id": self.node_id, "agent": "hive-backend", "properties": {}},
-                    "data": data}
+        timeout, msg_id, topic, payload = self._envelope(bot, command, data, timeout, msg_id)
         arrived = threading.Event()
         box: list[dict[str, Any]] = []
         with self._lock:
             self._waiting[msg_id] = (arrived, box)
-        topic, payload = f"{self.namespace}/{bot}/{command}", json.dumps(envelope)
         deadline = time.monotonic() + timeout
         try:
-            generation = self._generation
-            settling = self._reconnected_recently()
+            generation, settling = self._generation, self._reconnected_recently()
             self.publish(topic, payload, qos=1)
             while not arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
-                if time.monotonic() >= deadline:
-                    where = "" if self.connected else " (the backend is not connected to the broker)"
-                    raise TimedOut("command_timeout",
-                                   f"bot {bot!r} did not answer the {command!r} command within {timeout:g} s{where}")
-                if self.connected and (self._generation != generation or settling):
-                    self.publish(topic, payload, qos=1)
-            if not box:
-                raise Unavailable("backend_stopping", f"the {command!r} command to bot {bot!r} was called off: "
-                                                      "the backend is stopping")
-            return box[0]
+                self._unanswered(bot, command, timeout, deadline, topic, payload, generation, settling)
+            return self._reply(bot, command, box)
         finally:
             with self._lock:
                 self._waiting.pop(msg_id, None)
+
+    async def request_async(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None,
+                            msg_id: str | None = None) -> dict[str, Any]:
+        """request() awaited on the event loop: no worker thread waits for the reply (a hop to one and back cost a
+        command milliseconds on a busy backend); the same envelope, resends and time limit."""
+        timeout, msg_id, topic, payload = self._envelope(bot, command, data, timeout, msg_id)
+        arrived = LoopSignal()
+        box: list[dict[str, Any]] = []
+        with self._lock:
+            self._waiting[msg_id] = (arrived, box)
+        deadline = time.monotonic() + timeout
+        try:
+            generation, settling = self._generation, self._reconnected_recently()
+            self.publish(topic, payload, qos=1)
+            while not await arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
+                self._unanswered(bot, command, timeout, deadline, topic, payload, generation, settling)
+            return self._reply(bot, command, box)
+        finally:
+            with self._lock:
+                self._waiting.pop(msg_id, None)
+
+    def _envelope(self, bot: str, command: str, data: dict[str, Any], timeout: float | None,
+                  msg_id: str | None) -> tuple[float, str, str, str]:
+        """The time limit, msg_id, topic and payload of a request."""
+        timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
+        msg_id = msg_id or uuid.uuid4().hex
+        envelope = {"header": {"reply_to": f"{self.reply_prefix}/{msg_id}", "timestamp": int(time.time() * 1000),
+                               "msg_id": msg_id, "node_id": self.node_id, "agent": "hive-backend", "properties": {}},
+                    "data": data}
+        return timeout, msg_id, f"{self.namespace}/{bot}/{command}", json.dumps(envelope)
+
+    def _unanswered(self, bot: str, command: str, timeout: float, deadline: float, topic: str, payload: str,
+                    generation: int, settling: bool) -> None:
+        """No reply yet: raise TimedOut past the deadline, else send again if a reconnect came since."""
+        if time.monotonic() >= deadline:
+            where = "" if self.connected else " (the backend is not connected to the broker)"
+            raise TimedOut("command_timeout", f"bot {bot!r} did not answer the {command!r} command within "
+                                              f"{timeout:g} s{where}")
+        if self.connected and (self._generation != generation or settling):
+            self.publish(topic, payload, qos=1)
+
+    @staticmethod
+    def _reply(bot: str, command: str, box: list[dict[str, Any]]) -> dict[str, Any]:
+        if not box:
+            raise Unavailable("backend_stopping", f"the {command!r} command to bot {bot!r} was called off: "
+                                                  "the backend is stopping")
+        return box[0]
 
     def _reconnected_recently(self) -> bool:
         """A reconnect (not the first connection) happened less than RECONNECT_SETTLE ago, or none is up now."""

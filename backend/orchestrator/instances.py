@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,7 @@ from backend.settings import Settings
 from backend.store import InstanceRow, Store
 from backend.store.repositories.instances import InstanceRepository
 from backend.strategies.library import StrategyLibrary
-from hive_core.protocol import CLIENT_ID_PREFIX, COMMAND_TIMEOUTS
+from hive_core.protocol import CLIENT_ID_PREFIX, COMMAND_TIMEOUTS, only_reads
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,22 @@ class InstanceService:
                            f"unknown command {command!r}; known: {', '.join(sorted(COMMAND_TIMEOUTS))}")
         if not self.fleet.heard(name) and not self._exists(name):
             raise not_found("instance", name)  # neither created here nor heard on the broker
-        data = dict(data)
-        if strategy is not None:
-            data["strategy"] = strategy
-        reply = self.audit.request(actor, name, command, data, timeout)
+        return self._accepted(name, command, self.audit.request(actor, name, command, _with(data, strategy), timeout))
+
+    async def command_async(self, name: str, command: str, data: dict[str, Any], strategy: str | None = None,
+                            timeout: float | None = None, actor: str = "backend") -> dict[str, Any]:
+        """command() for a caller on the event loop: a read (status, history...: what the dashboard waits on most) is
+        awaited there without a worker thread; a command that acts (audited in the store) runs on one, of the pool the
+        server's own sync routes use (40 at a time)."""
+        if command not in COMMAND_TIMEOUTS or not only_reads(command, _with(data, strategy)):
+            return await to_thread.run_sync(self.command, name, command, data, strategy, timeout, actor)
+        if not self.fleet.heard(name) and not await to_thread.run_sync(self._exists, name):
+            raise not_found("instance", name)  # neither created here nor heard on the broker
+        return self._accepted(name, command, await self.audit.read(name, command, _with(data, strategy), timeout))
+
+    @staticmethod
+    def _accepted(name: str, command: str, reply: dict[str, Any]) -> dict[str, Any]:
+        """The reply, or BotRefused in the bot's words when its status is an error."""
         status = reply.get("status")
         if status != 200:
             msg = str(reply.get("msg") or "(no message)")
@@ -523,6 +536,11 @@ class InstanceService:
         row.handle = handle.ended(process).to_json()
         self.files.remove_credentials(row.name)
         self._resources.pop(row.name, None)
+
+
+def _with(data: dict[str, Any], strategy: str | None) -> dict[str, Any]:
+    """A command's data, with the strategy it addresses."""
+    return data if strategy is None else {**data, "strategy": strategy}
 
 
 def _deployment_of(spec: InstanceCreate) -> Deployment:

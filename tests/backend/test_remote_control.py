@@ -56,6 +56,28 @@ def test_a_raw_bot_is_discovered_commanded_and_its_reply_matched(fleet_backend, 
         bot.close()
 
 
+def test_a_read_awaited_on_the_event_loop_is_called_off_at_once_when_the_backend_stops(fleet_backend,
+                                                                                       mqtt_broker) -> None:
+    """A status request waits on the server's event loop, not on a worker thread; stopping the backend calls it off
+    from another thread (FleetConnection.abort_requests) instead of leaving it to its time limit."""
+    client = fleet_backend.client
+    bot = SimBot(mqtt_broker.host, mqtt_broker.port, "mutebot2", mute=True, login=mqtt_broker.credentials)
+    connection = fleet_backend.services.fleet.connection
+    try:
+        wait_until(lambda: _external(client, "mutebot2"), 10, message="mute bot listed")
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(client.command, "mutebot2", "status", timeout=30.0)
+            wait_until(lambda: len(connection._waiting) == 1, 10, message="the status request waiting for its reply")
+            started = time.monotonic()
+            connection.abort_requests()
+            with pytest.raises(BackendError) as caught:
+                waiting.result(timeout=10)
+        assert time.monotonic() - started < 5
+        assert caught.value.code == "backend_stopping" and "mutebot2" in caught.value.message
+    finally:
+        bot.close()
+
+
 def test_a_silent_bot_times_out_with_504_naming_bot_command_and_time(fleet_backend, mqtt_broker) -> None:
     client = fleet_backend.client
     bot = SimBot(mqtt_broker.host, mqtt_broker.port, "mutebot", mute=True, login=mqtt_broker.credentials)

@@ -128,13 +128,14 @@ def instance_history(instances: InstanceQueriesDep, name: str) -> list[StateChan
 
 @router.post("/{name}/commands/{command:path}", response_model=CommandReply,
              responses=errors(409, 504))
-def instance_command(instances: InstancesDep, user: CurrentUser, name: str, command: str,
-                     request: CommandRequest | None = None) -> dict:
+async def instance_command(instances: InstancesDep, user: CurrentUser, name: str, command: str,
+                           request: CommandRequest | None = None) -> dict:
     """Send a command of docs/protocol.md (start, stop, config, import, status, history, balance/limit, balance/paper,
     strategy/...) to the bot over MQTT and return its reply; `strategy` addresses one strategy of it. A reply with an
     error status (a Hummingbot answers 400 to what it cannot do) is 409 `bot_refused`, its detail the bot's words."""
     request = request or CommandRequest()
-    return instances.command(name, command, request.data, request.strategy, request.timeout, actor=f"user:{user}")
+    return await instances.command_async(name, command, request.data, request.strategy, request.timeout,
+                                         actor=f"user:{user}")
 
 
 @router.get("/{name}/notifications", response_model=list[Notification])
