@@ -47,7 +47,9 @@ def outcome_of(status: int) -> str:
 
 
 class AuditMiddleware:
-    """Pure ASGI, so streaming answers pass through untouched; the row is written after the answer is sent."""
+    """Pure ASGI, so streaming answers pass through untouched. The row is written once the answer's status is known
+    and before the answer leaves: a client's next action, sent when this answer arrives, is audited after it (written
+    after the answer, a fast next request's row could come first)."""
 
     def __init__(self, app: ASGIApp, events: Callable[[], EventService]) -> None:
         self.app = app
@@ -57,18 +59,20 @@ class AuditMiddleware:
         if scope["type"] != "http" or scope["method"] not in MUTATING:
             await self.app(scope, receive, send)
             return
-        status = 500
+        recorded = False
 
-        async def remember_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+        async def record_then_send(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start" and not recorded:
+                recorded = True
+                await self._record(scope, message["status"])
             await send(message)
 
         try:
-            await self.app(scope, receive, remember_status)
+            await self.app(scope, receive, record_then_send)
         finally:
-            await self._record(scope, status)
+            if not recorded:  # no answer started: the app failed
+                await self._record(scope, 500)
 
     async def _record(self, scope: Scope, status: int) -> None:
         user = scope.get("state", {}).get(USER_KEY)
