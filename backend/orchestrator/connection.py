@@ -16,7 +16,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -63,6 +65,41 @@ class LoopSignal:
         return True
 
 
+@dataclass
+class Pending:
+    """A request sent and not answered yet: when to look again, and what its reply is."""
+
+    connection: FleetConnection
+    bot: str
+    command: str
+    timeout: float
+    topic: str
+    payload: str
+    deadline: float
+    generation: int  # the connection's, when it was sent
+    settling: bool  # sent within RECONNECT_SETTLE after a reconnect
+    box: list[dict[str, Any]] = field(default_factory=list)  # the reply, once it came
+
+    def wait_s(self) -> float:
+        return max(0.0, min(RESEND_INTERVAL, self.deadline - time.monotonic()))
+
+    def unanswered(self) -> None:
+        """No reply yet: raise TimedOut past the deadline, else send again if a reconnect came since."""
+        connection = self.connection
+        if time.monotonic() >= self.deadline:
+            where = "" if connection.connected else " (the backend is not connected to the broker)"
+            raise TimedOut("command_timeout", f"bot {self.bot!r} did not answer the {self.command!r} command "
+                                              f"within {self.timeout:g} s{where}")
+        if connection.connected and (connection.generation != self.generation or self.settling):
+            connection.publish(self.topic, self.payload, qos=1)
+
+    def reply(self) -> dict[str, Any]:
+        if not self.box:
+            raise Unavailable("backend_stopping", f"the {self.command!r} command to bot {self.bot!r} was called off: "
+                                                  "the backend is stopping")
+        return self.box[0]
+
+
 class FleetConnection:
     def __init__(self, namespace: str, listener: Listener, retargeted: Callable[[], None] = lambda: None) -> None:
         """`listener` gets every message but replies; `retargeted` is called when `connect` points at a broker."""
@@ -91,6 +128,11 @@ class FleetConnection:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def generation(self) -> int:
+        """How many times it connected: a request sent before a reconnect is sent again."""
+        return self._generation
 
     def connect(self, host: str, port: int, force: bool = False, login: tuple[str, str] | None = None) -> None:
         """(Re)point the connection at a broker; paho keeps retrying with back-off in its own thread.
@@ -200,68 +242,41 @@ class FleetConnection:
         sent again (same msg_id) every RESEND_INTERVAL, since the bot may not have been subscribed then;
         so is one sent within RECONNECT_SETTLE after a reconnect (the bots reconnect too). Only the first
         reply counts; in steady state a request is sent exactly once."""
-        timeout, msg_id, topic, payload = self._envelope(bot, command, data, timeout, msg_id)
         arrived = threading.Event()
-        box: list[dict[str, Any]] = []
-        with self._lock:
-            self._waiting[msg_id] = (arrived, box)
-        deadline = time.monotonic() + timeout
-        try:
-            generation, settling = self._generation, self._reconnected_recently()
-            self.publish(topic, payload, qos=1)
-            while not arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
-                self._unanswered(bot, command, timeout, deadline, topic, payload, generation, settling)
-            return self._reply(bot, command, box)
-        finally:
-            with self._lock:
-                self._waiting.pop(msg_id, None)
+        with self._sent(bot, command, data, timeout, msg_id, arrived) as pending:
+            while not arrived.wait(pending.wait_s()):
+                pending.unanswered()
+            return pending.reply()
 
     async def request_async(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None,
                             msg_id: str | None = None) -> dict[str, Any]:
         """request() awaited on the event loop: no worker thread waits for the reply (a hop to one and back cost a
         command milliseconds on a busy backend); the same envelope, resends and time limit."""
-        timeout, msg_id, topic, payload = self._envelope(bot, command, data, timeout, msg_id)
         arrived = LoopSignal()
-        box: list[dict[str, Any]] = []
-        with self._lock:
-            self._waiting[msg_id] = (arrived, box)
-        deadline = time.monotonic() + timeout
-        try:
-            generation, settling = self._generation, self._reconnected_recently()
-            self.publish(topic, payload, qos=1)
-            while not await arrived.wait(max(0.0, min(RESEND_INTERVAL, deadline - time.monotonic()))):
-                self._unanswered(bot, command, timeout, deadline, topic, payload, generation, settling)
-            return self._reply(bot, command, box)
-        finally:
-            with self._lock:
-                self._waiting.pop(msg_id, None)
+        with self._sent(bot, command, data, timeout, msg_id, arrived) as pending:
+            while not await arrived.wait(pending.wait_s()):
+                pending.unanswered()
+            return pending.reply()
 
-    def _envelope(self, bot: str, command: str, data: dict[str, Any], timeout: float | None,
-                  msg_id: str | None) -> tuple[float, str, str, str]:
-        """The time limit, msg_id, topic and payload of a request."""
+    @contextmanager
+    def _sent(self, bot: str, command: str, data: dict[str, Any], timeout: float | None, msg_id: str | None,
+              arrived: threading.Event | LoopSignal) -> Iterator[Pending]:
+        """Send the request, its reply awaited through `arrived` until the block ends."""
         timeout = COMMAND_TIMEOUTS.get(command, 10.0) if timeout is None else timeout
         msg_id = msg_id or uuid.uuid4().hex
         envelope = {"header": {"reply_to": f"{self.reply_prefix}/{msg_id}", "timestamp": int(time.time() * 1000),
                                "msg_id": msg_id, "node_id": self.node_id, "agent": "hive-backend", "properties": {}},
                     "data": data}
-        return timeout, msg_id, f"{self.namespace}/{bot}/{command}", json.dumps(envelope)
-
-    def _unanswered(self, bot: str, command: str, timeout: float, deadline: float, topic: str, payload: str,
-                    generation: int, settling: bool) -> None:
-        """No reply yet: raise TimedOut past the deadline, else send again if a reconnect came since."""
-        if time.monotonic() >= deadline:
-            where = "" if self.connected else " (the backend is not connected to the broker)"
-            raise TimedOut("command_timeout", f"bot {bot!r} did not answer the {command!r} command within "
-                                              f"{timeout:g} s{where}")
-        if self.connected and (self._generation != generation or settling):
-            self.publish(topic, payload, qos=1)
-
-    @staticmethod
-    def _reply(bot: str, command: str, box: list[dict[str, Any]]) -> dict[str, Any]:
-        if not box:
-            raise Unavailable("backend_stopping", f"the {command!r} command to bot {bot!r} was called off: "
-                                                  "the backend is stopping")
-        return box[0]
+        pending = Pending(self, bot, command, timeout, f"{self.namespace}/{bot}/{command}", json.dumps(envelope),
+                          time.monotonic() + timeout, self.generation, self._reconnected_recently())
+        with self._lock:
+            self._waiting[msg_id] = (arrived, pending.box)
+        try:
+            self.publish(pending.topic, pending.payload, qos=1)
+            yield pending
+        finally:
+            with self._lock:
+                self._waiting.pop(msg_id, None)
 
     def _reconnected_recently(self) -> bool:
         """A reconnect (not the first connection) happened less than RECONNECT_SETTLE ago, or none is up now."""

@@ -41,7 +41,7 @@ from backend.domain.instances import (
     Trade,
 )
 from backend.errors import not_found
-from backend.orchestrator.fleet import BotView, Fleet, StrategyView
+from backend.orchestrator.fleet import BotView, Fleet, ReportedPnl, StrategyView
 from backend.orchestrator.handle import ProcessHandle
 from backend.orchestrator.lifecycle import State
 from backend.orchestrator.listing import page, pnl_unit, totals
@@ -394,11 +394,8 @@ def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
 
 def _reported_pnl(*reported: StrategyView) -> PnlSummary:
     """The PnL one strategy reported, or the sum of several's."""
-    if len(reported) == 1:
-        return PnlSummary(**reported[0].pnl._asdict())
-    return PnlSummary(realized=sum(view.pnl.realized for view in reported),
-                      unrealized=sum(view.pnl.unrealized for view in reported),
-                      total=sum(view.pnl.total for view in reported), volume=sum(view.pnl.volume for view in reported))
+    summed = [sum(figures) for figures in zip(*(view.pnl for view in reported), strict=True)] or [0.0] * 4
+    return PnlSummary(**dict(zip(ReportedPnl._fields, summed, strict=True)))
 
 
 def _total(pnls: list[PnlSummary]) -> PnlSummary:

@@ -76,8 +76,8 @@ def bulk(client: HiveClient, action: str, names: list[str], external: list[str])
     """Run `action` on every instance named, in parallel (an external bot's strategy by its start and stop commands);
     the report says which worked and, in words, why the others did not."""
     st.session_state["instances_confirm_bulk"] = None
-    calls: dict[str, Callable[[str], object]] = {
-        "start": client.start_instance, "stop": client.stop_instance, "restart": client.restart_instance}
+    call: Callable[[str], object] = {"start": client.start_instance, "stop": client.stop_instance,
+                                     "restart": client.restart_instance}[action]
     commands = {"start": ("start",), "stop": ("stop",), "restart": ("stop", "start")}[action]
 
     def attempt(name: str) -> str | None:
@@ -86,7 +86,7 @@ def bulk(client: HiveClient, action: str, names: list[str], external: list[str])
                 for command in commands:
                     client.command(name, command)
             else:
-                calls[action](name)
+                call(name)
         except errors.FAILURES as error:
             what, todo = errors.explain(error)
             return f"{what} {todo}".strip()
