@@ -10,12 +10,12 @@ TEST_WORKERS ?= 3
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup
 UNIT_LAYER := not integration and not e2e and not slow and not fault
 
-# What running needs, and everything (every part, the test tools, the linters). One stamp per set, so a
-# run-only install followed by `make test` still installs the test tools.
+# What running needs, and everything (every part, the ccxt venues, the test tools, the linters). One stamp per set,
+# so a run-only install followed by `make test` still installs the test tools.
 RUN_EXTRAS := backend,dashboard
-ALL_EXTRAS := backend,dashboard,bench,test,dev
+ALL_EXTRAS := backend,dashboard,ccxt,bench,test,dev
 INSTALL_INPUTS := pyproject.toml setup.py $(LOCK) hive_core/clock.py hive_core/scheduler.py \
-  hive_core/orders/rate_limit.py hive_core/market/local_book.py
+  hive_core/orders/rate_limit.py hive_core/market/local_book.py hive_core/market/ws_frames.py
 
 .PHONY: install install-all run test test-unit test-fault lint lock bench browser sandbox-tools docker-tools mqtt-tools base-image image broker-image up down clean
 
@@ -108,8 +108,9 @@ lint: install-all
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-# pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure.
-test: install-all browser sandbox-tools docker-tools mqtt-tools lint
+# pytest's exit code 5 (no test ran) is non-zero, so make fails on it like on any failure. ruff and mypy run as tests
+# (tests/test_lint.py), beside the others.
+test: install-all browser sandbox-tools docker-tools mqtt-tools
 	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-unit: install-all sandbox-tools

@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = ["hive_core/clock.py", "hive_core/scheduler.py", "hive_core/orders/rate_limit.py",
-                    "hive_core/market/local_book.py"]
+                    "hive_core/market/local_book.py", "hive_core/market/ws_frames.py"]
 REQUIRE_COMPILED = os.environ.get("HIVE_REQUIRE_COMPILED") == "1"
 
 

@@ -119,6 +119,10 @@ class HiveClient:
         """The broker's message rate, clients, CPU and memory over the last hour, oldest first."""
         return self._request("GET", "/broker/metrics", params={"since": since} if since is not None else {})
 
+    def feed_status(self) -> dict:
+        """The host's market-data service: its state, and per venue endpoint the streams instances take."""
+        return self._request("GET", "/feed")
+
     # --- instances --------------------------------------------------------------------------------
     def list_instances(self) -> list[dict]:
         return self._request("GET", "/instances")

@@ -9,6 +9,7 @@ from backend.credentials.service import CredentialService
 from backend.docker.hosts import DockerHosts
 from backend.docker.images import ImageService
 from backend.docker.labels import backend_id
+from backend.feed.manager import FeedManager
 from backend.host import REPO_ROOT
 from backend.hummingbot_api.facade import HummingbotApi
 from backend.login_sessions import LoginSessions
@@ -28,6 +29,7 @@ from backend.store import Store
 from backend.strategies.library import StrategyLibrary
 
 log = logging.getLogger(__name__)
+FEED_CHECK_INTERVAL = 5.0  # seconds between looks at the market-data service (started again when it died)
 
 
 class Services:
@@ -44,15 +46,16 @@ class Services:
                                         backend_id(settings.data_dir), settings.docker_health_interval)
         self.broker = BrokerManager(settings, self.store, self.fleet.connection, self.fleet.broker_stats,
                                     self.docker_hosts, self.credentials, self.fleet.heard_bots)
+        self.feed = FeedManager(settings.data_dir, settings.feed_service)
         self.library = StrategyLibrary(self.store, settings.core_argv(),
                                        SandboxChoice(settings, self.docker_hosts, backend_id(settings.data_dir)))
         self.runtimes: dict[str, Runtime] = {
-            "process": ProcessRuntime(settings.core_argv()),
+            "process": ProcessRuntime(settings.core_argv(), shared=[self.feed.socket.parent]),
             "docker": DockerRuntime(self.docker_hosts, backend_id(settings.data_dir), HIVE_IMAGE,
-                                    settings.docker_network),
+                                    settings.docker_network, self.feed.socket if self.feed.enabled else None),
         }
         self.instances = InstanceService(settings, self.store, self.fleet, self.broker, self.runtimes, self.library,
-                                         self.credentials)
+                                         self.credentials, self.feed)
         self.strategy_control = StrategyControl(self.instances)
         self.events = EventService(self.store, self.fleet.connection, self.instances.queries.known_names,
                                    max_data=settings.event_max_data, max_future=settings.webhook_max_future)
@@ -64,6 +67,7 @@ class Services:
         self.hummingbot = HummingbotApi.build(self.store, self.fleet, self.instances, self.library, self.images)
         self.supervisor = Supervisor(self.instances.tick, settings.supervisor_interval)
         self.broker_sampler = Supervisor(self.broker.sample, self.broker.metrics.interval, "hive-broker-metrics")
+        self.feed_keeper = Supervisor(self.feed.ensure, FEED_CHECK_INTERVAL, "hive-feed")
 
     def start(self) -> None:
         """Find the broker and the instances that outlived the last backend, connect, supervise."""
@@ -73,6 +77,8 @@ class Services:
         self.instances.adopt_all()
         self.supervisor.start()
         self.broker_sampler.start()
+        self.feed.ensure()
+        self.feed_keeper.start()
         self.docker_hosts.start()
         log.info("backend services up (data in %s)", self.settings.data_dir)
 
@@ -80,6 +86,7 @@ class Services:
         """Instances and the embedded broker keep running on purpose: they are detached."""
         self.supervisor.stop()
         self.broker_sampler.stop()
+        self.feed_keeper.stop()
         self.docker_hosts.close()
         self.events.close()
         self.instances.alerts.close()

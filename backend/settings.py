@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv import dotenv_values, set_key
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class VenueEndpoints(BaseModel):
+    """Where a live venue's market streams and WebSocket API are (a proxy, a regional address, a test venue)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream_url: str = Field(pattern=r"^wss?://", description="the market streams' base address")
+    api_url: str = Field(pattern=r"^wss?://", description="the WebSocket API's base address")
 
 
 class Settings(BaseSettings):
@@ -38,6 +47,9 @@ class Settings(BaseSettings):
     broker_host: str = "127.0.0.1"
     broker_port: int = Field(1883, ge=1, le=65535)
     broker_sys_interval: int = Field(5, ge=1, description="seconds between the embedded broker's $SYS updates")
+    feed_service: bool = Field(True, description="run the host's market-data service "
+                                                 "(<data_dir>/feed/socket/feed.sock): instances share one connection "
+                                                 "per venue through it")
     broker_metrics_interval: float = Field(
         5.0, gt=0, le=60, description="seconds between two samples of the broker's figures (the Broker page's chart "
                                       "keeps an hour of them)")
@@ -67,6 +79,11 @@ class Settings(BaseSettings):
         100_000, ge=100, description="trades and PnL points kept per external bot, the newest (a bot Hive did not "
                                      "create may send any number; its own instances keep all of theirs)")
     pnl_snapshot_interval: float = Field(5.0, ge=0, description="at most one stored PnL point per strategy this often")
+
+    venue_endpoints: dict[str, VenueEndpoints] = Field(
+        default_factory=dict,
+        description="addresses of a live venue other than its public ones, by venue name (binance, binance_testnet), "
+                    'as JSON: {"binance_testnet": {"stream_url": "wss://...", "api_url": "wss://..."}}')
 
     credentials_key: SecretStr | None = Field(
         None, description="Fernet key of the stored venue credentials; <data_dir>/credentials.key when unset")

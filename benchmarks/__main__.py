@@ -7,6 +7,13 @@
   and scraped by Prometheus every second (tick lag p50/p99/max, starvation, memory);
 - fanout: market-data fan-out from one venue connection to 100 subscribers;
 - orders: the order manager's submit-to-socket latency and its fairness between strategies;
+- signing: the cost of signing an order (HMAC, Ed25519) and order.place to its answer, unsigned against signed,
+  on the simulated venue that checks the signatures;
+- venue_memory: an instance paper trading through the native binance venue against the same through ccxt (the
+  ccxt extra's memory and CPU);
+- feed: the host's market-data service: 10 instances on their own venue connections against the same through one
+  service (the venue's connections and subscriptions, memory, CPU), the latency it adds, its highest fan-out rate to
+  10 clients, and its framing (WebSocket on a Unix socket, on TCP, and newline-delimited JSON for comparison);
 - density: one process with N strategies against N processes with one;
 - containers: the same with every instance in a container, when a Docker engine answers (DOCKER_HOST) and
   has the instance image (`make image`);
@@ -33,9 +40,13 @@ from benchmarks.containers import container_benchmarks
 from benchmarks.dashboard import dashboard_benchmark, print_dashboard
 from benchmarks.density import format_density, run_density
 from benchmarks.fanout import fanout_benchmark, print_fanout
-from benchmarks.fleet import QUICK_SIZES, SIZES, fleet_benchmark, print_fleet
+from benchmarks.feed import FANOUT_RATES, feed_benchmark, print_feed, rates_of
+from benchmarks.feed import INSTANCES as FEED_INSTANCES
+from benchmarks.fleet import FULL_RUN, QUICK_RUN, QUICK_SIZES, SIZES, fleet_benchmark, print_fleet
 from benchmarks.orders import order_benchmarks, print_order_benchmarks
 from benchmarks.scale import print_scale, scale_benchmark
+from benchmarks.signing import print_signing, signing_benchmark
+from benchmarks.venue_memory import print_venue_memory, venue_memory_benchmark
 from hive_core import clock as clock_module
 from hive_core import scheduler as scheduler_module
 
@@ -53,6 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--density-n", default=None, help="comma-separated strategy counts for the density "
                                                            "benchmark (default 1,10,100; '' skips it)")
     parser.add_argument("--density-seconds", type=float, default=None, help="measuring window per side (default 20)")
+    parser.add_argument("--venue-seconds", type=float, default=None,
+                        help="measuring window of each venue_memory side (default 10; 3 with --quick)")
+    parser.add_argument("--feed-instances", type=int, default=None,
+                        help="instances per side of the feed benchmark's sharing part (default 10; 0 skips that part)")
+    parser.add_argument("--feed-seconds", type=float, default=None,
+                        help="the feed benchmark's measuring window, its paced runs a fifth of it (default 10; 3 with "
+                             "--quick; 0 skips the feed benchmark)")
+    parser.add_argument("--feed-rates", default=None, help="comma-separated message rates the feed benchmark's fan-out "
+                                                           "climbs (default 1000,2000,5000,...,80000)")
     parser.add_argument("--fleet-n", default=None, help="comma-separated fleet sizes for the fleet benchmark "
                                                         "(default 100,1000,2000; '' skips it)")
     args = parser.parse_args(argv)
@@ -90,6 +110,22 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_order_benchmarks(orders)
 
+    signing = signing_benchmark(200 if args.quick else 2000, 5 if args.quick else 21)
+    print()
+    print_signing(signing)
+
+    venue_memory = venue_memory_benchmark(args.venue_seconds or (3.0 if args.quick else 10.0))
+    print()
+    print_venue_memory(venue_memory)
+
+    feed_seconds = args.feed_seconds if args.feed_seconds is not None else (3.0 if args.quick else 10.0)
+    feed = None
+    if feed_seconds > 0:
+        feed = feed_benchmark(args.feed_instances if args.feed_instances is not None else FEED_INSTANCES, feed_seconds,
+                              rates_of(args.feed_rates) if args.feed_rates else FANOUT_RATES)
+        print()
+        print_feed(feed)
+
     density_n = args.density_n if args.density_n is not None else ("1,10" if args.quick else "1,10,100")
     density_ns = tuple(int(n) for n in density_n.split(",") if n.strip())
     density = []
@@ -105,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     fleet_sizes = tuple(int(n) for n in fleet_n.split(",") if n.strip())
     fleet = None
     if fleet_sizes:
-        fleet = fleet_benchmark(fleet_sizes, commands=50 if args.quick else 200, listings=20 if args.quick else 100,
-                                window=3.0 if args.quick else 10.0)
+        fleet = fleet_benchmark(fleet_sizes, **(QUICK_RUN if args.quick else FULL_RUN)._asdict())
         print()
         print_fleet(fleet)
 
@@ -120,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     record = {"benchmark": "clock_scheduler", "title": title, "strategies": args.strategies, "ticks": args.ticks,
               "repeats": args.repeats, "results": results, "speedup": ratio, "speedup_target": 3.0,
-              "scale": scale, "fanout": fanout, "orders": orders, "density": density, "containers": containers,
+              "scale": scale, "fanout": fanout, "orders": orders, "signing": signing, "venue_memory": venue_memory,
+              "feed": feed, "density": density,
+              "containers": containers,
               "dashboard": dashboard, "fleet": fleet,
               "compiled": compiled,
               "hive_core": hive_core.__version__,

@@ -48,6 +48,13 @@ def duration(seconds: float | None) -> str:
     return f"{hours // 24} d {hours % 24} h"
 
 
+def lag(milliseconds: float | None) -> str:
+    """How far behind something is: "8 ms" under a second, else as a duration ("3 s", "2 min 5 s")."""
+    if not present(milliseconds):
+        return "–"
+    return f"{max(0.0, milliseconds):.0f} ms" if milliseconds < 999.5 else duration(milliseconds / 1000)
+
+
 def age(seconds: float | None) -> str:
     return f"{duration(seconds)} ago" if present(seconds) else "never"
 
@@ -66,6 +73,27 @@ def count(value: int | None) -> str:
 
 def clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if present(ts) else "–"
+
+
+def venue_label(choice: dict) -> str:
+    """A live venue in words: Binance spot (testnet), or a ccxt exchange (its test network) through ccxt."""
+    testnet = choice.get("network") == "testnet"
+    if choice.get("kind") == "ccxt":
+        return f"{choice.get('exchange')}{' (test network)' if testnet else ''} through ccxt"
+    return "Binance spot testnet" if testnet else "Binance spot"
+
+
+def venue(instance: dict) -> str:
+    """Where an instance trades, in words: the simulated exchange, or a live venue on paper or LIVE (with the
+    credential); "–" for an external bot (Hive does not know)."""
+    choice = instance.get("venue")
+    if not choice:
+        return "–"
+    if choice.get("kind", "sim") == "sim":
+        return "simulated exchange"
+    if choice.get("mode") == "live":
+        return f"{venue_label(choice)} · LIVE ({instance.get('credential') or 'no credential'})"
+    return f"{venue_label(choice)} · paper"
 
 
 def restarts(instance: dict) -> str:

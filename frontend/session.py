@@ -73,6 +73,10 @@ DEFAULTS: dict[str, Any] = {
     "credentials_rotated": None,  # the last key rotation's answer, shown until the next save
     "credentials_venue": "binance_testnet",
     "instances_create_credential": "",
+    "instances_create_trading": "sim",  # simulated exchange, paper on a live venue, or live
+    "instances_create_live_venue": "binance_testnet",
+    "instances_create_ccxt_testnet": False,
+    "instances_create_confirm": None,  # a live instance's spec, waiting for the operator's confirmation
     # the detail's tabs and log viewer
     "instances_detail_tab": "Overview",  # the open tab: only it reads the backend
     "instances_log_query": "",

@@ -2,11 +2,13 @@
 
 Streamlit reads cookies only from the request that opened its websocket (`st.context.cookies`, once per browser
 session) and cannot set any, so a line of JavaScript in the page writes and clears it (`st.html`, not iframed):
-SameSite=Strict, expiring with the session, Secure over HTTPS. Script can read it (no HttpOnly from JavaScript);
-what it holds ends at its expiry or at Log out, and never contains the password.
+SameSite=Strict, expiring with the session, Secure over HTTPS; a session once forgotten is never written again.
+Script can read it (no HttpOnly from JavaScript); what it holds ends at its expiry or at Log out, and never contains
+the password.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from email.utils import formatdate
@@ -14,6 +16,9 @@ from email.utils import formatdate
 import streamlit as st
 
 NAME = "hive_session"
+# The browser's note of the session it last forgot (a digest, not the token): a write of that same session's cookie
+# that runs after the clear (an element of the page as it was before Log out, drawn again) does nothing.
+ENDED = "hive_session_ended"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,128}")  # secrets.token_urlsafe's alphabet; anything else is not ours
 
 
@@ -32,7 +37,8 @@ def write(token: str, expires_at: float) -> None:
     if not _TOKEN.fullmatch(token):
         raise ValueError("not a session token")
     cookie = f"{NAME}={token}; Path=/; Expires={formatdate(expires_at, usegmt=True)}; SameSite=Strict"
-    _script(f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');")
+    _script(f"if (localStorage.getItem({json.dumps(ENDED)}) !== {json.dumps(_digest(token))}) "
+            f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');")
 
 
 def clear(token: str) -> None:
@@ -41,4 +47,9 @@ def clear(token: str) -> None:
         return
     held = json.dumps(f"{NAME}={token}")
     gone = json.dumps(f"{NAME}=; Path=/; Max-Age=0; SameSite=Strict")
-    _script(f"if (document.cookie.split('; ').includes({held})) document.cookie = {gone};")
+    _script(f"localStorage.setItem({json.dumps(ENDED)}, {json.dumps(_digest(token))}); "
+            f"if (document.cookie.split('; ').includes({held})) document.cookie = {gone};")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]

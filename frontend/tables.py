@@ -37,6 +37,7 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
         {
             "Name": item["name"],
             "Runtime": f"{item['runtime']} @ {item['host']}" if item.get("host") else item["runtime"],
+            "Venue": fmt.venue(item),
             "State": state_label(shown_state(item)),
             "Reason": item.get("reason", ""),
             "Uptime": fmt.duration(item.get("uptime_s")),
@@ -52,6 +53,26 @@ def instances_frame(instances: list[dict]) -> pd.DataFrame:
             "Network": fmt.traffic(item.get("network_rx_bytes"), item.get("network_tx_bytes")),
         }
         for item in instances
+    ]
+    return pd.DataFrame(rows)
+
+
+def feed_frame(upstreams: list[dict]) -> pd.DataFrame:
+    """The market-data service's venue endpoints: one connection each, one subscription per stream, and how many
+    instances take each stream."""
+    rows = [
+        {
+            "Venue": item["stream_url"],
+            "Connected": "yes" if item["connected"] else "no",
+            "Behind the venue": fmt.lag(item.get("lag_ms")),
+            "Streams": len(item["streams"]),
+            "Instances per stream": ", ".join(f"{stream} ×{count}" for stream, count in item["streams"].items())
+            or "–",
+            "Messages": item["messages"],
+            "Gaps resynced": item["resyncs"],
+            "Reconnects": item["reconnects"],
+        }
+        for item in upstreams
     ]
     return pd.DataFrame(rows)
 

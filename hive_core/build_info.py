@@ -8,10 +8,10 @@ from pathlib import Path
 from types import ModuleType
 
 from hive_core import clock, scheduler
-from hive_core.market import local_book
+from hive_core.market import local_book, ws_frames
 from hive_core.orders import rate_limit
 
-HOT_PATH_MODULES: tuple[ModuleType, ...] = (clock, scheduler, local_book, rate_limit)
+HOT_PATH_MODULES: tuple[ModuleType, ...] = (clock, scheduler, local_book, rate_limit, ws_frames)
 
 
 def describe(module: ModuleType) -> str:

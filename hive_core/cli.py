@@ -24,6 +24,7 @@ from pathlib import Path
 from hive_core import __version__
 
 EXIT_USAGE = 2
+EXIT_VENUE = 3  # the venue could not be reached at start
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,19 +45,21 @@ def main(argv: list[str] | None = None) -> int:
 def _load(path: Path):
     """(config, resolved strategies), or a ConfigError naming the field; the credentials file, when the
     config names one, must exist and parse (its content is never printed)."""
-    from hive_core.config import load_instance_config
+    from hive_core.config import ConfigError, load_instance_config
     from hive_core.credentials import load_credentials
     from hive_core.loader import resolve_instance
+    from hive_core.venues import check_credentials
 
     config = load_instance_config(path)
+    credentials = None
     if config.credentials is not None:
-        load_credentials(path.resolve().parent / config.credentials.file)
+        credentials = load_credentials(path.resolve().parent / config.credentials.file)
     try:
+        check_credentials(config.venue, credentials)
         resolved = resolve_instance(config, base_dir=path.resolve().parent)
     except ValueError as error:
-        from hive_core.config import ConfigError
         raise ConfigError(f"{path}: {error}") from None
-    return config, resolved
+    return config, resolved, credentials
 
 
 def _config_error(error: Exception) -> int:
@@ -79,14 +82,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hive_core.config import ConfigError
     from hive_core.runtime import Runtime
     try:
-        config, resolved = _load(args.config)
+        config, resolved, credentials = _load(args.config)
     except ConfigError as error:
         return _config_error(error)
     from hive_core.loader import StrategyLoader, strategy_search_dirs
     _setup_logging(config.log_level)
     loader = StrategyLoader(strategy_search_dirs(config, args.config.resolve().parent))
-    runtime = Runtime(config, resolved, loader=loader, config_dir=args.config.resolve().parent)
-    asyncio.run(runtime.run())
+    try:
+        runtime = Runtime(config, resolved, loader=loader, config_dir=args.config.resolve().parent,
+                          credentials=credentials)
+        asyncio.run(runtime.run())
+    except ConfigError as error:
+        return _config_error(error)
+    except ConnectionError as error:   # the venue could not be reached at start (ccxt: its markets not loaded)
+        print(f"venue unreachable: {error}", file=sys.stderr)
+        return EXIT_VENUE
     return 0
 
 
@@ -123,6 +133,7 @@ def cmd_info(_args: argparse.Namespace) -> int:
     print(f"scheduler: {build_info.describe(scheduler)}")
     print(f"local order book: {build_info.describe(build_info.local_book)}")
     print(f"order rate limits: {build_info.describe(build_info.rate_limit)}")
+    print(f"market stream frames: {build_info.describe(build_info.ws_frames)}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")
     for warning in build_info.stale_warnings():
         print(f"warning: {warning}", file=sys.stderr)

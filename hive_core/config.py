@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hive_core.validation import describe_validation_error
 
@@ -114,23 +124,95 @@ def _default_rate_limits() -> list[RateLimitRule]:
     ]
 
 
+FeedAddress = Annotated[str | None, Field(
+    None, pattern=r"^(unix:/.+|ws://(127\.0\.0\.1|localhost|\[::1\]):\d+)$",
+    description="the host's market-data service (unix:<socket path> or ws://127.0.0.1:<port>): market data through "
+                "it, shared with the host's other instances; from the venue itself while it is away")]
+
+
 class SimVenueConfig(Frozen):
     """The simulated exchange: built in (started inside the instance) unless `url` names a running one."""
 
     kind: Literal["sim"] = "sim"
     url: str | None = Field(None, description="ws://host:port of a running venue; None starts the built-in one")
+    feed: FeedAddress = None
     rate_limits: list[RateLimitRule] = Field(default_factory=_default_rate_limits, min_length=1)
     trading_pairs: TradingPairs = Field(default_factory=lambda: ["BTC-USDT"])
     initial_prices: dict[str, float] = Field(default_factory=dict, description="mid price per pair; 100.0 when absent")
     volatility: float = Field(0.0005, ge=0, description="per-step relative std-dev of the mid price random walk")
     step_interval: float = Field(0.25, gt=0, description="seconds between simulated market steps")
     fee_rate: float = Field(0.001, ge=0, lt=0.1)
+    lot_step: float = Field(1e-8, ge=1e-8, description="LOT_SIZE: quantities are multiples of it (and at least it)")
+    min_notional: float = Field(0.0, ge=0, description="NOTIONAL: the least price x quantity of a limit order; 0: none")
     seed: int | None = None
     # Shape of the synthetic book and tape (hive_core additions; the defaults suit the demos).
     book_levels: int = Field(10, ge=1, le=100, description="price levels per side")
     book_spread_bps: float = Field(4.0, gt=0, description="best ask minus best bid, in basis points of mid")
     book_depth_quote: float = Field(20_000.0, gt=0, description="average size of one book level, in quote")
     trades_per_step: float = Field(1.0, ge=0, description="average number of public trades per step")
+
+
+# Binance spot's public addresses (its spot API documentation, "General API Information"): the market streams and
+# the WebSocket API live on different hosts, on the exchange and on its spot testnet alike.
+BINANCE_ENDPOINTS: dict[str, tuple[str, str]] = {   # network -> (stream base, WS API base)
+    "mainnet": ("wss://stream.binance.com:9443", "wss://ws-api.binance.com:443"),
+    "testnet": ("wss://stream.testnet.binance.vision", "wss://ws-api.testnet.binance.vision"),
+}
+
+
+class LiveVenueConfig(Frozen):
+    """What every venue outside the process has: its pairs, its limits, fees, and whether orders go out (`live`,
+    with the instance's credentials) or are matched here against its live book (`paper`, docs/paper-trading.md)."""
+
+    mode: Literal["paper", "live"] = Field(
+        "paper", description="paper: live market data, orders simulated locally; live: real orders with the "
+                             "instance's credentials")
+    trading_pairs: TradingPairs = Field(default_factory=lambda: ["BTC-USDT"])
+    rate_limits: list[RateLimitRule] = Field(
+        default_factory=_default_rate_limits, min_length=1,
+        description="until the venue publishes its own (on connect), and whatever window it does not publish")
+    fee_rate: float = Field(0.001, ge=0, lt=0.1, description="taker fee rate: estimates, and paper taker fills")
+    maker_fee_rate: float = Field(0.001, ge=0, lt=0.1, description="paper: the fee rate of resting fills")
+    step_interval: float = Field(0.1, gt=0, description="seconds between hand-overs of the received books")
+
+
+class BinanceVenueConfig(LiveVenueConfig):
+    """Binance spot, natively: market streams through the multiplexer, orders and the account's events over its
+    WebSocket API (hive_core/market/venue_client.py)."""
+
+    kind: Literal["binance"] = "binance"
+    network: Literal["mainnet", "testnet"] = Field("mainnet", description="testnet: Binance's spot test network")
+    stream_url: str | None = Field(None, description="the market streams' base address; Binance's own when absent")
+    feed: FeedAddress = None
+    api_url: str | None = Field(None, description="the WebSocket API's base address; Binance's own when absent")
+
+    @property
+    def venue_name(self) -> str:
+        """The name a credential for this venue is stored under."""
+        return "binance" if self.network == "mainnet" else "binance_testnet"
+
+    @property
+    def endpoints(self) -> tuple[str, str]:
+        """(stream base, WS API base): the configured ones, else Binance's for the network."""
+        stream, api = BINANCE_ENDPOINTS[self.network]
+        return self.stream_url or stream, self.api_url or api
+
+
+class CcxtVenueConfig(LiveVenueConfig):
+    """Another exchange, through ccxt (install the `ccxt` extra): one ccxt exchange object for all the instance's
+    strategies (hive_core/market/ccxt_venue.py); its WebSocket watchers where ccxt has them, else polling."""
+
+    kind: Literal["ccxt"] = "ccxt"
+    exchange: str = Field(pattern=r"^[a-z][a-z0-9]{1,39}$", description="ccxt's id of the exchange: kraken, okx, ...")
+    sandbox: bool = Field(False, description="the exchange's test network, where ccxt knows one")
+    urls: dict[str, Any] = Field(default_factory=dict, description="merged into ccxt's `urls`: other addresses")
+    options: dict[str, Any] = Field(default_factory=dict, description="merged into ccxt's `options`")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between polls where ccxt has no watcher")
+
+    @property
+    def venue_name(self) -> str:
+        """The name a credential for this venue is stored under: the exchange's id (with _testnet for its sandbox)."""
+        return f"{self.exchange}_testnet" if self.sandbox else self.exchange
 
 
 class PaperAccountConfig(Frozen):
@@ -187,11 +269,25 @@ class JournalConfig(Frozen):
         return self
 
 
+def _venue_kind(value: Any) -> str:
+    """A venue without a `kind` is the simulated one (configs written before there were others). The tags read
+    `kind=<kind>`, which error messages leave out of a field's path (hive_core/validation.py)."""
+    kind = value.get("kind", "sim") if isinstance(value, dict) else getattr(value, "kind", "sim")
+    return f"kind={kind}"
+
+
+VenueConfig = Annotated[
+    Annotated[SimVenueConfig, Tag("kind=sim")] | Annotated[BinanceVenueConfig, Tag("kind=binance")]
+    | Annotated[CcxtVenueConfig, Tag("kind=ccxt")],
+    Discriminator(_venue_kind, custom_error_type="venue_kind",
+                  custom_error_message="kind must name a venue kind: sim, binance or ccxt")]
+
+
 # `default_factory=<model>` below: mypy (without the pydantic plugin) takes defaulted fields for required ones.
 class InstanceConfig(Frozen):
     instance_id: Identifier
     strategies: list[StrategyEntry] = Field(min_length=1)
-    venue: SimVenueConfig = Field(default_factory=SimVenueConfig)  # type: ignore[arg-type]
+    venue: VenueConfig = Field(default_factory=SimVenueConfig)  # type: ignore[arg-type]
     paper: PaperAccountConfig = Field(default_factory=PaperAccountConfig)
     mqtt_bridge: MqttBridgeConfig = Field(default_factory=MqttBridgeConfig)  # type: ignore[arg-type]
     strategy_dirs: list[Path] = Field(default_factory=list, description="searched before the shipped examples")
@@ -214,6 +310,9 @@ class InstanceConfig(Frozen):
                     f"(venue.trading_pairs: {self.venue.trading_pairs})"
                 )
             self._check_quota_can_be_met(index, entry.quota)
+        if isinstance(self.venue, LiveVenueConfig) and self.venue.mode == "live" and self.credentials is None:
+            raise ValueError(f"venue.mode: live trading on {self.venue.venue_name} needs the venue's credentials "
+                             "(credentials.file); without them, choose mode paper")
         return self
 
     def _check_quota_can_be_met(self, index: int, quota: StrategyQuota) -> None:

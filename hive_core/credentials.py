@@ -1,8 +1,8 @@
 """The venue credentials an instance is given by whoever started it: a JSON file its config names.
 
 Read once at start (`hive_core run` and `hive_core check`); the object is frozen and its repr, str and
-dump hide the secret parts, so logging it or printing a config error never reveals them. Nothing trades
-with it yet: live venues come later.
+dump hide the secret parts, so logging it or printing a config error never reveals them. Requests are signed
+with it by market/signing.py (HMAC or Ed25519); no venue kind that trades live uses it yet.
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ callbacks for a strategy (order updates, books, trades, external events) are que
 after the current batch of ticks, so a strategy is never re-entered from inside its own hook.
 
 Orders: ONE `OrderManager` per venue (`self.orders`, built from the config's venue limits and every
-strategy's priority and quota) is the only way orders reach the venue. Realtime: its transport is
+strategy's priority and quota; in realtime the limits the venue publishes replace the configured ones once it
+connects) is the only way orders reach the venue. Realtime: its transport is
 the VenueClient's WS API connection (`VenueApiTransport`), so orders really travel over the socket
 and the venue's enforced limits apply, and updates come back as executionReports on the user data
 stream of that same connection; its timers are asyncio timers. Virtual time: it serves the
@@ -36,11 +37,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hive_core import build_info, metrics
 from hive_core.clock import Clock
-from hive_core.config import InstanceConfig
+from hive_core.config import ConfigError, InstanceConfig, SimVenueConfig
+from hive_core.credentials import VenueCredentials
 from hive_core.delivery import Delivery
 from hive_core.host import StrategyHost, StrategySlot, add_job
 from hive_core.loader import ResolvedStrategy, StrategyLoader
@@ -48,7 +50,7 @@ from hive_core.market.venue import Venue
 from hive_core.market.venue_client import VENUE_METRICS, VenueClient
 from hive_core.orders.manager import OrderManager
 from hive_core.orders.timers import LoopTimers, VirtualTimers
-from hive_core.orders.transport import InProcessTransport, VenueApiTransport
+from hive_core.orders.transport import InProcessTransport, OrderTransport
 from hive_core.remote.bridge import BRIDGE_METRICS, MqttBridge
 from hive_core.remote.commands import CommandRouter
 from hive_core.remote.controller import RemoteController
@@ -58,6 +60,7 @@ from hive_core.reports import Reports
 from hive_core.scheduler import INF, Job, Scheduler
 from hive_core.sim.exchange import SimExchange
 from hive_core.sim.server import SimServer
+from hive_core.venues import RealtimeVenue
 
 if TYPE_CHECKING:
     from hive_core.prometheus import MetricsServer
@@ -78,8 +81,10 @@ class Runtime:
 
     def __init__(self, config: InstanceConfig, resolved: list[ResolvedStrategy], *, realtime: bool = True,
                  start_time: float | None = None, max_failures: int | None = None,
-                 loader: StrategyLoader | None = None, config_dir: Path | None = None) -> None:
-        """`config_dir`: where the import command finds `<name>.yml` (the CLI passes the config's folder)."""
+                 loader: StrategyLoader | None = None, config_dir: Path | None = None,
+                 credentials: VenueCredentials | None = None) -> None:
+        """`config_dir`: where the import command finds `<name>.yml` (the CLI passes the config's folder);
+        `credentials`: the venue's, which live orders are signed with (hive_core/credentials.py)."""
         self.logger = logging.getLogger("hive.runtime")
         self.clock = Clock(realtime=realtime, start_time=time.time() if start_time is None else start_time)
         sched = config.scheduler
@@ -93,24 +98,29 @@ class Runtime:
         self.link = BridgeLink()
         slots: dict[str, StrategySlot] = {}     # filled by the host; read by the delivery and the reports
         self.delivery = Delivery(slots, self.scheduler.guard, self.link, self.logger)
-        # The venue. Virtual time: the in-process engine, stepped by slot 0. Realtime: a network venue
-        # (the embedded SimServer around this same engine when venue.url is None, started by run()),
-        # reached through one VenueClient: one stream connection + one WS API connection for all
-        # strategies; orders go over that WS API connection in both cases.
-        self.exchange = SimExchange(config.venue, self.clock.now)   # the engine (embedded or virtual)
-        self.venue: Venue = self.exchange
-        self.sim_server: SimServer | None = None
-        self.venue_client: VenueClient | None = None
+        # The venue. Virtual time: the in-process engine, stepped by slot 0 (backtests run on the simulated venue
+        # alone). Realtime: a network venue reached through one VenueClient (hive_core/venues.py): one stream
+        # connection + one WS API connection for all strategies; orders go over that WS API connection, or, paper
+        # trading on a live venue, to the paper venue that matches them here against the live book.
+        self.exchange = SimExchange(config.venue, self.clock.now) if isinstance(config.venue, SimVenueConfig) \
+            else None   # the engine (embedded or virtual)
+        self.realtime_venue: RealtimeVenue | None = None
         if realtime:
-            embedded = config.venue.url is None
-            client = VenueClient(config.venue.trading_pairs, fee_rate=config.venue.fee_rate, now=self.clock.now,
-                                 url=config.venue.url, fallback=self.exchange if embedded else None)
-            self.venue_client = self.venue = client
-            transport: Any = VenueApiTransport(client, on_send=client.track_request, on_answer=client.forget_refused)
+            live = self.realtime_venue = RealtimeVenue(config.venue, now=self.clock.now, credentials=credentials,
+                                                       engine=self.exchange)
+            self.venue_client: VenueClient | None = live.client
+            self.venue: Venue = live.venue
+            transport: OrderTransport = live.transport
             self.timers: LoopTimers | VirtualTimers = LoopTimers(time.monotonic)
             order_clock: Callable[[], float] = time.monotonic
-            self.metrics.add_instance_collector("venue", client.metrics, describe=VENUE_METRICS)
+            if live.client is not None:
+                self.metrics.add_instance_collector("venue", live.client.metrics, describe=VENUE_METRICS)
         else:
+            if self.exchange is None:
+                raise ConfigError(f"venue.kind: {config.venue.kind} trades in realtime only; backtests run on the "
+                                  "simulated venue (kind sim)")
+            self.venue_client = None
+            self.venue = self.exchange
             self.exchange.add_market_listener(self.delivery.on_market)
             transport = InProcessTransport(self.exchange)
             self.timers = VirtualTimers(self.clock.now())
@@ -147,27 +157,27 @@ class Runtime:
     # ---- venue --------------------------------------------------------------------------------
 
     def _step_venue(self, _now: float) -> None:
-        if self.venue_client is None:
-            self.exchange.step()                              # virtual time: step the engine here
-        else:
-            self.venue_client.drain(self.delivery.on_market)  # books/trades received since the last step
+        if self.realtime_venue is not None:
+            self.realtime_venue.drain(self.delivery.on_market)  # books/trades received since the last step
+        elif self.exchange is not None:
+            self.exchange.step()                                # virtual time: step the engine here
+
+    @property
+    def sim_server(self) -> SimServer | None:
+        """The embedded simulated venue, while it runs."""
+        return self.realtime_venue.sim_server if self.realtime_venue is not None else None
 
     async def start_venue(self, timeout: float = VENUE_SYNC_TIMEOUT) -> None:
-        """Realtime: start the embedded venue when no URL is configured, connect, wait for the books."""
-        client = self.venue_client
-        if client is None or client.mux is not None:
+        """Realtime: start the embedded venue when there is one, connect, wait (bounded) for the books."""
+        live = self.realtime_venue
+        if live is None or live.started:
             return
-        url = self.config.venue.url
-        if url is None:
-            self.sim_server = SimServer(self.config.venue, host="127.0.0.1", port=0, time_source=self.clock.now,
-                                        exchange=self.exchange)
-            await self.sim_server.start()
-            url = self.sim_server.url
-        synced = await client.start(url, user_data=True, timeout=timeout)
+        synced = await live.start(timeout)
+        self.orders.adopt_limits(live.published_limits)
         if not synced:
-            self.logger.warning("venue %s: order books not synced after %gs; continuing", url, timeout)
-        self.logger.info("venue %s%s: one stream and one API connection for %d strategies", url,
-                         " (embedded)" if self.sim_server is not None else "", len(self.host.slots))
+            self.logger.warning("venue %s: order books not synced after %gs; continuing", live.name, timeout)
+        self.logger.info("venue %s at %s: one connection set for %d strategies", live.name, live.address,
+                         len(self.host.slots))
 
     async def drain_orders(self, timeout: float = ORDER_DRAIN_WAIT) -> bool:
         """Wait (bounded) until the order manager has nothing queued or in flight; True when it got there."""
@@ -183,16 +193,14 @@ class Runtime:
         return True
 
     async def stop_venue(self) -> None:
-        if self.venue_client is not None:
+        live = self.realtime_venue
+        if live is not None:
             # Give the cancels sent by stop_all a moment to be confirmed (executionReports).
             loop = asyncio.get_running_loop()
             deadline = loop.time() + VENUE_CANCEL_WAIT
-            while self.venue_client.open_orders() and loop.time() < deadline:
+            while live.open_orders() and loop.time() < deadline:
                 await asyncio.sleep(0.02)
-            await self.venue_client.stop()
-        if self.sim_server is not None:
-            await self.sim_server.stop()
-            self.sim_server = None
+            await live.stop()
 
     # ---- loops -------------------------------------------------------------------------------
 

@@ -25,10 +25,16 @@ def describe_validation_error(error: ValidationError | Iterable[Mapping[str, Any
     problems = error.errors() if isinstance(error, ValidationError) else error
     parts = []
     for problem in problems:
-        location = ".".join(str(part) for part in (*([under] if under else []), *tuple(problem.get("loc", ()))[skip:]))
+        path = (*([under] if under else []), *tuple(problem.get("loc", ()))[skip:])
+        location = ".".join(str(part) for part in path if not _is_tag(part))
         message = str(problem.get("msg", ""))
         for prefix in _PYDANTIC_PREFIXES:
             message = message.removeprefix(prefix)
         text = f"{location}: {message}" if location else message
         parts.append(text[len(relative_to):] if relative_to and text.startswith(relative_to) else text)
     return "; ".join(parts) or "invalid value"
+
+
+def _is_tag(part: Any) -> bool:
+    """A tagged union's branch in a location (its Tag is written `kind=<value>`): not a field, so left out."""
+    return isinstance(part, str) and part.startswith("kind=")

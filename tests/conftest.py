@@ -23,31 +23,75 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 
 # Fixtures that start a real broker, server or process: a test using one, directly or through another
 # fixture, is an integration test.
-INTEGRATION_FIXTURES = frozenset({"mqtt_broker", "spawn_hive", "backend_factory", "venue_process", "backend",
-                                  "dashboard", "docker_engine"})
+INTEGRATION_FIXTURES = frozenset({"mqtt_broker", "spawn_hive", "backend_factory", "module_backend_factory",
+                                  "venue_process", "backend", "module_backend", "dashboard", "docker_engine"})
 # Directories whose every test belongs to one layer: the AppTest suite runs the real backend, the journey Chromium.
 DIRECTORY_LAYERS = {"frontend": "integration", "e2e": "e2e"}
 # Directories whose tests share one resource of the machine, so parallel workers (`make test`: pytest-xdist,
 # --dist loadgroup) run them in one worker, in turn: the Docker tests share one engine (started once per worker).
 SHARED_RESOURCE_GROUPS = {"docker": "docker-engine"}
 LAYERS = ("integration", "e2e", "slow", "fault")
+# The order the tests are handed out in (pytest-xdist gives each worker the next one when it is free). hive_core's long
+# tests and the linters (the benchmark runs, the build, the broker outage, mypy: fixed work, mostly CPU or waiting) go
+# first, so that the run does not end on one of them with the other workers idle. The browser tests are spread over the
+# rest, about one at a time: Chromium and the dashboard redraw every second while a page is open, so their CPU grows
+# with their duration, which grows when several of them run at once. Everything else keeps the files' order (the
+# pytest-xdist groups are handed out first anyway, each as one piece). The weights are rough seconds per test, for the
+# spreading only.
+BROWSER_SPREAD = 0.85  # of the rest's weight: the last browser test starts well before the end
+WEIGHTS = (("e2e", 60.0), ("slow", 25.0), ("fault", 25.0), ("integration", 3.0))
+APPTEST_WEIGHT, UNIT_WEIGHT = 12.0, 0.1
+
+
+def _weight(item: pytest.Item) -> float:
+    if item.get_closest_marker("xdist_group"):
+        return 0.0  # handed out before the single tests, wherever they are in the order
+    for name, weight in WEIGHTS:
+        if item.get_closest_marker(name):
+            return weight
+    return APPTEST_WEIGHT if _directory(item) == "frontend" else UNIT_WEIGHT
+
+
+def _goes_first(item: pytest.Item) -> bool:
+    return _directory(item) in ("hive_core", "") and any(item.get_closest_marker(name) for name in ("slow", "fault"))
+
+
+def _run_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    first = [item for item in items if _goes_first(item)]
+    browser = [item for item in items if item.get_closest_marker("e2e") and not _goes_first(item)]
+    rest = [item for item in items if not _goes_first(item) and not item.get_closest_marker("e2e")]
+    spacing = BROWSER_SPREAD * sum(map(_weight, rest)) / max(1, len(browser))
+    ordered, done, waiting = list(first), 0.0, list(browser)
+    for index, item in enumerate(rest):
+        # between two files only: a file's tests stay together (its module-scoped fixtures are set up once)
+        if index == 0 or item.path != rest[index - 1].path:
+            while waiting and done >= (len(browser) - len(waiting) + 0.5) * spacing:
+                ordered.append(waiting.pop(0))
+        ordered.append(item)
+        done += _weight(item)
+    return ordered + waiting
+
+
+def _directory(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks given here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by the fixtures it uses and its directory; one with none of the layers is `unit`.
     Explicit marks in the test files cover what this cannot see (sockets or processes opened without a
-    fixture, slow and fault tests)."""
+    fixture, slow and fault tests). Then put them in the order they run in (_run_order)."""
     for item in items:
         if INTEGRATION_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-        directory = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        directory = _directory(item)
         if directory in DIRECTORY_LAYERS:
             item.add_marker(DIRECTORY_LAYERS[directory])
         if directory in SHARED_RESOURCE_GROUPS:
             item.add_marker(pytest.mark.xdist_group(SHARED_RESOURCE_GROUPS[directory]))
         if not any(item.get_closest_marker(layer) for layer in LAYERS):
             item.add_marker(pytest.mark.unit)
+    items[:] = _run_order(items)
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from hive_core.config import (
     TradingPair,
     TradingPairs,
 )
+from hive_core.market.ccxt_names import ccxt_exchanges
 
 InstanceState = Literal["created", "starting", "running", "stopping", "stopped", "error"]
 
@@ -74,12 +75,60 @@ class InstanceRules(BaseModel):
     max_pairs: int
     min_memory_mb: int
     min_pids: int
+    ccxt_exchanges: list[str] = Field(description="the exchanges an instance can trade on through ccxt here (none "
+                                                  "without the ccxt extra)")
 
 
-INSTANCE_RULES = InstanceRules(id_pattern=ID_PATTERN, id_rule=ID_RULE, pair_pattern=PAIR_PATTERN, pair_rule=PAIR_RULE,
-                               max_pairs=MAX_PAIRS, min_memory_mb=MIN_MEMORY_MB, min_pids=MIN_PIDS)
+def instance_rules() -> InstanceRules:
+    return InstanceRules(id_pattern=ID_PATTERN, id_rule=ID_RULE, pair_pattern=PAIR_PATTERN, pair_rule=PAIR_RULE,
+                         max_pairs=MAX_PAIRS, min_memory_mb=MIN_MEMORY_MB, min_pids=MIN_PIDS,
+                         ccxt_exchanges=list(ccxt_exchanges()))
 
 DEFAULT_HOST = "local"
+
+
+class VenueChoice(Strict):
+    """Where an instance trades: the simulated exchange, or a live venue (Binance spot natively, another exchange
+    through ccxt) on live market data with orders simulated here (paper) or sent with a credential (live)."""
+
+    kind: Literal["sim", "binance", "ccxt"] = Field("sim", description="sim: the built-in simulated exchange")
+    exchange: str | None = Field(None, description="ccxt: the exchange's ccxt id (kraken, okx, ...); see "
+                                                   "GET /rules/instance for those installed")
+    network: Literal["mainnet", "testnet"] = Field("mainnet", description="a live venue: the exchange, or its test "
+                                                                          "network")
+    mode: Literal["paper", "live"] = Field(
+        "paper", description="a live venue: paper (live market data, orders simulated in the instance) or live (real "
+                             "orders, signed with the instance's credential)")
+
+    @model_validator(mode="after")
+    def _options_of_the_kind(self) -> VenueChoice:
+        if self.kind == "sim" and (self.network, self.mode) != ("mainnet", "paper"):
+            raise ValueError("network and mode: only for a live venue; the simulated exchange has neither")
+        if self.kind == "ccxt":
+            known = ccxt_exchanges()
+            if not known:
+                raise ValueError("kind ccxt: ccxt is not installed here (install hive's ccxt extra)")
+            if self.exchange is None:
+                raise ValueError("exchange: name the exchange (its ccxt id, e.g. kraken)")
+            if self.exchange not in known:
+                raise ValueError(f"exchange: {str(self.exchange)[:40]!r} is not an exchange ccxt knows; choose one of "
+                                 "those GET /rules/instance lists (ccxt_exchanges)")
+        elif self.exchange is not None:
+            raise ValueError("exchange: only for kind ccxt")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The venue's name, as credentials are stored for it: sim, binance, binance_testnet, or a ccxt exchange's
+        id (with _testnet for its test network)."""
+        if self.kind == "sim":
+            return "sim"
+        base = "binance" if self.kind == "binance" else str(self.exchange)
+        return base if self.network == "mainnet" else f"{base}_testnet"
+
+    @property
+    def live(self) -> bool:
+        return self.kind != "sim" and self.mode == "live"
 
 
 class InstanceCreate(Strict):
@@ -88,6 +137,8 @@ class InstanceCreate(Strict):
         "process", description="process: a local subprocess; docker: a container on one of the Docker hosts")
     strategies: list[StrategySpec] = Field(min_length=1)
     trading_pairs: TradingPairs = Field(default_factory=lambda: ["BTC-USDT"])
+    venue: VenueChoice = Field(default_factory=VenueChoice, description="where it trades; the simulated exchange "
+                                                                         "when absent")
     balances: Balances | None = Field(None, description="paper balances per strategy; runtime default when absent")
     start: bool = Field(True, description="start right after creating")
     restart_policy: RestartPolicy = Field(
@@ -111,6 +162,13 @@ class InstanceCreate(Strict):
                 raise ValueError(f"{', '.join(given)}: only for runtime docker; the process runtime runs hive_core "
                                  "from this checkout on this machine without limits (choose runtime docker, or "
                                  "leave them out)")
+        return self
+
+    @model_validator(mode="after")
+    def _live_with_a_credential(self) -> InstanceCreate:
+        if self.venue.live and self.credential is None:
+            raise ValueError(f"venue.mode: live trading on {self.venue.name} signs its orders with a credential: "
+                             f"name one stored for {self.venue.name} (credential), or choose mode paper")
         return self
 
     @model_validator(mode="after")
@@ -186,6 +244,8 @@ class InstanceOut(BaseModel):
     image_version: str | None = Field(None, description="docker: the Hive version its running container's image "
                                                         "was built from (label org.hive.version), when it says")
     limits: ResourceLimits | None = Field(None, description="docker: its limits")
+    venue: VenueChoice | None = Field(None, description="where it trades; None for an external bot")
+    credential: str | None = Field(None, description="the name of the credential it signs live orders with")
     pnl: PnlSummary = Field(default_factory=PnlSummary)
     pnl_unit: str | None = Field(None, description="the unit of `pnl` and its volume: the quote asset of the trading "
                                                    "pairs (USDT for BTC-USDT), 'mixed' when its strategies trade "

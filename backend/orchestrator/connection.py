@@ -1,8 +1,9 @@
-"""The backend's one MQTT connection to the whole fleet: connect, subscribe, reconnect, publish, request/reply.
+"""The backend's connection to the whole fleet: connect, subscribe, reconnect, publish, request/reply.
 
-It knows topics, not bots: every message other than a reply to one of its own requests goes to the
-listener it was given (the fleet's views, backend/orchestrator/fleet.py). Publishes made while the broker
-is unreachable are held and sent on reconnect; requests wait for their reply on a topic of their own.
+It knows topics, not bots: every message heard on the telemetry connection goes to the listener it was given
+(the fleet's views, backend/orchestrator/fleet.py); the control connection publishes and hears the replies to its
+own requests, each on a topic of its own. Publishes made while the broker is unreachable are held and sent on
+reconnect.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ class Pending:
             where = "" if connection.connected else " (the backend is not connected to the broker)"
             raise TimedOut("command_timeout", f"bot {self.bot!r} did not answer the {self.command!r} command "
                                               f"within {self.timeout:g} s{where}")
-        if connection.connected and (connection.generation != self.generation or self.settling):
+        if connection.control.connected and (connection.generation != self.generation or self.settling):
             connection.publish(self.topic, self.payload, qos=1)
 
     def reply(self) -> dict[str, Any]:
@@ -100,25 +101,119 @@ class Pending:
         return self.box[0]
 
 
+class Link:
+    """One MQTT client to the broker, kept connected: paho retries with back-off in its own network thread, and
+    every (re)connect subscribes again, counts a generation and sends what was published while it was down."""
+
+    def __init__(self, role: str, subscriptions: Callable[[], list[tuple[str, int]]],
+                 on_message: Callable[[mqtt.MQTTMessage], None]) -> None:
+        self.role = role
+        self._subscriptions = subscriptions
+        self._on_message = on_message
+        self._lock = threading.Lock()
+        self._client: mqtt.Client | None = None
+        self._address = ""
+        self._outbox: collections.deque[tuple[str, str | bytes, int]] = collections.deque(maxlen=MAX_OUTBOX)
+        self.generation = 0  # counts (re)connections
+        self.connected_at = 0.0  # monotonic time of the last (re)connection
+        self._connected = threading.Event()
+        self.disconnected_since: float | None = None
+        self.connected_since: float | None = None  # wall time of the last (re)connection
+        self.last_error: str = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def connect(self, host: str, port: int, login: tuple[str, str] | None) -> None:
+        self.disconnect()
+        client = nodelay(mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"hive-backend.{socket.gethostname()}.{os.getpid()}.{self.role}.{next(_ids)}",
+            clean_session=True,
+        ))
+        client.on_connect = self._connected_now
+        client.on_disconnect = self._lost
+        client.on_message = lambda _client, _userdata, message: self._on_message(message)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        if login is not None:
+            client.username_pw_set(*login)
+        self._client, self._address = client, f"{host}:{port}"
+        self.disconnected_since = time.time()
+        client.connect_async(host, port, keepalive=15)
+        client.loop_start()
+
+    def disconnect(self) -> None:
+        client, self._client = self._client, None
+        self._connected.clear()
+        if client is not None:
+            client.disconnect()
+            client.loop_stop()
+        self.disconnected_since = time.time()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def socket(self) -> Any:
+        return None if self._client is None else self._client.socket()
+
+    def _connected_now(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
+                       _properties: Any) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"the broker refused the connection: {reason_code}"
+            return
+        client.subscribe(self._subscriptions())
+        self.last_error = ""
+        self.disconnected_since = None
+        self.connected_since = time.time()
+        with self._lock:
+            self.generation += 1
+            self.connected_at = time.monotonic()
+            self._connected.set()
+            held = list(self._outbox)
+            self._outbox.clear()
+        for topic, payload, qos in held:  # sent in order, after the subscriptions (replies are heard)
+            client.publish(topic, payload, qos=qos)
+        log.info("fleet connection up (%s) at %s", self.role, self._address)
+
+    def _lost(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any) -> None:
+        was_connected = self._connected.is_set()
+        if was_connected:
+            log.warning("fleet connection lost (%s, %s)", self.role, reason_code)
+        self._connected.clear()
+        self.disconnected_since = self.disconnected_since or time.time()
+        if was_connected or not self.last_error:  # a refusal (a wrong login, say) stays what went wrong
+            self.last_error = f"connection lost ({reason_code})"
+
+    def publish(self, topic: str, data: str | bytes, qos: int) -> mqtt.MQTTMessageInfo | None:
+        """Publish now, or hold it (bounded) while the broker is unreachable and send it on reconnect."""
+        with self._lock:
+            client = self._client
+            if client is None or not self._connected.is_set():
+                self._outbox.append((topic, data, qos))
+                return None
+        return client.publish(topic, data, qos=qos)
+
+
 class FleetConnection:
+    """Two MQTT connections: `telemetry` hears every bot and the broker's statistics; `control` publishes (the
+    requests, events and alerts) and hears the replies. Apart, a reply never waits behind the fleet's messages:
+    at 1,000 bots, a burst of heartbeats took the one thread reading a shared connection tens of milliseconds, and
+    a command's reply queued behind it in the same stream."""
+
     def __init__(self, namespace: str, listener: Listener, retargeted: Callable[[], None] = lambda: None) -> None:
         """`listener` gets every message but replies; `retargeted` is called when `connect` points at a broker."""
         self.namespace = namespace
         self._listener = listener
         self._retargeted = retargeted
         self._lock = threading.Lock()
-        self._client: mqtt.Client | None = None
         self.node_id = f"hive-backend-{uuid.uuid4().hex[:12]}"
         self.reply_prefix = f"hive/rpc/{self.node_id}"
         self._waiting: dict[str, tuple[threading.Event | LoopSignal, list[dict[str, Any]]]] = {}
-        self._outbox: collections.deque[tuple[str, str | bytes, int]] = collections.deque(maxlen=MAX_OUTBOX)
-        self._generation = 0  # counts (re)connections
-        self._connected_at = 0.0  # monotonic time of the last (re)connection
         self._target: tuple[str, int] | None = None
-        self._connected = threading.Event()
-        self.disconnected_since: float | None = None
-        self.connected_since: float | None = None  # wall time of the last (re)connection
-        self.last_error: str = ""
+        self.telemetry = Link("telemetry", self._telemetry_topics, self._heard)
+        self.control = Link("control", lambda: [(f"{self.reply_prefix}/#", 1)], self._replied)
+        self._links = (self.telemetry, self.control)
 
     # --- connection ------------------------------------------------------------------------------
     @property
@@ -127,47 +222,46 @@ class FleetConnection:
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return all(link.connected for link in self._links)
 
     @property
     def generation(self) -> int:
-        """How many times it connected: a request sent before a reconnect is sent again."""
-        return self._generation
+        """How many times the control connection connected: a request sent before a reconnect is sent again."""
+        return self.control.generation
+
+    @property
+    def connected_since(self) -> float | None:
+        """Wall time of the telemetry connection's last (re)connection: nothing was heard before it."""
+        return self.telemetry.connected_since
+
+    @property
+    def disconnected_since(self) -> float | None:
+        """Since when a connection is down (the earliest of those down); None while both are up."""
+        down = [link.disconnected_since or time.time() for link in self._links if not link.connected]
+        return min(down) if down else None
+
+    @property
+    def last_error(self) -> str:
+        return next((link.last_error for link in self._links if link.last_error), "")
 
     def connect(self, host: str, port: int, force: bool = False, login: tuple[str, str] | None = None) -> None:
-        """(Re)point the connection at a broker; paho keeps retrying with back-off in its own thread.
+        """(Re)point the connections at a broker; paho keeps retrying with back-off in their own threads.
 
-        `force` starts a fresh connection even to the same address (a broker that was just started
+        `force` starts fresh connections even to the same address (a broker that was just started
         should not wait for the back-off of the previous attempts); `login` is the (username, password)
         of a broker that requires one."""
-        if self._target == (host, port) and self._client is not None and not force:
+        if self._target == (host, port) and self.telemetry.socket() is not None and not force:
             return
         self.disconnect()
-        client = nodelay(mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"hive-backend.{socket.gethostname()}.{os.getpid()}.{next(_ids)}",
-            clean_session=True,
-        ))
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.reconnect_delay_set(min_delay=1, max_delay=5)
-        if login is not None:
-            client.username_pw_set(*login)
         self._target = (host, port)
-        self._client = client
-        self.disconnected_since = time.time()
         self._retargeted()
-        client.connect_async(host, port, keepalive=15)
-        client.loop_start()
+        for link in self._links:
+            link.connect(host, port, login)
 
     def disconnect(self) -> None:
-        client, self._client, self._target = self._client, None, None
-        self._connected.clear()
-        if client is not None:
-            client.disconnect()
-            client.loop_stop()
-        self.disconnected_since = time.time()
+        self._target = None
+        for link in self._links:
+            link.disconnect()
 
     def abort_requests(self) -> None:
         """Call off every request waiting for its reply (the backend is stopping): each raises Unavailable now
@@ -178,60 +272,28 @@ class FleetConnection:
             arrived.set()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        deadline = time.monotonic() + timeout
+        return all(link.wait_connected(max(0.0, deadline - time.monotonic())) for link in self._links)
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
-                    _properties: Any) -> None:
-        if reason_code.is_failure:
-            self.last_error = f"the broker refused the connection: {reason_code}"
-            return
-        topics = [(f"{self.namespace}/+/{name}", 0) for name in BOT_TOPICS] + [("$SYS/broker/#", 0),
-                                                                                (f"{self.reply_prefix}/#", 1)]
-        client.subscribe(topics)
-        self.last_error = ""
-        self.disconnected_since = None
-        self.connected_since = time.time()
-        with self._lock:
-            self._generation += 1
-            self._connected_at = time.monotonic()
-            self._connected.set()
-            held = list(self._outbox)
-            self._outbox.clear()
-        for topic, payload, qos in held:  # sent in order, after the subscriptions (replies are heard)
-            client.publish(topic, payload, qos=qos)
-        log.info("fleet connection up at %s", self._target)
+    def _telemetry_topics(self) -> list[tuple[str, int]]:
+        return [(f"{self.namespace}/+/{name}", 0) for name in BOT_TOPICS] + [("$SYS/broker/#", 0)]
 
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason_code: Any,
-                       _properties: Any) -> None:
-        was_connected = self._connected.is_set()
-        if was_connected:
-            log.warning("fleet connection lost (%s)", reason_code)
-        self._connected.clear()
-        self.disconnected_since = self.disconnected_since or time.time()
-        if was_connected or not self.last_error:  # a refusal (a wrong login, say) stays what went wrong
-            self.last_error = f"connection lost ({reason_code})"
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _heard(self, message: mqtt.MQTTMessage) -> None:
         try:
-            if message.topic.startswith(self.reply_prefix + "/"):
-                self._handle_reply(message.topic.removeprefix(self.reply_prefix + "/"), bytes(message.payload))
-            else:
-                self._listener(message.topic, bytes(message.payload), time.time())
+            self._listener(message.topic, bytes(message.payload), time.time())
         except Exception:  # a malformed message must never take the connection down
             log.exception("cannot handle a message on %s", message.topic)
 
+    def _replied(self, message: mqtt.MQTTMessage) -> None:
+        if message.topic.startswith(self.reply_prefix + "/"):
+            self._handle_reply(message.topic.removeprefix(self.reply_prefix + "/"), bytes(message.payload))
+
     # --- publishing and request/reply -----------------------------------------------------------
     def publish(self, topic: str, payload: dict[str, Any] | str | bytes, qos: int = 1) -> mqtt.MQTTMessageInfo | None:
-        """Publish now, or hold it (bounded) while the broker is unreachable and send it on reconnect.
-
-        Returns paho's message info when sent now (`wait_for_publish` tells it reached the broker), None when held."""
-        data = payload if isinstance(payload, str | bytes) else json.dumps(payload)
-        with self._lock:
-            client = self._client
-            if client is None or not self._connected.is_set():
-                self._outbox.append((topic, data, qos))
-                return None
-        return client.publish(topic, data, qos=qos)
+        """Publish now on the control connection, or hold it (bounded) while the broker is unreachable and send it on
+        reconnect. Returns paho's message info when sent now (`wait_for_publish` tells it reached the broker), None
+        when held."""
+        return self.control.publish(topic, payload if isinstance(payload, str | bytes) else json.dumps(payload), qos)
 
     def request(self, bot: str, command: str, data: dict[str, Any], timeout: float | None = None,
                 msg_id: str | None = None) -> dict[str, Any]:
@@ -280,9 +342,10 @@ class FleetConnection:
 
     def _reconnected_recently(self) -> bool:
         """A reconnect (not the first connection) happened less than RECONNECT_SETTLE ago, or none is up now."""
-        if not self.connected:
+        control = self.control
+        if not control.connected:
             return True
-        return self._generation > 1 and time.monotonic() - self._connected_at < RECONNECT_SETTLE
+        return control.generation > 1 and time.monotonic() - control.connected_at < RECONNECT_SETTLE
 
     def _handle_reply(self, msg_id: str, payload: bytes) -> None:
         try:

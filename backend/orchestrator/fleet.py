@@ -18,8 +18,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from backend.broker.base import BrokerStats
 from backend.orchestrator.connection import FleetConnection
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 SYS_TOPICS = ("clients/connected", "messages/received", "messages/sent", "uptime")
 STRATEGY_LOGGER_PREFIX = "hive.strategy."
 MAX_PENDING = 50_000  # per queue; beyond it the oldest entries are dropped (the store is far behind)
+READ_CHUNK = 50  # bots read per hold of the fleet's lock (Fleet.each)
+T = TypeVar("T")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -99,8 +102,8 @@ class BotView:
     @property
     def last_alive(self) -> float | None:
         """The last sign of life: a heartbeat or an 'online' announcement."""
-        times = [t for t in (self.last_heartbeat, self.last_online) if t is not None]
-        return max(times) if times else None
+        heartbeat, online = self.last_heartbeat, self.last_online
+        return online if heartbeat is None else heartbeat if online is None or heartbeat >= online else online
 
 
 class Fleet:
@@ -295,10 +298,20 @@ class Fleet:
             view = self._bots.get(name)
             return None if view is None else _copy(view)
 
-    def bots(self) -> list[tuple[str, BotView]]:
-        """Every bot heard and a copy of what was heard of it, by name (taken together)."""
+    def each(self, read: Callable[[str, BotView], T]) -> list[T]:
+        """`read(name, view)` of every bot heard, by name, without copying the views: called under the lock, which
+        is taken READ_CHUNK bots at a time (so the MQTT thread never waits for the whole fleet), `read` must be
+        quick and keep nothing of the view."""
         with self._lock:
-            return [(name, _copy(self._bots[name])) for name in sorted(self._bots)]
+            names = sorted(self._bots)
+        results = []
+        for start in range(0, len(names), READ_CHUNK):
+            with self._lock:
+                for name in names[start:start + READ_CHUNK]:
+                    view = self._bots.get(name)
+                    if view is not None:  # not forgotten meanwhile
+                        results.append(read(name, view))
+        return results
 
     def heard_reply(self, bot: str, command: str, data: dict[str, Any], reply: dict[str, Any]) -> None:
         """A bot's reply to a command sent to it (by this backend): note what it says of its strategy."""
@@ -367,8 +380,10 @@ class Fleet:
 
 
 def _copy(view: BotView) -> BotView:
+    """A copy that the MQTT thread's later changes leave alone. A strategy's `performance` and `custom_info` are
+    shared, not copied: a report replaces them whole and nothing changes them in place."""
     return BotView(view.last_heartbeat, view.last_online, view.last_offline, view.last_seen,
-                   {k: StrategyView(dict(v.performance), dict(v.custom_info), v.status, v.error, v.at, v.pnl)
+                   {k: StrategyView(v.performance, v.custom_info, v.status, v.error, v.at, v.pnl)
                     for k, v in view.strategies.items()}, view.first_seen, view.last_stop, said=view.said,
                    last_disconnect=view.last_disconnect)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,32 +30,36 @@ from backend.strategies.library import StrategyLibrary
 
 class InstanceFiles:
     def __init__(self, data_dir: Path, library: StrategyLibrary, namespace: str, heartbeat_interval: float,
-                 pnl_interval: float = 5.0) -> None:
+                 pnl_interval: float = 5.0, venue_endpoints: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.instances_dir = data_dir / "instances"
         self.archive_dir = data_dir / "archived"
         self.library = library
         self.namespace = namespace
         self.heartbeat_interval = heartbeat_interval
         self.pnl_interval = pnl_interval
+        self.venue_endpoints = dict(venue_endpoints or {})
 
     def folder(self, name: str) -> Path:
         return self.instances_dir / name
 
     def write(self, spec: InstanceCreate, folder: Path, broker: tuple[str, int],
               credentials: dict[str, Any] | None = None, mqtt_login: tuple[str, str] | None = None,
-              root: Path | None = None, pinned: dict[str, int] | None = None) -> tuple[Path, dict[str, int]]:
+              root: Path | None = None, pinned: dict[str, int] | None = None,
+              feed: str | None = None) -> tuple[Path, dict[str, int]]:
         """Write the config and the uploaded strategies' sources (the latest version, or the one `pinned` names for
         a strategy the operator reloaded with a chosen version), the credentials file and the broker login file when
         given; returns the config path and the strategies' versions. `root` is where the instance sees `folder` (a
-        container's mount point; `folder` itself when None): the config's paths are written below it."""
+        container's mount point; `folder` itself when None): the config's paths are written below it. `feed`: the
+        host's market-data service, for a venue that takes its market data through it."""
         uploaded = self.library.latest_sources({s.strategy for s in spec.strategies})
         for name, version in (pinned or {}).items():
             if name in uploaded:
                 uploaded[name] = (version, self.library.version(name, version).source)
         host, port = broker
         config = build_config(spec, root or folder, host, port, self.namespace, self.heartbeat_interval,
-                              with_credentials=credentials is not None, with_mqtt_auth=mqtt_login is not None,
-                              pnl_interval=self.pnl_interval)
+                              with_credentials=credentials is not None or spec.venue.live,
+                              with_mqtt_auth=mqtt_login is not None, pnl_interval=self.pnl_interval,
+                              venue_endpoints=self.venue_endpoints, feed=feed)
         config_path = write_instance_files(folder, config, {n: src for n, (_v, src) in uploaded.items()})
         remove_credentials_file(folder)
         if credentials is not None:
@@ -84,6 +89,10 @@ class InstanceFiles:
         sandbox, _how = self.library.sandboxes.get()
         if sandbox is None:
             return
+        # Checked as paper: the credential a live instance signs with is handed to its process alone (the service
+        # checks that it is stored, and stored for the venue).
+        if spec.venue.live:
+            spec = spec.model_copy(update={"venue": spec.venue.model_copy(update={"mode": "paper"})})
         with tempfile.TemporaryDirectory(prefix="hive-check-") as directory:
             config_path, _versions = self.write(spec, Path(directory), broker)
             try:

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from anyio import to_thread
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from backend.domain.alerts import AlertKind
 from backend.domain.instances import InstanceCreate, InstanceOut, StateChange
 from backend.domain.startup import Startup
 from backend.errors import BotRefused, Conflict, HiveError, InvalidInput, NotFound, Unavailable, not_found
+from backend.feed.manager import FeedManager
 from backend.orchestrator.alerts import AlertService
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
@@ -61,9 +62,13 @@ MAX_REFUSAL = 2_000  # characters of a bot's error reply passed on
 
 class InstanceService:
     def __init__(self, settings: Settings, store: Store, fleet: Fleet, broker: BrokerManager,
-                 runtimes: dict[str, Runtime], library: StrategyLibrary, credentials: CredentialService) -> None:
+                 runtimes: dict[str, Runtime], library: StrategyLibrary, credentials: CredentialService,
+                 feed: FeedManager | None = None) -> None:
+        """`feed`: the host's market-data service, whose address instances are given where their runtime reaches it
+        (Runtime.feed_address)."""
         self.settings = settings
         self.credentials = credentials
+        self.feed = feed
         self.store = store
         self.fleet = fleet
         self.broker = broker
@@ -71,14 +76,16 @@ class InstanceService:
         self.library = library
         # (a PnL point per performance report, 1 s, when the setting is 0)
         self.files = InstanceFiles(settings.data_dir, library, settings.namespace(),
-                                   settings.heartbeat_interval, settings.pnl_snapshot_interval or 1.0)
+                                   settings.heartbeat_interval, settings.pnl_snapshot_interval or 1.0,
+                                   {name: (where.stream_url, where.api_url)
+                                    for name, where in settings.venue_endpoints.items()})
         self.audit = CommandAudit(store, fleet.connection, fleet.heard_reply)
         self.recorder = FleetRecorder(store, fleet, settings.log_lines_per_instance, self.audit,
                                       settings.external_rows_per_bot)
         self._resources: dict[str, Resources] = {}
         self.resource_history = ResourceHistory()
         self.queries = InstanceQueries(store, fleet, self.recorder, broker, Thresholds.of(settings),
-                                       settings.external_gone_after, self._resources, settings.supervisor_interval)
+                                       settings.external_gone_after, self._resources)
         self._lock = threading.RLock()
         self.alerts = AlertService(store, fleet.connection, settings.alert_webhook_url, settings.alert_webhook_timeout)
         self._raised: list[tuple[str, AlertKind, str]] = []  # alerts to send once the transaction that saw them ends
@@ -165,6 +172,10 @@ class InstanceService:
             raise InvalidInput("unknown_credential",
                                f"unknown credential {spec.credential!r}; stored: {', '.join(stored) or 'none'} "
                                "(add it under Credentials first)")
+        if spec.venue.live and (held := self.credentials.get(cast(str, spec.credential)).venue) != spec.venue.name:
+            raise InvalidInput("credential_venue",
+                               f"credential {spec.credential!r} is stored for {held}, not for {spec.venue.name}: "
+                               f"choose one stored for {spec.venue.name}")
         runtime = self.runtimes[spec.runtime]
         spec = runtime.check(spec)
         self.files.check(spec, runtime.broker_address(spec, self.broker.address()))
@@ -278,12 +289,15 @@ class InstanceService:
         `cause` leads the reason: None for the operator's start, the restart in words for the supervisor's."""
         folder = self.files.folder(row.name)
         spec = InstanceCreate.model_validate(row.spec["create"])
-        credentials = self.credentials.for_instance(spec.credential) if spec.credential is not None else None
+        # Handed only to a process that signs orders with it: a simulated or paper instance gets none.
+        credentials = self.credentials.for_instance(spec.credential) \
+            if spec.credential is not None and spec.venue.live else None
         runtime = self._runtime(row)
         pinned = row.spec.get("pinned") or {}
+        feed = runtime.feed_address(spec, self.feed.address) if self.feed is not None else None
         config_path, versions = self.files.write(spec, folder, runtime.broker_address(spec, self.broker.address()),
                                                  credentials, self.broker.instance_login(row.name),
-                                                 root=runtime.instance_root(folder), pinned=pinned)
+                                                 root=runtime.instance_root(folder), pinned=pinned, feed=feed)
         row.spec = {"create": row.spec["create"], "versions": versions} | ({"pinned": pinned} if pinned else {})
         row.config_path = str(config_path)
         try:
@@ -410,7 +424,6 @@ class InstanceService:
                 continue  # deleted meanwhile
             except Exception:
                 log.exception("cannot evaluate instance %s", name)
-        self.queries.refresh_external()
 
     def _note_departures(self) -> None:
         """Hand the fleet the bots whose MQTT client the broker's log says left (a clean DISCONNECT or a lost

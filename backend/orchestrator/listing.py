@@ -1,17 +1,70 @@
-"""The fleet listing's rules, as pure functions over the instances as the API shows them: sorting and paging,
-the unit of a PnL, and the fleet's totals."""
+"""The fleet listing's rules, as pure functions over the instances as the API shows them (or anything with the
+same figures: Listed): sorting and paging, the unit of a PnL, and the fleet's totals."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
-from backend.domain.instances import FleetTotals, InstanceOut, InstanceQuery, PnlSummary
+from backend.domain.instances import FleetTotals, InstanceQuery, PnlSummary
+
+
+class Figures(Protocol):
+    @property
+    def realized(self) -> float: ...
+    @property
+    def unrealized(self) -> float: ...
+    @property
+    def total(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+
+
+class Listed(Protocol):
+    """What the listing sorts, filters and sums an instance by (InstanceOut has it all)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def late(self) -> bool: ...
+    @property
+    def runtime(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def pnl(self) -> Figures: ...
+    @property
+    def pnl_unit(self) -> str | None: ...
+    @property
+    def trade_count(self) -> int: ...
+    @property
+    def uptime_s(self) -> float | None: ...
+    @property
+    def last_heartbeat_age_s(self) -> float | None: ...
+    @property
+    def cpu_percent(self) -> float | None: ...
+    @property
+    def memory_bytes(self) -> int | None: ...
+    @property
+    def network_rx_bytes(self) -> int | None: ...
+    @property
+    def network_tx_bytes(self) -> int | None: ...
+    @property
+    def strategy_count(self) -> int: ...
+    @property
+    def created_at(self) -> float: ...
+
+
+L = TypeVar("L", bound=Listed)
 
 MIXED = "mixed"
 STATE_ORDER = {"error": 0, "starting": 1, "stopping": 2, "running": 3, "created": 4, "stopped": 5}
 
-_SORT_KEYS: dict[str, Callable[[InstanceOut], Any]] = {
+_SORT_KEYS: dict[str, Callable[[Listed], Any]] = {
     "name": lambda i: i.name,
     "state": lambda i: STATE_ORDER.get(i.state, 9),
     "runtime": lambda i: i.runtime,
@@ -30,7 +83,7 @@ _SORT_KEYS: dict[str, Callable[[InstanceOut], Any]] = {
 }
 
 
-def page(instances: list[InstanceOut], query: InstanceQuery) -> tuple[list[InstanceOut], int]:
+def page(instances: Sequence[L], query: InstanceQuery) -> tuple[list[L], int]:
     """`instances` (sorted by name) in the query's order, the query's page of them, and how many there are.
 
     Instances without the sort key's value (no heartbeat yet, no CPU figure) come last in either direction; ties
@@ -55,7 +108,7 @@ def pnl_unit(pairs: Iterable[str]) -> str | None:
     return None if not quotes else quotes.pop() if len(quotes) == 1 else MIXED
 
 
-def totals(instances: list[InstanceOut], unreachable: str) -> FleetTotals:
+def totals(instances: Sequence[Listed], unreachable: str) -> FleetTotals:
     """The sums over `instances`; `unreachable` is how the reason of a running instance the broker cannot reach
     begins (those are counted apart)."""
     units = {item.pnl_unit for item in instances if item.pnl_unit is not None}

@@ -4,18 +4,19 @@ Instances created here are read from the store, with what the fleet hears laid o
 heard under the namespace shows as an instance of runtime `external`, derived from what was heard alone, until it
 has been silent for `gone_after`: then it is listed apart (gone) until it speaks again or is forgotten.
 The listing filters, sorts and pages (InstanceQuery) and sums the fleet up (FleetTotals) from one read of the
-store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. The
-external bots' summary rows (the dashboard's view) are built once per supervisor round while someone lists
-(`refresh_external`: every round until KEEP_WARM after the last listing), not per request: at 2,000 bots building
-them took hundreds of ms, so a summary listing shows them as a recent round built them (at most STALE_ROUNDS rounds
-ago; older, as after a quiet spell, the listing builds them itself).
+store: the instance rows, and one grouped count of the trades (TRADE_COUNT_TTL), whatever the fleet's size. An
+external bot is first only marked (ExternalMark: its state and the figures a listing sorts and sums by), read
+under the fleet's lock without copying what was heard of it; only the bots on the page get a row built. Building
+every bot's row for each listing took hundreds of ms at 2,000 bots; building them in every supervisor round
+instead held the interpreter tens of ms a second, which the commands answered meanwhile waited for.
 """
 from __future__ import annotations
 
 import bisect
 import logging
 import time
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -55,8 +56,6 @@ from backend.store.repositories.telemetry import Bot, TelemetryRepository
 
 MAX_ERROR_CHARS = 16_000  # of one error line's text (its stack trace included) in GET /errors
 TRADE_COUNT_TTL = 2.0  # s a grouped count of the trades is reused (the dashboard lists every couple of seconds)
-STALE_ROUNDS = 5  # rounds after which a summary listing builds the external bots' rows itself
-KEEP_WARM = 30.0  # s after a summary listing during which each round builds them (clients poll every few seconds)
 REPORTED = (State.RUNNING, State.STARTING)  # states in which what the bot last reported still holds
 LIVE = (State.STARTING, State.RUNNING, State.STOPPING)  # states in which its process runs
 
@@ -65,13 +64,41 @@ class BrokerAddress(Protocol):
     def address(self) -> tuple[str, int]: ...
 
 
+class _Marked(NamedTuple):
+    """ExternalMark's fields."""
+
+    name: str
+    state: str
+    reason: str
+    late: bool
+    state_since: float
+    created_at: float
+    last_heartbeat_age_s: float | None
+    pnl: ReportedPnl
+    strategy_count: int
+    trade_count: int
+
+
+class ExternalMark(_Marked):
+    """What a listing needs of an external bot to filter, sort, page and sum it (listing.Listed); what is the same
+    for every external bot is not a field (a listing makes thousands of marks)."""
+
+    __slots__ = ()
+    runtime = "external"
+    host = None
+    uptime_s = None
+    cpu_percent = None
+    memory_bytes = None
+    network_rx_bytes = None
+    network_tx_bytes = None
+    pnl_unit = None
+
+
 class InstanceQueries:
     def __init__(self, store: Store, fleet: Fleet, recorder: FleetRecorder, broker: BrokerAddress,
-                 limits: Thresholds, gone_after: float, resources: dict[str, Resources],
-                 round_interval: float = 1.0) -> None:
+                 limits: Thresholds, gone_after: float, resources: dict[str, Resources]) -> None:
         """`resources` is the latest resource use per live instance, kept up to date by the instance service; an
-        external bot silent for `gone_after` seconds is gone; `round_interval` is the supervisor's, which rebuilds
-        the external bots' rows."""
+        external bot silent for `gone_after` seconds is gone."""
         self.store = store
         self.fleet = fleet
         self.recorder = recorder
@@ -80,10 +107,6 @@ class InstanceQueries:
         self.gone_after = gone_after
         self.resources = resources
         self._trade_counts: tuple[float, dict[Bot, int]] = (0.0, {})
-        self.round_interval = round_interval
-        # The external bots' summary rows, by name, and when they were built (monotonic); when a listing last used them.
-        self._external: tuple[float, list[InstanceOut]] = (float("-inf"), [])
-        self._listed_at = float("-inf")
 
     def broker_words(self) -> str:
         host, port = self.broker.address()
@@ -93,36 +116,65 @@ class InstanceQueries:
     def all(self, summary: bool = False) -> list[InstanceOut]:
         """The instances the backend created, and every other bot heard under the namespace (runtime external);
         without their per-strategy entries when `summary`."""
-        return self._listed(InstanceQuery(view="summary" if summary else "full"))
+        return self._rows(self._listed(InstanceQuery(view="summary" if summary else "full")), summary)
 
     def listing(self, query: InstanceQuery) -> tuple[list[InstanceOut], int]:
         """The page of the instances that pass the query's filters, in its order, and how many passed."""
-        return page(self._listed(query), query)
+        listed, total = page(self._listed(query), query)
+        return self._rows(listed, query.view == "summary"), total
 
     def totals(self, query: InstanceQuery) -> FleetTotals:
         """The sums over the instances that pass the query's filters (offset and limit aside)."""
         return totals(self._listed(query.model_copy(update={"view": "summary"})), BROKER_UNREACHABLE)
 
-    def _listed(self, query: InstanceQuery) -> list[InstanceOut]:
-        """The instances that pass the filters, by name. Rows are left out by their stored columns before anything
-        is built of them; the text, which may be in the derived reason, is matched last."""
+    def _listed(self, query: InstanceQuery) -> list[InstanceOut | ExternalMark]:
+        """The instances that pass the filters, by name: the backend's own as rows, the external bots marked.
+        Rows are left out by their stored columns before anything is built of them; the text, which may be in the
+        derived reason, is matched last."""
         summary = query.view == "summary"
         with self.store.session() as session:
             rows = [row for row in InstanceRepository(session).all() if _passes(row, query)]
             counts = self._counts(session)
-            out = [self.out(session, row, summary, counts.get(row.id, 0)) for row in rows]
+            out: list[InstanceOut | ExternalMark] = [self.out(session, row, summary, counts.get(row.id, 0))
+                                                     for row in rows]
             ours = set(InstanceRepository(session).names())
         if query.runtime in (None, "external") and query.host is None:
-            externals = self._external_summaries() if summary else self._external_rows(summary=False)
-            out += [external for external in externals
-                    if external.name not in ours and (not query.state or external.state in query.state)]
+            out += [mark for mark in self._marks(ours, counts) if not query.state or mark.state in query.state]
         if query.q:
             text = query.q.casefold()
             out = [item for item in out if text in item.name.casefold() or text in item.reason.casefold()]
         return sorted(out, key=lambda instance: instance.name)
 
-    def _gone(self, view: BotView, now: float) -> bool:
-        return now - (view.last_seen or view.first_seen or now) > self.gone_after
+    def _rows(self, listed: list[InstanceOut | ExternalMark], summary: bool) -> list[InstanceOut]:
+        """The rows of what was listed: the external bots' built now (with their strategies unless `summary`)."""
+        return [item if isinstance(item, InstanceOut)
+                else self._external_row(item, None if summary else self.fleet.bot(item.name)) for item in listed]
+
+    def _marks(self, ours: set[str], counts: dict[Bot, int]) -> list[ExternalMark]:
+        """Every bot heard that the backend did not create and that is not gone, marked."""
+        now = time.time()
+        marked, seen_since = self._marker(now), now - self.gone_after
+        return [mark for mark in self.fleet.each(
+            lambda name, view: None if name in ours or (view.last_seen or view.first_seen or now) < seen_since
+            else marked(name, view, counts.get(name, 0))) if mark is not None]
+
+    def _marker(self, now: float) -> Callable[[str, BotView, int], ExternalMark]:
+        """mark(name, view, trade count) of an external bot as of `now`, the broker's state read once for all."""
+        connection, limits, broker = self.fleet.connection, self.limits, self.broker_words()
+        down = broker_down(connection.connected, connection.disconnected_since, now)
+        silence_from = self.fleet.silence_counts_from()
+
+        def mark(name: str, view: BotView, trade_count: int) -> ExternalMark:
+            state, reason = external_state(view, now, down, broker, limits.heartbeat_timeout, limits.late_after,
+                                           silence_from)
+            first = view.first_seen or view.last_seen or now
+            since = max(view.last_alive or first, view.last_offline or first, view.said.at if view.said else first,
+                        first)
+            heartbeat = view.last_heartbeat
+            return ExternalMark(name, state.value, reason, is_late(state, reason), since, first,
+                                None if heartbeat is None else round(now - heartbeat, 1),
+                                _summed_pnl(view.strategies.values()), len(view.strategies), trade_count)
+        return mark
 
     def gone(self) -> list[GoneBot]:
         """The external bots silent for longer than `gone_after`, by name."""
@@ -132,34 +184,6 @@ class InstanceQueries:
         return [GoneBot(name=name, first_heard=first, last_heard=last)
                 for name, first, last in self.fleet.heard_bots()
                 if name not in ours and now - (last or first or now) > self.gone_after]
-
-    def refresh_external(self) -> None:
-        """The supervisor's round: build the external bots' summary rows again while a listing used them lately
-        (nobody listing, nothing built)."""
-        if time.monotonic() - self._listed_at < KEEP_WARM:
-            self._build_summaries()
-
-    def _external_summaries(self) -> list[InstanceOut]:
-        """The external bots' summary rows as the last round built them; built now when none did lately (the first
-        listing after a quiet spell, or a supervisor far behind: a round may take seconds under load)."""
-        self._listed_at = time.monotonic()
-        built_at, rows = self._external
-        return self._build_summaries() if time.monotonic() - built_at > STALE_ROUNDS * self.round_interval else rows
-
-    def _build_summaries(self) -> list[InstanceOut]:
-        built_at = time.monotonic()
-        rows = self._external_rows(summary=True)
-        self._external = (built_at, rows)
-        return rows
-
-    def _external_rows(self, summary: bool) -> list[InstanceOut]:
-        """Every bot heard that the backend did not create and that is not gone, as the API shows it, by name."""
-        now = time.time()
-        with self.store.session() as session:
-            ours = set(InstanceRepository(session).names())
-            counts = self._counts(session)
-        return [self._external_out(name, view, now, summary, counts.get(name, 0)) for name, view in self.fleet.bots()
-                if name not in ours and not self._gone(view, now)]
 
     def _counts(self, session: Session) -> dict[Bot, int]:
         at, counts = self._trade_counts
@@ -178,7 +202,7 @@ class InstanceQueries:
             raise not_found("instance", name)
         with self.store.session() as session:
             trade_count = TelemetryRepository(session).trade_count(name)
-        return self._external_out(name, view, time.time(), trade_count=trade_count)
+        return self._external_row(self._marker(time.time())(name, view, trade_count), view)
 
     def known_names(self) -> list[str]:
         with self.store.session() as session:
@@ -223,32 +247,28 @@ class InstanceQueries:
             network_rx_bytes=resources.network_rx_bytes, network_tx_bytes=resources.network_tx_bytes,
             host=spec.host if docker else None, image=spec.image if docker else None,
             image_version=(handle.locator.get("image_version") or None) if docker and handle is not None else None,
-            limits=spec.limits if docker else None, pnl=_total([s.pnl for s in strategies]), pnl_unit=pnl_unit(pairs),
+            limits=spec.limits if docker else None, venue=spec.venue,
+            credential=spec.credential if spec.venue.live else None, pnl=_total([s.pnl for s in strategies]),
+            pnl_unit=pnl_unit(pairs),
             strategies=[] if summary else strategies, strategy_count=len(strategies), trade_count=trade_count,
             started_at=row.started_at, uptime_s=round(now - row.started_at, 1) if row.started_at and state in LIVE
             else None, restart_policy=spec.restart_policy, restarts=row.restarts, next_restart_at=row.next_restart_at,
         )
 
-    def _external_out(self, name: str, view: BotView, now: float, summary: bool = False,
-                      trade_count: int = 0) -> InstanceOut:
-        connection = self.fleet.connection
-        state, reason = external_state(view, now, broker_down(connection.connected, connection.disconnected_since, now),
-                                       self.broker_words(), self.limits.heartbeat_timeout, self.limits.late_after,
-                                       self.fleet.silence_counts_from())
-        strategies = [] if summary else [  # a summary row needs only their summed PnL: most of a listing's work else
+    @staticmethod
+    def _external_row(mark: ExternalMark, view: BotView | None) -> InstanceOut:
+        """An external bot's row as it was marked; with its strategies as `view` (a copy) has them, if given."""
+        reporting = State(mark.state) in REPORTED
+        strategies = [] if view is None else [
             StrategyStatus(id=strategy_id, strategy=strategy_id, params={}, interval=1.0, status=reported.status,
                            error=reported.error, pnl=_reported_pnl(reported),
-                           **_orders_and_balances(reported if state in REPORTED else None))
+                           **_orders_and_balances(reported if reporting else None))
             for strategy_id, reported in sorted(view.strategies.items())]
-        heartbeat_age = now - view.last_heartbeat if view.last_heartbeat else None
-        first = view.first_seen or view.last_seen or now
         return InstanceOut(
-            name=name, runtime="external", state=state.value, reason=reason, late=is_late(state, reason),
-            state_since=max(t for t in (view.last_alive, view.last_offline, view.said.at if view.said else None, first)
-                            if t is not None),
-            created_at=first, last_heartbeat_age_s=None if heartbeat_age is None else round(heartbeat_age, 1),
-            pnl=_reported_pnl(*view.strategies.values()),
-            strategies=strategies, strategy_count=len(view.strategies), trade_count=trade_count,
+            name=mark.name, runtime="external", state=mark.state, reason=mark.reason, late=mark.late,
+            state_since=mark.state_since, created_at=mark.created_at, last_heartbeat_age_s=mark.last_heartbeat_age_s,
+            pnl=PnlSummary(**mark.pnl._asdict()), strategies=strategies, strategy_count=mark.strategy_count,
+            trade_count=mark.trade_count,
         )
 
     @staticmethod
@@ -392,10 +412,17 @@ def _passes(row: InstanceRow, query: InstanceQuery) -> bool:
     return query.host is None or (row.runtime == "docker" and row.spec["create"].get("host") == query.host)
 
 
-def _reported_pnl(*reported: StrategyView) -> PnlSummary:
-    """The PnL one strategy reported, or the sum of several's."""
-    summed = [sum(figures) for figures in zip(*(view.pnl for view in reported), strict=True)] or [0.0] * 4
-    return PnlSummary(**dict(zip(ReportedPnl._fields, summed, strict=True)))
+def _summed_pnl(reported: Iterable[StrategyView]) -> ReportedPnl:
+    realized = unrealized = total = volume = 0.0
+    for view in reported:
+        pnl = view.pnl
+        realized, unrealized = realized + pnl.realized, unrealized + pnl.unrealized
+        total, volume = total + pnl.total, volume + pnl.volume
+    return ReportedPnl(realized, unrealized, total, volume)
+
+
+def _reported_pnl(reported: StrategyView) -> PnlSummary:
+    return PnlSummary(**reported.pnl._asdict())
 
 
 def _total(pnls: list[PnlSummary]) -> PnlSummary:

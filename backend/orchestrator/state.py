@@ -211,8 +211,11 @@ def stopped_words(view: BotView | None) -> str:
     last stop command it reported ('(stop command from commlib at 14:03:12)'); '' when none is stopped."""
     if view is None or not view.strategies:
         return ""
-    latest = max(strategy.at for strategy in view.strategies.values())
-    statuses = [strategy.status for strategy in view.strategies.values() if strategy.at == latest]
+    reported = view.strategies.values()
+    if not any(strategy.status == "stopped" for strategy in reported):
+        return ""
+    latest = max(strategy.at for strategy in reported)
+    statuses = [strategy.status for strategy in reported if strategy.at == latest]
     stopped = statuses.count("stopped")
     if not stopped:
         return ""

@@ -51,6 +51,10 @@ class Runtime(Protocol):
     def broker_address(self, spec: InstanceCreate, default: tuple[str, int]) -> tuple[str, int]:
         """Where the instance reaches the broker (its config says so), given the backend's own broker address."""
 
+    def feed_address(self, spec: InstanceCreate, default: str | None) -> str | None:
+        """Where the instance reaches the host's market-data service (its config's `venue.feed`), given the address
+        the backend reaches it at (None while it does not run); None: the instance takes its own connections."""
+
     def reads_live_folder(self, spec: InstanceCreate) -> bool:
         """Whether the running instance reads the folder the backend writes (the same machine, or a bind mount),
         so that a strategy file written there while it runs is what it loads on a reload."""

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from backend.domain.instances import InstanceCreate
+from backend.domain.instances import InstanceCreate, VenueChoice
 from hive_core.config import (
+    BinanceVenueConfig,
+    CcxtVenueConfig,
     CredentialsFileConfig,
     InstanceConfig,
     JournalConfig,
@@ -30,18 +33,36 @@ def reachable_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
+def venue_config(choice: VenueChoice, trading_pairs: list[str], endpoints: Mapping[str, tuple[str, str]] | None = None,
+                 feed: str | None = None) -> SimVenueConfig | BinanceVenueConfig | CcxtVenueConfig:
+    """The config's venue section; `endpoints`: (stream, API) addresses by venue name where they are not Binance's
+    public ones; `feed`: the host's market-data service, which Binance's market data comes through (the simulated
+    exchange runs inside the instance; ccxt keeps its own connections)."""
+    if choice.kind == "sim":
+        return SimVenueConfig(trading_pairs=trading_pairs)
+    if choice.kind == "ccxt":
+        return CcxtVenueConfig(exchange=str(choice.exchange), sandbox=choice.network == "testnet", mode=choice.mode,
+                               trading_pairs=trading_pairs)
+    stream, api = (endpoints or {}).get(choice.name, (None, None))
+    return BinanceVenueConfig(network=choice.network, mode=choice.mode, trading_pairs=trading_pairs,
+                              stream_url=stream, api_url=api, feed=feed)
+
+
 def build_config(spec: InstanceCreate, instance_dir: Path, broker_host: str, broker_port: int,
                  namespace: str, heartbeat_interval: float, with_credentials: bool = False,
-                 with_mqtt_auth: bool = False, pnl_interval: float = 5.0) -> InstanceConfig:
+                 with_mqtt_auth: bool = False, pnl_interval: float = 5.0,
+                 venue_endpoints: Mapping[str, tuple[str, str]] | None = None,
+                 feed: str | None = None) -> InstanceConfig:
     """The instance's config; `with_credentials` and `with_mqtt_auth` name the files written beside it;
-    `pnl_interval`: seconds between the PnL points the instance journals (and the backend stores)."""
+    `pnl_interval`: seconds between the PnL points the instance journals (and the backend stores);
+    `venue_endpoints`, `feed`: see venue_config()."""
     paper = PaperAccountConfig(balances=spec.balances) if spec.balances is not None else PaperAccountConfig()
     return InstanceConfig(
         instance_id=spec.name,
         strategies=[StrategyEntry(id=s.id, strategy=s.strategy, params=s.params, interval=s.interval,
                                    trading_pair=s.trading_pair)
                     for s in spec.strategies],
-        venue=SimVenueConfig(trading_pairs=spec.trading_pairs),
+        venue=venue_config(spec.venue, spec.trading_pairs, venue_endpoints, feed),
         paper=paper,
         mqtt_bridge=MqttBridgeConfig(
             mqtt_host=reachable_host(broker_host), mqtt_port=broker_port, mqtt_namespace=namespace,

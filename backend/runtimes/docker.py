@@ -3,6 +3,10 @@
 On a host whose engine sees this machine's files (a unix:// socket: DockerHost.on_this_machine):
     <data>/instances/<name>/            bind-mounted at /instance (config.yml, strategies/), its working dir
     <data>/instances/<name>/credentials.json   mounted read-only over it, only when the instance has one
+    <data>/feed/socket/                 the folder of the host's market-data service's socket (feed/manager.py),
+                                        mounted read-only at /run/hive-feed while the service is on: the config
+                                        names the socket there (venue.feed), which the container's user may reach
+                                        (folder 0711, socket 0666), so market data comes through the service
 On any other host (tcp://, ssh://), where the backend's folder does not exist:
     volume `hive-<name>`                mounted at /instance, made anew at every start, and filled before the
                                         container starts with a copy of the folder's config, strategies and
@@ -10,6 +14,7 @@ On any other host (tcp://, ssh://), where the backend's folder does not exist:
     volume `hive-<name>-journal`        mounted at /instance/journal and kept from start to start (until the
                                         instance is deleted): a restarted bot still serves what its last run
                                         journaled, so the backend can fetch what it missed (docs/protocol.md)
+    (no market-data service: its socket is on this machine, so instances there take their own venue connections)
 
 The container runs the image's hive_core (`python -m hive_core run --config /instance/config.yml`) as a
 non-root user, under the engine's init (docker-init as PID 1, so SIGTERM reaches hive_core and a stop takes
@@ -54,6 +59,7 @@ from backend.runtimes.instance_archive import instance_archive
 log = logging.getLogger(__name__)
 
 CONTAINER_ROOT = Path("/instance")  # where a container sees its instance's folder
+FEED_MOUNT = Path("/run/hive-feed")  # where a container on this machine sees the market-data service's socket folder
 JOURNAL_SUFFIX = "-journal"  # the kept journal volume of an instance on a remote host: hive-<name>-journal
 IMAGE_UID = 10001  # the image's user `hive` (deploy/Dockerfile): the folder is handed to it when we are root
 IMAGE_USER = f"{IMAGE_UID}:{IMAGE_UID}"
@@ -92,13 +98,16 @@ def describe_container_exit(state: dict[str, Any], memory_limit: int | None, lin
 class DockerRuntime:
     name = "docker"
 
-    def __init__(self, hosts: DockerHosts, backend_id: str, default_image: str, network: str | None = None) -> None:
+    def __init__(self, hosts: DockerHosts, backend_id: str, default_image: str, network: str | None = None,
+                 feed_socket: Path | None = None) -> None:
         """`network`: a named Docker network for the containers (a deployment's choice, made outside Hive);
-        None is host networking."""
+        None is host networking. `feed_socket`: the host's market-data service's socket, whose folder containers on
+        this machine are shown; None when the service is off."""
         self.hosts = hosts
         self.backend_id = backend_id
         self.default_image = default_image
         self.network = network
+        self.feed_socket = feed_socket
         self._ours = labels.ours(backend_id)
         self._samplers: dict[str, StatsSampler] = {}
         self._lock = threading.Lock()
@@ -171,6 +180,13 @@ class DockerRuntime:
         broker_host = self.hosts.get(spec.host).broker_host
         return (broker_host, default[1]) if broker_host else default
 
+    def feed_address(self, spec: InstanceCreate, default: str | None) -> str | None:
+        """The service's socket in the folder mounted at FEED_MOUNT, on a host of this machine while the service
+        runs; a remote host's containers cannot reach a socket here, and take their own connections."""
+        if default is None or self.feed_socket is None or not self.hosts.get(spec.host).on_this_machine:
+            return None
+        return f"unix:{FEED_MOUNT / self.feed_socket.name}"
+
     # --- start -----------------------------------------------------------------------------------
     def start(self, name: str, instance_dir: Path, config_path: Path,
               spec: InstanceCreate | None = None) -> dict[str, Any]:
@@ -218,7 +234,8 @@ class DockerRuntime:
     def _options(self, spec: InstanceCreate, name: str, image: Any, instance_dir: Path, user: str,
                  volume: str | None = None) -> dict[str, Any]:
         """The container's settings; its files are `volume` at /instance when given, else bind mounts of
-        `instance_dir` (and of its credentials file, read-only)."""
+        `instance_dir` (and of its credentials file, read-only), and of the market-data service's socket folder
+        (read-only: connecting needs no write access to it)."""
         limits = spec.limits
         if volume is not None:
             volumes = {volume: {"bind": str(CONTAINER_ROOT), "mode": "rw"},
@@ -228,6 +245,9 @@ class DockerRuntime:
             credentials = instance_dir / CREDENTIALS_NAME
             if credentials.exists():
                 volumes[str(credentials)] = {"bind": str(CONTAINER_ROOT / CREDENTIALS_NAME), "mode": "ro"}
+            feed_folder = self.feed_socket.parent if self.feed_socket is not None else None
+            if feed_folder is not None and feed_folder.is_dir():  # a missing one the engine would make, as root
+                volumes[str(feed_folder)] = {"bind": str(FEED_MOUNT), "mode": "ro"}
         options: dict[str, Any] = dict(
             name=container_name(name),
             command=["run", "--config", str(CONTAINER_ROOT / CONFIG_NAME)],

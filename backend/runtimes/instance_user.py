@@ -49,12 +49,13 @@ def hand_over(folder: Path, uid: int) -> None:
     folder.chmod(0o700)
 
 
-def isolated(argv: Sequence[str], folder: Path, core_argv: Sequence[str]) -> list[str]:
+def isolated(argv: Sequence[str], folder: Path, core_argv: Sequence[str], shared: Sequence[Path] = ()) -> list[str]:
     """`argv` (the launcher running `core_argv`) run as the folder's own user, seeing the code of both, the
-    system and its folder (handed over first)."""
+    system, its folder (handed over first) and the `shared` folders, read-only (the market-data service's socket:
+    connecting to a socket writes nothing)."""
     uid = instance_uid(folder)
     hand_over(folder, uid)
-    code = [*code_paths(core_argv), REPO_ROOT / "backend", *map(Path, NETWORK_CONFIG)]
+    code = [*code_paths(core_argv), REPO_ROOT / "backend", *map(Path, NETWORK_CONFIG), *shared]
     return ["bwrap", "--unshare-ipc", "--unshare-uts", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--tmpfs", "/tmp", *bwrap_mounts(code, [folder], made=[Path("/tmp")]),
             "--chdir", str(folder), "--", *drop_to(uid), *argv]

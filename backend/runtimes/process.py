@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ def describe_exit(code: int | None, line: str) -> str:
 class ProcessRuntime:
     name = "process"
 
-    def __init__(self, core_argv: list[str]) -> None:
+    def __init__(self, core_argv: list[str], shared: Sequence[Path] = ()) -> None:
+        """`shared`: folders every instance sees (read-only) besides its own, when it runs as a user of its own."""
         self.core_argv = core_argv
+        self.shared = list(shared)
         self._children: dict[int, subprocess.Popen] = {}  # launchers this backend started: reaped on poll
         self._probes: dict[tuple[int, float], psutil.Process] = {}  # kept for cpu_percent deltas
         self._lock = threading.Lock()
@@ -61,6 +64,11 @@ class ProcessRuntime:
         """A local process reaches the broker where the backend does."""
         return default
 
+    def feed_address(self, spec: InstanceCreate, default: str | None) -> str | None:
+        """A local process reaches the market-data service's socket where the backend does (an instance that runs as
+        a user of its own is shown its folder: `shared`)."""
+        return default
+
     # --- start -----------------------------------------------------------------------------------
     def start(self, name: str, instance_dir: Path, config_path: Path,
               spec: InstanceCreate | None = None) -> dict[str, Any]:
@@ -71,7 +79,7 @@ class ProcessRuntime:
                 *self.core_argv, "run", "--config", str(config_path)]
         with open(log_file, "ab") as log:
             if isolating():
-                argv = isolated(argv, instance_dir, self.core_argv)
+                argv = isolated(argv, instance_dir, self.core_argv, [path for path in self.shared if path.exists()])
             log.write(f"{RUN_MARKER} {name} at {datetime.now(UTC).isoformat(timespec='seconds')} ===\n".encode())
             log.flush()
             launcher = subprocess.Popen(

@@ -16,7 +16,8 @@ Interface::
 - Fan-out: each message is parsed once and its `data` dict handed to every subscriber of its stream
   (do not mutate it). Callbacks run synchronously on the event loop and must be cheap (update a
   field, append to a queue); a callback that raises is counted and logged, and the others still run.
-  The reader yields to the loop every READ_BATCH messages, so a burst never starves other tasks.
+  Messages are handled as the socket's bytes are read (stream_socket.py), one read (at most 256 KiB)
+  at a time, so a burst never starves other tasks.
 - Depth streams (`<symbol>@depth[@speed]`): the multiplexer keeps a LocalBook per symbol. A diff whose
   `U` is not the previous `u` + 1 is a sequence gap: the book is rebuilt from a `depth` snapshot
   fetched through `fetch_snapshot` (the WS API connection) plus the buffered diffs, per Binance's
@@ -35,17 +36,19 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from websockets.asyncio.client import ClientConnection
-
 from hive_core.market.backoff import Backoff
 from hive_core.market.local_book import APPLIED, BUFFERED, GAP, STALE, LocalBook
-from hive_core.market.wire import STREAM_PATH, write_now
+from hive_core.market.stream_socket import StreamSocket, open_stream
+from hive_core.market.wire import STREAM_PATH
 from hive_core.market.ws_connection import ReconnectingWebSocket
+from hive_core.market.ws_frames import BINARY, server_frame
 
 logger = logging.getLogger("hive.venue.mux")
 StreamCallback = Callable[[str, dict], None]
+RawListener = Callable[[str, bytes], None]
+STREAM_FIELD = '{"stream":"'  # how a combined-stream message starts (Binance's, and the simulated venue's)
+BEHIND = "behind"  # the feed service's notice of a stream's messages it dropped for a client: {"e", "dropped"}
 SnapshotFetcher = Callable[[str, int], Awaitable[dict | None]]
-READ_BATCH = 64
 MAX_STREAMS_PER_MESSAGE = 200
 SNAPSHOT_LIMIT = 1000
 SNAPSHOT_ATTEMPTS = 20
@@ -66,14 +69,19 @@ class Subscription:
         self._mux.unsubscribe(self)
 
 
-class Multiplexer(ReconnectingWebSocket):
+class Multiplexer(ReconnectingWebSocket[StreamSocket]):
     """See the module docstring."""
 
     def __init__(self, url: str, *, fetch_snapshot: SnapshotFetcher | None = None, backoff: Backoff | None = None,
-                 connect_timeout: float = 5.0, snapshot_limit: int = SNAPSHOT_LIMIT) -> None:
-        base = url.rstrip("/")
-        url = base if base.endswith(STREAM_PATH) else base + STREAM_PATH
-        super().__init__(url, name="market-mux", backoff=backoff or Backoff(0.05, 5.0), connect_timeout=connect_timeout)
+                 connect_timeout: float = 5.0, snapshot_limit: int = SNAPSHOT_LIMIT, fallback: str | None = None,
+                 on_raw: RawListener | None = None) -> None:
+        """`fallback`: the venue's own address when `url` is the host's feed service (ws_connection.py);
+        `on_raw(stream, frame)`: every message as received, as a server's whole frame (the venue's own bytes when it
+        sent one), once accepted (a depth diff once its book applied it); with it, messages of other streams than
+        depth go to `on_raw` alone, unparsed (the feed service forwards them as they came)."""
+        super().__init__(_stream_url(url), name="market-mux", backoff=backoff or Backoff(0.05, 5.0),
+                         connect_timeout=connect_timeout, fallback=_stream_url(fallback) if fallback else None)
+        self.on_raw = on_raw
         self.fetch_snapshot = fetch_snapshot
         self.snapshot_limit = snapshot_limit
         self._subscribers: dict[str, list[Subscription]] = {}    # THE reference counts: stream -> subscribers
@@ -85,7 +93,8 @@ class Multiplexer(ReconnectingWebSocket):
         self._control_ids = itertools.count(1)
         self._tasks: set[asyncio.Task] = set()
         self.stats.update({"messages": 0, "gaps": 0, "resyncs": 0, "snapshots": 0, "stale": 0, "callback_errors": 0,
-                           "subscribes_sent": 0, "unsubscribes_sent": 0, "control_errors": 0})
+                           "subscribes_sent": 0, "unsubscribes_sent": 0, "control_errors": 0, "behind": 0,
+                           "malformed": 0})
 
     # ---- lifecycle ----------------------------------------------------------------------------
 
@@ -156,6 +165,10 @@ class Multiplexer(ReconnectingWebSocket):
         """Stream -> number of subscribers."""
         return {stream: len(subscribers) for stream, subscribers in self._subscribers.items()}
 
+    def books(self) -> dict[str, LocalBook]:
+        """Symbol -> the book kept for it (while a depth stream of it is wanted)."""
+        return dict(self._books)
+
     def book(self, symbol: str) -> LocalBook | None:
         return self._books.get(symbol.upper())
 
@@ -178,7 +191,7 @@ class Multiplexer(ReconnectingWebSocket):
             for start in range(0, len(streams), MAX_STREAMS_PER_MESSAGE):
                 chunk = streams[start:start + MAX_STREAMS_PER_MESSAGE]
                 frame = json.dumps({"method": method, "params": chunk, "id": next(self._control_ids)})
-                if not write_now(connection, frame):
+                if not connection.send_text(frame):
                     return            # the connection is going away; the reconnect resubscribes
                 if method == "SUBSCRIBE":
                     self._on_wire.update(chunk)
@@ -189,29 +202,32 @@ class Multiplexer(ReconnectingWebSocket):
 
     # ---- connection ---------------------------------------------------------------------------
 
-    def _on_open(self, connection: ClientConnection) -> None:
+    async def _connect(self, url: str) -> StreamSocket:
+        return await open_stream(url, self._on_message, self.connect_timeout, keep_frames=self.on_raw is not None)
+
+    def _on_open(self, connection: StreamSocket) -> None:
         self._on_wire.clear()
         for book in self._books.values():
             book.reset()               # diffs missed while away: every book resyncs
         self._flush_scheduled = False
         self._flush()
 
-    async def _read(self, connection: ClientConnection) -> None:
-        handled = 0
-        received = False
-        async for raw in connection:
-            self._on_message(raw)
-            if not received:
-                received = True
-                self._backoff.reset()
-            handled += 1
-            if handled % READ_BATCH == 0:
-                await asyncio.sleep(0)
+    async def _read(self, connection: StreamSocket) -> None:
+        """The socket hands each message to _on_message as it reads it; this waits for the first and the end."""
+        if await connection.heard:
+            self._backoff.reset()
+        await connection.wait_closed()
 
     # ---- messages -----------------------------------------------------------------------------
 
-    def _on_message(self, raw: str | bytes) -> None:
+    def _on_message(self, raw: str | bytes, frame: bytes | None = None) -> None:
+        """One message; `frame`: its whole frame as received, when `on_raw` wants it."""
         self.stats["messages"] += 1
+        if self.on_raw is not None and isinstance(raw, str) and raw.startswith(STREAM_FIELD):
+            stream = raw[len(STREAM_FIELD):raw.find('"', len(STREAM_FIELD))]
+            if "@depth" not in stream:   # nothing is kept of it here: handed on as received, unparsed
+                self.on_raw(stream, frame or _whole_frame(raw))
+                return
         try:
             message = json.loads(raw)
             stream = message.get("stream")
@@ -226,9 +242,20 @@ class Multiplexer(ReconnectingWebSocket):
         data = message.get("data")
         if not isinstance(data, dict):
             return
-        if data.get("e") == "depthUpdate":
-            if not self._apply_depth(data):
+        event = data.get("e")
+        if event == "depthUpdate":
+            try:
+                applied = self._apply_depth(data)
+            except (KeyError, ValueError, TypeError, IndexError):   # not a diff as Binance documents it
+                self._malformed(raw, data.get("s"))
                 return
+            if not applied:
+                return
+        elif event == BEHIND:
+            self._fell_behind(stream, data.get("dropped"))
+            return
+        if self.on_raw is not None:
+            self.on_raw(stream, frame or _whole_frame(raw))
         subscribers = self._subscribers.get(stream)
         if subscribers:
             self._fan_out(subscribers, stream, data)
@@ -249,8 +276,9 @@ class Multiplexer(ReconnectingWebSocket):
         if book is None:
             return True
         result = book.apply_diff(int(data["U"]), int(data["u"]), data.get("b") or [], data.get("a") or [])
+        if result == APPLIED or result == BUFFERED:   # a buffered diff's time: the book's once it syncs (the
+            book.event_time = data.get("E", 0) / 1000.0   # snapshot itself carries none on Binance)
         if result == APPLIED:
-            book.event_time = data.get("E", 0) / 1000.0
             return True
         if result == STALE:
             self.stats["stale"] += 1
@@ -263,6 +291,34 @@ class Multiplexer(ReconnectingWebSocket):
         elif result == BUFFERED:
             self._start_sync(symbol)
         return False
+
+    def _fell_behind(self, stream: str, dropped: object) -> None:
+        """The feed service dropped messages of `stream` for us (we read too slowly): a depth stream's book resyncs
+        from a snapshot at once; the trades dropped are gone."""
+        self.stats["behind"] += 1
+        logger.warning("the feed service dropped %s messages of %s for this instance (it read too slowly)%s",
+                       dropped, stream, "; resyncing its book" if _split(stream)[1] == "depth" else "")
+        symbol, kind = _split(stream)
+        if kind == "depth":
+            self._resync(symbol)
+
+    def _malformed(self, raw: str | bytes, symbol: object) -> None:
+        """A depth update not as Binance documents it: dropped, and its book, which may have taken part of it,
+        rebuilt from a snapshot."""
+        self.stats["malformed"] += 1
+        if self.stats["malformed"] <= 10 or self.stats["malformed"] % 1000 == 0:
+            logger.warning("market stream sent a malformed depth update (#%d); resyncing its book: %.200r",
+                           self.stats["malformed"], raw)
+        if isinstance(symbol, str):
+            self._resync(symbol)
+
+    def _resync(self, symbol: str) -> None:
+        """Drop a book's levels and rebuild it from a snapshot now (its diffs are buffered meanwhile)."""
+        book = self._books.get(symbol)
+        if book is not None:
+            book.reset()
+            self._gapped.add(symbol)
+            self._start_sync(symbol)
 
     def _start_sync(self, symbol: str) -> None:
         if symbol in self._syncing or self.fetch_snapshot is None:
@@ -286,6 +342,9 @@ class Multiplexer(ReconnectingWebSocket):
                     result = book.apply_snapshot(int(snapshot["lastUpdateId"]), snapshot.get("bids") or [],
                                                  snapshot.get("asks") or [])
                     if result == APPLIED:
+                        stamp = snapshot.get("E")      # the feed service's snapshots say how new they are
+                        if isinstance(stamp, int | float) and stamp / 1000.0 > book.event_time:
+                            book.event_time = stamp / 1000.0
                         self.stats["snapshots"] += 1
                         if symbol in self._gapped:
                             self._gapped.discard(symbol)
@@ -303,6 +362,16 @@ class Multiplexer(ReconnectingWebSocket):
         for stream, subscribers in list(self._subscribers.items()):
             if stream.startswith(prefix):
                 self._fan_out(subscribers, stream, data)
+
+
+def _whole_frame(raw: str | bytes) -> bytes:
+    """A message that came in fragments, as one frame of its kind."""
+    return server_frame(raw.encode()) if isinstance(raw, str) else server_frame(raw, BINARY)
+
+
+def _stream_url(base: str) -> str:
+    base = base.rstrip("/")
+    return base if base.endswith(STREAM_PATH) else base + STREAM_PATH
 
 
 def _split(stream: str) -> tuple[str, str]:

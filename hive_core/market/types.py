@@ -59,6 +59,19 @@ class Order:
     def remaining(self) -> float:
         return max(self.amount - self.filled_amount, 0.0)
 
+    def record_fill(self, price: float, amount: float, fee_quote: float, now: float) -> bool:
+        """Count one fill of `amount` at `price` (its fee in quote); True when it completed the order (what is left
+        below a rounding error counts as filled)."""
+        self.filled_amount += amount
+        self.filled_quote += price * amount
+        self.fee_quote += fee_quote
+        self.updated_at = now
+        done = self.remaining <= self.amount * 1e-12
+        if done:
+            self.filled_amount = self.amount
+        self.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+        return done
+
     def copy(self) -> Order:
         return Order(self.client_order_id, self.trading_pair, self.side, self.order_type, self.amount,
                      self.price, self.created_at, self.status, self.filled_amount, self.filled_quote,
@@ -144,3 +157,8 @@ class ExternalEvent:
     sequence: int = 0
     type: str = "eevent"
     data: dict = field(default_factory=dict)
+
+
+# How Binance names an order's status (its executionReport `X`, its order answers' `status`).
+BINANCE_STATUS = {OrderStatus.OPEN: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED",
+                  OrderStatus.FILLED: "FILLED", OrderStatus.CANCELLED: "CANCELED", OrderStatus.REJECTED: "REJECTED"}

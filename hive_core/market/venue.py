@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from hive_core.market.symbol_rules import SymbolRules
 from hive_core.market.types import Order, OrderBook, OrderUpdate, Side, Trade
 
 OrderListener = Callable[[OrderUpdate], None]
@@ -38,4 +39,9 @@ class Venue(Protocol):
 
     def get_order(self, client_order_id: str) -> Order | None:
         """The order as the venue last reported it; None when unknown."""
+        ...
+
+    def symbol_rules(self, trading_pair: str) -> SymbolRules | None:
+        """The pair's order rules as the venue publishes them (tick, lot step, notional); None when it publishes
+        none (the in-process engine takes any price and quantity)."""
         ...

@@ -12,6 +12,9 @@ Interface (what the order manager codes against)::
                                                      # raises NotConnected when there is no connection
     response = await future
     api.on_user_event(callback)                      # callback(event: dict): executionReport, ...
+    VenueApi(url, signer=RequestSigner(api_key, signer_for(secret)))  # SIGNED methods signed (market/signing.py),
+                                                     # on the venue's clock, measured with `time` on every connect;
+                                                     # an Ed25519 key logs the connection on (session.logon)
     await api.subscribe_user_data()                  # and again automatically after every reconnect
     await api.stop()
 
@@ -39,12 +42,14 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from hive_core.market.backoff import Backoff
+from hive_core.market.signing import LOGON, SIGNED_METHODS, USER_DATA, USER_DATA_SIGNED, RequestSigner, ServerClock
 from hive_core.market.wire import API_PATH, interval_seconds, write_now
-from hive_core.market.ws_connection import ReconnectingWebSocket
+from hive_core.market.ws_connection import ReconnectingWebSocket, open_websocket
 
 logger = logging.getLogger("hive.venue.api")
 LOCAL_TIMEOUT = 408
 LOCAL_UNAVAILABLE = 503
+TIMESTAMP_OUTSIDE_WINDOW = -1021  # Binance's code for a signed request's timestamp it refused
 
 UserEventCallback = Callable[[dict], None]
 
@@ -89,11 +94,11 @@ class ApiResponse:
         return self.status in (429, 418)
 
 
-class VenueApi(ReconnectingWebSocket):
+class VenueApi(ReconnectingWebSocket[ClientConnection]):
     """The WS API connection of one venue; see the module docstring."""
 
     def __init__(self, url: str, *, request_timeout: float = 10.0, connect_timeout: float = 5.0,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, signer: RequestSigner | None = None) -> None:
         base = url.rstrip("/")
         url = base if base.endswith(API_PATH) else base + API_PATH
         super().__init__(url, name="venue-api", backoff=backoff or Backoff(0.1, 5.0), connect_timeout=connect_timeout)
@@ -105,15 +110,73 @@ class VenueApi(ReconnectingWebSocket):
         self.used_weight: int | None = None
         self.order_count: int | None = None
         self.retry_after_until = 0.0          # epoch seconds the venue asked us to wait until
+        self.signer = signer
+        self._clock_sync: asyncio.Task | None = None
+        self._logged_on: ClientConnection | None = None  # the connection that session.logon authenticated
+        self._connected_callbacks: list[Callable[[], None]] = []
         self.stats.update({"requests": 0, "responses": 0, "timeouts": 0, "lost": 0, "throttled": 0, "banned": 0,
                            "user_events": 0, "callback_errors": 0})
 
     # ---- connection hooks ---------------------------------------------------------------------
 
+    async def _connect(self, url: str) -> ClientConnection:
+        return await open_websocket(url, self.connect_timeout)
+
     def _on_open(self, connection: ClientConnection) -> None:
         self._backoff.reset()
+        if self.signer is not None:  # the user data subscription follows the session (it is signed or logged on)
+            self._clock_sync = asyncio.ensure_future(self._open_session(self.signer, connection))
+        else:
+            self._ready()
+
+    def _ready(self) -> None:
+        """The connection can carry the account's requests: subscribe to its events, then tell the listeners
+        (what they ask from now on cannot miss an event)."""
         if self._user_data_wanted:
             self._send_user_data_subscribe()
+        for callback in tuple(self._connected_callbacks):
+            try:
+                callback()
+            except Exception:
+                logger.exception("venue API connected callback failed")
+
+    def on_connected(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the loop, cheap) each time the connection comes up, after the user data
+        subscription went out (with a signer: after the clock was measured and the logon made)."""
+        self._connected_callbacks.append(callback)
+
+    @property
+    def logged_on(self) -> bool:
+        """This connection logged on (session.logon): its SIGNED requests go without a signature of their own."""
+        return self._logged_on is not None and self._logged_on is self._connection
+
+    async def _open_session(self, signer: RequestSigner, connection: ClientConnection) -> None:
+        """Measure the venue's clock; then, with an Ed25519 key, log the connection on (session.logon), so that
+        its requests need no signature of their own."""
+        await self._clock_offset(signer.clock)
+        if signer.can_log_on and self._connection is connection:
+            response = await self.request(LOGON)
+            if response.ok and self._connection is connection:
+                self._logged_on = connection
+            elif not response.ok:
+                logger.warning("session.logon refused (%s %s): every request is signed", response.status,
+                               response.error_msg)
+        if self._connection is connection:
+            self._ready()
+
+    def _measure_clock(self) -> None:
+        """Measure the venue's clock again (a signed request's timestamp was refused), unless a measurement is
+        under way."""
+        if self.signer is not None and (self._clock_sync is None or self._clock_sync.done()):
+            self._clock_sync = asyncio.ensure_future(self._clock_offset(self.signer.clock))
+
+    async def _clock_offset(self, clock: ServerClock) -> None:
+        sent = time.time()
+        response = await self.request("time")
+        if response.ok and isinstance(response.result, dict) and "serverTime" in response.result:
+            clock.update(float(response.result["serverTime"]), sent, time.time())
+        else:
+            logger.warning("could not read the venue's clock: %s %s", response.status, response.error_msg)
 
     async def _read(self, connection: ClientConnection) -> None:
         async for raw in connection:
@@ -130,6 +193,9 @@ class VenueApi(ReconnectingWebSocket):
         if connection is None:
             raise NotConnected(f"no connection to {self.url}")
         request_id = next(self._ids)
+        if self.signer is not None and method in SIGNED_METHODS:
+            logged_on = self._logged_on is connection and method != LOGON
+            params = self.signer.timed(params or {}) if logged_on else self.signer.signed(params or {})
         frame = json.dumps({"id": request_id, "method": method, "params": params or {}}, separators=(",", ":"))
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -201,13 +267,18 @@ class VenueApi(ReconnectingWebSocket):
     async def subscribe_user_data(self) -> ApiResponse:
         """Subscribe this connection to the account's events; renewed after every reconnect."""
         self._user_data_wanted = True
-        return await self.request("userDataStream.subscribe")
+        return await self.request(self._user_data_method())
 
     def _send_user_data_subscribe(self) -> None:
         try:
-            self.write_nowait("userDataStream.subscribe")
+            self.write_nowait(self._user_data_method())
         except NotConnected:
             pass
+
+    def _user_data_method(self) -> str:
+        """Binance: userDataStream.subscribe on a connection that logged on (or a venue without keys), else
+        userDataStream.subscribe.signature, a signed request."""
+        return USER_DATA_SIGNED if self.signer is not None and not self.logged_on else USER_DATA
 
     # ---- incoming -----------------------------------------------------------------------------
 
@@ -237,6 +308,8 @@ class VenueApi(ReconnectingWebSocket):
             return
         self.stats["responses"] += 1
         response = self.parse_response(message, entry[2])
+        if response.error_code == TIMESTAMP_OUTSIDE_WINDOW:
+            self._measure_clock()  # the clocks drifted apart: measure again for the next requests
         if response.status == 429:
             self.stats["throttled"] += 1
         elif response.status == 418:

@@ -22,6 +22,23 @@ API_PATH = "/ws-api/v3"
 MAX_WRITE_BUFFER = 8 * 1024 * 1024
 
 
+UNIX_SCHEME = "unix:"   # a WebSocket endpoint on a Unix domain socket: unix:<socket path>[/<upstream>]<path>
+UPSTREAM_MARK = "/u/"   # the host feed service's paths: /u/<upstream token>/stream, /u/<upstream token>/ws-api/v3
+
+
+def unix_address(url: str) -> tuple[str, str]:
+    """'unix:/run/hive/feed.sock/u/abc/stream' -> ('/run/hive/feed.sock', '/u/abc/stream'): the socket's path and the
+    WebSocket path on it (what follows the socket: the feed service's upstream part and /stream or /ws-api/v3)."""
+    rest = url.removeprefix(UNIX_SCHEME)
+    cut = rest.rfind(UPSTREAM_MARK)
+    if cut < 0:
+        for suffix in (STREAM_PATH, API_PATH):
+            if rest.endswith(suffix):
+                return rest[:-len(suffix)], suffix
+        return rest, "/"
+    return rest[:cut], rest[cut:]
+
+
 def symbol_of(trading_pair: str) -> str:
     """'BTC-USDT' -> 'BTCUSDT'."""
     return trading_pair.replace("-", "").upper()

@@ -4,13 +4,18 @@ Client order ids are `<strategy id>-<6-digit sequence>` (e.g. `mm1-000042`), so 
 event can be attributed to its strategy by the prefix alone. Orders are checked against the
 strategy's paper account first (funds are reserved while an order is queued or open); an order
 the account cannot afford is rejected locally and reported like a venue rejection. A malformed
-order (amount <= 0, limit price <= 0, unknown side) raises `InvalidOrder` at the call.
+order (amount <= 0, limit price <= 0, unknown side) raises `InvalidOrder` at the call. Where the venue publishes
+its order rules (market/symbol_rules.py), a price is moved onto its tick (a buy down, a sell up) and an amount
+down onto its step first, and an order that still breaks one (below the minimum quantity or notional, say) raises
+`InvalidOrder` naming the rule and the figures, instead of going out to be rejected.
 
 Calls are synchronous and return the client order id at once; the request goes to the
 `OrderManager` of the venue (sent at once when the strategy's quota and the venue's limits allow,
 else queued). What happens to the order later arrives as `OrderUpdate`s (Strategy.on_order_update):
 from the venue (created, filled, cancelled), or made here when the venue refused the request or
-when a queued order was cancelled before it was sent.
+when a queued order was cancelled before it was sent. A request written but never answered (the connection
+dropped, or the answer timed out) is no refusal: the order stays pending until the venue's client has asked the
+venue about it (venue_client.py, reconciliation) and reports what it found.
 
 The handle is given the venue's manager (the runtime's configured one, see hive_core/orders/README.md)
 and reads the `Venue` for fees, taker estimates and the orders it reports on.
@@ -72,6 +77,8 @@ class OrderHandle:
 
     def place_limit(self, side: Side | str, amount: float, price: float) -> str:
         order_id = self._peek_id()
+        amount, ruled = self._by_the_rules(requests.side_of(side), amount, price)
+        price = price if ruled is None else ruled
         request = requests.place_limit(order_id, self.trading_pair, side, amount, price, self._on_reply)
         side, amount, price = Side(request.params["side"]), float(amount), float(price)
         self.next_order_id()
@@ -83,8 +90,23 @@ class OrderHandle:
             self._submit(request, side, OrderType.LIMIT, amount, price)
         return order_id
 
+    def _by_the_rules(self, side: Side | None, amount: float, price: float | None) -> tuple[float, float | None]:
+        """(amount, price) on the venue's step and tick; InvalidOrder when the order still breaks a rule (amounts
+        and prices that are no numbers above 0 are left to requests to refuse)."""
+        rules = self._venue.symbol_rules(self.trading_pair)
+        if rules is None or not _positive(amount) or (price is not None and not _positive(price)):
+            return amount, price
+        amount = rules.quantity(amount)
+        if price is not None and side is not None:
+            price = rules.price(price, side)
+        breach = rules.problem(price, amount)
+        if breach is not None:
+            raise requests.InvalidOrder(f"{breach.words} ({breach.filter}): the order was not placed")
+        return amount, price
+
     def place_market(self, side: Side | str, amount: float) -> str:
         order_id = self._peek_id()
+        amount, _price = self._by_the_rules(None, amount, None)
         request = requests.place_market(order_id, self.trading_pair, side, amount, self._on_reply)
         side, amount = Side(request.params["side"]), float(amount)
         self.next_order_id()
@@ -150,9 +172,13 @@ class OrderHandle:
             return
         if reply.ok:
             return
+        if reply.unknown:  # it may be on the venue: the venue client asks it and reports what it has (reconcile)
+            self._logger.info("order %s: no answer from the venue (%s); its outcome is asked for", order_id, reply.msg)
+            return
         order = self._pending.get(order_id)
         if order is not None:                          # not already reported by the venue
-            self._reject_locally(order, f"venue refused the order: {reply.msg or reply.status}")
+            code = f" ({reply.code})" if reply.code is not None else ""
+            self._reject_locally(order, f"venue refused the order{code}: {reply.msg or reply.status}")
 
     # ---- cancelling and querying --------------------------------------------------------------
 
@@ -236,3 +262,10 @@ class OrderHandle:
             self._report_dicts.pop(order_id, None)
             self._cancelling.discard(order_id)
             self._account.release(order_id)
+
+
+def _positive(value: float) -> bool:
+    try:
+        return float(value) > 0
+    except (TypeError, ValueError):
+        return False

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from hive_core.config import RateLimitRule, SimVenueConfig, StrategyEntry, StrategyQuota
+from hive_core.config import RateLimitRule, StrategyEntry, StrategyQuota, VenueConfig
 from hive_core.orders.lane import Lane
 from hive_core.orders.rate_limit import ORDERS, WEIGHT, LimiterSet, TokenBucket, quota_bucket, window_split
 from hive_core.orders.requests import InvalidOrder, OrderRequest, owner_of
@@ -152,7 +152,7 @@ class OrderManager:
         self._write_ns: deque[int] = deque(maxlen=SAMPLES)
 
     @classmethod
-    def from_config(cls, venue: SimVenueConfig, strategies: Iterable[StrategyEntry], transport: OrderTransport,
+    def from_config(cls, venue: VenueConfig, strategies: Iterable[StrategyEntry], transport: OrderTransport,
                     **options: Any) -> OrderManager:
         """A manager with the venue's published limits and every strategy's priority and quota."""
         manager = cls(transport, venue.rate_limits, name=options.pop("name", venue.kind), **options)
@@ -489,6 +489,31 @@ class OrderManager:
                 request.on_reply(request, reply)
             except Exception:
                 self._logger.exception("%s: reply callback of %s failed", self.name, request.client_order_id)
+
+    def adopt_limits(self, published: Sequence[RateLimitRule]) -> None:
+        """The venue's published limits (its exchangeInfo) instead of the configured ones, window by window: a
+        window it publishes replaces the configured one of the same type and length, or is added; a configured
+        window it does not publish stays (an operator's own, stricter bound)."""
+        now = self._clock()
+        for rule in published:
+            kind = ORDERS if rule.limit_type == "ORDERS" else WEIGHT
+            known = next((r for r in self._rules if r.limit_type == rule.limit_type
+                          and abs(r.interval_s - rule.interval_s) < 1e-9), None)
+            if known is None:
+                bucket = self._venue.add(TokenBucket(*self._split(rule.limit, rule.interval_s), now), kind)
+                self._rules.append(_VenueRule(rule.limit_type, rule.interval_s, rule.limit, bucket))
+                self._logger.info("%s publishes %s %d per %g s, which was not configured; using it", self.name,
+                                  rule.limit_type, rule.limit, rule.interval_s)
+            elif known.limit != rule.limit:
+                self._logger.info("%s publishes %s %d per %g s (configured: %d); using it", self.name,
+                                  rule.limit_type, rule.limit, rule.interval_s, known.limit)
+                known.limit = rule.limit
+                known.bucket.reconfigure(*self._split(rule.limit, rule.interval_s), now)
+
+    def venue_limits(self) -> list[RateLimitRule]:
+        """The limits the manager keeps to now (before its headroom), as published or configured."""
+        return [RateLimitRule(limit_type=r.limit_type, interval_s=r.interval_s, limit=r.limit)  # type: ignore[arg-type]
+                for r in self._rules]
 
     def _set_scale(self, scale: float, now: float) -> None:
         self._scale = scale

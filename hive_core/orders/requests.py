@@ -68,7 +68,7 @@ class OrderRequest:
         return f"OrderRequest({self.kind} {self.client_order_id} {self.method} w={self.weight} o={self.orders})"
 
 
-def _side(side: Side | str) -> Side:
+def side_of(side: Side | str) -> Side:
     try:
         return Side(side.upper() if isinstance(side, str) else side)
     except (ValueError, AttributeError):
@@ -94,7 +94,7 @@ def _client_id(client_order_id: str) -> str:
 def place_limit(client_order_id: str, trading_pair: str, side: Side | str, amount: float, price: float,
                 on_reply: Callable | None = None) -> OrderRequest:
     """A GTC limit order (`order.place`, weight 1, one order)."""
-    side = _side(side)
+    side = side_of(side)
     amount = _positive("amount", amount)
     price = _positive("price", price)
     params = {"symbol": symbol_of(trading_pair), "side": side.value, "type": OrderType.LIMIT.value,
@@ -106,7 +106,7 @@ def place_limit(client_order_id: str, trading_pair: str, side: Side | str, amoun
 def place_market(client_order_id: str, trading_pair: str, side: Side | str, amount: float,
                  on_reply: Callable | None = None) -> OrderRequest:
     """A market order for `amount` of the base asset (`order.place`, weight 1, one order)."""
-    side = _side(side)
+    side = side_of(side)
     amount = _positive("amount", amount)
     params = {"symbol": symbol_of(trading_pair), "side": side.value, "type": OrderType.MARKET.value,
               "quantity": fmt(amount), "newClientOrderId": _client_id(client_order_id)}

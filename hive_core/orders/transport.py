@@ -47,6 +47,7 @@ class VenueReply:
     msg: str = ""
     retry_after: float | None = None       # seconds from when the answer was made
     rate_limits: tuple[LimitUsage, ...] = ()
+    unknown: bool = False  # written, but no answer came (timed out, or the connection dropped): the venue may have it
 
     @property
     def ok(self) -> bool:
@@ -105,7 +106,9 @@ def _from_object(answer: Any) -> VenueReply:
                    for state in getattr(answer, "rate_limits", ()) or ())
     code = getattr(answer, "error_code", None)
     return VenueReply(int(answer.status), getattr(answer, "result", None), code if isinstance(code, int) else None,
-                      getattr(answer, "error_msg", None) or "", getattr(answer, "retry_after", None), usages)
+                      getattr(answer, "error_msg", None) or "", getattr(answer, "retry_after", None), usages,
+                      # VenueApi's own 408/503: on the order path (write_nowait) the request was written, unanswered
+                      unknown=bool(getattr(answer, "local", False)))
 
 
 def connection_lost_reply(reason: str = "connection to the venue lost") -> dict:

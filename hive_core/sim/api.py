@@ -4,7 +4,11 @@ Request `{"id", "method", "params"}`; answer `{"id", "status": 200, "result", "r
 `{"id", "status": 4xx, "error": {"code", "msg"[, "data"]}, "rateLimits"}`. Methods and weights
 (as Binance publishes them): ping 1, time 1, exchangeInfo 20, depth 5/25/50/250 by limit
 (<=100/500/1000/5000), order.place 1, order.cancel 1, order.status 4, openOrders.status 6 with a
-symbol and 80 without, userDataStream.subscribe 2, userDataStream.unsubscribe 2.
+symbol and 80 without, myTrades 5 with an orderId and 20 without, userDataStream.subscribe 2,
+userDataStream.unsubscribe 2. `myTrades` lists the account's trades with the commission charged for each.
+
+Its exchange info publishes each symbol's filters (PRICE_FILTER on the tick its market started with, LOT_SIZE
+and NOTIONAL from the config) and `order.place` enforces them as Binance does: -1013 "Filter failure: <filter>".
 
 Order execution is the SimExchange's: `order.place` returns the RESULT/FULL answer (with the
 fills the order got at once), and every order change becomes an `executionReport` pushed to the
@@ -13,19 +17,28 @@ connections that subscribed to the user data stream (`execution_report()` builds
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from hive_core.market.types import Order, OrderStatus, OrderType, OrderUpdate, Side, UpdateKind, split_pair
+from hive_core.market.signing import LOGON, SIGNED_METHODS
+from hive_core.market.symbol_rules import SymbolRules
+from hive_core.market.types import (
+    BINANCE_STATUS,
+    Order,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Side,
+    UpdateKind,
+    split_pair,
+)
 from hive_core.market.wire import fmt, symbol_of
+from hive_core.sim.auth import SimKeys
 from hive_core.sim.exchange import SimExchange
 from hive_core.sim.limits import VenueLimits
-from hive_core.sim.market import tick_size_for
 
 ORDER_METHODS = frozenset({"order.place"})
-_STATUS = {OrderStatus.OPEN: "NEW", OrderStatus.PARTIALLY_FILLED: "PARTIALLY_FILLED", OrderStatus.FILLED: "FILLED",
-           OrderStatus.CANCELLED: "CANCELED", OrderStatus.REJECTED: "REJECTED"}
-
 
 class ApiError(Exception):
     def __init__(self, status: int, code: int, msg: str) -> None:
@@ -45,16 +58,20 @@ def weight_of(method: str, params: dict) -> int:
             return 5
     if method == "openOrders.status":
         return 6 if params.get("symbol") else 80
+    if method == "myTrades":
+        return 5 if params.get("orderId") is not None else 20
     return {"exchangeInfo": 20, "order.status": 4, "userDataStream.subscribe": 2,
-            "userDataStream.unsubscribe": 2}.get(method, 1)
+            "userDataStream.subscribe.signature": 2, "userDataStream.unsubscribe": 2}.get(method, 1)
 
 
 class SimApi:
     """Method dispatch for the WS API; the server owns connections, this owns the semantics."""
 
     def __init__(self, exchange: SimExchange, limits: VenueLimits, *, now: Callable[[], float],
-                 depth_snapshot: Callable[[str, int], dict]) -> None:
+                 depth_snapshot: Callable[[str, int], dict], keys: SimKeys | None = None) -> None:
+        """With `keys`, the SIGNED methods (hive_core.market.signing) need a request signed with one of them."""
         self.exchange = exchange
+        self.keys = keys
         self.limits = limits
         self._now = now
         self._depth_snapshot = depth_snapshot
@@ -63,18 +80,23 @@ class SimApi:
         self.order_ids: dict[str, int] = {}              # client order id -> numeric orderId
         self.time_in_force: dict[str, str] = {}
         self.expired: set[str] = set()                   # cancelled by the venue (market/IOC rest)
+        self.requests: Counter[str] = Counter()          # method -> requests taken (past the rate limits)
         self._capture: list[OrderUpdate] | None = None
         self._trade_ids = itertools.count(1)
         self.trade_ids: dict[str, int] = {}              # fill trade id -> numeric
+        self.account_trades: dict[str, list[dict]] = {}  # symbol -> the account's trades, oldest first (myTrades)
         exchange.add_order_listener(self._on_update)
+        self.rules = {symbol: SymbolRules.of(self._symbol_info(symbol)) for symbol in self.symbols}  # its filters
 
     # ---- dispatch -----------------------------------------------------------------------------
 
-    def handle(self, ip: str, request: Any, session: dict[str, Callable[[dict], Any]] | None = None) -> dict:
+    def handle(self, ip: str, request: Any, session: dict[str, Callable[[dict], Any]] | None = None,
+               logged_on: str | None = None) -> dict:
         """One request object -> the response object (never raises).
 
-        `session` adds the connection's own methods (userDataStream.subscribe/unsubscribe), which
-        the server implements; they are rate-limited like the others.
+        `session` adds the connection's own methods (userDataStream.subscribe/unsubscribe, session.logon/logout),
+        which the server implements; they are rate-limited like the others. `logged_on`: the API key the
+        connection logged on with (its SIGNED requests may then leave out `apiKey` and `signature`).
         """
         request_id = request.get("id") if isinstance(request, dict) else None
         if not isinstance(request, dict) or not isinstance(request.get("method"), str):
@@ -91,7 +113,12 @@ class SimApi:
             return {"id": request_id, "status": verdict.status,
                     "error": {"code": verdict.code, "msg": verdict.msg, "data": verdict.data},
                     "rateLimits": self.limits.report(ip, is_order)}
+        self.requests[method] += 1
         try:
+            if self.keys is not None and method in SIGNED_METHODS:
+                refusal = self.keys.check(params, self.server_ms(), None if method == LOGON else logged_on)
+                if refusal is not None:
+                    raise ApiError(*refusal)
             if session is not None and method in session:
                 result = session[method](params)
             else:
@@ -110,24 +137,27 @@ class SimApi:
         return {}
 
     def time(self, params: dict) -> dict:
-        return {"serverTime": self._ms()}
+        return {"serverTime": self.server_ms()}
 
     def exchange_info(self, params: dict) -> dict:
-        symbols = []
-        for symbol, pair in self.symbols.items():
-            base, quote = split_pair(pair)
-            tick = tick_size_for(self.exchange.mid_price(pair))
-            symbols.append({
-                "symbol": symbol, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
-                "baseAssetPrecision": 8, "quoteAssetPrecision": 8, "quotePrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"], "isSpotTradingAllowed": True, "permissions": ["SPOT"],
-                "filters": [{"filterType": "PRICE_FILTER", "minPrice": fmt(tick), "maxPrice": "1000000000.00000000",
-                             "tickSize": fmt(tick)},
-                            {"filterType": "LOT_SIZE", "minQty": "0.00000001", "maxQty": "9000000000.00000000",
-                             "stepSize": "0.00000001"}],
-            })
-        return {"timezone": "UTC", "serverTime": self._ms(), "rateLimits": self.limits.published(),
-                "exchangeFilters": [], "symbols": symbols}
+        return {"timezone": "UTC", "serverTime": self.server_ms(), "rateLimits": self.limits.published(),
+                "exchangeFilters": [], "symbols": [self._symbol_info(symbol) for symbol in self.symbols]}
+
+    def _symbol_info(self, symbol: str) -> dict:
+        pair = self.symbols[symbol]
+        base, quote = split_pair(pair)
+        tick, config = self.exchange.markets[pair].tick_size, self.exchange.config
+        return {
+            "symbol": symbol, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
+            "baseAssetPrecision": 8, "quoteAssetPrecision": 8, "quotePrecision": 8,
+            "orderTypes": ["LIMIT", "MARKET"], "isSpotTradingAllowed": True, "permissions": ["SPOT"],
+            "filters": [{"filterType": "PRICE_FILTER", "minPrice": fmt(tick), "maxPrice": "1000000000.00000000",
+                         "tickSize": fmt(tick)},
+                        {"filterType": "LOT_SIZE", "minQty": fmt(config.lot_step), "maxQty": "9000000000.00000000",
+                         "stepSize": fmt(config.lot_step)},
+                        {"filterType": "NOTIONAL", "minNotional": fmt(config.min_notional), "applyMinToMarket": False,
+                         "maxNotional": "9000000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5}],
+        }
 
     def depth(self, params: dict) -> dict:
         symbol = self._symbol(params)
@@ -152,6 +182,9 @@ class SimApi:
         if tif not in ("GTC", "IOC", "FOK"):
             raise ApiError(400, -1115, "Invalid timeInForce.")
         price = _float(_required(params, "price"), "price") if order_type == "LIMIT" else None
+        breach = self.rules[self._symbol(params)].problem(price, quantity)
+        if breach is not None:
+            raise ApiError(400, -1013, f"Filter failure: {breach.filter}")
         if client_id in self.order_ids:
             raise ApiError(400, -2010, "Duplicate order sent.")
         self.order_ids[client_id] = next(self._order_ids)
@@ -191,7 +224,7 @@ class SimApi:
         result = self._order_fields(order)
         result.update({"origClientOrderId": client_id,
                        "clientOrderId": str(params.get("newClientOrderId") or f"cancel-{client_id}"),
-                       "transactTime": self._ms()})
+                       "transactTime": self.server_ms()})
         return result
 
     def order_status(self, params: dict) -> dict:
@@ -208,9 +241,33 @@ class SimApi:
 
     # ---- execution reports --------------------------------------------------------------------
 
+    def my_trades(self, params: dict) -> list[dict]:
+        """The account's trades of a symbol, oldest first: of one order (`orderId`), or the last `limit` (500 when
+        absent, at most 1000)."""
+        symbol = self._symbol(params)
+        limit = _int(params.get("limit", 500))
+        if not 1 <= limit <= 1000:
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '1000'.")
+        trades = self.account_trades.get(symbol, [])
+        if params.get("orderId") is not None:
+            wanted = _int(params["orderId"])
+            trades = [trade for trade in trades if trade["orderId"] == wanted]
+        return trades[-limit:]
+
     def _on_update(self, update: OrderUpdate) -> None:
         if self._capture is not None:
             self._capture.append(update)
+        fill = update.fill
+        if update.kind is UpdateKind.FILLED and fill is not None:
+            order = update.order
+            symbol = symbol_of(order.trading_pair)
+            self.account_trades.setdefault(symbol, []).append({
+                "symbol": symbol, "id": self._trade_id(fill.trade_id),
+                "orderId": self.order_ids.get(order.client_order_id, -1), "orderListId": -1,
+                "price": fmt(fill.price), "qty": fmt(fill.amount), "quoteQty": fmt(fill.price * fill.amount),
+                "commission": fmt(fill.fee_quote), "commissionAsset": split_pair(order.trading_pair)[1],
+                "time": int(fill.timestamp * 1000), "isBuyer": order.side is Side.BUY, "isMaker": fill.is_maker,
+                "isBestMatch": True})
         if update.kind is UpdateKind.CANCELLED and update.order.order_type is OrderType.MARKET:
             self.expired.add(update.order.client_order_id)
 
@@ -248,7 +305,7 @@ class SimApi:
     def _status(self, order: Order) -> str:
         if order.status is OrderStatus.CANCELLED and order.client_order_id in self.expired:
             return "EXPIRED"
-        return _STATUS[order.status]
+        return BINANCE_STATUS[order.status]
 
     def _order_fields(self, order: Order) -> dict:
         return {"symbol": symbol_of(order.trading_pair), "orderId": self.order_ids.get(order.client_order_id, -1),
@@ -260,7 +317,7 @@ class SimApi:
 
     def order_result(self, order: Order, fills: list) -> dict:
         result = self._order_fields(order)
-        result.update({"transactTime": self._ms(), "workingTime": int(order.created_at * 1000),
+        result.update({"transactTime": self.server_ms(), "workingTime": int(order.created_at * 1000),
                        "fills": [{"price": fmt(fill.price), "qty": fmt(fill.amount), "commission": fmt(fill.fee_quote),
                                   "commissionAsset": split_pair(order.trading_pair)[1],
                                   "tradeId": self._trade_id(fill.trade_id)} for fill in fills]})
@@ -301,7 +358,8 @@ class SimApi:
                            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
         return client_id
 
-    def _ms(self) -> int:
+    def server_ms(self) -> int:
+        """The venue's clock, in ms (its serverTime)."""
         return int(self._now() * 1000)
 
 
@@ -330,5 +388,6 @@ def _int(value: Any) -> int:
 _METHODS: dict[str, Callable[[SimApi, dict], Any]] = {
     "ping": SimApi.ping, "time": SimApi.time, "exchangeInfo": SimApi.exchange_info, "depth": SimApi.depth,
     "order.place": SimApi.order_place, "order.cancel": SimApi.order_cancel, "order.status": SimApi.order_status,
+    "myTrades": SimApi.my_trades,
     "openOrders.status": SimApi.open_orders_status,
 }

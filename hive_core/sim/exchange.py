@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import cast
 
 from hive_core.config import SimVenueConfig
+from hive_core.market.symbol_rules import SymbolRules
 from hive_core.market.types import (
     Fill,
     Order,
@@ -145,6 +146,11 @@ class SimExchange:
         order = self._orders.get(client_order_id)
         return order.copy() if order is not None else None
 
+    def symbol_rules(self, trading_pair: str) -> SymbolRules | None:
+        """None: the in-process engine (virtual time) takes any price and quantity; the network venue publishes
+        and enforces its filters (sim/api.py)."""
+        return None
+
     def open_orders(self, trading_pair: str | None = None) -> list[Order]:
         pairs = [trading_pair] if trading_pair is not None else list(self._resting)
         return [order.copy() for pair in pairs for order in self._resting.get(pair, ())]
@@ -185,14 +191,7 @@ class SimExchange:
             return
         now = self._now()
         fee = price * amount * self.fee_rate
-        order.filled_amount += amount
-        order.filled_quote += price * amount
-        order.fee_quote += fee
-        order.updated_at = now
-        done = order.remaining <= order.amount * 1e-12
-        if done:
-            order.filled_amount = order.amount
-        order.status = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+        done = order.record_fill(price, amount, fee, now)
         self._fill_seq += 1
         fill = Fill(order.client_order_id, order.trading_pair, order.side, order.order_type, price, amount,
                     fee, self.fee_rate, now, is_maker, f"sim-f{self._fill_seq}")

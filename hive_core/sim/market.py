@@ -36,6 +36,7 @@ class SimMarket:
         self._rng = rng
         self._sequence = 0
         self._trade_seq = 0
+        self.tick_size = tick_size_for(mid_price)  # fixed at the start, as a venue's PRICE_FILTER is
         self.book = self._build_book(0.0)
 
     # ---- market data --------------------------------------------------------------------------
@@ -47,8 +48,7 @@ class SimMarket:
         return self._public_trades(now)
 
     def _build_book(self, now: float) -> OrderBook:
-        mid = self.mid_price
-        tick = tick_size_for(mid)
+        mid, tick = self.mid_price, self.tick_size
         half = mid * self.spread_bps / 2e4
         step = max(mid * 1e-4, tick)
         rng = self._rng

@@ -4,7 +4,7 @@
 
 or embedded: `server = SimServer(config); await server.start(); ... await server.stop()` (port 0 picks a
 free port; `server.url` is then `ws://127.0.0.1:<port>`). It wraps the matching engine (SimExchange,
-one SimMarket per pair), steps it every `step_interval` seconds and serves two WebSocket paths:
+one SimMarket per pair), steps it every `step_interval` seconds and serves three WebSocket paths:
 
 - `/stream`: combined market streams. `{"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms",
   "btcusdt@trade", "btcusdt@bookTicker"], "id": 1}` -> `{"result": null, "id": 1}`; UNSUBSCRIBE
@@ -13,6 +13,8 @@ one SimMarket per pair), steps it every `step_interval` seconds and serves two W
   `depthUpdate {"e","E","s","U","u","b","a"}` (levels `[price, qty]` as strings, qty "0" removes),
   `trade {"e","E","s","t","p","q","T","m","M"}`, bookTicker `{"u","s","b","B","a","A"}`.
   Every step of a pair's market is one depth update with contiguous ids: `U` = previous `u` + 1.
+- `/ws` and `/ws/<stream>`: raw streams (Binance's raw endpoint, which ccxt's binance uses): the same control
+  requests, `<stream>` (if it is one) subscribed at connect, and messages are the `data` objects alone.
 - `/ws-api/v3`: the WS API (api.py): depth, exchangeInfo, order.place/cancel/status,
   openOrders.status, userDataStream.subscribe (then `{"subscriptionId", "event": executionReport}`
   pushes on the same connection), ping, time; rate limits enforced per client IP (limits.py).
@@ -31,7 +33,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from hive_core.config import RateLimitRule, SimVenueConfig
+from hive_core.market.signing import LOGON, USER_DATA, USER_DATA_SIGNED
 from hive_core.market.types import OrderBook, OrderUpdate, Side, Trade
 from hive_core.market.wire import (
     API_PATH,
@@ -55,13 +57,16 @@ from hive_core.market.wire import (
     symbol_of,
     write_now,
 )
-from hive_core.sim.api import SimApi
+from hive_core.sim.api import ApiError, SimApi
+from hive_core.sim.auth import SimKeys
 from hive_core.sim.exchange import SimExchange
 from hive_core.sim.limits import VenueLimits
+from hive_core.stop_signal import stop_signalled
 
 logger = logging.getLogger("hive.venue.server")
 STREAM_KINDS = (DEPTH, TRADE, BOOK_TICKER)
 MAX_STREAMS_PER_CONNECTION = 1024
+RAW_STREAM_PATH = "/ws"
 
 
 class _SymbolState:
@@ -83,21 +88,23 @@ class SimServer:
 
     def __init__(self, config: SimVenueConfig, *, host: str = "127.0.0.1", port: int = 0,
                  time_source: Callable[[], float] = time.time, exchange: SimExchange | None = None,
-                 autostep: bool = True, ban_seconds: float = 120.0) -> None:
+                 autostep: bool = True, ban_seconds: float = 120.0, keys: SimKeys | None = None) -> None:
         self.config = config
         self.host = host
         self.port = port
         self._now = time_source
         self.exchange = exchange if exchange is not None else SimExchange(config, time_source)
         self.limits = VenueLimits(config.rate_limits, ban_seconds=ban_seconds, clock=time.time)
-        self.api = SimApi(self.exchange, self.limits, now=time_source, depth_snapshot=self.depth_snapshot)
+        self.api = SimApi(self.exchange, self.limits, now=time_source, depth_snapshot=self.depth_snapshot, keys=keys)
         self.autostep = autostep
         self._symbols = {symbol_of(pair): _SymbolState(symbol_of(pair), pair) for pair in self.exchange.trading_pairs}
         self._by_pair = {state.pair: state for state in self._symbols.values()}
         self._subscribers: dict[str, set[ServerConnection]] = {}     # stream name -> connections
         self._streams_of: dict[ServerConnection, set[str]] = {}      # stream connection -> its streams
+        self._raw: set[ServerConnection] = set()                     # stream connections on /ws: data unwrapped
         self._user_data: dict[ServerConnection, int] = {}           # API connection -> subscription id
         self._api_connections: set[ServerConnection] = set()
+        self._drop_next_order: str | None = None  # drop_at_next_order()
         self._server: Server | None = None
         self._stepper: asyncio.Task | None = None
         self.received: list[dict] = []        # stream control requests, in arrival order (tests)
@@ -180,6 +187,10 @@ class SimServer:
                 sent += 1
         return sent
 
+    def stream_connections(self) -> int:
+        """Stream connections subscribed to something now."""
+        return len({connection for connections in self._subscribers.values() for connection in connections})
+
     def subscriptions(self) -> dict[str, int]:
         """Stream name -> number of connections subscribed to it."""
         return {stream: len(connections) for stream, connections in self._subscribers.items() if connections}
@@ -248,7 +259,7 @@ class SimServer:
             return
         text = f'{{"stream":"{stream}","data":{data_json}}}'
         for connection in list(connections):
-            self._write(connection, text)
+            self._write(connection, data_json if connection in self._raw else text)
 
     def _write(self, connection: ServerConnection, text: str) -> None:
         if write_now(connection, text):
@@ -282,13 +293,17 @@ class SimServer:
             await self._serve_streams(connection, parse_qs(path.query).get("streams", []))
         elif path.path.rstrip("/") == API_PATH:
             await self._serve_api(connection)
+        elif path.path == RAW_STREAM_PATH or path.path.startswith(RAW_STREAM_PATH + "/"):
+            await self._serve_streams(connection, [path.path[len(RAW_STREAM_PATH) + 1:]], unwrapped=True)
         else:
             await connection.close(code=1008, reason=f"unknown path {path.path}")
 
-    async def _serve_streams(self, connection: ServerConnection, initial: list[str]) -> None:
+    async def _serve_streams(self, connection: ServerConnection, initial: list[str], unwrapped: bool = False) -> None:
         self.stats["stream_connections"] += 1
         mine: set[str] = set()
         self._streams_of[connection] = mine
+        if unwrapped:
+            self._raw.add(connection)
         try:
             for value in initial:
                 for stream in value.split("/"):
@@ -301,6 +316,7 @@ class SimServer:
         except ConnectionClosed:
             pass
         finally:
+            self._raw.discard(connection)
             for stream in self._streams_of.pop(connection, set()):
                 subscribers = self._subscribers.get(stream)
                 if subscribers is not None:
@@ -351,9 +367,13 @@ class SimServer:
         self.stats["api_connections"] += 1
         self._api_connections.add(connection)
         ip = connection.remote_address[0] if connection.remote_address else "?"
+        logon = _Logon(self.api, connected_at=int(self._now() * 1000))
         session = {
-            "userDataStream.subscribe": lambda _params: self._subscribe_user_data(connection),
+            USER_DATA: lambda _params: self._subscribe_user_data(connection, logon),
+            USER_DATA_SIGNED: lambda _params: self._subscribe_user_data(connection),  # its signature checked
             "userDataStream.unsubscribe": lambda _params: self._unsubscribe_user_data(connection),
+            LOGON: logon.log_on,
+            "session.logout": logon.log_out,
         }
         try:
             async for raw in connection:
@@ -361,7 +381,18 @@ class SimServer:
                     request = json.loads(raw)
                 except ValueError:
                     request = None
-                response = self.api.handle(ip, request, session)
+                drop = self._drop_next_order if _is_order(request) else None
+                if drop == "before":  # the order never reaches the venue
+                    self._drop_next_order = None
+                    await connection.close()
+                    break
+                if drop == "after":  # nothing of this order reaches the connection: its reports are lost too
+                    self._user_data.pop(connection, None)
+                response = self.api.handle(ip, request, session, logon.api_key)
+                if drop == "after":  # the venue took the order; its answer is lost with the connection
+                    self._drop_next_order = None
+                    await connection.close()
+                    break
                 text = json.dumps(response, separators=(",", ":"))
                 if not write_now(connection, text):
                     await connection.send(text)
@@ -371,7 +402,19 @@ class SimServer:
             self._api_connections.discard(connection)
             self._user_data.pop(connection, None)
 
-    def _subscribe_user_data(self, connection: ServerConnection) -> dict:
+    def drop_at_next_order(self, when: str) -> None:
+        """Test hook: close the API connection at the next order.place, `before` the venue handles it (the order
+        is lost) or `after` (the venue has it; its answer is lost)."""
+        if when not in ("before", "after"):
+            raise ValueError(f"when must be 'before' or 'after', not {when!r}")
+        self._drop_next_order = when
+
+    def _subscribe_user_data(self, connection: ServerConnection, logon: _Logon | None = None) -> dict:
+        """userDataStream.subscribe (`logon`: on a venue with keys, only on a connection that logged on) or its
+        signed form."""
+        if logon is not None and self.api.keys is not None and logon.api_key is None:
+            raise ApiError(400, -1002, "You are not authorized to execute this request: log on (session.logon) "
+                                       "or use userDataStream.subscribe.signature.")
         subscription = self._user_data.get(connection)
         if subscription is None:
             subscription = self._user_data[connection] = len(self._user_data)
@@ -380,6 +423,36 @@ class SimServer:
     def _unsubscribe_user_data(self, connection: ServerConnection) -> dict:
         self._user_data.pop(connection, None)
         return {}
+
+
+def _is_order(request: Any) -> bool:
+    return isinstance(request, dict) and request.get("method") == "order.place"
+
+
+class _Logon:
+    """One API connection's session.logon (its signature already checked by SimApi: the method is SIGNED)."""
+
+    def __init__(self, api: SimApi, connected_at: int) -> None:
+        self.api = api
+        self.connected_at = connected_at
+        self.api_key: str | None = None
+        self.since: int | None = None
+
+    def log_on(self, params: dict) -> dict:
+        api_key = str(params.get("apiKey") or "")
+        if self.api.keys is not None and not self.api.keys.can_log_on(api_key):
+            raise ApiError(400, -1002, "You are not authorized to execute this request: session.logon takes "
+                                       "Ed25519 keys only.")
+        self.api_key, self.since = api_key, self.api.server_ms()
+        return self.status()
+
+    def log_out(self, _params: dict) -> dict:
+        self.api_key = self.since = None
+        return self.status()
+
+    def status(self) -> dict:
+        return {"apiKey": self.api_key, "authorizedSince": self.since, "connectedSince": self.connected_at,
+                "returnRateLimits": True, "serverTime": self.api.server_ms(), "userDataStream": False}
 
 
 def _diff(published: dict[str, str], levels: tuple[tuple[float, float], ...]) -> list[list[str]]:
@@ -431,14 +504,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def run() -> None:
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, done.set)
         server = SimServer(config, host=args.host, port=args.port, ban_seconds=args.ban_seconds)
         await server.start()
         print(f"listening on {server.url} (streams {STREAM_PATH}, API {API_PATH})", flush=True)
-        await done.wait()
+        await stop_signalled()
         await server.stop()
 
     asyncio.run(run())

@@ -18,7 +18,8 @@ CLIENTS_SHOWN = 500  # rows of the clients table; the backend says how many ther
 client = session.client()
 
 st.title("Broker")
-st.caption("The MQTT broker every instance connects to. Start it before creating instances.")
+st.caption("The MQTT broker every instance connects to (start it before creating instances), and the market-data "
+           "service the instances on this machine share their venues' market data through.")
 
 
 @st.fragment(run_every=CONFIG.REFRESH_SECONDS)
@@ -162,7 +163,31 @@ def external_form(active: bool, host: str, port: int) -> None:
               on_click=actions.connect_external, args=(client,))
 
 
+@st.fragment(run_every=CONFIG.REFRESH_SECONDS)
+def feed_panel() -> None:
+    """The host's market-data service: one connection per venue endpoint for every instance on this machine."""
+    st.subheader("Market-data service")
+    status = errors.attempt("read the market-data service's state", client.feed_status)
+    if status is None:
+        return
+    if status["state"] == "disabled":
+        st.info("Off (HIVE_FEED_SERVICE=false): each instance connects to its venues itself.")
+        return
+    reason = status["error"] or (f"{status['address']} · pid {status['pid']}" if status["address"] else "")
+    badges.state_badge(status["state"], reason, key="feed_state")
+    if status["state"] != "running":
+        st.caption("Instances take their market data from the venues themselves until it runs again; the backend "
+                   "starts it again within seconds.")
+        return
+    st.caption(f"{status['clients']} instance stream connection{'s' if status['clients'] != 1 else ''} · "
+               f"{status['dropped']} message{'s' if status['dropped'] != 1 else ''} dropped for instances that read "
+               "too slowly (each told, its books resynced)")
+    tables.show_table(tables.feed_frame(status["upstreams"]), "No venue yet: an instance trading on Binance's market "
+                      "data opens one.", key="feed_upstreams")
+
+
 broker_panel()
+feed_panel()
 logins_panel()
 if (errors.attempt("read the broker's state", client.broker_status) or {}).get("kind") == "external":
     external_setup()

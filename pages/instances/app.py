@@ -14,8 +14,9 @@ from pages.instances.fleet import fleet
 client = session.client()
 
 st.title("Instances")
-st.caption("Each instance is one hive_core runtime hosting one or more strategies, trading on the simulated exchange, "
-           "as a local process or in a Docker container.")
+st.caption("Each instance is one hive_core runtime hosting one or more strategies, as a local process or in a Docker "
+           "container. It trades on the simulated exchange, on paper against a live venue's market data, or live with "
+           "a credential.")
 alerts_section(client)
 create_form(client)
 credentials_section(client)

@@ -14,11 +14,15 @@ import streamlit as st
 
 from backend.client import HiveClient
 from frontend import errors, session
+from frontend.format import venue_label
 from frontend.schema_form import param_inputs
 from pages.instances import create_checks as checks
 from pages.instances.progress import show_startup, watch_startup
 
 RUNTIMES = {"process": "process (a local subprocess)", "docker": "docker (a container)"}
+TRADING = {"sim": "Simulated exchange", "paper": "Paper on a live venue", "live": "Live, with a credential"}
+LIVE_VENUES = {"binance": "Binance spot", "binance_testnet": "Binance spot testnet"}
+CCXT = "ccxt"
 RESTART_POLICIES = {"on_failure": "on failure", "never": "never"}
 PREFIX = "instances_create_"
 
@@ -215,7 +219,7 @@ def _form(client: HiveClient) -> None:
                                         help="process: a local subprocess on this machine; docker: a container with "
                                              "its own limits, on one of the Docker hosts")
         pairs_text = pair_col.text_input("Trading pair", key="instances_create_pair",
-                                         help="on the built-in simulated exchange; several separated by commas")
+                                         help="BASE-QUOTE as the venue lists it; several separated by commas")
         pairs = [pair.strip().upper() for pair in pairs_text.split(",") if pair.strip()]
         flag(pair_col, checks.pairs_problem(rules, pairs))
 
@@ -239,34 +243,102 @@ def _form(client: HiveClient) -> None:
                                            key="instances_create_max_retries", disabled=policy == "never",
                                            help="restarts in a row before it is left in error; the count starts "
                                                 "again after a minute running or a start by you")
-        credentials = errors.attempt("list the credentials", client.list_credentials) or []
-        credential = st.selectbox("Credential", ["", *(item["name"] for item in credentials)],
-                                  key="instances_create_credential", format_func=lambda item: item or "none",
-                                  help="venue credentials handed to its process while it runs (see Credentials)")
+        venue, credential = _venue_inputs(client, rules, flag)
         start_now = st.checkbox("Start now", key="instances_create_start")
         if problems and st.session_state["instances_create_checked"]:
             st.error(f"Not created: {len(problems)} field{'s' if len(problems) > 1 else ''} to fix, marked above.",
                      icon=":material/error:")
-        if not st.button("Create Instance", key="instances_create_submit", type="primary", on_click=_check) \
-                or problems:
-            return
         spec = {
             "name": name,
             "runtime": runtime,
             "strategies": entries,
             "trading_pairs": pairs,
+            "venue": venue,
             "start": start_now,
             "restart_policy": {"policy": policy, "max_retries": int(retries)},
             "credential": credential or None,
             **placement,
         }
-        created = errors.attempt(f"create the instance {name}", client.create_instance, spec)
-        if created is None:
-            return  # the error is shown above and every input keeps its value
-        st.session_state["instances_selected"] = created["name"]
-        st.session_state["instances_notice"] = f"Created {created['name']}"
-        if start_now:
-            st.session_state["instances_startup"] = {"name": created["name"], "since": created["created_at"],
-                                                     "final": None}
-        st.session_state["instances_create_clear"] = True
-        st.rerun(scope="app")
+        if st.button("Create Instance", key="instances_create_submit", type="primary", on_click=_check) \
+                and not problems:
+            if venue.get("mode") != "live":
+                _create(client, spec)
+                return
+            st.session_state["instances_create_confirm"] = spec   # going live: asked once more, by name
+        pending = st.session_state["instances_create_confirm"]
+        if pending is not None:
+            if pending != spec:   # an input changed since: the question was about another instance
+                st.session_state["instances_create_confirm"] = None
+            elif _confirmed_live(spec):
+                _create(client, spec)
+
+
+def _venue_inputs(client: HiveClient, rules: checks.Rules, flag: Flag) -> tuple[dict[str, str], str]:
+    """Where it trades, and the credential it is handed: none for the simulated exchange and for paper, one stored
+    for the chosen venue for live trading."""
+    trading_col, venue_col, credential_col = st.columns(3)
+    trading = trading_col.selectbox("Trades on", list(TRADING), key="instances_create_trading",
+                                    format_func=TRADING.__getitem__,
+                                    help="simulated: the built-in exchange; paper: a live venue's market data, its "
+                                         "orders matched here and never sent; live: real orders, signed with a "
+                                         "credential")
+    if trading == "sim":
+        return {"kind": "sim"}, ""
+    venues = {**LIVE_VENUES, **({CCXT: "Another exchange, through ccxt"} if rules.ccxt_exchanges else {})}
+    choice = venue_col.selectbox("Venue", list(venues), key="instances_create_live_venue",
+                                 format_func=venues.__getitem__,
+                                 help="Binance spot natively; another exchange through ccxt (its ccxt id below)")
+    if choice == CCXT:
+        exchange_col, network_col = st.columns(2)
+        exchange = exchange_col.selectbox("Exchange", rules.ccxt_exchanges, key="instances_create_ccxt_exchange",
+                                          help="ccxt's id of the exchange")
+        testnet = network_col.checkbox("Its test network", key="instances_create_ccxt_testnet",
+                                       help="the exchange's sandbox, where ccxt knows one")
+        venue = {"kind": "ccxt", "exchange": exchange, "network": "testnet" if testnet else "mainnet",
+                 "mode": trading}
+        name = f"{exchange}_testnet" if testnet else exchange
+        label = f"{exchange}{' (test network)' if testnet else ''} through ccxt"
+    else:
+        venue = {"kind": "binance", "network": "mainnet" if choice == "binance" else "testnet", "mode": trading}
+        name, label = choice, LIVE_VENUES[choice]
+    if trading == "paper":
+        return venue, ""
+    stored = errors.attempt("list the credentials", client.list_credentials) or []
+    names = [item["name"] for item in stored if item["venue"] == name]
+    if st.session_state["instances_create_credential"] not in names:   # one of another venue's, chosen before
+        st.session_state["instances_create_credential"] = ""
+    credential = credential_col.selectbox("Credential", ["", *names], key="instances_create_credential",
+                                          format_func=lambda item: item or "choose one",
+                                          help=f"the {label} credential its orders are signed with (stored for "
+                                               f"{name}), handed to its process alone while it runs (see "
+                                               "Credentials)")
+    flag(credential_col, checks.credential_problem(name, label, credential, names))
+    return venue, credential
+
+
+def _confirmed_live(spec: dict[str, Any]) -> bool:
+    """Going live is asked once more, naming the venue and the credential; True once confirmed."""
+    venue = venue_label(spec["venue"])
+    with st.container(border=True, key="instances_create_live_confirmation"):
+        st.warning(f"**{spec['name']} will trade live on {venue}**, placing real orders signed with the credential "
+                   f"**{spec['credential']}**.", icon=":material/warning:")
+        confirm_col, cancel_col = st.columns(2)
+        if cancel_col.button("Cancel", key="instances_create_live_cancel"):
+            st.session_state["instances_create_confirm"] = None
+            st.rerun(scope="fragment")
+        return confirm_col.button(f"Trade live on {venue} with {spec['credential']}", type="primary",
+                                  key="instances_create_live_confirm")
+
+
+def _create(client: HiveClient, spec: dict[str, Any]) -> None:
+    st.session_state["instances_create_confirm"] = None
+    created = errors.attempt(f"create the instance {spec['name']}", client.create_instance, spec)
+    if created is None:
+        return  # the error is shown above and every input keeps its value
+    st.session_state["instances_selected"] = created["name"]
+    st.session_state["instances_notice"] = f"Created {created['name']}"
+    if spec["start"]:
+        st.session_state["instances_startup"] = {"name": created["name"], "since": created["created_at"],
+                                                 "final": None}
+    st.session_state["instances_create_clear"] = True
+    st.rerun(scope="app")

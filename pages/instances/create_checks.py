@@ -22,12 +22,14 @@ class Rules:
     max_pairs: int
     min_memory_mb: int
     min_pids: int
+    ccxt_exchanges: tuple[str, ...]   # the exchanges an instance can trade on through ccxt
 
     @classmethod
     def of(cls, answer: dict) -> Rules:
         return cls(id_pattern=re.compile(answer["id_pattern"]), id_rule=answer["id_rule"],
                    pair_pattern=re.compile(answer["pair_pattern"]), pair_rule=answer["pair_rule"],
-                   max_pairs=answer["max_pairs"], min_memory_mb=answer["min_memory_mb"], min_pids=answer["min_pids"])
+                   max_pairs=answer["max_pairs"], min_memory_mb=answer["min_memory_mb"], min_pids=answer["min_pids"],
+                   ccxt_exchanges=tuple(answer.get("ccxt_exchanges", ())))
 
 
 def name_problem(rules: Rules, name: str, taken: Collection[str]) -> str | None:
@@ -77,3 +79,12 @@ def pids_problem(rules: Rules, pids: int) -> str | None:
     if 0 < pids < rules.min_pids:
         return f"At least {rules.min_pids}, or 0 for no limit (got {pids})."
     return None
+
+
+def credential_problem(venue: str, venue_label: str, credential: str, stored: Collection[str]) -> str | None:
+    """Live trading signs its orders with a credential stored for its venue."""
+    if credential:
+        return None
+    if not stored:
+        return f"No credential is stored for {venue_label} ({venue}): add one under Credentials, or trade on paper."
+    return f"Choose the {venue_label} credential its orders are signed with."

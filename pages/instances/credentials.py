@@ -50,9 +50,14 @@ def credentials_section(client: HiveClient) -> None:
         st.markdown("**Add a credential**")
         name_col, venue_col = st.columns(2)
         name = name_col.text_input("Credential name", key="credentials_name", placeholder="binance_main")
-        venue = venue_col.text_input("Venue", key="credentials_venue", placeholder="binance_testnet")
+        venue = venue_col.text_input("Venue", key="credentials_venue", placeholder="binance_testnet",
+                                     help="where it is a key: binance, binance_testnet, or a ccxt exchange's id "
+                                          "(kraken; kraken_testnet for its test network); a live instance takes "
+                                          "only a credential of its own venue")
         api_key = st.text_input("API key", key="credentials_api_key", type="password")
-        secret = st.text_input("Secret", key="credentials_secret", type="password")
+        secret = st.text_input("Secret", key="credentials_secret", type="password",
+                               help="an HMAC secret key, or an Ed25519 private key in PEM (Binance: its connection "
+                                    "then logs on once, and orders go unsigned, faster)")
         passphrase = st.text_input("Passphrase (optional)", key="credentials_passphrase", type="password")
         if not st.button("Save credential", key="credentials_submit"):
             return

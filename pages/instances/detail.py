@@ -198,7 +198,8 @@ def instance_detail(client: HiveClient, instance: dict) -> None:
     version = f" (Hive {instance['image_version']})" if instance.get("image_version") else ""
     placement = f" on {instance['host']} · image {instance['image']}{version}" if instance.get("host") else ""
     since = fmt.clock(instance.get("state_since"))
-    st.caption(f"{instance['runtime']} runtime{placement} · in this state since {since}"
+    st.caption(f"trades on {fmt.venue(instance)} · {instance['runtime']} runtime{placement} · in this state since "
+               f"{since}"
                + (f" · pid {instance['pid']}" if instance.get("pid") else "")
                + (f" · {restarts}" if (restarts := fmt.restarts(instance)) else ""))
     _controls(client, instance)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,16 +58,22 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
         broker_host="127.0.0.1", broker_port=free_port(), broker_sys_interval=1, mqtt_namespace="hbot",
         heartbeat_interval=0.5, heartbeat_timeout=3.0, start_timeout=8.0, stop_grace=3.0,
         supervisor_interval=0.2, pnl_snapshot_interval=0.5, core_command=FAKE_CORE,
+        feed_service=False,  # one process more per backend: the tests of the market-data service turn it on
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
 
 def serve(settings: Settings) -> RunningBackend:
-    port = free_port()
+    """The backend on a port it holds from the start: bound here and handed to uvicorn (a port found free and bound
+    later may be taken by another test's process in between)."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="test-backend", daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="test-backend", daemon=True)
     thread.start()
 
     def started() -> bool:
@@ -112,8 +120,10 @@ def data_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def backend_factory(data_dir: Path) -> Iterator[Callable[..., RunningBackend]]:
+@contextmanager
+def backends_on(data_dir: Path) -> Iterator[Callable[..., RunningBackend]]:
+    """Start backends on `data_dir` (settings, or make_settings' with overrides); at the end, everything they started
+    is stopped, and what is left of it killed by pid."""
     started: list[RunningBackend] = []
 
     def start(settings: Settings | None = None, **overrides) -> RunningBackend:
@@ -121,16 +131,31 @@ def backend_factory(data_dir: Path) -> Iterator[Callable[..., RunningBackend]]:
         started.append(backend)
         return backend
 
-    yield start
-    broker_pids = set()
-    for backend in started:
-        broker = backend.services.broker._backend
-        if broker is not None and broker.pid:
-            broker_pids.add(broker.pid)
-        if backend.thread.is_alive():
-            _stop_everything(backend)
-            backend.stop()
-    kill_leftovers(data_dir, broker_pids)
+    try:
+        yield start
+    finally:
+        broker_pids = set()
+        for backend in started:
+            broker = backend.services.broker._backend
+            if broker is not None and broker.pid:
+                broker_pids.add(broker.pid)
+            if backend.thread.is_alive():
+                _stop_everything(backend)
+                backend.stop()
+        kill_leftovers(data_dir, broker_pids)
+
+
+@pytest.fixture
+def backend_factory(data_dir: Path) -> Iterator[Callable[..., RunningBackend]]:
+    with backends_on(data_dir) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_backend_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunningBackend]]:
+    """backend_factory for a setup that a module's tests share (they only read it): its data dir is the module's."""
+    with backends_on(tmp_path_factory.mktemp("module-data")) as start:
+        yield start
 
 
 def _stop_everything(backend: RunningBackend) -> None:

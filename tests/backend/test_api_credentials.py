@@ -16,7 +16,9 @@ import yaml
 from cryptography.fernet import Fernet
 
 from backend.client import BackendError
-from tests.backend.conftest import broker_login
+from hive_core.sim.auth import SimKeys
+from hive_core.sim.background import venue_thread
+from tests.backend.conftest import REAL_CORE, broker_login
 from tests.mqtt_probe import MqttProbe
 from tests.polling import wait_until
 
@@ -25,6 +27,7 @@ SECRET = "wJalrXUtnFEMI-very-secret-K7MDENG"
 PASSPHRASE = "open-sesame-42"
 SECRETS = (API_KEY, SECRET, PASSPHRASE)
 MM = {"id": "mm1", "strategy": "market_maker"}
+LIVE = {"kind": "binance", "network": "testnet", "mode": "live"}  # where the credential is stored for
 
 
 def refused(call, *args) -> BackendError:
@@ -148,7 +151,7 @@ def test_a_started_instance_alone_gets_its_credentials_file_until_it_stops_and_n
     try:
         add_credential(client)
         client.create_instance({"name": "other", "strategies": [MM]})
-        client.create_instance({"name": "bot1", "strategies": [MM], "credential": "binance_main"})
+        client.create_instance({"name": "bot1", "strategies": [MM], "venue": LIVE, "credential": "binance_main"})
         wait_until(lambda: client.get_instance("bot1")["state"] == "running", 15, message="bot1 running")
         wait_until(lambda: client.get_instance("other")["state"] == "running", 15, message="other running")
         wait_until(lambda: client.instance_logs("bot1"), 10, message="bot1's logs")
@@ -185,25 +188,68 @@ def test_a_started_instance_alone_gets_its_credentials_file_until_it_stops_and_n
     assert_no_secret(backend_log.read_text(), "the backend's log")
 
 
-def test_the_real_hive_core_reads_its_credentials_at_start_and_runs(real_backend) -> None:
-    client = real_backend.client
-    add_credential(client)
-    client.create_instance({"name": "real1", "strategies": [MM], "credential": "binance_main"})
-    wait_until(lambda: client.get_instance("real1")["state"] == "running", 30,
-               message=lambda: f"real1 running (last: {client.get_instance('real1')['reason']})")
-    folder = real_backend.services.settings.data_dir / "instances" / "real1"
-    assert (folder / "credentials.json").exists()
-    client.stop_instance("real1")
-    wait_until(lambda: client.get_instance("real1")["state"] == "stopped", 20, message="real1 stopped")
-    assert not (folder / "credentials.json").exists()
+def test_the_real_hive_core_signs_its_live_orders_with_the_credential_and_nothing_leaks(backend_factory,
+                                                                                         backend_log: Path) -> None:
+    """A real instance trading live on the simulated venue standing in for Binance's testnet (which checks every
+    signature): its orders are taken, so they were signed with the stored credential; and no secret part is in the
+    logs, the MQTT traffic or any answer of the API."""
+    keys = SimKeys()
+    keys.add_hmac(API_KEY, SECRET)
+    with venue_thread(keys) as venue:
+        backend = backend_factory(core_command=REAL_CORE, heartbeat_interval=1.0, heartbeat_timeout=5.0,
+                                  start_timeout=30.0, venue_endpoints=venue.endpoints("binance_testnet"))
+        client = backend.client
+        client.start_broker()
+        probe = MqttProbe("127.0.0.1", backend.settings.broker_port, login=broker_login(client))
+        probe.subscribe("#")
+        try:
+            add_credential(client)
+            client.create_instance({"name": "real1", "strategies": [MM], "venue": LIVE,
+                                    "credential": "binance_main"})
+            wait_until(lambda: client.get_instance("real1")["state"] == "running", 30,
+                       message=lambda: f"real1 running (last: {client.get_instance('real1')['reason']})")
+            wait_until(lambda: any(order.startswith("mm1") for order in venue.order_ids()), 20,
+                       message="real1's signed orders taken by the venue")
+            folder = backend.settings.data_dir / "instances" / "real1"
+            assert (folder / "credentials.json").exists()
+            answers = [client.get_instance("real1"), client.list_instances(), client.list_credentials(),
+                       client.get_credential("binance_main"), client.instance_logs("real1", limit=5000),
+                       client.audit_log()]
+            client.stop_instance("real1")
+            wait_until(lambda: client.get_instance("real1")["state"] == "stopped", 20, message="real1 stopped")
+            assert not (folder / "credentials.json").exists()
+        finally:
+            probe.close()
+    assert probe.received("hbot/real1/#"), "the probe heard the instance"
+    assert_no_secret(" ".join(m.topic + m.payload.decode("utf-8", "replace") for m in probe.messages), "MQTT")
+    assert_no_secret(json.dumps(answers), "the API's answers")
     assert_no_secret((folder / "process.log").read_text(), "the real instance's log")
+    assert_no_secret(backend_log.read_text(), "the backend's log")
+
+
+@pytest.mark.usefixtures("running_broker")
+def test_live_trading_needs_a_credential_stored_for_its_venue(client) -> None:
+    add_credential(client)   # stored for binance_testnet
+    without = refused(client.create_instance, {"name": "bot1", "strategies": [MM], "venue": LIVE})
+    assert without.status == 422 and "live trading on binance_testnet signs its orders with a credential" \
+        in without.message
+    mainnet = {**LIVE, "network": "mainnet"}
+    elsewhere = refused(client.create_instance, {"name": "bot1", "strategies": [MM], "venue": mainnet,
+                                                 "credential": "binance_main"})
+    assert (elsewhere.status, elsewhere.code) == (422, "credential_venue")
+    assert elsewhere.message == ("credential 'binance_main' is stored for binance_testnet, not for binance: choose "
+                                 "one stored for binance")
+    sim_with_modes = refused(client.create_instance, {"name": "bot1", "strategies": [MM],
+                                                      "venue": {"kind": "sim", "mode": "live"}})
+    assert sim_with_modes.status == 422 and "only for a live venue" in sim_with_modes.message
+    assert client.list_instances() == []
 
 
 @pytest.mark.usefixtures("running_broker")
 def test_a_crashed_instance_keeps_no_credentials_file(hive_backend, client) -> None:
     add_credential(client)
     crashing = {"id": "mm1", "strategy": "market_maker", "params": {"fake_exit_after": 0.5}}
-    client.create_instance({"name": "bot1", "strategies": [crashing], "credential": "binance_main",
+    client.create_instance({"name": "bot1", "strategies": [crashing], "venue": LIVE, "credential": "binance_main",
                             "restart_policy": {"policy": "never"}})
     credentials_file = hive_backend.services.settings.data_dir / "instances" / "bot1" / "credentials.json"
     wait_until(lambda: client.get_instance("bot1")["state"] == "error", 15, message="bot1 in error")

@@ -131,11 +131,12 @@ def test_connected_clients_are_listed_with_their_bots_and_leave_the_list_when_th
                                                                                   "bot alpha")
         assert alpha["address"].startswith("127.0.0.1:") and time.time() - alpha["since"] < 60
         assert (by_id["hbotrc-1"]["role"], by_id["hbotrc-1"]["who"]) == ("controller", f"controller {tool_login[0]}")
-        [backend] = [entry for entry in by_id.values() if entry["role"] == "backend"]
-        assert backend["who"] == "the backend" and backend["username"] == "hive-backend"
+        backend = [entry for entry in by_id.values() if entry["role"] == "backend"]
+        assert sorted(entry["client_id"].split(".")[-2] for entry in backend) == ["control", "telemetry"]
+        assert {(entry["who"], entry["username"]) for entry in backend} == {("the backend", "hive-backend")}
         answer = client.broker_clients(limit=1)
         assert (answer["kind"], answer["source"], answer["total"], len(answer["clients"])) == \
-            ("embedded", "broker_log", 3, 1)
+            ("embedded", "broker_log", 4, 1)
 
         tool.close()
         wait_until(lambda: "hbotrc-1" not in {e["client_id"] for e in client.broker_clients()["clients"]}, 10,

@@ -20,7 +20,8 @@ from tests.conftest import free_port
 from tests.mqtt_probe import foreign_client
 from tests.polling import wait_until
 
-pytestmark = pytest.mark.integration
+# The listing tests only read the fleet, so they share one (module-scoped, on one xdist worker).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("backend-fleet-listing")]
 
 
 def listed(backend, **params) -> tuple[list[dict], int]:
@@ -30,9 +31,12 @@ def listed(backend, **params) -> tuple[list[dict], int]:
     return [item["name"] for item in response.json()], int(response.headers["x-total-count"])
 
 
-@pytest.fixture
-def fleet(hive_backend, client, running_broker):
+@pytest.fixture(scope="module")
+def fleet(module_backend_factory):
     """alpha and bravo run (bravo trades ETH-USDT and BTC-EUR), charlie is created but not started."""
+    backend = module_backend_factory()
+    client = backend.client
+    assert client.start_broker()["state"] == "running"
     client.create_instance(spec("alpha"))
     client.create_instance(spec("bravo", {"id": "e1", "strategy": "market_maker", "trading_pair": "ETH-USDT"},
                                 {"id": "e2", "strategy": "momentum", "trading_pair": "BTC-EUR"},
@@ -40,7 +44,12 @@ def fleet(hive_backend, client, running_broker):
     client.create_instance(spec("charlie", start=False))
     wait_state(client, "alpha", "running")
     wait_state(client, "bravo", "running")
-    return hive_backend
+    return backend
+
+
+@pytest.fixture
+def client(fleet):
+    return fleet.client
 
 
 def test_without_parameters_the_listing_is_what_it_was(fleet, client) -> None:

@@ -92,12 +92,26 @@ class RunningBroker:
         pass
 
 
+def broker_lost(fleet: Fleet, at: float) -> None:
+    """The fleet's connections to the broker went down at `at`, as their network threads would note it."""
+    for link in (fleet.connection.telemetry, fleet.connection.control):
+        link._connected.clear()
+        link.disconnected_since = at
+
+
+def broker_back(fleet: Fleet, at: float | None) -> None:
+    """The fleet's connections are up again, since `at`."""
+    for link in (fleet.connection.telemetry, fleet.connection.control):
+        link._connected.set()
+        link.disconnected_since, link.connected_since = None, at
+
+
 @pytest.fixture
 def world(tmp_path: Path):
     settings = make_settings(tmp_path, heartbeat_timeout=30.0, start_timeout=60.0, stop_grace=10.0)
     store = Store(settings.database())
     fleet = Fleet()
-    fleet.connection._connected.set()  # a connected fleet; the broker-down test clears it
+    broker_back(fleet, None)  # a connected fleet; the broker-down tests take it down
     runtime = ScriptedRuntime()
     service = InstanceService(settings, store, fleet, RunningBroker(), {"process": runtime},
                               StrategyLibrary(store, settings.core_argv(), SandboxChoice(settings, None)),
@@ -208,16 +222,14 @@ def test_broker_down_keeps_a_live_running_instance_running_saying_the_broker_is_
     t0 = started(service)
     hear(fleet, "hb", t0 + 1)
     service.evaluate("bot", now=t0 + 1)
-    fleet.connection._connected.clear()
-    fleet.connection.disconnected_since = t0 + 2
+    broker_lost(fleet, t0 + 2)
     assert service.evaluate("bot", now=t0 + 3) == State.RUNNING  # a short reconnect is not an outage
     assert service.evaluate("bot", now=t0 + 4.5) == State.RUNNING
     assert state_of(service)[1].startswith("broker unreachable; process alive")
     assert service.evaluate("bot", now=t0 + 100) == State.RUNNING  # far beyond the heartbeat timeout: still running
     assert service.queries.get("bot").reason.startswith("broker unreachable; process alive")
 
-    fleet.connection._connected.set()  # back at t0 + 101: the silence counts from the reconnection
-    fleet.connection.disconnected_since, fleet.connection.connected_since = None, t0 + 101
+    broker_back(fleet, t0 + 101)  # the silence counts from the reconnection
     assert service.evaluate("bot", now=t0 + 102) == State.RUNNING
     assert not state_of(service)[1].startswith("broker unreachable")
     assert service.evaluate("bot", now=t0 + 125) == State.RUNNING
@@ -232,8 +244,7 @@ def test_broker_down_does_not_hide_a_crash(world) -> None:
     t0 = started(service)
     hear(fleet, "hb", t0 + 1)
     service.evaluate("bot", now=t0 + 1)
-    fleet.connection._connected.clear()
-    fleet.connection.disconnected_since = t0 + 2
+    broker_lost(fleet, t0 + 2)
     assert service.evaluate("bot", now=t0 + 5) == State.RUNNING
     runtime.exit(-9, "killed by SIGKILL")
     assert service.evaluate("bot", now=t0 + 6) == State.ERROR
@@ -359,6 +370,6 @@ def test_departures_of_a_broker_that_stopped_are_no_bots_fault(world) -> None:
     fleet.disconnected("bot", t0 + 5)  # logged as the broker stopped, taken before the fleet noticed
     fleet.listening_since = t0 + 6  # the fleet connected again (silence_counts_from)
     assert service.evaluate("bot", now=t0 + 8) == State.RUNNING
-    fleet.connection._connected.clear()
+    broker_lost(fleet, t0 + 9)
     fleet.disconnected("bot", t0 + 9)
     assert fleet.bot("bot").last_disconnect == t0 + 5

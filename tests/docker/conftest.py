@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from hive_core.sim.auth import SimKeys
+from hive_core.sim.background import VenueThread, venue_thread
 from tests.backend.conftest import backend_factory, data_dir  # noqa: F401  (the backend fixtures, here too)
 from tests.conftest import free_port
 from tests.docker.certificates import Authority, Issued, authority, write
@@ -17,6 +19,22 @@ from tests.docker_engine import (
     prerequisite_missing,
     start_private,
 )
+
+# The credentials the Docker tests give their instances, and the venue they trade on live with them: only an
+# instance that trades live is handed its credential.
+LIVE_KEYS = {"APIKEY-123456": "s3cret-value", "APIKEY-987654": "remote-s3cret"}
+LIVE = {"kind": "binance", "mode": "live"}
+
+
+@pytest.fixture(scope="module")
+def live_venue() -> Iterator[VenueThread]:
+    """The simulated venue standing in for Binance (the backend's venue_endpoints send `binance` there), taking the
+    tests' keys; the containers share the host's network, so they reach it on 127.0.0.1."""
+    keys = SimKeys()
+    for api_key, secret in LIVE_KEYS.items():
+        keys.add_hmac(api_key, secret)
+    with venue_thread(keys) as venue:
+        yield venue
 
 
 @pytest.fixture(scope="session")

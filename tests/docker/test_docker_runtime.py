@@ -17,8 +17,10 @@ import hive_core
 from backend.client import BackendError, HiveClient
 from backend.docker import labels
 from backend.settings import Settings
+from hive_core.sim.background import VenueThread
 from tests.backend.conftest import REAL_CORE, RunningBackend, kill_leftovers, make_settings, serve
 from tests.backend.test_api_instances import wait_state
+from tests.docker.conftest import LIVE
 from tests.docker.teardown import tear_down
 from tests.docker_engine import Engine
 from tests.polling import wait_until
@@ -67,11 +69,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(docker_engine: Engine, hive_core_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(docker_engine: Engine, hive_core_image: str, live_venue: VenueThread,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("docker-runtime") / "data"
     data_dir.mkdir()
     settings = make_settings(data_dir, core_command=REAL_CORE, docker_host=docker_engine.url, heartbeat_interval=1.0,
-                             heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=STOP_GRACE)
+                             heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=STOP_GRACE,
+                             venue_endpoints=live_venue.endpoints("binance"))
     stack = Stack(docker_engine, docker_engine.client(), settings, serve(settings))
     stack.client.start_broker()
     try:
@@ -92,7 +96,7 @@ def named(suffix: str) -> str:
 def test_an_instance_runs_in_a_container_with_its_limits_labels_user_mounts_and_credential(stack: Stack) -> None:
     stack.client.create_credential(named("key"), "binance", "APIKEY-123456", "s3cret-value")
     name, other = named("a"), named("b")
-    created = stack.create(name, credential=named("key"),
+    created = stack.create(name, credential=named("key"), venue=LIVE,
                            limits={"cpus": 0.5, "memory_mb": 256, "pids": 64, "log_max_mb": 5})
     stack.create(other)
     running = wait_state(stack.client, name, "running", timeout=START_TIMEOUT)

@@ -21,9 +21,10 @@ from backend.docker import labels
 from backend.orchestrator.handle import ProcessHandle
 from backend.settings import Settings
 from backend.store import InstanceRow
+from hive_core.sim.background import VenueThread
 from tests.backend.conftest import REAL_CORE, RunningBackend, make_settings, serve
 from tests.backend.test_api_instances import wait_state
-from tests.docker.conftest import BUILD_TIMEOUT, Pki
+from tests.docker.conftest import BUILD_TIMEOUT, LIVE, Pki
 from tests.docker.teardown import tear_down
 from tests.docker.test_hosts import add_remote
 from tests.docker_engine import Engine
@@ -75,12 +76,13 @@ def remote(tls_engine_factory, docker_engine: Engine, base_image: str) -> Engine
 
 
 @pytest.fixture(scope="module")
-def stack(docker_engine: Engine, hive_core_image: str, remote: Engine, pki: Pki,
+def stack(docker_engine: Engine, hive_core_image: str, remote: Engine, pki: Pki, live_venue: VenueThread,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("remote-host") / "data"
     data_dir.mkdir()
     settings = make_settings(data_dir, core_command=REAL_CORE, docker_host=docker_engine.url, heartbeat_interval=1.0,
-                             heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=8.0)
+                             heartbeat_timeout=6.0, start_timeout=30.0, stop_grace=8.0,
+                             venue_endpoints=live_venue.endpoints("binance"))
     stack = Stack(serve(settings), settings, docker_engine.client(), remote.client())
     try:
         stack.client.start_broker()
@@ -120,7 +122,7 @@ def test_an_instance_on_the_remote_host_runs_from_a_volume_and_meets_the_local_o
     stack.client.create_credential(named("key"), "binance", "APIKEY-987654", "remote-s3cret")
     far, near = named("far"), named("near")
     started = time.monotonic()
-    stack.create(far, host=HOST, credential=named("key"))
+    stack.create(far, host=HOST, credential=named("key"), venue=LIVE)
     stack.create(near)
     wait_state(stack.client, far, "running", timeout=START_TIMEOUT)
     wait_state(stack.client, near, "running", timeout=START_TIMEOUT)

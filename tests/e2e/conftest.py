@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import ARTIFACTS, REPO_ROOT, free_port, wait_for_port
 from tests.frontend.backend_process import BackendProcess
@@ -32,10 +33,10 @@ class Dashboard:
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
     backend = BackendProcess(tmp_path / "data", heartbeat_interval=1.0)
-    backend.start()
     port = free_port()
     log_file = tmp_path / "streamlit.log"
     env = {**os.environ, "HIVE_BACKEND_URL": backend.url, "HIVE_REFRESH_SECONDS": "1"}
+    # The dashboard starts while the backend does: it calls the backend only once a page is opened.
     with open(log_file, "wb") as log:
         streamlit = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "main.py", "--server.headless", "true",
@@ -44,6 +45,7 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:
+        backend.start()
         wait_for_port("127.0.0.1", port, timeout=60)
         yield Dashboard(f"http://127.0.0.1:{port}", backend, log_file)
     finally:
@@ -68,9 +70,37 @@ def browser() -> Iterator[Browser]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """Keep each phase's report on the test, so the page fixture knows whether the test failed."""
+    """Keep each phase's report on the test, so the page fixture knows whether the test failed; a failed test's
+    report also holds what the page said (its alerts, which an aria snapshot leaves out) and the logs' ends."""
     outcome = yield
-    setattr(item, f"report_{call.when}", outcome.get_result())
+    report = outcome.get_result()
+    setattr(item, f"report_{call.when}", report)
+    if call.when == "call" and report.failed:
+        for title, text in _failure_context(getattr(item, "funcargs", {})):
+            report.sections.append((title, text))
+
+
+def _failure_context(fixtures: dict) -> list[tuple[str, str]]:
+    sections = []
+    page = fixtures.get("page")
+    if isinstance(page, Page) and not page.is_closed():
+        try:
+            alerts = page.locator("[data-testid=stAlert], [data-testid=stException]").all_inner_texts()
+        except PlaywrightError as error:
+            alerts = [f"(could not read the page: {error})"]
+        sections.append(("the page's alerts", "\n---\n".join(alerts) or "(none)"))
+    dashboard = fixtures.get("dashboard")
+    if isinstance(dashboard, Dashboard):
+        sections.append(("the dashboard's log (end)", _tail(dashboard.log_file)))
+        sections.append(("the backend's log (end)", dashboard.backend.log_tail(60)))
+    return sections
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return f"(no {path.name})"
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from backend.client import HiveClient
 from tests.polling import wait_until
@@ -16,9 +17,23 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-def _download(page: Page, button: str) -> str:
-    with page.expect_download(timeout=30_000) as info:
-        page.get_by_role("button", name=re.compile(re.escape(button))).click()
+def _download(page: Page, button: str, attempts: int = 3) -> str:
+    """The file a download button gives. The detail refreshes itself every second, and Streamlit fades what it is
+    redrawing: on a loaded machine the button is seldom still long enough for Playwright's wait for a stable element
+    (a person clicks it as it is). So it is clicked as it is, and again (bounded) when no download followed."""
+    target = page.get_by_role("button", name=re.compile(re.escape(button)))
+    expect(target).to_be_visible(timeout=30_000)
+    for _ in range(attempts - 1):
+        try:
+            return _clicked_download(page, target)
+        except PlaywrightTimeout:
+            continue
+    return _clicked_download(page, target)
+
+
+def _clicked_download(page: Page, target: Locator) -> str:
+    with page.expect_download(timeout=15_000) as info:
+        target.click(force=True)
     return Path(info.value.path()).read_text()
 
 

@@ -78,7 +78,9 @@ def test_the_login_survives_reloads_and_tabs_and_the_dashboard_survives_its_back
     # Log out ends it: the cookie is gone and a reload shows the login form
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
-    page.wait_for_function("!document.cookie.includes('hive_session=')", timeout=10_000)
+    page.wait_for_function("!document.cookie.includes('hive_session=')", timeout=30_000)
+    ended = page.evaluate("localStorage.getItem('hive_session_ended')")  # so no later write brings it back
+    assert re.fullmatch(r"[0-9a-f]{32}", ended) and ended not in cookie["value"]
     page.reload()
     expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=30_000)
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)

@@ -45,6 +45,7 @@ class BackendProcess:
             "HIVE_HEARTBEAT_INTERVAL": str(heartbeat_interval),
             "HIVE_BROKER_SYS_INTERVAL": "1",
             "HIVE_PNL_SNAPSHOT_INTERVAL": "1",
+            "HIVE_FEED_SERVICE": "false",  # one process more per backend: the tests that need it turn it on
             "PYTHONUNBUFFERED": "1",
             **(settings or {}),
         }
@@ -64,13 +65,25 @@ class BackendProcess:
             raise AssertionError(f"{error}\n{self.log_tail()}") from None
 
     def _healthy(self) -> bool:
+        """Its /health answers, and the port is its own: another test's backend that took the same free port in the
+        meantime answers /health too (and then this one cannot listen)."""
         assert self.process is not None
         if self.process.poll() is not None:
             raise RuntimeError(f"the backend exited with code {self.process.returncode}:\n{self.log_tail()}")
         try:
-            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+            answered = httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
         except httpx.TransportError:
             return False
+        return answered and self._listens()
+
+    def _listens(self) -> bool:
+        assert self.process is not None
+        try:
+            sockets = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(sock.status == psutil.CONN_LISTEN and sock.laddr and sock.laddr.port == self.port
+                   for sock in sockets)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

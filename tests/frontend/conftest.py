@@ -1,4 +1,5 @@
-"""AppTest fixtures: a real backend per test, and the dashboard logged in to it."""
+"""AppTest fixtures: a real backend per test (or one per module, for the modules whose tests share it), and the
+dashboard logged in to it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -10,12 +11,23 @@ from streamlit.testing.v1 import AppTest
 import CONFIG
 from backend.client import HiveClient
 from tests.frontend.backend_process import BackendProcess
-from tests.frontend.helpers import log_in, new_app
+from tests.frontend.helpers import logged_in_app
 
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[BackendProcess]:
     server = BackendProcess(tmp_path / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendProcess]:
+    """One real backend for a module's tests (a start costs about 3 s of CPU): a module whose tests do not depend on
+    what the others did to it overrides `backend` with this one, and keeps its tests on one xdist worker (an
+    xdist_group mark), so that it starts once."""
+    server = BackendProcess(tmp_path_factory.mktemp("module-backend") / "data")
     server.start()
     yield server
     server.stop()
@@ -41,8 +53,4 @@ def dashboard_url(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
 @pytest.fixture
 def app(backend: BackendProcess, dashboard_url: Callable[[str], None]) -> AppTest:
     """The dashboard, logged in to the test backend, on its default page (Broker)."""
-    dashboard_url(backend.url)
-    at = log_in(new_app().run(), backend.username, backend.password)
-    assert not at.exception, at.exception
-    assert at.session_state["client"] is not None, [e.value for e in at.error]
-    return at
+    return logged_in_app(backend, dashboard_url)

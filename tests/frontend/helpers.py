@@ -6,6 +6,7 @@ from collections.abc import Callable
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO_ROOT
+from tests.frontend.backend_process import BackendProcess
 from tests.polling import wait_until
 
 MAIN = REPO_ROOT / "main.py"
@@ -20,6 +21,16 @@ def log_in(at: AppTest, username: str, password: str) -> AppTest:
     at.text_input(key="login_username").input(username)
     at.text_input(key="login_password").input(password)
     return at.button[0].click().run()  # the form's "Log in"
+
+
+def logged_in_app(backend: BackendProcess, dashboard_url: Callable[[str], None]) -> AppTest:
+    """The dashboard, logged in to `backend` (the dashboard pointed at it by `dashboard_url`), on its default page
+    (Broker)."""
+    dashboard_url(backend.url)
+    at = log_in(new_app().run(), backend.username, backend.password)
+    assert not at.exception, at.exception
+    assert at.session_state["client"] is not None, [e.value for e in at.error]
+    return at
 
 
 def rerun_until(at: AppTest, check: Callable[[AppTest], bool], timeout: float = 60.0, every: float = 0.5) -> AppTest:

@@ -156,11 +156,26 @@ def test_the_page_says_how_clients_log_in_charts_the_broker_and_lists_who_is_con
         other = MqttProbe("127.0.0.1", server.broker_port, client_id="hbot.second",
                           login=(login["username"], login["password"]))
         other.wait_connected()
-        rerun_until(at, lambda page: _metric(page, "Connected clients") == "3"
+        rerun_until(at, lambda page: _metric(page, "Connected clients") == "4"  # the backend's two connections too
                     and "hbot.second" in set(table_with(page, "Client id")["Client id"]), timeout=30)
         other.close()
     finally:
         if bot is not None:
             bot.close()
         client.close()
+        server.stop()
+
+
+def test_the_market_data_service_is_shown_running_with_the_venues_it_serves(tmp_path: Path, dashboard_url) -> None:
+    server = BackendProcess(tmp_path / "data", settings={"HIVE_FEED_SERVICE": "true"})
+    server.start()
+    try:
+        dashboard_url(server.url)
+        at = log_in(new_app().run(), server.username, server.password)
+        assert any(header.value == "Market-data service" for header in at.subheader)
+        rerun_until(at, lambda page: "Running" in badges(page), timeout=20)   # the service's (the broker's: Stopped)
+        assert any(caption.value.startswith("Reason: unix:") for caption in at.caption)
+        assert any("No venue yet" in caption.value for caption in at.caption)
+        assert not errors(at)
+    finally:
         server.stop()

@@ -2,11 +2,40 @@
 a strategy's params, the form cleared and collapsed after a success, and the start followed step by step."""
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
-from tests.frontend.helpers import errors, rerun_until
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from backend.client import HiveClient
+from tests.frontend.backend_process import BackendProcess
+from tests.frontend.helpers import errors, logged_in_app, rerun_until
 
 PAGE = "pages/instances/app.py"
+
+# One backend for the module's tests, on one xdist worker: each creates instances of its own names and checks only
+# those; the one that counts every instance has a backend of its own (own_backend).
+pytestmark = pytest.mark.xdist_group("frontend-create-form")
+
+
+@pytest.fixture
+def backend(module_backend: BackendProcess) -> BackendProcess:
+    return module_backend
+
+
+@pytest.fixture
+def own_backend(tmp_path, dashboard_url) -> Iterator[tuple[AppTest, HiveClient]]:
+    """A backend of the test's own with its broker running: the dashboard logged in to it, and a client."""
+    server = BackendProcess(tmp_path / "data")
+    server.start()
+    hive = HiveClient(server.url, server.username, server.password)
+    try:
+        at = logged_in_app(server, dashboard_url)
+        hive.start_broker()
+        yield at, hive
+    finally:
+        hive.close()
+        server.stop()
 
 
 def _open(app):
@@ -17,7 +46,8 @@ def _statuses(at) -> list[tuple[str, str]]:
     return [(status.label, status.state) for status in at.status]
 
 
-def test_each_field_says_what_is_wrong_under_it_and_nothing_typed_is_lost(app, client):
+def test_each_field_says_what_is_wrong_under_it_and_nothing_typed_is_lost(own_backend):
+    app, client = own_backend
     client.create_instance({"name": "taken", "strategies": [{"id": "mm", "strategy": "market_maker"}],
                             "start": False})
     at = _open(app)

@@ -12,6 +12,15 @@ from tests.polling import wait_until
 
 PAGE = "pages/events/app.py"
 
+# One backend for the module's tests, on one xdist worker: what each checks is the event it published (the log's
+# newest row) and the webhook it made and deleted; the bot evbot and its probe are the test's own.
+pytestmark = pytest.mark.xdist_group("frontend-events")
+
+
+@pytest.fixture
+def backend(module_backend):
+    return module_backend
+
 
 @pytest.fixture
 def bot(backend):

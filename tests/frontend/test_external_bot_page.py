@@ -50,8 +50,9 @@ def test_an_external_bots_detail_shows_what_it_reported_and_its_error_replies(ap
         assert len(table_with(at, "Fee")) == 1
 
         _open_tab(at, "Logs")
-        rerun_until(at, lambda page: any("insufficient balance" in code.value for code in page.code), timeout=30)
-        assert any("Hummingbot stopped." in code.value for code in at.code)  # its notifications, as log lines
+        # its notifications, as log lines ("Hummingbot stopped." follows the stop's reply: it may come a refresh later)
+        rerun_until(at, lambda page: any("Hummingbot stopped." in code.value for code in page.code), timeout=30)
+        assert any("insufficient balance" in code.value for code in at.code)
 
         _open_tab(at, "Resources")
         assert any("Nothing is measured of an external bot" in info.value for info in at.info)

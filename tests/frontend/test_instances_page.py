@@ -6,10 +6,20 @@ import pytest
 from backend.client import HiveClient
 from frontend import format as fmt
 from tests.backend.conftest import broker_login
-from tests.frontend.helpers import badges, errors, rerun_until, table_with
+from tests.frontend.helpers import badges, errors, logged_in_app, rerun_until, table_with
 from tests.mqtt_probe import foreign_client
 
 PAGE = "pages/instances/app.py"
+
+# The module's tests on one xdist worker: the three that create nothing and never start the broker share one backend
+# (idle_app); the others, which start its broker and count or delete its instances, have one each.
+pytestmark = pytest.mark.xdist_group("frontend-instances")
+
+
+@pytest.fixture
+def idle_app(module_backend, dashboard_url):
+    """The dashboard logged in to the module's shared backend, whose broker stays stopped."""
+    return logged_in_app(module_backend, dashboard_url)
 
 
 def _open(app):
@@ -32,27 +42,27 @@ def _fill(at, name: str, start: bool) -> None:
     at.run()
 
 
-def test_create_form_builds_one_input_per_param_of_the_chosen_strategy(app, backend):
-    at = _open(app)
+def test_create_form_builds_one_input_per_param_of_the_chosen_strategy(idle_app, module_backend):
+    at = _open(idle_app)
     at.selectbox(key="instances_create_strategy_0").select("market_maker").run()
 
-    schema = _client(backend).get_strategy("market_maker")["params_schema"]
+    schema = _client(module_backend).get_strategy("market_maker")["params_schema"]
     expected = {prop.get("title") or name for name, prop in schema["properties"].items()}
     assert expected, "market_maker declares no params"
     assert expected <= _labels(at)
     assert {"Name", "Runtime", "Trading pair", "Strategy id", "Tick interval (s)", "Start now"} <= _labels(at)
 
 
-def test_add_strategy_adds_a_second_entry_with_its_own_params(app):
-    at = _open(app)
+def test_add_strategy_adds_a_second_entry_with_its_own_params(idle_app):
+    at = _open(idle_app)
     at.button(key="instances_create_add").click().run()
 
     assert at.selectbox(key="instances_create_strategy_1").value
     assert at.text_input(key="instances_create_id_1").placeholder.endswith("-2")
 
 
-def test_refused_create_shows_the_backend_message_and_keeps_what_was_typed(app):
-    at = _open(app)  # the broker is not started: the backend refuses what the form cannot check
+def test_refused_create_shows_the_backend_message_and_keeps_what_was_typed(idle_app):
+    at = _open(idle_app)  # the broker is not started: the backend refuses what the form cannot check
     at.text_input(key="instances_create_pair").input("ETH-USDT").run()
     _fill(at, "bot1", start=False)
 
@@ -160,6 +170,33 @@ def test_restarts_in_words(instance: dict, words: str) -> None:
     assert fmt.restarts(instance) == words
 
 
+def test_an_instance_can_paper_trade_on_another_exchange_through_ccxt(app, client):
+    at = _open(app)
+    _fill(at, "kr1", start=False)
+    at.selectbox(key="instances_create_trading").select("paper").run()
+    at.selectbox(key="instances_create_live_venue").select("ccxt").run()
+    at.selectbox(key="instances_create_ccxt_exchange").select("kraken").run()
+    at.button(key="instances_create_submit").click().run()
+    assert not errors(at)
+    assert client.get_instance("kr1")["venue"] == {"kind": "ccxt", "exchange": "kraken", "network": "mainnet",
+                                                  "mode": "paper"}
+
+
+@pytest.mark.parametrize(("instance", "words"), [
+    ({"venue": None}, "–"),
+    ({"venue": {"kind": "sim", "network": "mainnet", "mode": "paper"}}, "simulated exchange"),
+    ({"venue": {"kind": "binance", "network": "mainnet", "mode": "paper"}}, "Binance spot · paper"),
+    ({"venue": {"kind": "binance", "network": "testnet", "mode": "live"}, "credential": "desk1"},
+     "Binance spot testnet · LIVE (desk1)"),
+    ({"venue": {"kind": "ccxt", "exchange": "kraken", "network": "mainnet", "mode": "paper"}},
+     "kraken through ccxt · paper"),
+    ({"venue": {"kind": "ccxt", "exchange": "okx", "network": "testnet", "mode": "live"}, "credential": "o1"},
+     "okx (test network) through ccxt · LIVE (o1)"),
+])
+def test_where_an_instance_trades_in_words(instance: dict, words: str) -> None:
+    assert fmt.venue(instance) == words
+
+
 def test_a_credential_added_in_the_browser_shows_only_its_last_4_and_an_instance_can_use_it(app, client):
     api_key, secret = "AKIA-dashboard-key-9z8y", "browser-secret-that-stays-hidden"
     at = _open(app)
@@ -177,9 +214,22 @@ def test_a_credential_added_in_the_browser_shows_only_its_last_4_and_an_instance
     assert client.get_credential("binance_main")["api_key_hint"] == "…9z8y"
 
     _fill(at, "keyed", start=False)
+    at.selectbox(key="instances_create_trading").select("live").run()
+    at.button(key="instances_create_submit").click().run()
+    assert "Choose the Binance spot testnet credential its orders are signed with." in errors(at)
     at.selectbox(key="instances_create_credential").select("binance_main").run()
     at.button(key="instances_create_submit").click().run()
+    # going live is asked once more, naming the venue and the credential; nothing is created before
+    [warning] = [w.value for w in at.warning if "trade live" in w.value]
+    assert warning == ("**keyed will trade live on Binance spot testnet**, placing real orders signed with the "
+                       "credential **binance_main**.")
+    assert "keyed" not in [item["name"] for item in client.list_instances()]
+    at.button(key="instances_create_live_confirm").click().run()
     assert not errors(at)
+    assert at.selectbox(key="instances_selected").value == "keyed"   # the new instance opens below
+    keyed = client.get_instance("keyed")
+    assert keyed["venue"] == {"kind": "binance", "exchange": None, "network": "testnet", "mode": "live"}
+    assert keyed["credential"] == "binance_main"
     assert client.get_credential("binance_main")["instances"] == ["keyed"]
 
     at.button(key="credentials_delete").click().run()

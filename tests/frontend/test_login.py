@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,8 +13,26 @@ from backend.client import BackendError, HiveClient
 from frontend import session_cookie
 from tests.conftest import free_port
 from tests.frontend.backend_process import BackendProcess
-from tests.frontend.helpers import badges, errors, log_in, new_app, rerun_until
+from tests.frontend.helpers import badges, errors, log_in, logged_in_app, new_app, rerun_until
 from tests.polling import wait_until
+
+# One backend for the module's tests, on one xdist worker: each test opens and ends sessions of its own, and one wrong
+# password is far from the lock-out (5 by default). The tests that need other settings, or stop their backend, start
+# one of their own.
+pytestmark = pytest.mark.xdist_group("frontend-login")
+
+
+@pytest.fixture
+def backend(module_backend: BackendProcess) -> BackendProcess:
+    return module_backend
+
+
+@pytest.fixture
+def own_backend(tmp_path) -> Iterator[BackendProcess]:
+    server = BackendProcess(tmp_path / "data")
+    server.start()
+    yield server
+    server.stop()
 
 
 def test_wrong_password_says_so_and_stays_on_the_login_form(backend, dashboard_url):
@@ -149,7 +168,9 @@ def test_log_out_ends_the_session_at_the_backend(app, backend):
     assert not warnings(app)
 
 
-def test_a_stopped_backend_keeps_the_last_page_under_a_banner_until_it_is_back(app, backend):
+def test_a_stopped_backend_keeps_the_last_page_under_a_banner_until_it_is_back(own_backend, dashboard_url):
+    backend = own_backend
+    app = logged_in_app(backend, dashboard_url)
     assert badges(app) == ["Stopped"] and not warnings(app)
     backend.stop()
 

@@ -12,6 +12,15 @@ from tests.frontend.helpers import errors, table_with
 PAGE = "pages/instances/strategies.py"
 EDITED = "\n# wider spread\n"
 
+# One backend for the module's tests, on one xdist worker: each works on strategies, an instance and a template of
+# its own names, and removes the template and the instance it made.
+pytestmark = pytest.mark.xdist_group("frontend-strategies")
+
+
+@pytest.fixture
+def backend(module_backend):
+    return module_backend
+
 
 @pytest.fixture
 def client(backend):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -101,28 +102,62 @@ def test_info_reports_which_clock_is_active_and_the_python_version():
     assert ("scheduler: compiled" in result.stdout) == scheduler.COMPILED
 
 
-@pytest.mark.slow
-def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "benchmarks", "--strategies", "50", "--ticks", "2000",
-                             "--repeats", "1", "--scale-seconds", "2", "--density-n", "2", "--density-seconds", "2",
-                             "--fleet-n", "20", "--out", str(tmp_path)],
+# The benchmark suite (`python -m benchmarks`) at its smallest: --quick shortens the parts that have no knob of their
+# own (fan-out, orders, signing, the dashboard's repeats, the fleet's commands, listings and window), the rest are
+# given tiny sizes. It runs as two CLI runs that xdist can run side by side: the scale scenarios (CPU-bound: 1,000
+# strategies added one by one) in one, the parts that are skippable, the fleet's heartbeat timeout among them, in
+# the other. The parts every run does (clock+scheduler, fan-out, orders, signing, venue memory, dashboard) are
+# checked in both.
+BENCH_TINY = ("--quick", "--strategies", "50", "--ticks", "2000", "--repeats", "1", "--venue-seconds", "1")
+
+
+def run_bench(out: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`python -m benchmarks` with BENCH_TINY and `args`: its output and the JSON it saved, checked for the parts
+    every run does."""
+    result = subprocess.run([sys.executable, "-m", "benchmarks", *BENCH_TINY, *args, "--out", str(out)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=150)
     assert result.returncode == 0, result.stderr
     assert "interpreted" in result.stdout
-    [saved] = list(tmp_path.glob("clock_scheduler-*.json"))
+    [saved] = list(out.glob("clock_scheduler-*.json"))
     record = json.loads(saved.read_text())
     assert record["results"]["interpreted"]["ticks"] >= 2000
     assert ("compiled" in record["results"]) == clock.COMPILED
+    assert [r["instances"] for r in record["dashboard"]] == [20, 200]
+    assert [side["venue"] for side in record["venue_memory"]["sides"]] == ["binance", "ccxt"]
+    assert record["venue_memory"]["rss_ratio"] > 1.0   # ccxt's cost: the instance that imports it is bigger
+    assert "fleet table" in result.stdout
+    return result, record
+
+
+@pytest.mark.slow
+def test_bench_runs_both_variants_and_the_scale_scenarios_and_saves_json(tmp_path):
+    result, record = run_bench(tmp_path, "--scale-seconds", "2", "--density-n", "", "--feed-seconds", "0",
+                               "--fleet-n", "")
     assert [(r["strategies"], r["interval_s"]) for r in record["scale"]] == [(1000, 1.0), (100, 0.1)]
     for scenario in record["scale"]:
         assert scenario["ticks"] > 0 and scenario["errors"] == 0
         assert {"lag_p50_ms", "lag_p99_ms", "starvation_events", "memory_per_strategy_mb"} <= set(scenario)
         assert scenario["memory_per_strategy_mb"] < 1.0
     assert "lag p99 ms" in result.stdout
+
+
+@pytest.mark.slow
+def test_bench_runs_density_feed_and_fleet_and_saves_json(tmp_path):
+    result, record = run_bench(tmp_path, "--skip-scale", "--density-n", "2", "--density-seconds", "2",
+                               "--feed-instances", "0", "--feed-seconds", "1", "--feed-rates", "1000",
+                               "--fleet-n", "20")
     [density] = record["density"]
     assert (density["single"]["processes"], density["many"]["processes"]) == (1, 2)
     assert density["sockets_single"] <= 3 and density["sockets_many"] >= 2 * density["sockets_single"]
     assert density["single"]["pss_mb"] > 0 and density["memory_ratio"] < 1.0
-    assert [r["instances"] for r in record["dashboard"]] == [20, 200]
-    assert "fleet table" in result.stdout
-    assert [row["bots"] for row in record["fleet"]["rows"]] == [20]
+    feed = record["feed"]   # its instances' part left out (--feed-instances 0): the service's runs, 0.2 s each, ~6 s
+    assert feed["sharing"] is None and "sharing: skipped" in result.stdout
+    assert set(feed["latency"]["paths"]) == {"direct", "service (unix)", "service (tcp)"}
+    assert all(row["received"] > 0 for row in feed["latency"]["paths"].values())
+    assert [row["rate"] for row in feed["fanout"]["paths"]["service (unix)"]["rows"]] == [1_000]
+    assert [row["framing"] for row in feed["framing"]["rows"]] == ["websocket", "newline-delimited json"]
+    [fleet] = record["fleet"]["rows"]
+    assert fleet["bots"] == 20
+    # both ways a bot vanishes are seen: its Last Will at once, a clean DISCONNECT at the quick run's heartbeat timeout
+    assert fleet["will_s"] is not None and fleet["clean_s"] is not None
+    assert fleet["clean_s"] >= record["fleet"]["heartbeat_timeout_s"] - 2 * record["fleet"]["heartbeat_s"]

@@ -49,16 +49,18 @@ def test_the_probe_connection_has_nodelay(mqtt_probe: MqttProbe) -> None:
     assert nodelay_on(mqtt_probe._client.socket())
 
 
-def test_the_fleet_connection_has_nodelay_after_a_reconnect_too(mqtt_broker: EmbeddedBroker) -> None:
+def test_the_fleet_connections_have_nodelay_after_a_reconnect_too(mqtt_broker: EmbeddedBroker) -> None:
     connection = FleetConnection("hbot", lambda _topic, _payload, _at: None)
+    links = (connection.telemetry, connection.control)
     try:
         connection.connect(mqtt_broker.host, mqtt_broker.port, login=mqtt_broker.credentials)
         assert connection.wait_connected(15)
-        first = connection._client.socket()
-        assert nodelay_on(first)
+        first = [link.socket() for link in links]
+        assert all(nodelay_on(sock) for sock in first)
         connection.connect(mqtt_broker.host, mqtt_broker.port, force=True, login=mqtt_broker.credentials)
         assert connection.wait_connected(15)
-        assert connection._client.socket() is not first and nodelay_on(connection._client.socket())
+        again = [link.socket() for link in links]
+        assert all(sock is not old and nodelay_on(sock) for sock, old in zip(again, first, strict=True))
     finally:
         connection.disconnect()
 

@@ -13,6 +13,7 @@ from backend.api.routes import (
     credentials,
     docs,
     events,
+    feed,
     fleet,
     health,
     hosts,
@@ -33,6 +34,7 @@ _protected = [Depends(require_user)]
 api_router.include_router(docs.router, dependencies=_protected)
 api_router.include_router(auth.router, dependencies=_protected)
 api_router.include_router(broker.router, dependencies=_protected)
+api_router.include_router(feed.router, dependencies=_protected)
 api_router.include_router(instances.router, dependencies=_protected)
 api_router.include_router(fleet.router, dependencies=_protected)
 api_router.include_router(rules.router, dependencies=_protected)

@@ -24,7 +24,8 @@ def venue_config(**overrides: Any) -> SimVenueConfig:
 
 
 async def started_server(**overrides: Any) -> SimServer:
-    options = {key: overrides.pop(key) for key in ("autostep", "ban_seconds") if key in overrides}
+    options = {key: overrides.pop(key) for key in ("autostep", "ban_seconds", "keys", "time_source")
+               if key in overrides}
     server = SimServer(venue_config(**overrides), **options)
     await server.start()
     return server

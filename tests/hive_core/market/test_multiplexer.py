@@ -1,6 +1,8 @@
 """The multiplexer: reference-counted subscriptions, fan-out, reconnect + resubscribe, gap -> resync."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hive_core.market.backoff import Backoff
@@ -174,6 +176,36 @@ def test_a_sequence_gap_triggers_a_resync_and_the_book_is_right_afterwards():
             await wait_until_async(lambda: _books_equal(mux, server), 5,
                                    message="book equal to the venue's after the resync")
             assert server.stats["withheld"] == 1
+        finally:
+            await mux.stop()
+            await api.stop()
+            await server.stop()
+    run(scenario())
+
+
+def test_a_malformed_depth_update_is_dropped_and_its_book_rebuilt_without_a_reconnect():
+    async def scenario():
+        server = await started_server(autostep=False)
+        api = VenueApi(server.url)
+        await api.start()
+        mux = Multiplexer(server.url, fetch_snapshot=api.depth_snapshot)
+        await mux.start()
+        try:
+            mux.subscribe("btcusdt@depth", lambda stream, data: None)
+            await wait_until_async(lambda: server.subscriptions().get("btcusdt@depth") == 1, 5, message="subscription")
+            server.step()
+            assert await mux.wait_synced(["BTCUSDT"], 5)
+            book = mux.book("BTCUSDT")
+            assert book is not None
+            next_id = book.last_update_id + 1
+            bad = json.dumps({"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": next_id, "u": next_id,
+                              "b": [["1.0", "2.0"], ["not a price"]], "a": []})   # its first level would be taken
+            await server.blast("btcusdt@depth", [bad])
+            await wait_until_async(lambda: mux.stats["malformed"] == 1, 5, message="the malformed update seen")
+            await wait_until_async(lambda: mux.stats["resyncs"] == 1, 5, message="its book rebuilt")
+            server.step()
+            await wait_until_async(lambda: _books_equal(mux, server), 5, message="the book equal to the venue's")
+            assert mux.stats["reconnects"] == 0
         finally:
             await mux.stop()
             await api.stop()

@@ -304,3 +304,17 @@ def test_from_config_registers_every_strategy_with_its_priority_and_quota():
     figures = manager.metrics()["strategies"]
     assert figures["mm"]["priority"] == 3 and figures["mm"]["weight"] == 2.0 and figures["mo"]["priority"] == 0
     assert manager.name == "sim" and len(BINANCE) == 3
+
+
+def test_the_venues_published_limits_replace_the_configured_ones_window_by_window():
+    manager, transport, timers = virtual_manager(rules(("ORDERS", 1, 50), ("REQUEST_WEIGHT", 60, 6000)))
+    manager.add_strategy("a", quota=BIG_QUOTA)
+    manager.adopt_limits(rules(("ORDERS", 1, 5), ("ORDERS", 86_400, 200_000)))
+    assert sorted((r.limit_type, r.interval_s, r.limit) for r in manager.venue_limits()) == [
+        ("ORDERS", 1, 5), ("ORDERS", 86_400, 200_000), ("REQUEST_WEIGHT", 60, 6000)]  # one kept, one added
+    flood(manager, Counter(), "a", 30)
+    timers.advance(10.0)
+    sends = [frame.at for frame in transport.sent]
+    assert len(sends) >= 20
+    for index, at in enumerate(sends):           # the published 5 a second, not the configured 50
+        assert sum(1 for other in sends[index:] if other < at + 1.0) <= 5
