@@ -40,9 +40,10 @@ def test_right_credentials_pass(client) -> None:
 
 def test_api_docs_are_served_to_the_logged_in(hive_backend) -> None:
     auth = (USERNAME, PASSWORD)
-    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=auth).json()
+    # the schema is built on the first ask (0.7 s of CPU alone; more beside the other workers than httpx's 5 s)
+    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=auth, timeout=30).json()
     assert "/instances/{name}/history" in schema["paths"] and "/docs" not in schema["paths"]
-    assert "swagger" in httpx.get(f"{hive_backend.url}/docs", auth=auth).text.lower()
+    assert "swagger" in httpx.get(f"{hive_backend.url}/docs", auth=auth, timeout=30).text.lower()
 
 
 def test_unknown_route_and_bad_body_errors_carry_a_code(hive_backend) -> None:
@@ -95,7 +96,7 @@ def test_a_right_login_forgets_the_wrong_ones(backend_factory) -> None:
 
 
 def test_the_schema_declares_the_error_body_the_api_answers(hive_backend) -> None:
-    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=(USERNAME, PASSWORD)).json()
+    schema = httpx.get(f"{hive_backend.url}/openapi.json", auth=(USERNAME, PASSWORD), timeout=30).json()
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert set(schema["components"]["schemas"]["ErrorBody"]["required"]) == {"detail", "code"}
     error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}

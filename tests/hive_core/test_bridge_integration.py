@@ -226,9 +226,15 @@ def test_bridge_keeps_connecting_until_the_broker_is_up_and_reconnects_after_it_
         broker.process.wait(timeout=10)
         wait_until(lambda: "lost the MQTT broker" in hive.output(), 20, message="the bridge noticing the broker gone")
         assert hive.process.poll() is None, hive.output()
-        broker.start()
-        probe = broker.probe()
-        probe.subscribe(f"{hive.prefix}/#")
+        # `online` is not retained: the probe must be subscribed before the bridge is back, so the instance is held
+        # still (SIGSTOP) while the broker starts and the probe subscribes, and goes on reconnecting after.
+        hive.signal(signal.SIGSTOP)
+        try:
+            broker.start()
+            probe = broker.probe()
+            probe.subscribe(f"{hive.prefix}/#")
+        finally:
+            hive.signal(signal.SIGCONT)
         wait_online(probe, hive.prefix, timeout=25)
         probe.wait_for(f"{hive.prefix}/hb", timeout=10)
         probe.close()
