@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -301,19 +302,24 @@ class InstanceConfig(Frozen):
     def _unique_ids_and_known_pairs(self) -> InstanceConfig:
         seen: set[str] = set()
         for index, entry in enumerate(self.strategies):
-            if entry.id in seen:
-                raise ValueError(f"strategies.{index}.id: duplicate strategy id {entry.id!r}")
+            self.check_entry(index, entry, seen)
             seen.add(entry.id)
-            if entry.trading_pair is not None and entry.trading_pair not in self.venue.trading_pairs:
-                raise ValueError(
-                    f"strategies.{index}.trading_pair: {entry.trading_pair!r} is not traded on the venue "
-                    f"(venue.trading_pairs: {self.venue.trading_pairs})"
-                )
-            self._check_quota_can_be_met(index, entry.quota)
         if isinstance(self.venue, LiveVenueConfig) and self.venue.mode == "live" and self.credentials is None:
             raise ValueError(f"venue.mode: live trading on {self.venue.venue_name} needs the venue's credentials "
                              "(credentials.file); without them, choose mode paper")
         return self
+
+    def check_entry(self, index: int, entry: StrategyEntry, taken: Collection[str]) -> None:
+        """ValueError unless `entry`, as strategies[`index`], fits this instance: an id not in `taken`, a pair the
+        venue trades, a quota the venue's limits allow."""
+        if entry.id in taken:
+            raise ValueError(f"strategies.{index}.id: duplicate strategy id {entry.id!r}")
+        if entry.trading_pair is not None and entry.trading_pair not in self.venue.trading_pairs:
+            raise ValueError(
+                f"strategies.{index}.trading_pair: {entry.trading_pair!r} is not traded on the venue "
+                f"(venue.trading_pairs: {self.venue.trading_pairs})"
+            )
+        self._check_quota_can_be_met(index, entry.quota)
 
     def _check_quota_can_be_met(self, index: int, quota: StrategyQuota) -> None:
         """A quota above what the venue allows everyone together, in its shortest window, can never be met.

@@ -186,14 +186,17 @@ class StrategyHost:
     def add_strategy(self, entry: StrategyEntry | dict[str, Any], start: bool = True) -> StrategySlot:
         """Validate an entry like the config's (ids unique, pair traded, quota possible), resolve its
         strategy and params, and host it; with `start`, start it at once (its ticks join the clock)."""
-        data = entry.model_dump() if isinstance(entry, StrategyEntry) else dict(entry)
-        current = [item.model_dump() for item in self.config.strategies]
-        index = len(current)
+        index = len(self.config.strategies)
+        # The new entry alone is validated and checked against the others (validating the whole config again made
+        # adding the n-th strategy cost O(n): 1,000 added one by one took 25 s).
         try:
-            config = InstanceConfig.model_validate({**self.config.model_dump(), "strategies": [*current, data]})
+            new_entry = entry if isinstance(entry, StrategyEntry) else StrategyEntry.model_validate(entry)
+            self.config.check_entry(index, new_entry, {item.id for item in self.config.strategies})
         except ValidationError as problem:
-            raise StrategyError(describe_validation_error(problem, relative_to=f"strategies.{index}.")) from None
-        new_entry = config.strategies[index]
+            raise StrategyError(describe_validation_error(problem)) from None
+        except ValueError as problem:
+            raise StrategyError(str(problem).removeprefix(f"strategies.{index}.")) from None
+        config = self.config.model_copy(update={"strategies": [*self.config.strategies, new_entry]})
         try:
             spec = self.loader.resolve(new_entry.strategy)
         except StrategyLoadError as problem:
