@@ -90,6 +90,7 @@ def backend(workdir: Path, broker_port: int, heartbeat: float,
            "HIVE_DATA_DIR": str(workdir / "data"), "HIVE_BACKEND_HOST": "127.0.0.1", "HIVE_BACKEND_PORT": str(port),
            "HIVE_BROKER_EXTERNAL": "true", "HIVE_BROKER_HOST": "127.0.0.1", "HIVE_BROKER_PORT": str(broker_port),
            "HIVE_HEARTBEAT_INTERVAL": str(heartbeat), "HIVE_HEARTBEAT_TIMEOUT": str(heartbeat_timeout),
+           "HIVE_FEED_SERVICE": "false",  # no instance here takes market data: the service would only add noise
            "PYTHONUNBUFFERED": "1"}
     env.pop("DATABASE_URL", None)
     with open(workdir / "backend.log", "ab") as log:

@@ -10,6 +10,8 @@ from pathlib import Path
 from hive_core.feed.service import LINGER_S, FeedService
 from hive_core.stop_signal import stop_signalled
 
+SOCKET_CHECK_S = 5.0  # how often the service checks that its socket is still there
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hive_core.feed", description=__doc__.splitlines()[0])
@@ -35,15 +37,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.pid_file is not None:
             args.pid_file.write_text(f"{os.getpid()}\n")
         print(f"listening on {', '.join(service.addresses)}", flush=True)
+        ends = [asyncio.ensure_future(stop_signalled())]
+        if args.socket is not None:
+            ends.append(asyncio.ensure_future(socket_gone(args.socket, os.stat(args.socket).st_ino)))
         try:
-            await stop_signalled()
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for end in ends:
+                end.cancel()
             await service.stop()
             if args.pid_file is not None:
                 args.pid_file.unlink(missing_ok=True)
 
     asyncio.run(run())
     return 0
+
+
+async def socket_gone(path: Path, inode: int, every: float = SOCKET_CHECK_S) -> None:
+    """Returns once `path` is no longer the socket this service made (its folder deleted, another service's socket
+    there): no instance can find this service any more, so it ends instead of running on unseen."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if os.stat(path).st_ino == inode:
+                continue
+        except OSError:
+            pass
+        logging.getLogger("hive.feed").warning("its socket %s is gone: stopping", path)
+        return
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from tests.conftest import ARTIFACTS, REPO_ROOT, free_port, wait_for_port
 from tests.frontend.backend_process import BackendProcess
 
 CHROMIUM = "/usr/bin/chromium"
+# The dashboard's live parts refresh as they do by default: an open page costs Chromium and Streamlit about a core
+# together at 2 s, nearly two at 1 s, which the other workers' tests would wait for.
+REFRESH_SECONDS = 2.0
 # A page's answer to a click is a script run against a backend; with the whole suite on two cores (three workers,
 # browsers, brokers and bots) one may take longer than Playwright's default of 5 s to show.
 expect.set_options(timeout=20_000)
@@ -35,7 +38,7 @@ def dashboard(tmp_path: Path) -> Iterator[Dashboard]:
     backend = BackendProcess(tmp_path / "data", heartbeat_interval=1.0)
     port = free_port()
     log_file = tmp_path / "streamlit.log"
-    env = {**os.environ, "HIVE_BACKEND_URL": backend.url, "HIVE_REFRESH_SECONDS": "1"}
+    env = {**os.environ, "HIVE_BACKEND_URL": backend.url, "HIVE_REFRESH_SECONDS": f"{REFRESH_SECONDS:g}"}
     # The dashboard starts while the backend does: it calls the backend only once a page is opened.
     with open(log_file, "wb") as log:
         streamlit = subprocess.Popen(

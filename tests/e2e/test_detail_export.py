@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def _download(page: Page, button: str, attempts: int = 3) -> str:
-    """The file a download button gives. The detail refreshes itself every second, and Streamlit fades what it is
+    """The file a download button gives. The detail refreshes itself every 2 s, and Streamlit fades what it is
     redrawing: on a loaded machine the button is seldom still long enough for Playwright's wait for a stable element
     (a person clicks it as it is). So it is clicked as it is, and again (bounded) when no download followed."""
     target = page.get_by_role("button", name=re.compile(re.escape(button)))

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import REFRESH_SECONDS
+
 pytestmark = [pytest.mark.timeout(300)]
 
-BANNER = re.compile(r"Backend unreachable since \d\d:\d\d:\d\d, showing data from \d\d:\d\d:\d\d — retrying every 1 s")
+BANNER = re.compile(r"Backend unreachable since \d\d:\d\d:\d\d, showing data from \d\d:\d\d:\d\d — retrying every "
+                    rf"{REFRESH_SECONDS:g} s")
 
 
 def log_in(page: Page, username: str, password: str) -> None:

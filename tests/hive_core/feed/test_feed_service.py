@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import pytest
 from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import ConnectionClosed
 
+from hive_core.feed.__main__ import SOCKET_CHECK_S
 from hive_core.feed.address import feed_address, upstream_of, upstream_token
 from hive_core.feed.service import FeedService
 from hive_core.market.venue_client import VenueClient
@@ -209,6 +211,25 @@ def test_instances_fall_back_to_the_venue_when_the_service_dies_and_come_back_wh
             await server.stop()
     fell_back = run(scenario(), timeout=90)
     assert fell_back < 10
+
+
+def test_a_service_whose_socket_is_gone_or_taken_ends_by_itself(tmp_path: Path) -> None:
+    """No instance can find a service whose socket was deleted (its data folder removed) or replaced by another
+    service's: it ends instead of running on unseen."""
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    first = start_service(folder / "feed.sock")
+    second = start_service(folder / "feed.sock")   # takes the path: the first one's socket is gone from it
+    try:
+        assert first.wait(SOCKET_CHECK_S * 3) == 0
+        assert second.poll() is None
+        shutil.rmtree(folder)
+        assert second.wait(SOCKET_CHECK_S * 3) == 0
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
 
 
 def test_over_tcp_on_loopback_with_its_health_and_only_allowed_upstreams(tmp_path: Path) -> None:
