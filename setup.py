@@ -15,7 +15,13 @@ REQUIRE_COMPILED = os.environ.get("HIVE_REQUIRE_COMPILED") == "1"
 
 
 class OptionalBuildExt(build_ext):
-    """Treat a failed compile as 'run interpreted' instead of a failed install, unless compiling is required."""
+    """Treat a failed compile as 'run interpreted' instead of a failed install, unless compiling is required.
+    The modules compile side by side, one per CPU, unless --parallel says otherwise."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def run(self) -> None:
         try:
@@ -41,7 +47,11 @@ def extensions() -> list:
         if REQUIRE_COMPILED:
             raise
         return []
-    return cythonize(COMPILED_MODULES, compiler_directives={"language_level": "3"}, quiet=True)
+    extensions = cythonize(COMPILED_MODULES, compiler_directives={"language_level": "3"}, quiet=True)
+    for extension in extensions:
+        # the same optimised code without debug information, which takes gcc most of its time on Cython's C
+        extension.extra_compile_args.append("-g0")
+    return extensions
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

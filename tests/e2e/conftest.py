@@ -89,9 +89,11 @@ def _failure_context(fixtures: dict) -> list[tuple[str, str]]:
     if isinstance(page, Page) and not page.is_closed():
         try:
             alerts = page.locator("[data-testid=stAlert], [data-testid=stException]").all_inner_texts()
+            text = page.get_by_test_id("stMain").inner_text(timeout=5_000)
         except PlaywrightError as error:
-            alerts = [f"(could not read the page: {error})"]
+            alerts, text = [f"(could not read the page: {error})"], ""
         sections.append(("the page's alerts", "\n---\n".join(alerts) or "(none)"))
+        sections.append(("the page's text", text[:6000]))
     dashboard = fixtures.get("dashboard")
     if isinstance(dashboard, Dashboard):
         sections.append(("the dashboard's log (end)", _tail(dashboard.log_file)))

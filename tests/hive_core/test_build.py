@@ -28,12 +28,6 @@ needs_compiler = pytest.mark.skipif(NO_COMPILER and not REQUIRE_COMPILED,
                                            "(Debian: build-essential) to run it")
 
 
-# The compiler flags of the build (setuptools takes CFLAGS from the environment, else from the interpreter's build) and
-# -g0: the same optimised code without its debug information, which takes gcc most of its time on Cython's C (about
-# 35 s of CPU against 55 s for the five modules).
-NO_DEBUG_INFO = {"CFLAGS": f"{os.environ.get('CFLAGS', sysconfig.get_config_var('CFLAGS') or '')} -g0"}
-
-
 def _build_in_copy(tmp_path, *, generated_c: bool = False, **env: str) -> subprocess.CompletedProcess:
     """`setup.py build_ext --inplace` in a copy of hive_core. `generated_c`: Cython's C files of the work tree go along
     (Cython makes again only those older than their source), for a build whose compile is meant to fail anyway."""
@@ -41,7 +35,7 @@ def _build_in_copy(tmp_path, *, generated_c: bool = False, **env: str) -> subpro
     shutil.copytree(REPO_ROOT / "hive_core", tmp_path / "hive_core", ignore=shutil.ignore_patterns(*ignored),
                     dirs_exist_ok=True)
     shutil.copy(REPO_ROOT / "setup.py", tmp_path / "setup.py")
-    return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "--parallel", "2"], cwd=tmp_path,
+    return subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=200, env={**os.environ, **env})
 
 
@@ -73,7 +67,7 @@ def test_the_compiled_clock_and_scheduler_behave_like_the_source(tmp_path):
     where = REPO_ROOT
     if not REQUIRE_COMPILED:
         where = tmp_path
-        build = _build_in_copy(tmp_path, HIVE_REQUIRE_COMPILED="1", **NO_DEBUG_INFO)
+        build = _build_in_copy(tmp_path, HIVE_REQUIRE_COMPILED="1")
         assert build.returncode == 0, build.stdout + build.stderr
         assert list((tmp_path / "hive_core").glob("clock*.so")) and list((tmp_path / "hive_core").glob("scheduler*.so"))
         info = subprocess.run([sys.executable, "-m", "hive_core", "info"], cwd=tmp_path, capture_output=True,

@@ -104,7 +104,10 @@ def test_venue_429_is_honoured_then_the_orders_go_through_without_a_ban():
     assert figures["strategies"]["a"]["retried"] + figures["strategies"]["b"]["retried"] == figures["http_429"]
 
 
-def test_submit_to_frame_on_the_socket_is_under_a_millisecond_at_p99_under_quota():
+def test_orders_within_the_venues_burst_are_written_at_once_without_waiting_for_the_limiter():
+    """Under quota, each submit is written to the socket in the call that made it: no limiter timer is armed and no
+    lane is throttled. (How long that takes, submit to frame, is `make bench`'s: p99 < 1 ms there, on a quiet machine;
+    a timed assertion here would fail whenever the machine is busy.)"""
     venue_rules = rules(("REQUEST_WEIGHT", 60, 6000), ("ORDERS", 10, 100))
 
     async def scenario():
@@ -122,6 +125,6 @@ def test_submit_to_frame_on_the_socket_is_under_a_millisecond_at_p99_under_quota
             await _close(server, api)
 
     figures = asyncio.run(scenario())
-    latency = figures["submit_to_write_us"]
-    assert latency["n"] == 15 and figures["strategies"]["a"]["queue_delay_ms"]["max"] < 1.0
-    assert latency["p99"] < 1000.0, latency
+    assert figures["submit_to_write_us"]["n"] == 15 and figures["sent"] == 15
+    assert figures["timers_armed"] == 0 and figures["queued"] == 0
+    assert figures["strategies"]["a"]["throttled_s"] == 0
