@@ -37,7 +37,7 @@ def write(token: str, expires_at: float) -> None:
     if not _TOKEN.fullmatch(token):
         raise ValueError("not a session token")
     cookie = f"{NAME}={token}; Path=/; Expires={formatdate(expires_at, usegmt=True)}; SameSite=Strict"
-    _script(f"if (localStorage.getItem({json.dumps(ENDED)}) !== {json.dumps(_digest(token))}) "
+    _script(f"if ({_ended_note()} !== {json.dumps(_digest(token))}) "
             f"document.cookie = {json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');")
 
 
@@ -47,8 +47,14 @@ def clear(token: str) -> None:
         return
     held = json.dumps(f"{NAME}={token}")
     gone = json.dumps(f"{NAME}=; Path=/; Max-Age=0; SameSite=Strict")
-    _script(f"localStorage.setItem({json.dumps(ENDED)}, {json.dumps(_digest(token))}); "
+    _script(f"try {{ localStorage.setItem({json.dumps(ENDED)}, {json.dumps(_digest(token))}); }} catch (e) {{}} "
             f"if (document.cookie.split('; ').includes({held})) document.cookie = {gone};")
+
+
+def _ended_note() -> str:
+    """A JavaScript expression: the digest noted by the last clear, or null (none, or no storage: a browser that
+    refuses it to the page)."""
+    return f"(() => {{ try {{ return localStorage.getItem({json.dumps(ENDED)}); }} catch (e) {{ return null; }} }})()"
 
 
 def _digest(token: str) -> str:
