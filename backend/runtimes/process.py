@@ -6,8 +6,12 @@
 
 Processes are started in a session of their own (start_new_session), so they outlive the backend;
 after a backend restart they are found again by pid, create time and command line. When the backend is root,
-each runs as a user of its own in a mount namespace (instance_user.py): the launcher is then bwrap, and the bot
-is the first process below it that is not the launcher.
+each runs as a user of its own in a mount namespace (instance_user.py): the launcher is then bwrap, the keeper
+(launch.py, which writes the exit code) runs below it, and the bot below the keeper.
+
+A run lasts while any of the three lives. bwrap ends at once on the stop's SIGTERM while the keeper waits for the
+bot's graceful stop, so neither bwrap's exit nor the bot's alone means the run is over: until the keeper has written
+the exit code, a new run's start would find that code written into its own exit file.
 """
 from __future__ import annotations
 
@@ -77,8 +81,9 @@ class ProcessRuntime:
         log_file = instance_dir / "process.log"
         argv = [sys.executable, "-m", LAUNCH_MODULE, str(exit_file), "--",
                 *self.core_argv, "run", "--config", str(config_path)]
+        isolate = isolating()
         with open(log_file, "ab") as log:
-            if isolating():
+            if isolate:
                 argv = isolated(argv, instance_dir, self.core_argv, [path for path in self.shared if path.exists()])
             log.write(f"{RUN_MARKER} {name} at {datetime.now(UTC).isoformat(timespec='seconds')} ===\n".encode())
             log.flush()
@@ -98,19 +103,23 @@ class ProcessRuntime:
             "pid": None,
             "create_time": None,
         }
+        if not isolate:  # the launcher is the keeper itself; under bwrap it is found below it
+            handle["keeper_pid"], handle["keeper_create_time"] = launcher.pid, handle["launcher_create_time"]
         self._find_child(handle, timeout=3.0)
         return handle
 
     def _find_child(self, handle: dict[str, Any], timeout: float) -> None:
-        """Fill in the bot's own pid (the launcher's child), waiting a little for the fork."""
+        """Fill in the bot's own pid and the keeper's (below the launcher), waiting a little for the forks."""
         deadline = time.monotonic() + timeout
         while True:
             launcher = self._launcher(handle)
             if launcher is not None:
-                bot = _bot_below(launcher, handle["config_path"])
-                if bot is not None:
-                    handle["pid"] = bot.pid
-                    handle["create_time"] = bot.create_time()
+                if handle.get("keeper_pid") is None and (keeper := _identity(_keeper_below(launcher,
+                                                                                          handle["exit_file"]))):
+                    handle["keeper_pid"], handle["keeper_create_time"] = keeper
+                if handle.get("pid") is None and (bot := _identity(_bot_below(launcher, handle["config_path"]))):
+                    handle["pid"], handle["create_time"] = bot
+                if handle.get("pid") is not None and handle.get("keeper_pid") is not None:
                     return
             if launcher is None or time.monotonic() >= deadline:
                 return
@@ -122,6 +131,14 @@ class ProcessRuntime:
 
     def _bot(self, handle: dict[str, Any]) -> psutil.Process | None:
         return live_process(handle.get("pid"), handle.get("create_time"))
+
+    def _keeper(self, handle: dict[str, Any]) -> psutil.Process | None:
+        return live_process(handle.get("keeper_pid"), handle.get("keeper_create_time"))
+
+    def _run(self, handle: dict[str, Any]) -> list[psutil.Process]:
+        """The run's processes still alive: launcher, keeper and bot (one process may be two of them)."""
+        found = {p.pid: p for p in (self._launcher(handle), self._keeper(handle), self._bot(handle)) if p is not None}
+        return list(found.values())
 
     def adopt(self, handle: dict[str, Any]) -> bool:
         if _ended(handle):
@@ -137,7 +154,7 @@ class ProcessRuntime:
                     self._find_child(handle, timeout=0.5)
                 return True
             return False
-        return self._bot(handle) is not None
+        return self._keeper(handle) is not None or self._bot(handle) is not None
 
     def pid(self, handle: dict[str, Any]) -> int | None:
         return handle.get("pid") or handle.get("launcher_pid")
@@ -148,8 +165,8 @@ class ProcessRuntime:
         if popen is not None and popen.poll() is not None:  # reap our own child, so it is no zombie
             with self._lock:
                 self._children.pop(popen.pid, None)
-        if not _ended(handle) and (self._launcher(handle) is not None or self._bot(handle) is not None):
-            if handle.get("pid") is None:
+        if not _ended(handle) and self._run(handle):
+            if handle.get("pid") is None or handle.get("keeper_pid") is None:
                 self._find_child(handle, timeout=0)
             return ProcessState(alive=True)
         code = _read_exit_code(Path(handle["exit_file"]))
@@ -177,22 +194,24 @@ class ProcessRuntime:
         self._signal_group(handle, signal.SIGKILL)
 
     def _signal_group(self, handle: dict[str, Any], signum: int) -> None:
-        if self._launcher(handle) is not None:
+        """Signal the run's process group while one of the run's own processes holds it (so the group id cannot
+        be another's); else each of the run's processes still alive."""
+        running = self._run(handle)
+        if any(_group_of(process) == handle["pgid"] for process in running):
             try:
                 os.killpg(handle["pgid"], signum)
                 return
             except ProcessLookupError:
                 pass
-        bot = self._bot(handle)  # the launcher is gone but the bot lives on: signal it alone
-        if bot is not None:
+        for process in running:
             try:
-                bot.send_signal(signum)
+                process.send_signal(signum)
             except psutil.Error:
                 pass
 
     # --- resource use ----------------------------------------------------------------------------
     def resources(self, handle: dict[str, Any]) -> Resources:
-        processes = [p for p in (self._launcher(handle), self._bot(handle)) if p is not None]
+        processes = self._run(handle)
         if not processes:
             return Resources()
         cpu, memory = 0.0, 0
@@ -236,6 +255,33 @@ def _bot_below(launcher: psutil.Process, config_path: str) -> psutil.Process | N
     except psutil.Error:
         pass
     return None
+
+
+def _keeper_below(launcher: psutil.Process, exit_file: str) -> psutil.Process | None:
+    """The keeper below bwrap: the launch module writing `exit_file` (setpriv shows another command until it execs)."""
+    try:
+        for process in launcher.children(recursive=True):
+            command = process.cmdline()
+            if LAUNCH_MODULE in command and exit_file in command:
+                return process
+    except psutil.Error:
+        pass
+    return None
+
+
+def _identity(process: psutil.Process | None) -> tuple[int, float] | None:
+    """(pid, create time) of a process found below the launcher, as a handle keeps it."""
+    try:
+        return (process.pid, process.create_time()) if process is not None else None
+    except psutil.Error:
+        return None
+
+
+def _group_of(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except OSError:
+        return None
 
 
 def _create_time(pid: int) -> float | None:

@@ -93,6 +93,25 @@ def test_process_runs_detached_with_its_own_session_and_is_adopted_again(instanc
 
 
 @pytest.mark.fault
+def test_a_run_lasts_until_its_keeper_has_written_the_exit_code(instance_dir: Path) -> None:
+    """Under bwrap (root) the stop's SIGTERM ends bwrap at once; a run whose bot has stopped but whose keeper has not
+    yet written the exit code is not over (a restart's new run would otherwise read that code as its own exit)."""
+    runtime, handle = start(instance_dir, "term")
+    wait_until(lambda: "bot up" in (instance_dir / "process.log").read_text(), 10)
+    wait_until(lambda: handle.get("keeper_pid") or (runtime.poll(handle) and None), 10, message="the keeper found")
+    os.kill(handle["keeper_pid"], signal.SIGSTOP)  # the keeper is slow to write the exit code
+    try:
+        runtime.terminate(handle)
+        wait_until(lambda: not psutil.pid_exists(handle["pid"])
+                   or psutil.Process(handle["pid"]).status() == psutil.STATUS_ZOMBIE, 10, message="the bot stopped")
+        assert runtime.poll(handle).alive, "the keeper has not written the exit code yet"
+    finally:
+        os.kill(handle["keeper_pid"], signal.SIGCONT)
+    state = wait_until(lambda: (s := runtime.poll(handle)) and not s.alive and s, 10)
+    assert state.exit_code == 0 and state.detail == "exited with code 0: graceful stop"
+
+
+@pytest.mark.fault
 def test_sigkill_of_the_bot_is_reported_as_killed(instance_dir: Path) -> None:
     runtime, handle = start(instance_dir, "idle")
     os.kill(handle["pid"], signal.SIGKILL)

@@ -71,9 +71,12 @@ def test_bulk_stop_and_start_reach_an_external_bot_by_command(app, backend):
                             "restart_policy": {"policy": "never"}})
     bot = HummingbotSim("127.0.0.1", backend.broker_port, "hbbulk", login=broker_login(client, "bot", "hbbulk"))
     try:
-        wait_until(lambda: {i["name"]: i["state"] for i in client.list_instances()} == {"alpha": "running",
-                                                                                         "hbbulk": "running"},
-                   60, message="alpha and the external bot running")
+        def states() -> dict[str, tuple[str, str]]:
+            return {i["name"]: (i["state"], i["reason"]) for i in client.list_instances()}
+
+        wait_until(lambda: {name: state for name, (state, _) in states().items()} == {"alpha": "running",
+                                                                                     "hbbulk": "running"},
+                   60, message=lambda: f"alpha and the external bot running; states and reasons: {states()}")
         at = app.switch_page("pages/instances/app.py").run()
         rerun_until(at, lambda page: list(table_with(page, "Heartbeat")["Name"]) == ["alpha", "hbbulk"], timeout=30)
         at.session_state["instances_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
