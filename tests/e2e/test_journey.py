@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.widgets import choose
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 RUNNING_TIMEOUT_MS = 120_000  # process start + first heartbeat
@@ -44,14 +46,6 @@ class Journey:
     def reason(self):
         return self.page.locator(".st-key-instances_state").get_by_text(re.compile(r"^Reason: .+"))
 
-    def choose(self, label: str, option: str) -> None:
-        """Pick `option` in the selectbox labelled `label`."""
-        box = self.page.get_by_label(label, exact=True)
-        box.click()
-        box.fill(option)  # typing filters the list, so Enter picks it even while the page refreshes
-        box.press("Enter")
-        expect(box).to_have_value(option)
-
 
 def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     journey = Journey(page, artifacts_dir)
@@ -79,7 +73,7 @@ def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     page.get_by_role("link", name="Instances").click()
     page.get_by_test_id("stExpander").locator("summary").filter(has_text="New instance").click()
     page.get_by_label("Name", exact=True).fill("bot1")
-    journey.choose("Strategy 1", "market_maker (builtin)")
+    choose(page, "Strategy 1", "market_maker (builtin)")
     journey.shot("create-form")
     journey.button("Create Instance").click()
     expect(page.get_by_role("heading", name="bot1")).to_be_visible(timeout=30_000)
@@ -93,7 +87,7 @@ def test_operator_journey(dashboard, page: Page, artifacts_dir: Path):
     expect(page.get_by_text(re.compile(r"^Trades: showing [1-9]"))).to_be_visible(timeout=PNL_TIMEOUT_MS)
     page.get_by_role("tab", name="Logs").click()
     expect(page.get_by_text(re.compile(r"^\d[\d,]* lines, newest first"))).to_be_visible(timeout=PNL_TIMEOUT_MS)
-    journey.choose("Strategy", "market_maker-1")
+    choose(page, "Strategy", "market_maker-1")
     logs = page.get_by_test_id("stCode").last
     expect(logs).to_contain_text("[market_maker-1]", timeout=30_000)
     expect(logs).not_to_contain_text("[hive.", timeout=30_000)  # the runtime's own lines are filtered out

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from backend.client import HiveClient
 from tests.backend.test_strategy_controls import maker_source
+from tests.e2e.widgets import choose
 from tests.polling import wait_until
 
 NAME = "e2e-ctl"
@@ -53,9 +54,7 @@ def test_one_strategy_is_stopped_and_hot_reloaded_in_the_browser_keeping_its_pnl
     wait_until(lambda: statuses(client) == {"s1": "running", "s2": "running"}, 15, message="s1 resumed")
 
     before = wait_until(lambda: (pnl := strategy(client, "s1")["pnl"])["volume"] > 0 and pnl, 60, message="s1 traded")
-    version = page.get_by_label("Version of my_maker (runs version 2 now)", exact=True)
-    version.click()
-    page.get_by_role("option", name="1", exact=True).click(no_wait_after=True)
+    choose(page, "Version of my_maker (runs version 2 now)", "1")
     page.get_by_role("button", name="Reload code", exact=True).click(no_wait_after=True)
     expect(history).to_contain_text("strategy/reload for s1: my_maker version 2 → 1", timeout=15_000)
     expect(page.get_by_text("my_maker version 1 · running", exact=True)).to_be_visible(timeout=15_000)
