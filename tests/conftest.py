@@ -2,6 +2,9 @@
 test layers (markers) given to every collected test."""
 from __future__ import annotations
 
+import itertools
+import os
+import random
 import secrets
 import socket
 import subprocess
@@ -94,10 +97,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = _run_order(items)
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_slice() -> range:
+    """This xdist worker's own ports: a slice of those between 10000 and the kernel's ephemeral range."""
+    low, high = 10_000, _ephemeral_low()
+    workers = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % workers  # a respawned gw3
+    size = (high - low) // workers
+    return range(low + worker * size, low + (worker + 1) * size)
+
+
+_PORTS = _port_slice()
+_next_port = itertools.count(random.randrange(len(_PORTS)))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server a test starts. Not one the kernel picks (bind to port 0): the kernel
+    hands the same range to every outgoing connection, so such a port could be taken before the server listens (seen
+    in CI: "address already in use"). Each worker takes its ports in turn from its own slice below that range."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # a service of the machine, or a server of this worker still running
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
