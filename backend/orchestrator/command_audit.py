@@ -77,9 +77,12 @@ class CommandAudit:
         return reply
 
     def _answered(self, msg_id: str, outcome: str, detail: str) -> None:
+        """The reply's outcome in the request's row. The bot's report of the command may have come first (it is
+        another message): the reply's words are written over the report's note all the same, so that one command
+        reads the same whichever came first; a timeout does not undo what the report told."""
         with self.store.session() as session:
             row = EventRepository(session).audit_of_request(msg_id)
-            if row is not None and row.outcome == "sent":   # a report may have told the outcome first
+            if row is not None and (row.outcome == "sent" or outcome != "timeout"):
                 row.outcome, row.detail = outcome, detail
 
     def record(self, reports: Iterable[CommandReport]) -> None:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from backend.errors import TimedOut
 from backend.orchestrator.command_audit import CommandAudit
 from backend.orchestrator.fleet import Fleet
 from backend.orchestrator.recorder import FleetRecorder
@@ -127,5 +128,46 @@ def test_a_report_is_audited_once_across_backends_and_restarts_and_ours_are_link
             assert [(r.origin, r.actor, r.report_key) for r in rows] == [
                 ("mqtt", "mqtt:commlib", "b1:r2:1"), ("mqtt", "mqtt:commlib", "b1:r1:1"),
                 ("api", "user:op", "b1:r1:2")]
+    finally:
+        store.close()
+
+
+class ReportFirst:
+    """A broker connection on which the bot's report of a command arrives (and is recorded) before its reply, or
+    before the request times out: they are two messages, in either order."""
+
+    def __init__(self, fleet: Fleet, reply: dict | None) -> None:
+        self.fleet, self.reply = fleet, reply
+        self.recorder: FleetRecorder | None = None
+
+    def request(self, bot: str, command: str, data: dict, timeout: float | None, msg_id: str) -> dict:
+        assert self.recorder is not None
+        self.fleet.handle(f"hbot/{bot}/notify", report(1, msg_id=msg_id, agent="hive-backend"), 10.0)
+        self.recorder.flush()
+        if self.reply is None:
+            raise TimedOut("timeout", f"{bot} did not answer {command} within 1 s")
+        return self.reply
+
+
+@pytest.mark.parametrize(("reply", "outcome", "detail"), [
+    ({"status": 200, "msg": ""}, "ok", "stop"),                          # the reply's words, as when it comes first
+    ({"status": 400, "msg": "already stopped"}, "error", "stop: already stopped"),
+    (None, "ok", "stop; the bot reported it ok"),                        # no reply: the report's outcome stays
+])
+def test_a_report_before_the_reply_leaves_one_row_in_the_replys_words(tmp_path, reply, outcome, detail) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'hive.db'}")
+    try:
+        fleet = Fleet()
+        connection = ReportFirst(fleet, reply)
+        audit = CommandAudit(store, connection)  # type: ignore[arg-type]
+        connection.recorder = FleetRecorder(store, fleet, 100, audit, 1000)
+        try:
+            audit.request("user:op", "b1", "stop", {})
+        except TimedOut:
+            assert reply is None
+        with store.session() as session:
+            rows = EventRepository(session).newest_audit(10, "b1")
+            assert [(r.origin, r.outcome, r.detail, r.report_key) for r in rows] == [
+                ("api", outcome, detail, "b1:r1:1")]
     finally:
         store.close()

@@ -31,10 +31,9 @@ def statuses(client) -> dict[str, str]:
 
 
 def history(at) -> list[str]:
-    """The commands of the strategy history table (the first with a Command column, while it has rows), without
-    the note a bot's report may add when it came before the reply ("; the bot reported it ok")."""
+    """The commands of the strategy history table (the first with a Command column, while it has rows)."""
     frames = [frame.value for frame in at.dataframe if "Command" in frame.value.columns]
-    return [command.split(";")[0] for command in frames[0]["Command"]] if frames else []
+    return list(frames[0]["Command"]) if frames else []
 
 
 def test_one_strategy_is_stopped_resumed_reconfigured_and_reloaded_from_the_detail(app, client):
