@@ -26,6 +26,8 @@ SORTS = {"name": "Name", "state": "State", "pnl": "PnL", "realized": "Realized P
          "memory": "Memory", "strategies": "Strategies", "created": "Created"}
 TABLE_KEY = "instances_table"
 NUMBERS = {"Realized": "%+.2f", "Unrealized": "%+.2f", "Volume": "%.2f"}
+RUN_FIGURES = ("summed over each instance's current run (its last, when stopped): a restart starts its PnL and "
+               "volume at zero, as the restart marks on its PnL chart show")
 
 
 def fleet_totals(client: HiveClient) -> None:
@@ -41,11 +43,11 @@ def fleet_totals(client: HiveClient) -> None:
     failing.metric("In error", states.get("error", 0), border=True,
                    help=f"besides: {totals['broker_unreachable']} running with the broker unreachable, "
                         f"{totals.get('late', 0)} running with late heartbeats")
-    trades.metric("Trades", f"{totals['trades']:,}", border=True)
-    volume.metric(f"Volume{unit}", f"{pnl['volume']:,.2f}", border=True)
+    trades.metric("Trades", f"{totals['trades']:,}", border=True, help="every trade stored, of every run")
+    volume.metric(f"Volume{unit}", f"{pnl['volume']:,.2f}", border=True, help=RUN_FIGURES)
     realized, unrealized, cpu, memory = st.columns(4)
-    realized.metric(f"Realized PnL{unit}", fmt.money(pnl["realized"]), border=True)
-    unrealized.metric(f"Unrealized PnL{unit}", fmt.money(pnl["unrealized"]), border=True)
+    realized.metric(f"Realized PnL{unit}", fmt.money(pnl["realized"]), border=True, help=RUN_FIGURES)
+    unrealized.metric(f"Unrealized PnL{unit}", fmt.money(pnl["unrealized"]), border=True, help=RUN_FIGURES)
     cpu.metric("CPU", fmt.percent(totals["cpu_percent"]), border=True, help="summed: 100 % is one core")
     memory.metric("Memory", fmt.size(totals["memory_bytes"]), border=True)
 
