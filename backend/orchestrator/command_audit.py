@@ -11,6 +11,7 @@ Reads (`hive_core.protocol.only_reads`) are not audited.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -41,6 +42,9 @@ class CommandAudit:
         self.store = store
         self.connection = connection
         self.replied = replied
+        # The reply (a server thread) and the report (the recorder) of one command update its row: one at a time,
+        # or the later commit undoes the other's change, read before it.
+        self._writing = threading.Lock()
 
     def request(self, actor: str, bot: str, command: str, data: dict[str, Any],
                 timeout: float | None = None, words: str | None = None) -> dict[str, Any]:
@@ -80,7 +84,7 @@ class CommandAudit:
         """The reply's outcome in the request's row. The bot's report of the command may have come first (it is
         another message): the reply's words are written over the report's note all the same, so that one command
         reads the same whichever came first; a timeout does not undo what the report told."""
-        with self.store.session() as session:
+        with self._writing, self.store.session() as session:
             row = EventRepository(session).audit_of_request(msg_id)
             if row is not None and (row.outcome == "sent" or outcome != "timeout"):
                 row.outcome, row.detail = outcome, detail
@@ -89,7 +93,7 @@ class CommandAudit:
         """Audit the bots' command reports: link those of this backend's requests, add the others (origin mqtt)."""
         for report in reports:
             try:
-                with self.store.session() as session:
+                with self._writing, self.store.session() as session:
                     self._record(EventRepository(session), report)
             except IntegrityError:
                 pass     # another backend on the same store recorded the same report meanwhile
