@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -247,22 +247,20 @@ def _bot_below(launcher: psutil.Process, config_path: str) -> psutil.Process | N
     Recognised by its own command, not as "the one that is not the launcher": a process caught in the middle of an
     exec (setpriv becoming the launcher, the launcher's fork becoming the bot) shows an empty command line, and
     taking it for the bot would make the launcher's pid the bot's."""
-    try:
-        for process in launcher.children(recursive=True):
-            command = process.cmdline()
-            if command[-3:] == ["run", "--config", config_path] and LAUNCH_MODULE not in command:
-                return process
-    except psutil.Error:
-        pass
-    return None
+    return _below(launcher, lambda command: command[-3:] == ["run", "--config", config_path]
+                  and LAUNCH_MODULE not in command)
 
 
 def _keeper_below(launcher: psutil.Process, exit_file: str) -> psutil.Process | None:
     """The keeper below bwrap: the launch module writing `exit_file` (setpriv shows another command until it execs)."""
+    return _below(launcher, lambda command: LAUNCH_MODULE in command and exit_file in command)
+
+
+def _below(launcher: psutil.Process, runs: Callable[[list[str]], bool]) -> psutil.Process | None:
+    """The first process below the launcher whose command line `runs` accepts."""
     try:
         for process in launcher.children(recursive=True):
-            command = process.cmdline()
-            if LAUNCH_MODULE in command and exit_file in command:
+            if runs(process.cmdline()):
                 return process
     except psutil.Error:
         pass
